@@ -1,0 +1,51 @@
+/**
+ * gguf-stream: open GGUF model files through mmap, validate every byte of the header,
+ * and convert tensors one at a time.
+ *
+ * @example
+ * ```ts
+ * import { readGguf } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ * const bytes = new Uint8Array(24);
+ * bytes.set([0x47, 0x47, 0x55, 0x46, 3]);
+ * assert.equal((await readGguf(bytes)).version, 3);
+ * ```
+ *
+ * @module
+ */
+export { formatInteger, GgufError, type GgufErrorCode } from "./src/errors.ts";
+export {
+  type GgufArray,
+  type GgufFile,
+  type GgufMetadataEntry,
+  type GgufValue,
+  GgufValueType,
+  GGUF_VALUE_TYPE_NAMES,
+  type TensorInfo,
+} from "./src/types.ts";
+export {
+  type DequantizeKernel,
+  GGML_TYPES,
+  ggmlTypeByName,
+  type GgmlTypeTraits,
+  ggmlTypeTraits,
+  QK_K,
+} from "./src/ggml_type_traits.ts";
+export { alignOffset, DEFAULT_ALIGNMENT, type ParseOptions } from "./src/parse_gguf.ts";
+export { type GgufInput, readGguf, type ReadGgufOptions } from "./src/read_gguf.ts";
+export {
+  type GgufJson,
+  ggufToJson,
+  type JsonMetadataEntry,
+  type JsonTensor,
+  metadataValueToJson,
+} from "./src/gguf_json.ts";
+export type { ByteSource, ByteSourceKind } from "./src/source/byte_source.ts";
+export { bytesSource } from "./src/source/bytes.ts";
+export {
+  type AccessMode,
+  openByteSource,
+  type OpenOptions,
+  RUNTIME,
+  type Runtime,
+} from "./src/source/open_source.ts";

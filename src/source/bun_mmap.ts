@@ -1,0 +1,73 @@
+/**
+ * A byte source over `Bun.mmap`. Mappings are private (`shared: false`): a write into a
+ * view changes only this process's copy, never the file. `Bun.mmap` maps at most 4 GiB
+ * at once, so larger files are mapped in windows, one per requested range. Bun unmaps a
+ * mapping when its last view is garbage-collected. A file truncated by another process
+ * while mapped can crash Bun: do not modify a model while it is open.
+ *
+ * @module
+ */
+import { type ByteSource, checkRange } from "./byte_source.ts";
+
+interface BunMmap {
+  mmap(path: string, options?: { shared?: boolean; offset?: number; size?: number }): Uint8Array;
+}
+
+/** The largest range one `Bun.mmap` call maps. */
+const MAX_BUN_MAPPING = 2 ** 32 - 1;
+/** Window starts are multiples of this (a multiple of every common page size). */
+const WINDOW_ALIGNMENT = 65536;
+
+/**
+ * Maps `path` (of `size` bytes, > 0) with `Bun.mmap`.
+ *
+ * @param path The file to map.
+ * @param size Its size in bytes.
+ * @returns A source whose `kind` is `"mmap"`.
+ *
+ * @example
+ * ```ts ignore
+ * import { openBunMmapSource } from "./src/source/bun_mmap.ts";
+ * const source = openBunMmapSource("model.gguf", 1234);
+ * ```
+ */
+export function openBunMmapSource(path: string, size: number): ByteSource {
+  const bun = (globalThis as unknown as { Bun: BunMmap }).Bun;
+  const whole = size <= MAX_BUN_MAPPING ? bun.mmap(path, { shared: false }) : undefined;
+  const view = (offset: number, length: number): Uint8Array | undefined => {
+    checkRange(size, offset, length);
+    if (whole !== undefined) return whole.subarray(offset, offset + length);
+    const start = Math.floor(offset / WINDOW_ALIGNMENT) * WINDOW_ALIGNMENT;
+    const span = offset - start + length;
+    if (span > MAX_BUN_MAPPING) return undefined;
+    if (span === 0) return new Uint8Array(0);
+    const window = bun.mmap(path, { shared: false, offset: start, size: span });
+    return window.subarray(offset - start, offset - start + length);
+  };
+  return {
+    kind: "mmap",
+    size,
+    view,
+    read(offset, length, into) {
+      const range = view(offset, length) ?? copyInPieces(view, offset, length);
+      if (into === undefined) return Promise.resolve(range);
+      into.set(range);
+      return Promise.resolve(into.subarray(0, length));
+    },
+    close: () => Promise.resolve(),
+  };
+}
+
+/** Reads a range larger than one mapping by copying window after window. */
+function copyInPieces(
+  view: (offset: number, length: number) => Uint8Array | undefined,
+  offset: number,
+  length: number,
+): Uint8Array {
+  const out = new Uint8Array(length);
+  const piece = 2 ** 30;
+  for (let done = 0; done < length; done += piece) {
+    out.set(view(offset + done, Math.min(piece, length - done))!, done);
+  }
+  return out;
+}

@@ -1,0 +1,45 @@
+/**
+ * The one interface every parser and converter reads through.
+ *
+ * @module
+ */
+
+/** How a {@linkcode ByteSource} reaches its bytes. */
+export type ByteSourceKind = "mmap" | "read" | "bytes";
+
+/**
+ * Random access to a file's bytes: mapped memory, positional reads or a buffer.
+ * Everything above this interface is the same whatever the runtime.
+ */
+export interface ByteSource {
+  /** How the bytes are reached. */
+  readonly kind: ByteSourceKind;
+  /** The total size in bytes. */
+  readonly size: number;
+  /**
+   * Reads `length` bytes at `offset`. The result may share memory with the source (a
+   * mapping or the caller's buffer): treat it as read-only. With `into`, the bytes are
+   * copied there and `into.subarray(0, length)` is returned.
+   */
+  read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Returns the bytes at `offset` without copying, when the source can (a mapping or a
+   * buffer); `undefined` when it cannot (positional reads, or a range too large to map).
+   */
+  view(offset: number, length: number): Uint8Array | undefined;
+  /**
+   * Releases the source. For a mapping, views stay valid: the memory is unmapped when
+   * the last view is garbage-collected.
+   */
+  close(): Promise<void>;
+}
+
+/** Checks `offset`/`length` against `size`; a bad range is the caller's error (`TypeError`). */
+export function checkRange(size: number, offset: number, length: number): void {
+  if (
+    !Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 ||
+    offset + length > size
+  ) {
+    throw new TypeError(`Byte range ${offset} + ${length} is outside the source (${size} bytes)`);
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * A byte source over libc `mmap`, reached through `Deno.dlopen` (needs `--allow-ffi`).
+ * The mapping is private and copy-on-write (`MAP_PRIVATE | MAP_NORESERVE`): a write into
+ * a view changes only this process's copy, never the file. It is unmapped when its
+ * `ArrayBuffer` is garbage-collected, so no view can outlive it; `close()` only drops
+ * the source's own reference.
+ *
+ * @module
+ */
+import { GgufError } from "../errors.ts";
+import { type ByteSource, checkRange } from "./byte_source.ts";
+
+const O_RDONLY = 0;
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const MAP_PRIVATE = 2;
+const MAP_NORESERVE = 0x4000;
+const MAP_FAILED = 2n ** 64n - 1n;
+
+const LIBC_SYMBOLS = {
+  open: { parameters: ["buffer", "i32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
+  munmap: { parameters: ["pointer", "usize"], result: "i32" },
+} as const;
+
+type Libc = Deno.DynamicLibrary<typeof LIBC_SYMBOLS>["symbols"];
+
+let libc: Libc | undefined;
+let registry: FinalizationRegistry<{ pointer: Deno.PointerValue; size: number }> | undefined;
+
+/** Opens libc once; throws `Deno.errors.NotCapable` without `--allow-ffi`. */
+function loadLibc(): Libc {
+  if (libc === undefined) {
+    libc = Deno.dlopen("libc.so.6", LIBC_SYMBOLS).symbols;
+    const symbols = libc;
+    registry = new FinalizationRegistry(({ pointer, size }) => {
+      symbols.munmap(pointer, BigInt(size));
+    });
+  }
+  return libc;
+}
+
+/**
+ * Maps `path` (of `size` bytes, > 0) through libc. Throws whatever `Deno.dlopen` throws
+ * when FFI is refused, so the caller can fall back to positional reads.
+ *
+ * @param path The file to map.
+ * @param size Its size in bytes.
+ * @returns A source whose `kind` is `"mmap"`.
+ * @throws {GgufError} `IO` when libc cannot open or map the file.
+ *
+ * @example
+ * ```ts ignore
+ * import { openDenoMmapSource } from "./src/source/deno_mmap.ts";
+ * const source = openDenoMmapSource("model.gguf", 1234);
+ * ```
+ */
+export function openDenoMmapSource(path: string, size: number): ByteSource {
+  const symbols = loadLibc();
+  const fd = symbols.open(new TextEncoder().encode(path + "\0"), O_RDONLY);
+  if (fd < 0) throw new GgufError("IO", `Cannot open ${path} for mapping`);
+  let pointer: Deno.PointerValue;
+  try {
+    pointer = symbols.mmap(
+      null,
+      BigInt(size),
+      PROT_READ | PROT_WRITE,
+      MAP_PRIVATE | MAP_NORESERVE,
+      fd,
+      0n,
+    );
+  } finally {
+    symbols.close(fd);
+  }
+  if (pointer === null || Deno.UnsafePointer.value(pointer) === MAP_FAILED) {
+    throw new GgufError("IO", `Cannot map ${path} (${size} bytes) into memory`);
+  }
+  const buffer = Deno.UnsafePointerView.getArrayBuffer(pointer, size);
+  registry!.register(buffer, { pointer, size });
+  let whole: Uint8Array | undefined = new Uint8Array(buffer);
+  const mapped = (): Uint8Array => {
+    if (whole === undefined) throw new TypeError(`The mapping of ${path} was closed`);
+    return whole;
+  };
+  return {
+    kind: "mmap",
+    size,
+    view(offset, length) {
+      checkRange(size, offset, length);
+      return mapped().subarray(offset, offset + length);
+    },
+    read(offset, length, into) {
+      checkRange(size, offset, length);
+      const range = mapped().subarray(offset, offset + length);
+      if (into === undefined) return Promise.resolve(range);
+      into.set(range);
+      return Promise.resolve(into.subarray(0, length));
+    },
+    close() {
+      whole = undefined;
+      return Promise.resolve();
+    },
+  };
+}

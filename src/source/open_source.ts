@@ -1,0 +1,117 @@
+/**
+ * Opens a file as a {@linkcode ByteSource}, choosing mmap or positional reads for the
+ * runtime it runs in. The runtime is detected once, here.
+ *
+ * @module
+ */
+import { GgufError } from "../errors.ts";
+import type { ByteSource } from "./byte_source.ts";
+import { bytesSource } from "./bytes.ts";
+import { ioError, openFileReadSource } from "./file_read.ts";
+
+/** How to reach a file's bytes: `auto` maps where possible, else reads. */
+export type AccessMode = "auto" | "mmap" | "read";
+
+/** Options for {@linkcode openByteSource}. */
+export interface OpenOptions {
+  /** `auto` (default): mmap where the runtime allows, else positional reads. */
+  access?: AccessMode;
+  /** Receives a one-time notice when `auto` falls back from mmap to reads. */
+  onNotice?: (message: string) => void;
+}
+
+/** The JavaScript runtime this module runs in. */
+export type Runtime = "deno" | "bun" | "node";
+
+/** The runtime, detected once. */
+export const RUNTIME: Runtime = "Bun" in globalThis ? "bun" : "Deno" in globalThis ? "deno" : "node";
+
+let noticeGiven = false;
+
+function notice(options: OpenOptions, message: string): void {
+  if (noticeGiven || options.onNotice === undefined) return;
+  noticeGiven = true;
+  options.onNotice(message);
+}
+
+function isPermissionError(error: unknown): boolean {
+  const name = error instanceof Error ? error.name : "";
+  return name === "NotCapable" || name === "PermissionDenied";
+}
+
+/** Turns a `file:` URL or a path into a path. */
+export function toPath(input: string | URL): string {
+  if (typeof input === "string") return input;
+  if (input.protocol !== "file:") {
+    throw new TypeError(`Cannot open ${input.href}: only file: URLs name local files`);
+  }
+  return decodeURIComponent(input.pathname);
+}
+
+/**
+ * Opens a file for random access: `Bun.mmap` on Bun, libc `mmap` through FFI on Deno
+ * (with `--allow-ffi`), positional reads otherwise or when asked.
+ *
+ * @param input A path or `file:` URL.
+ * @param options The access mode and a notice callback.
+ * @returns An open source; close it when done.
+ * @throws {GgufError} `IO` when the file cannot be opened, or cannot be mapped with `access: "mmap"`.
+ *
+ * @example Forcing positional reads
+ * ```ts
+ * import { openByteSource } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeFile(path, new Uint8Array([71, 71, 85, 70]));
+ * const source = await openByteSource(path, { access: "read" });
+ * assert.equal(source.kind, "read");
+ * assert.deepEqual([...await source.read(0, 4)], [71, 71, 85, 70]);
+ * await source.close();
+ * await Deno.remove(path);
+ * ```
+ */
+export async function openByteSource(
+  input: string | URL,
+  options: OpenOptions = {},
+): Promise<ByteSource> {
+  const path = toPath(input);
+  const access = options.access ?? "auto";
+  if (access === "read") return openFileReadSource(path);
+  const fs = await import("node:fs/promises");
+  let size: number;
+  try {
+    const stat = await fs.stat(path);
+    if (!stat.isFile()) throw new Error("not a regular file");
+    size = stat.size;
+  } catch (cause) {
+    throw ioError(`Cannot open ${path}`, cause);
+  }
+  if (size === 0) return bytesSource(new Uint8Array(0));
+  if (RUNTIME === "bun") {
+    const { openBunMmapSource } = await import("./bun_mmap.ts");
+    return openBunMmapSource(path, size);
+  }
+  if (RUNTIME === "deno") {
+    const { openDenoMmapSource } = await import("./deno_mmap.ts");
+    try {
+      return openDenoMmapSource(path, size);
+    } catch (error) {
+      if (!isPermissionError(error)) throw error;
+      if (access === "mmap") {
+        throw new GgufError(
+          "IO",
+          `Cannot map ${path}: FFI is not allowed (run Deno with --allow-ffi, or use positional reads)`,
+          undefined,
+          { cause: error },
+        );
+      }
+      notice(options, "mmap needs --allow-ffi on Deno; reading the file by position instead");
+      return openFileReadSource(path);
+    }
+  }
+  if (access === "mmap") {
+    throw new GgufError("IO", `Cannot map ${path}: this runtime has no mmap (use Deno or Bun)`);
+  }
+  notice(options, "this runtime has no mmap; reading the file by position instead");
+  return openFileReadSource(path);
+}
