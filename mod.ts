@@ -49,3 +49,27 @@ export {
   RUNTIME,
   type Runtime,
 } from "./src/source/open_source.ts";
+export { dequantize } from "./src/dequantize.ts";
+export {
+  chooseStrategy,
+  type ConversionPolicy,
+  DEFAULT_STRATEGIES,
+  STRATEGIES,
+  type Strategy,
+  type StrategyChoice,
+} from "./src/strategy.ts";
+export { type OutputKind, planConversion, type TensorPlan } from "./src/plan_conversion.ts";
+export type {
+  ConvertedTensor,
+  Float32Tensor,
+  PackedTensor,
+  RawTensor,
+} from "./src/converted_tensor.ts";
+export {
+  convertGguf,
+  type ConvertedModel,
+  convertTensors,
+  type ConvertOptions,
+  DEFAULT_CHUNK_BYTES,
+  dequantizeRows,
+} from "./src/convert_gguf.ts";

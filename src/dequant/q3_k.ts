@@ -10,9 +10,11 @@ import { FP16_TO_F32 } from "./_fp16.ts";
 /** Bytes per Q3_K super-block. */
 export const BLOCK_Q3_K_BYTES = 110;
 
+/** Scratch for one block's unpacked scales, reused by every call. */
+const scales = new Int8Array(16);
+
 /** Dequantizes `blocks` Q3_K super-blocks from `src` into `dst`, as ggml's `dequantize_row_q3_K`. */
 export function dequantizeRowQ3K(src: Uint8Array, dst: Float32Array, blocks: number): void {
-  const scales = new Int8Array(16);
   for (let b = 0, s = 0, y = 0; b < blocks; b++, s += BLOCK_Q3_K_BYTES) {
     const d = FP16_TO_F32[src[s + 108] | (src[s + 109] << 8)];
     unpackQ3KScales(src, s + 96, scales);

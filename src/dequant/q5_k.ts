@@ -12,10 +12,12 @@ import { mulSub32 } from "./_mul_add.ts";
 /** Bytes per Q5_K super-block. */
 export const BLOCK_Q5_K_BYTES = 176;
 
+/** Scratch for one block's unpacked scales, reused by every call. */
+const scales = new Uint8Array(8);
+const mins = new Uint8Array(8);
+
 /** Dequantizes `blocks` Q5_K super-blocks from `src` into `dst`, as ggml's `dequantize_row_q5_K`. */
 export function dequantizeRowQ5K(src: Uint8Array, dst: Float32Array, blocks: number): void {
-  const scales = new Uint8Array(8);
-  const mins = new Uint8Array(8);
   for (let b = 0, s = 0, y = 0; b < blocks; b++, s += BLOCK_Q5_K_BYTES) {
     const d = FP16_TO_F32[src[s] | (src[s + 1] << 8)];
     const dmin = FP16_TO_F32[src[s + 2] | (src[s + 3] << 8)];

@@ -1,0 +1,280 @@
+/**
+ * In-memory conversion: every tensor of a model to a packed view, float32 values or
+ * raw bytes, one tensor at a time, reading a bounded chunk at a time.
+ *
+ * @module
+ */
+import type { ConvertedTensor, Float32Tensor } from "./converted_tensor.ts";
+import { GgufError } from "./errors.ts";
+import { type GgmlTypeTraits, ggmlTypeTraits } from "./ggml_type_traits.ts";
+import type { ParseOptions } from "./parse_gguf.ts";
+import { planConversion, type TensorPlan } from "./plan_conversion.ts";
+import { type GgufInput, readHeader, resolveSource } from "./read_gguf.ts";
+import type { ByteSource } from "./source/byte_source.ts";
+import type { OpenOptions } from "./source/open_source.ts";
+import type { ConversionPolicy } from "./strategy.ts";
+import type { GgufFile, GgufMetadataEntry } from "./types.ts";
+
+/** Options for {@linkcode convertGguf} and {@linkcode convertTensors}. */
+export interface ConvertOptions extends ParseOptions, OpenOptions {
+  /** Changes to the default strategies. */
+  policy?: ConversionPolicy;
+  /**
+   * Receives one message per type passed through because no rule covers it.
+   * Default: print to stderr.
+   */
+  onWarning?: (message: string) => void;
+  /** Bytes read per step when dequantizing from a source that cannot map (default 1 MiB). */
+  chunkBytes?: number;
+}
+
+/** A converted model held in memory. */
+export interface ConvertedModel {
+  /** The parsed header. */
+  header: GgufFile;
+  /** The metadata, unchanged, in file order. */
+  metadata: Map<string, GgufMetadataEntry>;
+  /** Every tensor by name, in file order; each carries its own kind and type. */
+  tensors: Map<string, ConvertedTensor>;
+}
+
+/** Default read size when dequantizing from positional reads. */
+export const DEFAULT_CHUNK_BYTES = 1 << 20;
+
+function defaultWarning(message: string): void {
+  console.warn(`warning: ${message}`);
+}
+
+/** Reports each fallback type once. */
+function warnFallbacks(plan: TensorPlan[], onWarning: (message: string) => void): void {
+  const counts = new Map<string, number>();
+  for (const entry of plan) {
+    if (entry.fallback) counts.set(entry.info.typeName, (counts.get(entry.info.typeName) ?? 0) + 1);
+  }
+  for (const [type, count] of counts) {
+    onWarning(
+      `${count} ${type} tensor${count === 1 ? "" : "s"} passed through unchanged: no rule covers ${type}`,
+    );
+  }
+}
+
+/** Reads whole blocks of one tensor chunk by chunk and runs the kernel into `out`. */
+async function dequantizeInto(
+  source: ByteSource,
+  plan: TensorPlan,
+  traits: GgmlTypeTraits,
+  littleEndian: boolean,
+  out: Float32Array,
+  chunkBytes: number,
+  scratch: { buffer?: Uint8Array },
+): Promise<void> {
+  const { info } = plan;
+  const totalBlocks = info.elements / traits.blockSize;
+  const whole = source.view(info.fileOffset, info.nbytes);
+  if (whole !== undefined) {
+    traits.dequantize!(whole, out, totalBlocks, littleEndian);
+    return;
+  }
+  const blocksPerChunk = Math.max(1, Math.floor(chunkBytes / traits.bytesPerBlock));
+  const need = Math.min(totalBlocks, blocksPerChunk) * traits.bytesPerBlock;
+  if (scratch.buffer === undefined || scratch.buffer.length < need) {
+    scratch.buffer = new Uint8Array(Math.max(need, chunkBytes));
+  }
+  for (let block = 0; block < totalBlocks; block += blocksPerChunk) {
+    const blocks = Math.min(blocksPerChunk, totalBlocks - block);
+    const src = await source.read(
+      info.fileOffset + block * traits.bytesPerBlock,
+      blocks * traits.bytesPerBlock,
+      scratch.buffer,
+    );
+    traits.dequantize!(src, out.subarray(block * traits.blockSize), blocks, littleEndian);
+  }
+}
+
+/** Converts one planned tensor. */
+async function convertOne(
+  source: ByteSource,
+  file: GgufFile,
+  plan: TensorPlan,
+  chunkBytes: number,
+  scratch: { buffer?: Uint8Array },
+): Promise<ConvertedTensor> {
+  const { info, strategy } = plan;
+  const base = {
+    name: info.name,
+    shape: info.shape.slice(),
+    rowMajorShape: info.shape.slice().reverse(),
+    sourceType: info.typeName,
+    strategy,
+    info,
+    littleEndian: file.littleEndian,
+  };
+  if (plan.kind === "float32") {
+    const traits = ggmlTypeTraits(info.type)!;
+    if (strategy !== "dequantize" && file.littleEndian) {
+      const view = source.view(info.fileOffset, info.nbytes);
+      if (view !== undefined && view.byteOffset % 4 === 0) {
+        const data = new Float32Array(view.buffer, view.byteOffset, info.elements);
+        return { ...base, kind: "float32", type: "F32", data, zeroCopy: true } satisfies Float32Tensor;
+      }
+    }
+    const data = new Float32Array(info.elements);
+    await dequantizeInto(source, plan, traits, file.littleEndian, data, chunkBytes, scratch);
+    return { ...base, kind: "float32", type: "F32", data, zeroCopy: false };
+  }
+  const view = source.view(info.fileOffset, info.nbytes);
+  const data = view ?? await source.read(info.fileOffset, info.nbytes);
+  const zeroCopy = view !== undefined || source.kind === "bytes";
+  return { ...base, kind: plan.kind, type: info.typeName, data, zeroCopy };
+}
+
+/**
+ * Converts a model's tensors one at a time, in file order, so a caller can upload each
+ * (to a GPU, a worker) and drop it before the next is made. The plan is checked before
+ * the first tensor is yielded.
+ *
+ * @param input A path, `file:` URL, {@linkcode ByteSource} or the file's bytes.
+ * @param options Policy, warnings, chunk size, parse and access options.
+ * @returns An async iterator of converted tensors.
+ * @throws {GgufError} For an invalid file, or a tensor the policy refuses or cannot convert.
+ *
+ * @example Uploading tensor by tensor
+ * ```ts ignore
+ * import { convertTensors } from "./mod.ts";
+ * for await (const tensor of convertTensors("model.gguf")) {
+ *   upload(tensor.name, tensor.type, tensor.data); // then let it go
+ * }
+ * ```
+ */
+export async function* convertTensors(
+  input: GgufInput,
+  options: ConvertOptions = {},
+): AsyncGenerator<ConvertedTensor, void, undefined> {
+  const { source, owned } = await resolveSource(input, options);
+  try {
+    const header = await readHeader(source, options);
+    yield* convertFromHeader(source, header, options);
+  } finally {
+    if (owned) await source.close();
+  }
+}
+
+/** Converts the tensors of an already parsed header from its open source. */
+export async function* convertFromHeader(
+  source: ByteSource,
+  header: GgufFile,
+  options: ConvertOptions = {},
+): AsyncGenerator<ConvertedTensor, void, undefined> {
+  const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+  if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1) {
+    throw new TypeError(`chunkBytes must be a positive integer, got ${chunkBytes}`);
+  }
+  const plan = planConversion(header, options.policy);
+  warnFallbacks(plan, options.onWarning ?? defaultWarning);
+  const scratch: { buffer?: Uint8Array } = {};
+  for (const entry of plan) yield await convertOne(source, header, entry, chunkBytes, scratch);
+}
+
+/**
+ * Converts a whole model into memory: Q4_0/Q8_0 stay packed (zero-copy views of the
+ * mapping), K-quants become float32, F32 passes through, other types pass through with
+ * a warning — unless the policy says otherwise.
+ *
+ * Shapes are in ggml order (`shape[0]` is the row length); `rowMajorShape` has them
+ * reversed for JS tensor libraries.
+ *
+ * @param input A path, `file:` URL, {@linkcode ByteSource} or the file's bytes.
+ * @param options Policy, warnings, chunk size, parse and access options.
+ * @returns The header, the metadata and every tensor by name.
+ * @throws {GgufError} For an invalid file, or a tensor the policy refuses or cannot convert.
+ *
+ * @example
+ * ```ts
+ * import { convertGguf } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ * const bytes = new Uint8Array(24);
+ * bytes.set([0x47, 0x47, 0x55, 0x46, 3]);
+ * const model = await convertGguf(bytes);
+ * assert.equal(model.tensors.size, 0);
+ * ```
+ */
+export async function convertGguf(
+  input: GgufInput,
+  options: ConvertOptions = {},
+): Promise<ConvertedModel> {
+  const { source, owned } = await resolveSource(input, options);
+  try {
+    const header = await readHeader(source, options);
+    const tensors = new Map<string, ConvertedTensor>();
+    for await (const tensor of convertFromHeader(source, header, options)) {
+      tensors.set(tensor.name, tensor);
+    }
+    return { header, metadata: header.metadata, tensors };
+  } finally {
+    if (owned) await source.close();
+  }
+}
+
+/**
+ * Dequantizes chosen rows of a packed or raw tensor on demand — an embedding lookup
+ * without the whole table in float32.
+ *
+ * @param tensor A `packed` or `raw` tensor from a conversion.
+ * @param firstRow The first row (a row is `shape[0]` values).
+ * @param rowCount How many rows.
+ * @param dst Where to write; a new array when omitted.
+ * @returns `rowCount × shape[0]` float32 values.
+ * @throws {TypeError} For rows outside the tensor or a short `dst`.
+ * @throws {GgufError} `UNSUPPORTED_TYPE` when the type has no kernel; `BAD_BLOCK_SIZE`
+ *   when rows are not whole blocks.
+ *
+ * @example
+ * ```ts ignore
+ * const embeddings = model.tensors.get("token_embd.weight")!;
+ * const row = dequantizeRows(embeddings, tokenId, 1);
+ * ```
+ */
+export function dequantizeRows(
+  tensor: ConvertedTensor,
+  firstRow: number,
+  rowCount: number,
+  dst?: Float32Array,
+): Float32Array {
+  const rowLength = tensor.shape[0];
+  const rows = tensor.info.elements / rowLength;
+  if (
+    !Number.isSafeInteger(firstRow) || !Number.isSafeInteger(rowCount) || firstRow < 0 ||
+    rowCount < 0 || firstRow + rowCount > rows
+  ) {
+    throw new TypeError(
+      `Rows ${firstRow}..${firstRow + rowCount} are outside tensor "${tensor.name}" (${rows} rows)`,
+    );
+  }
+  const count = rowCount * rowLength;
+  const out = dst ?? new Float32Array(count);
+  if (out.length < count) throw new TypeError(`dst holds ${out.length} values, ${count} needed`);
+  if (tensor.kind === "float32") {
+    out.set(tensor.data.subarray(firstRow * rowLength, firstRow * rowLength + count));
+    return out.subarray(0, count);
+  }
+  const traits = ggmlTypeTraits(tensor.info.type)!;
+  if (traits.dequantize === undefined) {
+    throw new GgufError("UNSUPPORTED_TYPE", `Cannot dequantize rows of ${traits.name}: no kernel`);
+  }
+  if (!tensor.littleEndian && !traits.endianAware) {
+    throw new GgufError(
+      "UNSUPPORTED_BYTE_ORDER",
+      `Cannot dequantize rows of "${tensor.name}": ${traits.name} blocks in a big-endian file are not supported`,
+    );
+  }
+  if (rowLength % traits.blockSize !== 0) {
+    throw new GgufError(
+      "BAD_BLOCK_SIZE",
+      `Cannot dequantize rows of "${tensor.name}": its rows are not whole ${traits.name} blocks`,
+    );
+  }
+  const rowBytes = (rowLength / traits.blockSize) * traits.bytesPerBlock;
+  const src = tensor.data.subarray(firstRow * rowBytes, (firstRow + rowCount) * rowBytes);
+  traits.dequantize(src, out, count / traits.blockSize, tensor.littleEndian);
+  return out.subarray(0, count);
+}
