@@ -15,12 +15,12 @@
  */
 export { formatInteger, GgufError, type GgufErrorCode } from "./src/errors.ts";
 export {
+  GGUF_VALUE_TYPE_NAMES,
   type GgufArray,
   type GgufFile,
   type GgufMetadataEntry,
   type GgufValue,
   GgufValueType,
-  GGUF_VALUE_TYPE_NAMES,
   type TensorInfo,
 } from "./src/types.ts";
 export {
@@ -66,10 +66,16 @@ export type {
   RawTensor,
 } from "./src/converted_tensor.ts";
 export {
-  convertGguf,
   type ConvertedModel,
-  convertTensors,
+  convertGguf,
   type ConvertOptions,
+  convertTensors,
   DEFAULT_CHUNK_BYTES,
   dequantizeRows,
 } from "./src/convert_gguf.ts";
+export {
+  formatPlan,
+  type JsonPlannedTensor,
+  type PlanJson,
+  planToJson,
+} from "./src/format_plan.ts";

@@ -53,7 +53,9 @@ function warnFallbacks(plan: TensorPlan[], onWarning: (message: string) => void)
   }
   for (const [type, count] of counts) {
     onWarning(
-      `${count} ${type} tensor${count === 1 ? "" : "s"} passed through unchanged: no rule covers ${type}`,
+      `${count} ${type} tensor${
+        count === 1 ? "" : "s"
+      } passed through unchanged: no rule covers ${type}`,
     );
   }
 }
@@ -115,7 +117,13 @@ async function convertOne(
       const view = source.view(info.fileOffset, info.nbytes);
       if (view !== undefined && view.byteOffset % 4 === 0) {
         const data = new Float32Array(view.buffer, view.byteOffset, info.elements);
-        return { ...base, kind: "float32", type: "F32", data, zeroCopy: true } satisfies Float32Tensor;
+        return {
+          ...base,
+          kind: "float32",
+          type: "F32",
+          data,
+          zeroCopy: true,
+        } satisfies Float32Tensor;
       }
     }
     const data = new Float32Array(info.elements);
@@ -140,7 +148,7 @@ async function convertOne(
  *
  * @example Uploading tensor by tensor
  * ```ts ignore
- * import { convertTensors } from "./mod.ts";
+ * import { convertTensors } from "../mod.ts";
  * for await (const tensor of convertTensors("model.gguf")) {
  *   upload(tensor.name, tensor.type, tensor.data); // then let it go
  * }
@@ -190,7 +198,7 @@ export async function* convertFromHeader(
  *
  * @example
  * ```ts
- * import { convertGguf } from "./mod.ts";
+ * import { convertGguf } from "../mod.ts";
  * import assert from "node:assert/strict";
  * const bytes = new Uint8Array(24);
  * bytes.set([0x47, 0x47, 0x55, 0x46, 3]);

@@ -27,7 +27,7 @@ export function traitsOf(type: number | string): GgmlTypeTraits {
  *
  * @example One Q8_0 block
  * ```ts
- * import { dequantize } from "./mod.ts";
+ * import { dequantize } from "../mod.ts";
  * import assert from "node:assert/strict";
  * const block = new Uint8Array(34);
  * block.set([0x00, 0x3c]); // d = 1.0 as a half
@@ -37,7 +37,11 @@ export function traitsOf(type: number | string): GgmlTypeTraits {
  * assert.deepEqual([...values.subarray(0, 3)], [5, -2, 0]);
  * ```
  */
-export function dequantize(type: number | string, src: Uint8Array, dst?: Float32Array): Float32Array {
+export function dequantize(
+  type: number | string,
+  src: Uint8Array,
+  dst?: Float32Array,
+): Float32Array {
   const traits = traitsOf(type);
   if (traits.dequantize === undefined) {
     throw new GgufError(
@@ -54,7 +58,9 @@ export function dequantize(type: number | string, src: Uint8Array, dst?: Float32
   const count = blocks * traits.blockSize;
   const out = dst ?? new Float32Array(count);
   if (out.length < count) {
-    throw new TypeError(`Cannot dequantize ${traits.name}: dst holds ${out.length} values, ${count} needed`);
+    throw new TypeError(
+      `Cannot dequantize ${traits.name}: dst holds ${out.length} values, ${count} needed`,
+    );
   }
   traits.dequantize(src, out, blocks, true);
   return out.length === count ? out : out.subarray(0, count);

@@ -48,7 +48,7 @@ export type GgufErrorCode =
  *
  * @example Telling a truncated file from other failures
  * ```ts
- * import { GgufError, readGguf } from "./mod.ts";
+ * import { GgufError, readGguf } from "../mod.ts";
  * import assert from "node:assert/strict";
  *
  * const bytes = new Uint8Array([0x47, 0x47, 0x55, 0x46, 3, 0]);
@@ -87,7 +87,7 @@ export class GgufError extends Error {
  *
  * @example
  * ```ts
- * import { formatInteger } from "./src/errors.ts";
+ * import { formatInteger } from "./errors.ts";
  * import assert from "node:assert/strict";
  * assert.equal(formatInteger(9437216), "9_437_216");
  * ```

@@ -117,7 +117,7 @@ export const GGML_TYPES: readonly GgmlTypeTraits[] = TABLE;
  *
  * @example
  * ```ts
- * import { ggmlTypeTraits } from "./mod.ts";
+ * import { ggmlTypeTraits } from "../mod.ts";
  * import assert from "node:assert/strict";
  * assert.equal(ggmlTypeTraits(12)?.name, "Q4_K");
  * assert.equal(ggmlTypeTraits(12)?.bytesPerBlock, 144);
@@ -136,7 +136,7 @@ export function ggmlTypeTraits(id: number): GgmlTypeTraits | undefined {
  *
  * @example
  * ```ts
- * import { ggmlTypeByName } from "./mod.ts";
+ * import { ggmlTypeByName } from "../mod.ts";
  * import assert from "node:assert/strict";
  * assert.equal(ggmlTypeByName("q6_k")?.id, 14);
  * ```

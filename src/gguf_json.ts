@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type GgufArray, type GgufFile, type GgufValue, GGUF_VALUE_TYPE_NAMES } from "./types.ts";
+import { GGUF_VALUE_TYPE_NAMES, type GgufArray, type GgufFile, type GgufValue } from "./types.ts";
 
 /** Arrays longer than this are shown as `head` and `tail` of {@linkcode ARRAY_EDGE} elements. */
 export const ARRAY_PREVIEW_LIMIT = 64;
@@ -24,7 +24,9 @@ export interface JsonArray {
 }
 
 /** A JSON-ready metadata entry. */
-export type JsonMetadataEntry = { type: string; value: JsonScalar } | ({ type: "ARRAY" } & JsonArray);
+export type JsonMetadataEntry =
+  | { type: string; value: JsonScalar }
+  | ({ type: "ARRAY" } & JsonArray);
 
 /** A JSON-ready tensor index entry. */
 export interface JsonTensor {
@@ -83,7 +85,7 @@ function arrayToJson(array: GgufArray): JsonArray {
  *
  * @example
  * ```ts
- * import { metadataValueToJson } from "./mod.ts";
+ * import { metadataValueToJson } from "../mod.ts";
  * import assert from "node:assert/strict";
  * assert.deepEqual(metadataValueToJson(10, 2n ** 63n), { type: "UINT64", value: "9223372036854775808" });
  * ```
@@ -101,7 +103,7 @@ export function metadataValueToJson(type: number, value: GgufValue): JsonMetadat
  *
  * @example
  * ```ts
- * import { ggufToJson, readGguf } from "./mod.ts";
+ * import { ggufToJson, readGguf } from "../mod.ts";
  * import assert from "node:assert/strict";
  * const bytes = new Uint8Array(24);
  * bytes.set([0x47, 0x47, 0x55, 0x46, 3]);
@@ -112,7 +114,9 @@ export function metadataValueToJson(type: number, value: GgufValue): JsonMetadat
  */
 export function ggufToJson(file: GgufFile): GgufJson {
   const metadata: Record<string, JsonMetadataEntry> = {};
-  for (const [key, entry] of file.metadata) metadata[key] = metadataValueToJson(entry.type, entry.value);
+  for (const [key, entry] of file.metadata) {
+    metadata[key] = metadataValueToJson(entry.type, entry.value);
+  }
   return {
     version: file.version,
     byte_order: file.littleEndian ? "little" : "big",

@@ -8,12 +8,12 @@ import { Cursor } from "./_cursor.ts";
 import { formatInteger, GgufError } from "./errors.ts";
 import { ggmlTypeTraits } from "./ggml_type_traits.ts";
 import {
+  GGUF_VALUE_TYPE_NAMES,
   type GgufArray,
   type GgufFile,
   type GgufMetadataEntry,
   type GgufValue,
   GgufValueType,
-  GGUF_VALUE_TYPE_NAMES,
   type TensorInfo,
 } from "./types.ts";
 
@@ -56,7 +56,7 @@ const VALUE_SIZES = [1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8];
  *
  * @example
  * ```ts
- * import { alignOffset } from "./mod.ts";
+ * import { alignOffset } from "../mod.ts";
  * import assert from "node:assert/strict";
  * assert.equal(alignOffset(5_000_000_001, 32), 5_000_000_032);
  * ```
@@ -232,9 +232,11 @@ function alignmentOf(metadata: Map<string, GgufMetadataEntry>): number {
   if (!integer || typeof value !== "number" || !isPowerOfTwo(value)) {
     throw new GgufError(
       "BAD_ALIGNMENT",
-      `Cannot use general.alignment at byte ${formatInteger(entry.offset)}: expected a power of ${
-        ""
-      }two as an integer, found ${GGUF_VALUE_TYPE_NAMES[entry.type]} ${String(entry.value)}`,
+      `Cannot use general.alignment at byte ${
+        formatInteger(entry.offset)
+      }: expected a power of ${""}two as an integer, found ${GGUF_VALUE_TYPE_NAMES[entry.type]} ${
+        String(entry.value)
+      }`,
       entry.offset,
     );
   }
@@ -310,9 +312,11 @@ export function parseGgufHeader(
     } else {
       throw new GgufError(
         "DUPLICATE_KEY",
-        `Cannot read metadata: key "${key}" at byte ${formatInteger(offset)} repeats the entry at byte ${
+        `Cannot read metadata: key "${key}" at byte ${
+          formatInteger(offset)
+        } repeats the entry at byte ${
           formatInteger(metadata.get(key)!.offset)
-        } (ggml refuses such files; pass lenient to keep the first value)`,
+        } (ggml refuses such files; read leniently, --lenient, to keep the first value)`,
         offset,
       );
     }
@@ -354,7 +358,9 @@ function readTensorInfo(
   if (names.has(name)) {
     throw new GgufError(
       "DUPLICATE_TENSOR",
-      `Cannot read ${what} at byte ${formatInteger(indexOffset)}: an earlier tensor has the same name`,
+      `Cannot read ${what} at byte ${
+        formatInteger(indexOffset)
+      }: an earlier tensor has the same name`,
       indexOffset,
     );
   }
@@ -374,7 +380,9 @@ function readTensorInfo(
   let elements = 1;
   for (let d = 0; d < dims; d++) {
     const at = cursor.pos;
-    const size = wide ? cursor.u64(`dimension ${d} of ${what}`) : cursor.u32(`dimension ${d} of ${what}`);
+    const size = wide
+      ? cursor.u64(`dimension ${d} of ${what}`)
+      : cursor.u32(`dimension ${d} of ${what}`);
     elements *= size;
     if (!Number.isSafeInteger(elements)) {
       throw new GgufError(
@@ -406,7 +414,9 @@ function readTensorInfo(
       `Cannot read ${what} at byte ${formatInteger(dimsAt)}: its row length ${
         formatInteger(shape[0])
       } is not a multiple of the ${traits.name} block size ${traits.blockSize}${
-        elements % traits.blockSize === 0 ? " (blocks run across rows; pass lenient to accept)" : ""
+        elements % traits.blockSize === 0
+          ? " (blocks run across rows; read leniently, --lenient, to accept)"
+          : ""
       }`,
       dimsAt,
     );
@@ -449,9 +459,9 @@ function placeTensors(
     if (!Number.isSafeInteger(end) || (fileSize !== undefined && end > fileSize)) {
       throw new GgufError(
         "OUT_OF_BOUNDS",
-        `Cannot read ${what}: its data ends at byte ${formatInteger(end)}, past the end of the file (${
-          formatInteger(fileSize ?? 0)
-        } bytes)`,
+        `Cannot read ${what}: its data ends at byte ${
+          formatInteger(end)
+        }, past the end of the file (${formatInteger(fileSize ?? 0)} bytes)`,
         tensor.indexOffset,
       );
     }

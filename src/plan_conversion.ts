@@ -6,7 +6,12 @@
  */
 import { GgufError } from "./errors.ts";
 import { ggmlTypeTraits } from "./ggml_type_traits.ts";
-import { chooseStrategy, type ConversionPolicy, normalizeTypeTable, type Strategy } from "./strategy.ts";
+import {
+  chooseStrategy,
+  type ConversionPolicy,
+  normalizeTypeTable,
+  type Strategy,
+} from "./strategy.ts";
 import type { GgufFile, TensorInfo } from "./types.ts";
 
 /** The kind of result a strategy gives for a type. */
@@ -43,7 +48,7 @@ const F32_ID = 0;
  *
  * @example
  * ```ts
- * import { planConversion, readGguf } from "./mod.ts";
+ * import { planConversion, readGguf } from "../mod.ts";
  * import assert from "node:assert/strict";
  * const bytes = new Uint8Array(24);
  * bytes.set([0x47, 0x47, 0x55, 0x46, 3]);

@@ -8,7 +8,7 @@ import { NeedMoreBytes } from "./_cursor.ts";
 import { parseGgufHeader, type ParseOptions } from "./parse_gguf.ts";
 import type { ByteSource } from "./source/byte_source.ts";
 import { bytesSource } from "./source/bytes.ts";
-import { type OpenOptions, openByteSource } from "./source/open_source.ts";
+import { openByteSource, type OpenOptions } from "./source/open_source.ts";
 import type { GgufFile } from "./types.ts";
 
 /** Where a GGUF file comes from: a path, a `file:` URL, an open source or its bytes. */
@@ -70,7 +70,7 @@ export async function readHeader(
  *
  * @example
  * ```ts
- * import { readGguf } from "./mod.ts";
+ * import { readGguf } from "../mod.ts";
  * import assert from "node:assert/strict";
  * // A minimal GGUF v3 file: magic, version, 0 tensors, 0 metadata entries.
  * const bytes = new Uint8Array(24);

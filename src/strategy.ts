@@ -62,7 +62,9 @@ export function normalizeTypeTable(
     const traits = ggmlTypeByName(name);
     if (traits === undefined) throw new TypeError(`Unknown ggml type "${name}" in the policy`);
     if (!STRATEGIES.includes(strategy)) {
-      throw new TypeError(`Unknown strategy "${strategy}" for ${traits.name} (expected ${STRATEGIES.join(", ")})`);
+      throw new TypeError(
+        `Unknown strategy "${strategy}" for ${traits.name} (expected ${STRATEGIES.join(", ")})`,
+      );
     }
     table.set(traits.name, strategy);
   }
@@ -80,7 +82,7 @@ export function normalizeTypeTable(
  *
  * @example
  * ```ts
- * import { chooseStrategy, type TensorInfo } from "./mod.ts";
+ * import { chooseStrategy, type TensorInfo } from "../mod.ts";
  * import assert from "node:assert/strict";
  * const info = { name: "w", type: 12, typeName: "Q4_K" } as TensorInfo;
  * assert.equal(chooseStrategy(info).strategy, "dequantize");

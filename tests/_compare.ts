@@ -57,7 +57,13 @@ export function assertEntryMatches(
     sameScalar((actual as { value: unknown }).value, expected.value, expected.type, key);
     return;
   }
-  const array = actual as { elem: string; len: number; value?: unknown[]; head?: unknown[]; tail?: unknown[] };
+  const array = actual as {
+    elem: string;
+    len: number;
+    value?: unknown[];
+    head?: unknown[];
+    tail?: unknown[];
+  };
   assert.equal(array.elem, expected.elem, `metadata "${key}" elem`);
   assert.equal(array.len, expected.len, `metadata "${key}" len`);
   if (expected.value !== undefined) {
@@ -80,6 +86,10 @@ export function assertHeaderMatches(actual: GgufJson, expected: ExpectedFile): v
   assert.equal(actual.tensors.length, expected.tensors.length, "tensor count");
   expected.tensors.forEach((t, i) => {
     const { name, type, type_id, shape, offset, nbytes } = t;
-    assert.deepEqual(actual.tensors[i], { name, type, type_id, shape, offset, nbytes }, `tensor ${i}`);
+    assert.deepEqual(
+      actual.tensors[i],
+      { name, type, type_id, shape, offset, nbytes },
+      `tensor ${i}`,
+    );
   });
 }

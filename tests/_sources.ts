@@ -21,7 +21,10 @@ export function misaligned(bytes: Uint8Array): Uint8Array {
 export const SOURCE_KINDS: SourceKind[] = [
   { name: "mmap", open: (path) => openByteSource(path, { access: "mmap" }) },
   { name: "read", open: (path) => openByteSource(path, { access: "read" }) },
-  { name: "bytes", open: (path) => Promise.resolve(bytesSource(new Uint8Array(readFileSync(path)))) },
+  {
+    name: "bytes",
+    open: (path) => Promise.resolve(bytesSource(new Uint8Array(readFileSync(path)))),
+  },
   {
     name: "misaligned bytes",
     open: (path) => Promise.resolve(bytesSource(misaligned(new Uint8Array(readFileSync(path))))),

@@ -8,36 +8,40 @@ import { SOURCE_KINDS } from "./_sources.ts";
 const fixtures = listFixtures();
 
 for (const kind of SOURCE_KINDS) {
-  test(`readGguf() matches the oracle for every fixture through ${kind.name}`, conformance, async () => {
-    for (const fixture of fixtures) {
-      const source = await kind.open(fixture.path);
-      try {
-        const refusal = STRICT_REFUSALS[fixture.id];
-        if (refusal !== undefined) {
-          await assert.rejects(
-            readGguf(source),
-            (e: unknown) => e instanceof GgufError && e.code === refusal,
-            `${fixture.id} must be refused with ${refusal}`,
-          );
+  test(
+    `readGguf() matches the oracle for every fixture through ${kind.name}`,
+    conformance,
+    async () => {
+      for (const fixture of fixtures) {
+        const source = await kind.open(fixture.path);
+        try {
+          const refusal = STRICT_REFUSALS[fixture.id];
+          if (refusal !== undefined) {
+            await assert.rejects(
+              readGguf(source),
+              (e: unknown) => e instanceof GgufError && e.code === refusal,
+              `${fixture.id} must be refused with ${refusal}`,
+            );
+          }
+          const lenient = refusal !== undefined;
+          const file = await readGguf(source, { lenient });
+          const digits = fixture.id.startsWith("split/") ? 9 : 17;
+          withFloat64Digits(digits, () => assertHeaderMatches(ggufToJson(file), fixture.expected));
+          const duplicates = file.duplicateKeys.map((d) => ({ key: d.key, kv_offset: d.offset }));
+          const expectedDuplicates = (fixture.expected.duplicate_keys ?? []).map((d) => ({
+            key: d.key,
+            kv_offset: d.kv_offset,
+          }));
+          assert.deepEqual(duplicates, expectedDuplicates, `${fixture.id} duplicate keys`);
+        } catch (error) {
+          if (error instanceof Error) error.message = `${fixture.id}: ${error.message}`;
+          throw error;
+        } finally {
+          await source.close();
         }
-        const lenient = refusal !== undefined;
-        const file = await readGguf(source, { lenient });
-        const digits = fixture.id.startsWith("split/") ? 9 : 17;
-        withFloat64Digits(digits, () => assertHeaderMatches(ggufToJson(file), fixture.expected));
-        const duplicates = file.duplicateKeys.map((d) => ({ key: d.key, kv_offset: d.offset }));
-        const expectedDuplicates = (fixture.expected.duplicate_keys ?? []).map((d) => ({
-          key: d.key,
-          kv_offset: d.kv_offset,
-        }));
-        assert.deepEqual(duplicates, expectedDuplicates, `${fixture.id} duplicate keys`);
-      } catch (error) {
-        if (error instanceof Error) error.message = `${fixture.id}: ${error.message}`;
-        throw error;
-      } finally {
-        await source.close();
       }
-    }
-  });
+    },
+  );
 }
 
 test("readGguf() reads a big-endian file like its little-endian twin", conformance, async () => {

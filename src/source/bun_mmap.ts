@@ -27,7 +27,7 @@ const WINDOW_ALIGNMENT = 65536;
  *
  * @example
  * ```ts ignore
- * import { openBunMmapSource } from "./src/source/bun_mmap.ts";
+ * import { openBunMmapSource } from "./bun_mmap.ts";
  * const source = openBunMmapSource("model.gguf", 1234);
  * ```
  */

@@ -52,7 +52,7 @@ function loadLibc(): Libc {
  *
  * @example
  * ```ts ignore
- * import { openDenoMmapSource } from "./src/source/deno_mmap.ts";
+ * import { openDenoMmapSource } from "./deno_mmap.ts";
  * const source = openDenoMmapSource("model.gguf", 1234);
  * ```
  */

@@ -16,7 +16,7 @@ import { type ByteSource, checkRange } from "./byte_source.ts";
  *
  * @example
  * ```ts ignore
- * import { openFileReadSource } from "./src/source/file_read.ts";
+ * import { openFileReadSource } from "./file_read.ts";
  * const source = await openFileReadSource("model.gguf");
  * const magic = await source.read(0, 4);
  * await source.close();
@@ -52,7 +52,9 @@ export async function openFileReadSource(path: string): Promise<ByteSource> {
         if (bytesRead === 0) {
           throw new GgufError(
             "TRUNCATED",
-            `Cannot read ${path}: the file ended at byte ${offset + done} while reading (was it truncated?)`,
+            `Cannot read ${path}: the file ended at byte ${
+              offset + done
+            } while reading (was it truncated?)`,
             offset + done,
           );
         }

@@ -24,7 +24,11 @@ export interface OpenOptions {
 export type Runtime = "deno" | "bun" | "node";
 
 /** The runtime, detected once. */
-export const RUNTIME: Runtime = "Bun" in globalThis ? "bun" : "Deno" in globalThis ? "deno" : "node";
+export const RUNTIME: Runtime = "Bun" in globalThis
+  ? "bun"
+  : "Deno" in globalThis
+  ? "deno"
+  : "node";
 
 let noticeGiven = false;
 
@@ -59,7 +63,7 @@ export function toPath(input: string | URL): string {
  *
  * @example Forcing positional reads
  * ```ts
- * import { openByteSource } from "./mod.ts";
+ * import { openByteSource } from "../../mod.ts";
  * import assert from "node:assert/strict";
  * const path = await Deno.makeTempFile();
  * await Deno.writeFile(path, new Uint8Array([71, 71, 85, 70]));
