@@ -1,0 +1,136 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { main } from "../convert.ts";
+import { assertHeaderMatches } from "./_compare.ts";
+import { conformance, fixture, FIXTURES_DIR, listFixtures } from "./_fixtures.ts";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+async function run(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  const status = await main(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+  return { status, stdout, stderr };
+}
+
+test("--help prints usage and every flag, exit 0", async () => {
+  const { status, stdout } = await run(["--help"]);
+  assert.equal(status, 0);
+  for (
+    const flag of [
+      "--plan",
+      "--json",
+      "--dequantize",
+      "--keep",
+      "--unsupported",
+      "--lenient",
+      "--access",
+      "--quiet",
+      "--version",
+    ]
+  ) {
+    assert.ok(stdout.includes(flag), flag);
+  }
+});
+
+test("bad usage exits 2 with one error line", async () => {
+  for (
+    const args of [[], ["a.gguf", "b.gguf"], ["--bogus"], ["x.gguf", "--access", "fast"], [
+      "x.gguf",
+      "--keep",
+      "Q9_K",
+    ]]
+  ) {
+    const { status, stderr } = await run(args);
+    assert.equal(status, 2, args.join(" "));
+    assert.match(stderr, /^error: [^\n]+\nRun with --help for usage.\n$/);
+  }
+});
+
+test(
+  "a missing or invalid model exits 1 with one error line and no stack",
+  conformance,
+  async () => {
+    const missing = await run(["/nonexistent/model.gguf"]);
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /^error: Cannot open \/nonexistent\/model.gguf: [^\n]+\n$/);
+    const refused = await run([fixture("real/gguf-rs-test-le-v3-dupkey.gguf").path]);
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /^error: [^\n]*"general.architecture"[^\n]*\n$/);
+  },
+);
+
+test("--plan --json matches the oracle for every fixture", conformance, async () => {
+  for (const f of listFixtures().filter((f) => f.id.startsWith("gen/"))) {
+    const { status, stdout } = await run([f.path, "--plan", "--json", "-q"]);
+    assert.equal(status, 0, f.id);
+    const json = JSON.parse(stdout);
+    const shared = json.tensors.map(
+      // deno-lint-ignore no-explicit-any
+      ({ name, type, type_id, shape, offset, nbytes }: any) => ({
+        name,
+        type,
+        type_id,
+        shape,
+        offset,
+        nbytes,
+      }),
+    );
+    assertHeaderMatches({ ...json, tensors: shared }, f.expected);
+    assert.equal(json.tensors.length, json.totals.tensors);
+  }
+});
+
+test("--dequantize and --keep change the plan", conformance, async () => {
+  const path = fixture("gen/all-types.gguf").path;
+  const { stdout } = await run([
+    path,
+    "--json",
+    "-q",
+    "--dequantize",
+    "f16,Q8_0",
+    "--keep",
+    "Q4_K",
+  ]);
+  for (const t of JSON.parse(stdout).tensors) {
+    if (t.type === "F16" || t.type === "Q8_0") assert.equal(t.strategy, "dequantize");
+    if (t.type === "Q4_K") assert.equal(t.strategy, "view");
+  }
+  const strict = await run([path, "--unsupported", "error"]);
+  assert.equal(strict.status, 1);
+  assert.match(strict.stderr, /^error: [^\n]*no rule covers/);
+});
+
+const DENO = join(ROOT, "node_modules", ".bin", "deno");
+const BUN = join(ROOT, "node_modules", ".bin", "bun");
+const haveBoth = existsSync(DENO) && existsSync(BUN);
+
+test(
+  "--plan --json and the text plan are the same on Deno and Bun",
+  {
+    skip: conformance.skip || (haveBoth ? false : "deno and bun are not installed in node_modules"),
+  },
+  () => {
+    for (
+      const id of [
+        "gen/all-types.gguf",
+        "real/ggml-vocab-gpt-2.gguf",
+        "real/stories260k-f32-v1.gguf",
+      ]
+    ) {
+      const path = join(FIXTURES_DIR, id);
+      for (const extra of [["--json"], []]) {
+        const args = ["convert.ts", path, "--plan", "-q", ...extra];
+        const deno = spawnSync(DENO, ["run", "-A", ...args], { cwd: ROOT, encoding: "utf8" });
+        const bun = spawnSync(BUN, args, { cwd: ROOT, encoding: "utf8" });
+        assert.equal(deno.status, 0, deno.stderr);
+        assert.equal(bun.status, 0, bun.stderr);
+        assert.equal(deno.stdout, bun.stdout, `${id} ${extra.join(" ")}`);
+      }
+    }
+  },
+);
