@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import { GgufError } from "./src/errors.ts";
 import { ggmlTypeByName } from "./src/ggml_type_traits.ts";
 import { formatPlan, planToJson } from "./src/format_plan.ts";
+import { toJsonText } from "./src/json_text.ts";
 import { planConversion } from "./src/plan_conversion.ts";
 import { readGguf } from "./src/read_gguf.ts";
 import type { AccessMode } from "./src/source/open_source.ts";
@@ -167,7 +168,7 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
       warn(`no rule covers ${type}; its tensors pass through unchanged`);
     }
     if (values.json) {
-      io.stdout(JSON.stringify(planToJson(path, file, plan), null, 1) + "\n");
+      io.stdout(toJsonText(planToJson(path, file, plan)) + "\n");
     } else {
       io.stdout(formatPlan(path, file, plan));
     }

@@ -79,3 +79,4 @@ export {
   type PlanJson,
   planToJson,
 } from "./src/format_plan.ts";
+export { toJsonText } from "./src/json_text.ts";

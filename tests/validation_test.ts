@@ -197,7 +197,8 @@ test(
       );
       const lengths = new Set<number>();
       for (let n = 0; n < Math.min(file.headerSize, 300); n++) lengths.add(n);
-      for (let i = 0; i < 60; i++) lengths.add(Math.floor((bytes.length * i) / 60));
+      const spread = bytes.length > 500_000 ? 12 : 60; // the multi-MB vocab headers are slow to cut often
+      for (let i = 0; i < spread; i++) lengths.add(Math.floor((bytes.length * i) / spread));
       lengths.add(file.headerSize - 1);
       lengths.add(dataEnd - 1);
       for (const length of lengths) {
