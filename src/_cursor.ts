@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { decodeUtf8 } from "./_utf8.ts";
 import { formatInteger, GgufError } from "./errors.ts";
 
 /** Thrown when a parse needs bytes past the end of a partial buffer. Internal only. */
@@ -20,8 +21,6 @@ export class NeedMoreBytes {
 const TWO_POW_32 = 4294967296;
 /** The largest high word of a u64 that keeps the value ≤ 2^53 − 1. */
 const MAX_SAFE_HIGH = 0x1fffff;
-
-const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /** Bounded reads of little- or big-endian fields from one buffer. */
 export class Cursor {
@@ -176,7 +175,7 @@ export class Cursor {
     this.need(length, what);
     const start = this.pos;
     this.pos += length;
-    return decoder.decode(this.bytes.subarray(start, start + length));
+    return decodeUtf8(this.bytes, start, start + length);
   }
 
   /** Copies `count` bytes at `pos` into a new, aligned buffer and advances. */

@@ -5,6 +5,7 @@
  * @module
  */
 import { Cursor } from "./_cursor.ts";
+import { decodeUtf8 } from "./_utf8.ts";
 import { formatInteger, GgufError } from "./errors.ts";
 import { ggmlTypeTraits } from "./ggml_type_traits.ts";
 import {
@@ -174,13 +175,38 @@ function readArray(cursor: Cursor, wide: boolean, what: string, depth: number): 
     return { elementType: type, values };
   }
   if (type === GgufValueType.STRING) {
-    const values: string[] = [];
-    for (let i = 0; i < length; i++) values.push(cursor.string(wide, what));
-    return { elementType: type, values };
+    return { elementType: type, values: readStrings(cursor, length, wide, what) };
   }
   const values: GgufArray[] = [];
   for (let i = 0; i < length; i++) values.push(readArray(cursor, wide, what, depth + 1));
   return { elementType: type, values };
+}
+
+/**
+ * Reads `length` strings. The common case (little-endian, lengths under 4 GiB, all in the
+ * buffer) runs in one tight loop; anything else goes through the checked cursor methods,
+ * which raise the right error.
+ */
+function readStrings(cursor: Cursor, length: number, wide: boolean, what: string): string[] {
+  const values: string[] = [];
+  const bytes = cursor.bytes;
+  const end = bytes.length;
+  let pos = cursor.pos;
+  if (wide && cursor.littleEndian) {
+    while (values.length < length && pos + 8 <= end) {
+      // The length as arithmetic on bytes; a high word other than 0 takes the checked path.
+      const size = bytes[pos] + bytes[pos + 1] * 0x100 + bytes[pos + 2] * 0x10000 +
+        bytes[pos + 3] * 0x1000000;
+      if (bytes[pos + 4] + bytes[pos + 5] + bytes[pos + 6] + bytes[pos + 7] !== 0) break;
+      const start = pos + 8;
+      if (start + size > end) break;
+      values.push(decodeUtf8(bytes, start, start + size));
+      pos = start + size;
+    }
+  }
+  cursor.pos = pos;
+  while (values.length < length) values.push(cursor.string(wide, what));
+  return values;
 }
 
 type NumberArray = Exclude<GgufArray["values"], boolean[] | string[] | GgufArray[]>;

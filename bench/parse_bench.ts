@@ -1,0 +1,42 @@
+/**
+ * Parse speed of header, metadata and tensor index for the metadata-heavy vocab files,
+ * beside @huggingface/gguf reading the same local files in the same run.
+ *
+ *   deno run -A bench/parse_bench.ts
+ *   bun bench/parse_bench.ts
+ */
+import { gguf } from "@huggingface/gguf";
+import { readFileSync } from "node:fs";
+import { readGguf } from "../mod.ts";
+import { type BenchResult, fixturesDir, measure, report } from "./_runner.ts";
+
+const FILES = ["ggml-vocab-gpt-2.gguf", "ggml-vocab-falcon-v2.gguf"];
+const results: BenchResult[] = [];
+for (const name of FILES) {
+  const path = `${fixturesDir()}/real/${name}`;
+  const bytes = new Uint8Array(readFileSync(path));
+  const size = bytes.length;
+  results.push(
+    await measure(`gguf-stream readGguf(path), mmap: ${name}`, size, () => readGguf(path)),
+  );
+  results.push(
+    await measure(
+      `gguf-stream readGguf(path), reads: ${name}`,
+      size,
+      () => readGguf(path, { access: "read" }),
+    ),
+  );
+  results.push(await measure(`gguf-stream readGguf(bytes): ${name}`, size, () => readGguf(bytes)));
+  results.push(
+    await measure(
+      `@huggingface/gguf gguf(path): ${name}`,
+      size,
+      () => gguf(path, { allowLocalFile: true }),
+      {
+        runs: 5,
+        warmup: 1,
+      },
+    ),
+  );
+}
+report("Parse header + metadata + tensor index", results);
