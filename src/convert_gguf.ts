@@ -72,9 +72,9 @@ async function dequantizeInto(
 ): Promise<void> {
   const { info } = plan;
   const totalBlocks = info.elements / traits.blockSize;
-  const whole = source.view(info.fileOffset, info.nbytes);
-  if (whole !== undefined) {
-    traits.dequantize!(whole, out, totalBlocks, littleEndian);
+  if (source.kind === "bytes") {
+    // Already in memory: no chunking needed.
+    traits.dequantize!(source.view(info.fileOffset, info.nbytes)!, out, totalBlocks, littleEndian);
     return;
   }
   const blocksPerChunk = Math.max(1, Math.floor(chunkBytes / traits.bytesPerBlock));

@@ -19,19 +19,22 @@ const MAX_BUN_MAPPING = 2 ** 32 - 1;
 const WINDOW_ALIGNMENT = 65536;
 
 /**
- * Maps `path` (of `size` bytes, > 0) with `Bun.mmap`.
+ * Maps `path` (of `size` bytes, > 0) with `Bun.mmap`. `view()` goes through the mapping;
+ * `read()` copies through `reader` (positional reads), so bulk reads such as
+ * dequantization do not keep file pages resident in the mapping.
  *
  * @param path The file to map.
- * @param size Its size in bytes.
+ * @param reader A positional-read source over the same file; closed by `close()`.
  * @returns A source whose `kind` is `"mmap"`.
  *
  * @example
  * ```ts ignore
  * import { openBunMmapSource } from "./bun_mmap.ts";
- * const source = openBunMmapSource("model.gguf", 1234);
+ * const source = openBunMmapSource("model.gguf", await openFileReadSource("model.gguf"));
  * ```
  */
-export function openBunMmapSource(path: string, size: number): ByteSource {
+export function openBunMmapSource(path: string, reader: ByteSource): ByteSource {
+  const size = reader.size;
   const bun = (globalThis as unknown as { Bun: BunMmap }).Bun;
   const whole = size <= MAX_BUN_MAPPING ? bun.mmap(path, { shared: false }) : undefined;
   const view = (offset: number, length: number): Uint8Array | undefined => {
@@ -48,26 +51,7 @@ export function openBunMmapSource(path: string, size: number): ByteSource {
     kind: "mmap",
     size,
     view,
-    read(offset, length, into) {
-      const range = view(offset, length) ?? copyInPieces(view, offset, length);
-      if (into === undefined) return Promise.resolve(range);
-      into.set(range);
-      return Promise.resolve(into.subarray(0, length));
-    },
-    close: () => Promise.resolve(),
+    read: (offset, length, into) => reader.read(offset, length, into),
+    close: () => reader.close(),
   };
-}
-
-/** Reads a range larger than one mapping by copying window after window. */
-function copyInPieces(
-  view: (offset: number, length: number) => Uint8Array | undefined,
-  offset: number,
-  length: number,
-): Uint8Array {
-  const out = new Uint8Array(length);
-  const piece = 2 ** 30;
-  for (let done = 0; done < length; done += piece) {
-    out.set(view(offset + done, Math.min(piece, length - done))!, done);
-  }
-  return out;
 }

@@ -42,21 +42,24 @@ function loadLibc(): Libc {
 }
 
 /**
- * Maps `path` (of `size` bytes, > 0) through libc. Throws whatever `Deno.dlopen` throws
- * when FFI is refused, so the caller can fall back to positional reads.
+ * Maps `path` (of `size` bytes, > 0) through libc. `view()` goes through the mapping;
+ * `read()` copies through `reader` (positional reads), so bulk reads such as
+ * dequantization do not keep file pages resident in the mapping. Throws whatever
+ * `Deno.dlopen` throws when FFI is refused, so the caller can fall back to reads.
  *
  * @param path The file to map.
- * @param size Its size in bytes.
+ * @param reader A positional-read source over the same file; closed by `close()`.
  * @returns A source whose `kind` is `"mmap"`.
  * @throws {GgufError} `IO` when libc cannot open or map the file.
  *
  * @example
  * ```ts ignore
  * import { openDenoMmapSource } from "./deno_mmap.ts";
- * const source = openDenoMmapSource("model.gguf", 1234);
+ * const source = openDenoMmapSource("model.gguf", await openFileReadSource("model.gguf"));
  * ```
  */
-export function openDenoMmapSource(path: string, size: number): ByteSource {
+export function openDenoMmapSource(path: string, reader: ByteSource): ByteSource {
+  const size = reader.size;
   const symbols = loadLibc();
   const fd = symbols.open(new TextEncoder().encode(path + "\0"), O_RDONLY);
   if (fd < 0) throw new GgufError("IO", `Cannot open ${path} for mapping`);
@@ -90,16 +93,10 @@ export function openDenoMmapSource(path: string, size: number): ByteSource {
       checkRange(size, offset, length);
       return mapped().subarray(offset, offset + length);
     },
-    read(offset, length, into) {
-      checkRange(size, offset, length);
-      const range = mapped().subarray(offset, offset + length);
-      if (into === undefined) return Promise.resolve(range);
-      into.set(range);
-      return Promise.resolve(into.subarray(0, length));
-    },
+    read: (offset, length, into) => reader.read(offset, length, into),
     close() {
       whole = undefined;
-      return Promise.resolve();
+      return reader.close();
     },
   };
 }

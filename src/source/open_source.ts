@@ -7,7 +7,7 @@
 import { GgufError } from "../errors.ts";
 import type { ByteSource } from "./byte_source.ts";
 import { bytesSource } from "./bytes.ts";
-import { ioError, openFileReadSource } from "./file_read.ts";
+import { openFileReadSource } from "./file_read.ts";
 
 /** How to reach a file's bytes: `auto` maps where possible, else reads. */
 export type AccessMode = "auto" | "mmap" | "read";
@@ -81,41 +81,42 @@ export async function openByteSource(
   const path = toPath(input);
   const access = options.access ?? "auto";
   if (access === "read") return openFileReadSource(path);
-  const fs = await import("node:fs/promises");
-  let size: number;
+  const reader = await openFileReadSource(path);
+  if (reader.size === 0) {
+    await reader.close();
+    return bytesSource(new Uint8Array(0));
+  }
   try {
-    const stat = await fs.stat(path);
-    if (!stat.isFile()) throw new Error("not a regular file");
-    size = stat.size;
-  } catch (cause) {
-    throw ioError(`Cannot open ${path}`, cause);
-  }
-  if (size === 0) return bytesSource(new Uint8Array(0));
-  if (RUNTIME === "bun") {
-    const { openBunMmapSource } = await import("./bun_mmap.ts");
-    return openBunMmapSource(path, size);
-  }
-  if (RUNTIME === "deno") {
-    const { openDenoMmapSource } = await import("./deno_mmap.ts");
-    try {
-      return openDenoMmapSource(path, size);
-    } catch (error) {
-      if (!isPermissionError(error)) throw error;
-      if (access === "mmap") {
-        throw new GgufError(
-          "IO",
-          `Cannot map ${path}: FFI is not allowed (run Deno with --allow-ffi, or use positional reads)`,
-          undefined,
-          { cause: error },
-        );
-      }
-      notice(options, "mmap needs --allow-ffi on Deno; reading the file by position instead");
-      return openFileReadSource(path);
+    if (RUNTIME === "bun") {
+      const { openBunMmapSource } = await import("./bun_mmap.ts");
+      return openBunMmapSource(path, reader);
     }
+    if (RUNTIME === "deno") {
+      const { openDenoMmapSource } = await import("./deno_mmap.ts");
+      try {
+        return openDenoMmapSource(path, reader);
+      } catch (error) {
+        if (!isPermissionError(error)) throw error;
+        if (access === "mmap") {
+          throw new GgufError(
+            "IO",
+            `Cannot map ${path}: FFI is not allowed (run Deno with --allow-ffi, or use positional reads)`,
+            undefined,
+            { cause: error },
+          );
+        }
+        notice(options, "mmap needs --allow-ffi on Deno; reading the file by position instead");
+        return reader;
+      }
+    }
+  } catch (error) {
+    await reader.close();
+    throw error;
   }
   if (access === "mmap") {
+    await reader.close();
     throw new GgufError("IO", `Cannot map ${path}: this runtime has no mmap (use Deno or Bun)`);
   }
   notice(options, "this runtime has no mmap; reading the file by position instead");
-  return openFileReadSource(path);
+  return reader;
 }
