@@ -80,3 +80,9 @@ export {
   planToJson,
 } from "./src/format_plan.ts";
 export { toJsonText } from "./src/json_text.ts";
+export {
+  type EncodedGgufHeader,
+  encodeGgufHeader,
+  type GgufHeaderSpec,
+  type TensorLayoutInput,
+} from "./src/encode_gguf_header.ts";

@@ -36,6 +36,11 @@ export function dequantizeRowF16(
   littleEndian: boolean,
 ): void {
   const out = bitsView(dst, count);
+  if (littleEndian && src.byteOffset % 2 === 0) {
+    const halfs = new Uint16Array(src.buffer, src.byteOffset, count);
+    for (let i = 0; i < count; i++) out[i] = FP16_BITS[halfs[i]];
+    return;
+  }
   const lo = littleEndian ? 0 : 1;
   const hi = 1 - lo;
   for (let i = 0, o = 0; i < count; i++, o += 2) {
@@ -51,6 +56,11 @@ export function dequantizeRowBf16(
   littleEndian: boolean,
 ): void {
   const out = bitsView(dst, count);
+  if (littleEndian && src.byteOffset % 2 === 0) {
+    const halfs = new Uint16Array(src.buffer, src.byteOffset, count);
+    for (let i = 0; i < count; i++) out[i] = halfs[i] * 65536;
+    return;
+  }
   const lo = littleEndian ? 0 : 1;
   const hi = 1 - lo;
   for (let i = 0, o = 0; i < count; i++, o += 2) {

@@ -19,7 +19,7 @@ export function dequantizeRowIq4Xs(src: Uint8Array, dst: Float32Array, blocks: n
     for (let group = 0; group < 8; group++) {
       const low = (src[s + 4 + (group >> 1)] >> (4 * (group & 1))) & 0x0f;
       const scale = low | (((scalesHigh >> (2 * group)) & 3) << 4);
-      const dl = Math.fround(d * (scale - 32));
+      const dl = d * (scale - 32); // exact in float32 (17 bits)
       const qs = s + 8 + group * 16;
       for (let j = 0; j < 16; j++) {
         const q = src[qs + j];

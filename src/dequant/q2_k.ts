@@ -6,12 +6,15 @@
  * @module
  */
 import { FP16_TO_F32 } from "./_fp16.ts";
-import { mulSub32 } from "./_mul_add.ts";
 
 /** Bytes per Q2_K super-block. */
 export const BLOCK_Q2_K_BYTES = 84;
 
-/** Dequantizes `blocks` Q2_K super-blocks from `src` into `dst`, as ggml's `dequantize_row_q2_K`. */
+/**
+ * Dequantizes `blocks` Q2_K super-blocks from `src` into `dst`, as ggml's
+ * `dequantize_row_q2_K`. d·scale and d·scale × q are exact in float32, so the store is
+ * the only rounding, as in C.
+ */
 export function dequantizeRowQ2K(src: Uint8Array, dst: Float32Array, blocks: number): void {
   for (let b = 0, s = 0, y = 0; b < blocks; b++, s += BLOCK_Q2_K_BYTES) {
     const d = FP16_TO_F32[src[s + 80] | (src[s + 81] << 8)];
@@ -22,11 +25,10 @@ export function dequantizeRowQ2K(src: Uint8Array, dst: Float32Array, blocks: num
       for (let shift = 0; shift < 8; shift += 2) {
         for (let part = 0; part < 32; part += 16) {
           const sc = src[scaleIndex++];
-          const dl = Math.fround(d * (sc & 0x0f));
-          const ml = Math.fround(dmin * (sc >> 4));
-          for (let l = 0; l < 16; l++) {
-            dst[y++] = mulSub32(dl, (src[q + part + l] >> shift) & 3, ml);
-          }
+          const dl = d * (sc & 0x0f);
+          const ml = dmin * (sc >> 4);
+          const at = q + part;
+          for (let l = 0; l < 16; l++) dst[y++] = dl * ((src[at + l] >> shift) & 3) - ml;
         }
       }
     }

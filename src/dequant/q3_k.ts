@@ -13,22 +13,27 @@ export const BLOCK_Q3_K_BYTES = 110;
 /** Scratch for one block's unpacked scales, reused by every call. */
 const scales = new Int8Array(16);
 
-/** Dequantizes `blocks` Q3_K super-blocks from `src` into `dst`, as ggml's `dequantize_row_q3_K`. */
+/**
+ * Dequantizes `blocks` Q3_K super-blocks from `src` into `dst`, as ggml's
+ * `dequantize_row_q3_K`. Every product is exact in float32; the store rounds once.
+ */
 export function dequantizeRowQ3K(src: Uint8Array, dst: Float32Array, blocks: number): void {
   for (let b = 0, s = 0, y = 0; b < blocks; b++, s += BLOCK_Q3_K_BYTES) {
     const d = FP16_TO_F32[src[s + 108] | (src[s + 109] << 8)];
     unpackQ3KScales(src, s + 96, scales);
     let scaleIndex = 0;
-    let mask = 1;
+    let bit = 0;
     for (let half = 0; half < 2; half++) {
       const q = s + 32 + half * 32;
-      for (let shift = 0; shift < 8; shift += 2, mask <<= 1) {
+      for (let shift = 0; shift < 8; shift += 2, bit++) {
         for (let part = 0; part < 32; part += 16) {
-          const dl = Math.fround(d * (scales[scaleIndex++] - 32));
+          const dl = d * (scales[scaleIndex++] - 32);
+          const low = q + part;
+          const high = s + part;
           for (let l = 0; l < 16; l++) {
-            const low = (src[q + part + l] >> shift) & 3;
-            const high = (src[s + part + l] & mask) !== 0 ? 0 : 4;
-            dst[y++] = dl * (low - high);
+            // q − 4 when the high bit is clear: (bit − 1) × 4 is 0 or −4.
+            const value = ((src[low + l] >> shift) & 3) + ((((src[high + l] >> bit) & 1) - 1) << 2);
+            dst[y++] = dl * value;
           }
         }
       }

@@ -7,7 +7,6 @@
  */
 import { FP16_TO_F32 } from "./_fp16.ts";
 import { unpackKScaleMin } from "./_k_scale.ts";
-import { mulSub32 } from "./_mul_add.ts";
 
 /** Bytes per Q4_K super-block. */
 export const BLOCK_Q4_K_BYTES = 144;
@@ -16,7 +15,11 @@ export const BLOCK_Q4_K_BYTES = 144;
 const scales = new Uint8Array(8);
 const mins = new Uint8Array(8);
 
-/** Dequantizes `blocks` Q4_K super-blocks from `src` into `dst`, as ggml's `dequantize_row_q4_K`. */
+/**
+ * Dequantizes `blocks` Q4_K super-blocks from `src` into `dst`, as ggml's
+ * `dequantize_row_q4_K`. d·scale (17 bits) × q (4 bits) is exact in float32, so the store
+ * is the only rounding, as in C with or without FMA contraction.
+ */
 export function dequantizeRowQ4K(src: Uint8Array, dst: Float32Array, blocks: number): void {
   for (let b = 0, s = 0, y = 0; b < blocks; b++, s += BLOCK_Q4_K_BYTES) {
     const d = FP16_TO_F32[src[s] | (src[s + 1] << 8)];
@@ -24,12 +27,15 @@ export function dequantizeRowQ4K(src: Uint8Array, dst: Float32Array, blocks: num
     unpackKScaleMin(src, s + 4, scales, mins);
     for (let group = 0; group < 4; group++) {
       const q = s + 16 + group * 32;
-      const d1 = Math.fround(d * scales[2 * group]);
-      const m1 = Math.fround(dmin * mins[2 * group]);
-      const d2 = Math.fround(d * scales[2 * group + 1]);
-      const m2 = Math.fround(dmin * mins[2 * group + 1]);
-      for (let l = 0; l < 32; l++) dst[y + l] = mulSub32(d1, src[q + l] & 0x0f, m1);
-      for (let l = 0; l < 32; l++) dst[y + 32 + l] = mulSub32(d2, src[q + l] >> 4, m2);
+      const d1 = d * scales[2 * group];
+      const m1 = dmin * mins[2 * group];
+      const d2 = d * scales[2 * group + 1];
+      const m2 = dmin * mins[2 * group + 1];
+      for (let l = 0; l < 32; l++) {
+        const byte = src[q + l];
+        dst[y + l] = d1 * (byte & 0x0f) - m1;
+        dst[y + 32 + l] = d2 * (byte >> 4) - m2;
+      }
       y += 64;
     }
   }

@@ -5,12 +5,14 @@
  * @module
  */
 import { FP16_TO_F32 } from "./_fp16.ts";
-import { mulAdd32 } from "./_mul_add.ts";
 
 /** Bytes per Q5_1 block. */
 export const BLOCK_Q5_1_BYTES = 24;
 
-/** Dequantizes `blocks` Q5_1 blocks from `src` into `dst`, as ggml's `dequantize_row_q5_1`. */
+/**
+ * Dequantizes `blocks` Q5_1 blocks from `src` into `dst`, as ggml's `dequantize_row_q5_1`.
+ * q × d is exact in float32, so the store is the only rounding, as in C.
+ */
 export function dequantizeRowQ5_1(src: Uint8Array, dst: Float32Array, blocks: number): void {
   for (let b = 0, s = 0, y = 0; b < blocks; b++, s += BLOCK_Q5_1_BYTES, y += 32) {
     const d = FP16_TO_F32[src[s] | (src[s + 1] << 8)];
@@ -20,8 +22,8 @@ export function dequantizeRowQ5_1(src: Uint8Array, dst: Float32Array, blocks: nu
       const q = src[s + 8 + j];
       const high0 = ((qh >>> j) << 4) & 0x10;
       const high1 = (qh >>> (j + 12)) & 0x10;
-      dst[y + j] = mulAdd32((q & 0x0f) | high0, d, m);
-      dst[y + j + 16] = mulAdd32((q >> 4) | high1, d, m);
+      dst[y + j] = ((q & 0x0f) | high0) * d + m;
+      dst[y + j + 16] = ((q >> 4) | high1) * d + m;
     }
   }
 }

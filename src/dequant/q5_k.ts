@@ -7,7 +7,6 @@
  */
 import { FP16_TO_F32 } from "./_fp16.ts";
 import { unpackKScaleMin } from "./_k_scale.ts";
-import { mulSub32 } from "./_mul_add.ts";
 
 /** Bytes per Q5_K super-block. */
 export const BLOCK_Q5_K_BYTES = 176;
@@ -16,7 +15,10 @@ export const BLOCK_Q5_K_BYTES = 176;
 const scales = new Uint8Array(8);
 const mins = new Uint8Array(8);
 
-/** Dequantizes `blocks` Q5_K super-blocks from `src` into `dst`, as ggml's `dequantize_row_q5_K`. */
+/**
+ * Dequantizes `blocks` Q5_K super-blocks from `src` into `dst`, as ggml's
+ * `dequantize_row_q5_K`. d·scale × q is exact in float32; the store rounds once.
+ */
 export function dequantizeRowQ5K(src: Uint8Array, dst: Float32Array, blocks: number): void {
   for (let b = 0, s = 0, y = 0; b < blocks; b++, s += BLOCK_Q5_K_BYTES) {
     const d = FP16_TO_F32[src[s] | (src[s + 1] << 8)];
@@ -25,19 +27,17 @@ export function dequantizeRowQ5K(src: Uint8Array, dst: Float32Array, blocks: num
     const qh = s + 16;
     for (let group = 0; group < 4; group++) {
       const ql = s + 48 + group * 32;
-      const bit1 = 1 << (2 * group);
-      const bit2 = bit1 << 1;
-      const d1 = Math.fround(d * scales[2 * group]);
-      const m1 = Math.fround(dmin * mins[2 * group]);
-      const d2 = Math.fround(d * scales[2 * group + 1]);
-      const m2 = Math.fround(dmin * mins[2 * group + 1]);
+      const shift1 = 2 * group;
+      const shift2 = shift1 + 1;
+      const d1 = d * scales[2 * group];
+      const m1 = dmin * mins[2 * group];
+      const d2 = d * scales[2 * group + 1];
+      const m2 = dmin * mins[2 * group + 1];
       for (let l = 0; l < 32; l++) {
-        const q = (src[ql + l] & 0x0f) + ((src[qh + l] & bit1) !== 0 ? 16 : 0);
-        dst[y + l] = mulSub32(d1, q, m1);
-      }
-      for (let l = 0; l < 32; l++) {
-        const q = (src[ql + l] >> 4) + ((src[qh + l] & bit2) !== 0 ? 16 : 0);
-        dst[y + 32 + l] = mulSub32(d2, q, m2);
+        const low = src[ql + l];
+        const high = src[qh + l];
+        dst[y + l] = d1 * ((low & 0x0f) | (((high >> shift1) & 1) << 4)) - m1;
+        dst[y + 32 + l] = d2 * ((low >> 4) | (((high >> shift2) & 1) << 4)) - m2;
       }
       y += 64;
     }

@@ -1,0 +1,27 @@
+/**
+ * Dequantization speed per type in million weights per second, beside
+ * `Float32Array.prototype.fill` on the same warm output (the output-bandwidth floor).
+ *
+ *   deno run -A bench/dequant_bench.ts
+ *   bun bench/dequant_bench.ts
+ */
+import { dequantize, GGML_TYPES } from "../mod.ts";
+import { randomBlocks } from "./_blocks.ts";
+import { type BenchResult, measure, report } from "./_runner.ts";
+
+const WEIGHTS = 1 << 22; // 4 Mi weights: 16 MiB of float32 output
+const output = new Float32Array(WEIGHTS);
+const results: BenchResult[] = [];
+const fill = await measure("Float32Array.fill (floor)", WEIGHTS, () => output.fill(1.5), {
+  runs: 21,
+});
+results.push(fill);
+for (const traits of GGML_TYPES.filter((t) => t.dequantize !== undefined)) {
+  const src = randomBlocks(traits.name, WEIGHTS);
+  results.push(
+    await measure(traits.name, WEIGHTS, () => dequantize(traits.id, src, output), { runs: 11 }),
+  );
+}
+report("Dequantize 4 Mi weights into a warm Float32Array", results, "M/s");
+const lines = results.slice(1).map((r) => `${r.name} ${(fill.medianMs / r.medianMs).toFixed(2)}x`);
+process.stdout.write(`relative to fill: ${lines.join(", ")}\n`);
