@@ -1,21 +1,25 @@
 #!/usr/bin/env -S deno run -A
 /**
- * The gguf-stream command line: inspect a GGUF model and plan its conversion.
+ * The gguf-stream command line: inspect a GGUF model, plan its conversion, and write
+ * the converted model.
  *
  * ```sh
- * deno run -A convert.ts MODEL.gguf --plan [--json]
+ * deno run -A convert.ts MODEL.gguf -o OUT.gguf
  * bun convert.ts MODEL.gguf --plan [--json]
  * ```
  *
  * @module
  */
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { formatBytes, formatSeconds, ProgressBar } from "./src/cli/progress_bar.ts";
+import { convertFile, type ConvertFileOptions } from "./src/convert_file.ts";
+import { openGgufModel } from "./src/open_model.ts";
 import { GgufError } from "./src/errors.ts";
 import { ggmlTypeByName } from "./src/ggml_type_traits.ts";
 import { formatPlan, planToJson } from "./src/format_plan.ts";
 import { toJsonText } from "./src/json_text.ts";
-import { planConversion } from "./src/plan_conversion.ts";
-import { readGguf } from "./src/read_gguf.ts";
+import { fallbackWarnings, planConversion } from "./src/plan_conversion.ts";
 import type { AccessMode } from "./src/source/open_source.ts";
 import type { ConversionPolicy, Strategy } from "./src/strategy.ts";
 
@@ -34,19 +38,25 @@ const processIo: CliIo = {
 };
 
 /** The `--help` text. */
-export const HELP = `gguf-stream ${VERSION}: inspect GGUF models and plan their conversion
+export const HELP =
+  `gguf-stream ${VERSION}: convert GGUF models for runtimes that take Q4_0, Q8_0 and F32
 
 Usage:
-  deno run -A convert.ts MODEL.gguf [--plan] [--json] [options]
-  bun convert.ts MODEL.gguf [--plan] [--json] [options]
+  deno run -A convert.ts MODEL.gguf -o OUT.gguf [options]     convert
+  deno run -A convert.ts MODEL.gguf [--plan] [--json]         inspect and plan
+  bun convert.ts ...                                          the same under Bun
 
-Prints the model's header (version, byte order, alignment, metadata) and, for every
-tensor, its type, shape and size and what conversion does with it: Q4_0 and Q8_0 stay
-packed (view), K-quants become F32 (dequantize), F32 passes through, other types pass
-through unchanged with a warning.
+Conversion keeps Q4_0 and Q8_0 packed (view), dequantizes K-quants (Q2_K..Q6_K) to
+F32, passes F32 through, and passes other types through unchanged with a warning.
+The output is a GGUF v3 file with the same metadata and tensors, written through a
+temporary file beside OUT and renamed into place only when complete. A split model
+(NAME-00001-of-0000N.gguf) is read across its parts and written as one file.
+Without -o, prints the header (version, byte order, alignment, metadata) and the plan.
 
 Options:
-  --plan               print the summary and conversion plan (the default action)
+  -o, --output OUT     write the converted model to OUT
+  --force              replace OUT if it exists
+  --plan               print the plan and write nothing (the default without -o)
   --json               print the plan as one JSON document instead of text
   --dequantize TYPES   dequantize these types to F32 (comma-separated, e.g. F16,Q8_0)
   --keep TYPES         keep these types as they are (packed view; F32 as is)
@@ -54,18 +64,21 @@ Options:
   --lenient            accept two defects ggml refuses: repeated metadata keys (first
                        wins) and blocks that run across rows
   --access MODE        auto (default: mmap where possible), mmap, or read
-  -q, --quiet          no warnings
+  --progress           show a progress bar on stderr (default when stderr is a terminal)
+  -q, --quiet          no warnings, progress or summary
   -v, --verbose        notices, e.g. when mmap falls back to reads
   -h, --help           this help
   --version            print the version
 
-Exit status: 0 on success, 1 on a bad or unreadable model (one "error: ..." line),
-2 on bad usage.
+Exit status: 0 on success, 1 on a bad or unreadable model or an I/O failure (one
+"error: ..." line), 2 on bad usage, 130 when interrupted (SIGINT or SIGTERM; OUT is
+left as it was).
 
 Examples:
-  deno run -A convert.ts model.gguf
+  deno run -A convert.ts model.Q4_K_M.gguf -o model.converted.gguf
   bun convert.ts model.gguf --plan --json > plan.json
-  deno run -A convert.ts model.gguf --dequantize Q8_0 --keep Q6_K
+  deno run -A convert.ts model.gguf -o out.gguf --dequantize Q8_0 --keep Q6_K
+  deno run -A convert.ts llama-00001-of-00003.gguf -o llama.gguf
 `;
 
 class UsageError extends Error {}
@@ -95,6 +108,62 @@ function buildPolicy(values: Record<string, string | boolean | undefined>): Conv
   return { types, unsupported: unsupported as "warn" | "error" | undefined };
 }
 
+/** The process's peak resident memory in bytes (VmHWM on Linux, else current RSS). */
+function peakMemory(): number {
+  try {
+    const status = readFileSync("/proc/self/status", "utf8");
+    const match = status.match(/^VmHWM:\s+(\d+) kB/m);
+    if (match) return Number(match[1]) * 1024;
+  } catch {
+    // Not Linux: fall back to the current resident size.
+  }
+  return process.memoryUsage().rss;
+}
+
+/** Converts to a file with signal handling, a progress bar and a closing summary. */
+async function runConversion(
+  input: string,
+  output: string,
+  options: ConvertFileOptions & { quiet: boolean },
+  cli: { io: CliIo; warn: (message: string) => void; progress: boolean },
+): Promise<number> {
+  const controller = new AbortController();
+  const onSignal = () => controller.abort(new Error("interrupted"));
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const bar = cli.progress ? new ProgressBar(cli.io.stderr) : undefined;
+  const start = performance.now();
+  try {
+    const result = await convertFile(input, output, {
+      ...options,
+      signal: controller.signal,
+      onWarning: cli.warn,
+      onProgress: bar ? (p) => bar.update(p.bytesWritten, p.totalBytes) : undefined,
+    });
+    bar?.finish();
+    if (!options.quiet) {
+      const counts = new Map<string, number>();
+      for (const entry of result.plan) {
+        counts.set(entry.strategy, (counts.get(entry.strategy) ?? 0) + 1);
+      }
+      const strategies = [...counts].map(([strategy, n]) => `${n} ${strategy}`).join(", ");
+      const seconds = (performance.now() - start) / 1000;
+      cli.io.stderr(
+        `converted ${result.plan.length} tensors (${strategies}) from ${result.parts} file${
+          result.parts === 1 ? "" : "s"
+        }: ${formatBytes(result.inputBytes)} -> ${formatBytes(result.outputBytes)} in ${
+          formatSeconds(seconds)
+        }, peak memory ${formatBytes(peakMemory())}\nwrote ${output}\n`,
+      );
+    }
+    return 0;
+  } finally {
+    bar?.finish();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
 /**
  * Runs the command line with `args` (without the program name).
  *
@@ -121,6 +190,9 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
       allowPositionals: true,
       strict: true,
       options: {
+        output: { type: "string", short: "o" },
+        force: { type: "boolean" },
+        progress: { type: "boolean" },
         plan: { type: "boolean" },
         json: { type: "boolean" },
         dequantize: { type: "string" },
@@ -155,24 +227,42 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
       throw new UsageError(`--access must be auto, mmap or read, not "${access}"`);
     }
     const policy = buildPolicy(values);
-    const path = positionals[0];
-    const warn = values.quiet ? () => {} : (message: string) => io.stderr(`warning: ${message}\n`);
-    const file = await readGguf(path, {
+    const input = positionals[0];
+    const output = values.output as string | undefined;
+    const quiet = values.quiet === true;
+    const warn = quiet ? () => {} : (message: string) => io.stderr(`warning: ${message}\n`);
+    const open = {
       access,
       lenient: values.lenient === true,
-      onNotice: values.verbose ? (message) => io.stderr(`note: ${message}\n`) : undefined,
+      onNotice: values.verbose ? (message: string) => io.stderr(`note: ${message}\n`) : undefined,
+    };
+    if (output === undefined || values.plan) {
+      const model = await openGgufModel(input, open);
+      try {
+        const plan = planConversion(model, policy);
+        for (const message of fallbackWarnings(plan)) warn(message);
+        const header = {
+          ...model.parts[0].header,
+          metadata: model.metadata,
+          tensors: model.tensors,
+        };
+        if (values.json) io.stdout(toJsonText(planToJson(input, header, plan)) + "\n");
+        else io.stdout(formatPlan(input, header, plan));
+      } finally {
+        await model.close();
+      }
+      return 0;
+    }
+    return await runConversion(input, output, {
+      ...open,
+      policy,
+      quiet,
+      force: values.force === true,
+    }, {
+      io,
+      warn,
+      progress: !quiet && (values.progress === true || process.stderr.isTTY === true),
     });
-    const plan = planConversion(file, policy);
-    const fallbacks = new Set(plan.filter((p) => p.fallback).map((p) => p.info.typeName));
-    for (const type of fallbacks) {
-      warn(`no rule covers ${type}; its tensors pass through unchanged`);
-    }
-    if (values.json) {
-      io.stdout(toJsonText(planToJson(path, file, plan)) + "\n");
-    } else {
-      io.stdout(formatPlan(path, file, plan));
-    }
-    return 0;
   } catch (error) {
     if (error instanceof UsageError) {
       io.stderr(`error: ${error.message}\nRun with --help for usage.\n`);
@@ -180,7 +270,7 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
     }
     if (error instanceof GgufError) {
       io.stderr(`error: ${error.message}\n`);
-      return 1;
+      return error.code === "ABORTED" ? 130 : 1;
     }
     io.stderr(`error: unexpected failure: ${(error as Error)?.stack ?? error}\n`);
     return 1;

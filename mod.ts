@@ -58,7 +58,12 @@ export {
   type Strategy,
   type StrategyChoice,
 } from "./src/strategy.ts";
-export { type OutputKind, planConversion, type TensorPlan } from "./src/plan_conversion.ts";
+export {
+  fallbackWarnings,
+  type OutputKind,
+  planConversion,
+  type TensorPlan,
+} from "./src/plan_conversion.ts";
 export type {
   ConvertedTensor,
   Float32Tensor,
@@ -86,3 +91,23 @@ export {
   type GgufHeaderSpec,
   type TensorLayoutInput,
 } from "./src/encode_gguf_header.ts";
+export {
+  type GgufModel,
+  type GgufPart,
+  openGgufModel,
+  type OpenModelOptions,
+} from "./src/open_model.ts";
+export {
+  type ByteSink,
+  convertFile,
+  type ConvertFileOptions,
+  type ConvertFileResult,
+  type ConvertProgress,
+  writeConverted,
+} from "./src/convert_file.ts";
+export {
+  convertedHeader,
+  encodeConverted,
+  type EncodeConvertedOptions,
+} from "./src/encode_converted.ts";
+export { type FileSink, type FileSinkOptions, openFileSink } from "./src/source/file_sink.ts";

@@ -8,8 +8,14 @@ import type { ConvertedTensor, Float32Tensor } from "./converted_tensor.ts";
 import { GgufError } from "./errors.ts";
 import { type GgmlTypeTraits, ggmlTypeTraits } from "./ggml_type_traits.ts";
 import type { ParseOptions } from "./parse_gguf.ts";
-import { planConversion, type TensorPlan } from "./plan_conversion.ts";
-import { type GgufInput, readHeader, resolveSource } from "./read_gguf.ts";
+import {
+  fallbackWarnings,
+  planConversion,
+  printWarning,
+  type TensorPlan,
+} from "./plan_conversion.ts";
+import { type GgufModel, openGgufModel } from "./open_model.ts";
+import type { GgufInput } from "./read_gguf.ts";
 import type { ByteSource } from "./source/byte_source.ts";
 import type { OpenOptions } from "./source/open_source.ts";
 import type { ConversionPolicy } from "./strategy.ts";
@@ -30,9 +36,9 @@ export interface ConvertOptions extends ParseOptions, OpenOptions {
 
 /** A converted model held in memory. */
 export interface ConvertedModel {
-  /** The parsed header. */
+  /** The parsed header (of the first part, for a split model). */
   header: GgufFile;
-  /** The metadata, unchanged, in file order. */
+  /** The metadata in file order (without `split.*` keys for a split model). */
   metadata: Map<string, GgufMetadataEntry>;
   /** Every tensor by name, in file order; each carries its own kind and type. */
   tensors: Map<string, ConvertedTensor>;
@@ -40,25 +46,6 @@ export interface ConvertedModel {
 
 /** Default read size when dequantizing from positional reads. */
 export const DEFAULT_CHUNK_BYTES = 1 << 20;
-
-function defaultWarning(message: string): void {
-  console.warn(`warning: ${message}`);
-}
-
-/** Reports each fallback type once. */
-function warnFallbacks(plan: TensorPlan[], onWarning: (message: string) => void): void {
-  const counts = new Map<string, number>();
-  for (const entry of plan) {
-    if (entry.fallback) counts.set(entry.info.typeName, (counts.get(entry.info.typeName) ?? 0) + 1);
-  }
-  for (const [type, count] of counts) {
-    onWarning(
-      `${count} ${type} tensor${
-        count === 1 ? "" : "s"
-      } passed through unchanged: no rule covers ${type}`,
-    );
-  }
-}
 
 /** Reads whole blocks of one tensor chunk by chunk and runs the kernel into `out`. */
 async function dequantizeInto(
@@ -96,7 +83,7 @@ async function dequantizeInto(
 /** Converts one planned tensor. */
 async function convertOne(
   source: ByteSource,
-  file: GgufFile,
+  littleEndian: boolean,
   plan: TensorPlan,
   chunkBytes: number,
   scratch: { buffer?: Uint8Array },
@@ -109,11 +96,11 @@ async function convertOne(
     sourceType: info.typeName,
     strategy,
     info,
-    littleEndian: file.littleEndian,
+    littleEndian,
   };
   if (plan.kind === "float32") {
     const traits = ggmlTypeTraits(info.type)!;
-    if (strategy !== "dequantize" && file.littleEndian) {
+    if (strategy !== "dequantize" && littleEndian) {
       const view = source.view(info.fileOffset, info.nbytes);
       if (view !== undefined && view.byteOffset % 4 === 0) {
         const data = new Float32Array(view.buffer, view.byteOffset, info.elements);
@@ -127,7 +114,7 @@ async function convertOne(
       }
     }
     const data = new Float32Array(info.elements);
-    await dequantizeInto(source, plan, traits, file.littleEndian, data, chunkBytes, scratch);
+    await dequantizeInto(source, plan, traits, littleEndian, data, chunkBytes, scratch);
     return { ...base, kind: "float32", type: "F32", data, zeroCopy: false };
   }
   const view = source.view(info.fileOffset, info.nbytes);
@@ -139,7 +126,8 @@ async function convertOne(
 /**
  * Converts a model's tensors one at a time, in file order, so a caller can upload each
  * (to a GPU, a worker) and drop it before the next is made. The plan is checked before
- * the first tensor is yielded.
+ * the first tensor is yielded. A split model is read across its parts when `input`
+ * names the first.
  *
  * @param input A path, `file:` URL, {@linkcode ByteSource} or the file's bytes.
  * @param options Policy, warnings, chunk size, parse and access options.
@@ -148,7 +136,7 @@ async function convertOne(
  *
  * @example Uploading tensor by tensor
  * ```ts ignore
- * import { convertTensors } from "../mod.ts";
+ * import { convertTensors } from "./mod.ts";
  * for await (const tensor of convertTensors("model.gguf")) {
  *   upload(tensor.name, tensor.type, tensor.data); // then let it go
  * }
@@ -158,35 +146,43 @@ export async function* convertTensors(
   input: GgufInput,
   options: ConvertOptions = {},
 ): AsyncGenerator<ConvertedTensor, void, undefined> {
-  const { source, owned } = await resolveSource(input, options);
+  const model = await openGgufModel(input, options);
   try {
-    const header = await readHeader(source, options);
-    yield* convertFromHeader(source, header, options);
+    yield* convertModelTensors(model, options);
   } finally {
-    if (owned) await source.close();
+    await model.close();
   }
 }
 
-/** Converts the tensors of an already parsed header from its open source. */
-export async function* convertFromHeader(
-  source: ByteSource,
-  header: GgufFile,
+/** Converts the tensors of an open model, in order. */
+export async function* convertModelTensors(
+  model: GgufModel,
   options: ConvertOptions = {},
 ): AsyncGenerator<ConvertedTensor, void, undefined> {
-  const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
-  if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1) {
-    throw new TypeError(`chunkBytes must be a positive integer, got ${chunkBytes}`);
-  }
-  const plan = planConversion(header, options.policy);
-  warnFallbacks(plan, options.onWarning ?? defaultWarning);
+  const chunkBytes = checkChunkBytes(options.chunkBytes);
+  const plan = planConversion(model, options.policy);
+  for (const message of fallbackWarnings(plan)) (options.onWarning ?? printWarning)(message);
   const scratch: { buffer?: Uint8Array } = {};
-  for (const entry of plan) yield await convertOne(source, header, entry, chunkBytes, scratch);
+  for (const [i, entry] of plan.entries()) {
+    const part = model.parts[model.tensorParts[i]];
+    yield await convertOne(part.source, part.header.littleEndian, entry, chunkBytes, scratch);
+  }
+}
+
+/** Checks the `chunkBytes` option; a bad value is the caller's error. */
+export function checkChunkBytes(chunkBytes: number | undefined): number {
+  const value = chunkBytes ?? DEFAULT_CHUNK_BYTES;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new TypeError(`chunkBytes must be a positive integer, got ${value}`);
+  }
+  return value;
 }
 
 /**
  * Converts a whole model into memory: Q4_0/Q8_0 stay packed (zero-copy views of the
  * mapping), K-quants become float32, F32 passes through, other types pass through with
- * a warning — unless the policy says otherwise.
+ * a warning — unless the policy says otherwise. A split model is read across its parts
+ * when `input` names the first.
  *
  * Shapes are in ggml order (`shape[0]` is the row length); `rowMajorShape` has them
  * reversed for JS tensor libraries.
@@ -210,16 +206,15 @@ export async function convertGguf(
   input: GgufInput,
   options: ConvertOptions = {},
 ): Promise<ConvertedModel> {
-  const { source, owned } = await resolveSource(input, options);
+  const model = await openGgufModel(input, options);
   try {
-    const header = await readHeader(source, options);
     const tensors = new Map<string, ConvertedTensor>();
-    for await (const tensor of convertFromHeader(source, header, options)) {
+    for await (const tensor of convertModelTensors(model, options)) {
       tensors.set(tensor.name, tensor);
     }
-    return { header, metadata: header.metadata, tensors };
+    return { header: model.parts[0].header, metadata: model.metadata, tensors };
   } finally {
-    if (owned) await source.close();
+    await model.close();
   }
 }
 

@@ -41,7 +41,15 @@ export type GgufErrorCode =
   /** The data cannot be converted in this byte order. */
   | "UNSUPPORTED_BYTE_ORDER"
   /** The operating system refused an I/O operation. */
-  | "IO";
+  | "IO"
+  /** The output file exists and replacing it was not asked for. */
+  | "OUTPUT_EXISTS"
+  /** The output path names an input file. */
+  | "SAME_FILE"
+  /** The conversion was interrupted (a signal or an abort). */
+  | "ABORTED"
+  /** A stream's tensors are not in ascending offset order, so it cannot be read in one pass. */
+  | "NOT_SEQUENTIAL";
 
 /**
  * An error in a GGUF file's bytes, or in reading them.

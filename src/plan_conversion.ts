@@ -12,6 +12,7 @@ import {
   normalizeTypeTable,
   type Strategy,
 } from "./strategy.ts";
+import type { GgufModel } from "./open_model.ts";
 import type { GgufFile, TensorInfo } from "./types.ts";
 
 /** The kind of result a strategy gives for a type. */
@@ -39,7 +40,7 @@ const F32_ID = 0;
  * Plans the conversion of every tensor in a header under a policy. Refusals and
  * impossible requests are raised here, before any data is read or written.
  *
- * @param file A parsed header.
+ * @param file A parsed header, or a model opened with {@linkcode openGgufModel}.
  * @param policy Changes to the default strategies.
  * @returns One entry per tensor, in file order.
  * @throws {GgufError} `REFUSED` for a tensor whose strategy is `error`; `UNSUPPORTED_TYPE`
@@ -55,9 +56,14 @@ const F32_ID = 0;
  * assert.deepEqual(planConversion(await readGguf(bytes)), []);
  * ```
  */
-export function planConversion(file: GgufFile, policy: ConversionPolicy = {}): TensorPlan[] {
+export function planConversion(
+  file: GgufFile | GgufModel,
+  policy: ConversionPolicy = {},
+): TensorPlan[] {
   const table = normalizeTypeTable(policy.types);
-  return file.tensors.map((info) => {
+  const littleEndian = (i: number) =>
+    "parts" in file ? file.parts[file.tensorParts[i]].header.littleEndian : file.littleEndian;
+  return file.tensors.map((info, i) => {
     const { strategy, fallback } = chooseStrategy(info, policy, table);
     const traits = ggmlTypeTraits(info.type)!;
     if (strategy === "error") {
@@ -67,7 +73,7 @@ export function planConversion(file: GgufFile, policy: ConversionPolicy = {}): T
         info.indexOffset,
       );
     }
-    if (strategy === "dequantize" && !file.littleEndian && !traits.endianAware) {
+    if (strategy === "dequantize" && !littleEndian(i) && !traits.endianAware) {
       throw new GgufError(
         "UNSUPPORTED_BYTE_ORDER",
         `Cannot dequantize tensor "${info.name}": ${info.typeName} blocks in a big-endian file are not supported`,
@@ -96,4 +102,32 @@ export function planConversion(file: GgufFile, policy: ConversionPolicy = {}): T
       fallback,
     };
   });
+}
+
+/**
+ * One message per type that no rule covers, with how many tensors pass through unchanged.
+ *
+ * @param plan A plan from {@linkcode planConversion}.
+ * @returns The messages, one per type, in order of first appearance.
+ *
+ * @example
+ * ```ts ignore
+ * for (const message of fallbackWarnings(plan)) console.warn(message);
+ * ```
+ */
+export function fallbackWarnings(plan: TensorPlan[]): string[] {
+  const counts = new Map<string, number>();
+  for (const entry of plan) {
+    if (entry.fallback) counts.set(entry.info.typeName, (counts.get(entry.info.typeName) ?? 0) + 1);
+  }
+  return [...counts].map(([type, count]) =>
+    `${count} ${type} tensor${
+      count === 1 ? "" : "s"
+    } passed through unchanged: no rule covers ${type}`
+  );
+}
+
+/** The default warning printer: one `warning: …` line on stderr. */
+export function printWarning(message: string): void {
+  console.warn(`warning: ${message}`);
 }

@@ -1,0 +1,55 @@
+/**
+ * Peak memory of an in-memory conversion against the size of the final model, on Deno and
+ * Bun, beside the naive way (read the file whole, then dequantize), each case in a fresh
+ * process. Generates the ~330 MB synthetic model on first use.
+ *
+ *   deno run -A bench/memory_bench.ts [--model out/bench-330.gguf] [--size-mb 330]
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { configForSize, writeSyntheticModel } from "./synthetic_model.ts";
+
+const { values } = parseArgs({
+  args: process.argv.slice(2),
+  options: { model: { type: "string" }, "size-mb": { type: "string" } },
+});
+const sizeMb = Number(values["size-mb"] ?? 330);
+const model = values.model ?? `out/bench-${sizeMb}.gguf`;
+if (!existsSync(model)) {
+  mkdirSync("out", { recursive: true });
+  writeSyntheticModel(model, configForSize(sizeMb));
+}
+const bin = (
+  name: string,
+) => (existsSync(`node_modules/.bin/${name}`) ? `node_modules/.bin/${name}` : name);
+const runtimes: [string, string[]][] = [
+  ["deno", [bin("deno"), "run", "-A", "bench/_memory_case.ts"]],
+  ["bun", [bin("bun"), "bench/_memory_case.ts"]],
+];
+const MiB = 1024 * 1024;
+const lines = [
+  `### In-memory conversion of ${model}: peak RSS over baseline`,
+  "",
+  "| runtime | way | final model MiB | peak − baseline MiB | ratio | target (1.05 × final + 32 MiB) | seconds |",
+  "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+];
+for (const [name, command] of runtimes) {
+  for (const mode of ["stream", "naive"]) {
+    const run = spawnSync(command[0], [...command.slice(1), mode, model], { encoding: "utf8" });
+    if (run.status !== 0) throw new Error(`${name} ${mode} failed: ${run.stderr}`);
+    const r = JSON.parse(run.stdout.trim().split("\n").pop()!);
+    const used = r.peak - r.baseline;
+    const target = 1.05 * r.finalBytes + 32 * MiB;
+    lines.push(
+      `| ${name} | ${
+        mode === "stream" ? "gguf-stream convertGguf()" : "naive: read whole, dequantize"
+      } | ${(r.finalBytes / MiB).toFixed(0)} | ${(used / MiB).toFixed(0)} | ${
+        (used / r.finalBytes).toFixed(3)
+      } | ${used <= target ? "met" : "missed"} (${(target / MiB).toFixed(0)}) | ${
+        (r.ms / 1000).toFixed(1)
+      } |`,
+    );
+  }
+}
+process.stdout.write(lines.join("\n") + "\n");
