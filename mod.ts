@@ -73,6 +73,7 @@ export type {
 export {
   type ConvertedModel,
   convertGguf,
+  convertModelTensors,
   type ConvertOptions,
   convertTensors,
   DEFAULT_CHUNK_BYTES,

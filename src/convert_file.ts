@@ -69,9 +69,22 @@ export interface ByteSink {
  * @param options Chunk size, signal, progress, and the header from {@linkcode convertedHeader}.
  * @throws {GgufError} What the reads or writes raise, or `ABORTED` when the signal fires.
  *
- * @example
- * ```ts ignore
- * await writeConverted(model, plan, mySink, { header: convertedHeader(model, plan) });
+ * @example Into memory
+ * ```ts
+ * import { convertedHeader, openGgufModel, planConversion, writeConverted } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ * const model = await openGgufModel(new URL("../samples/tiny-llama.gguf", import.meta.url));
+ * const plan = planConversion(model);
+ * const chunks: Uint8Array[] = [];
+ * const sink = {
+ *   write: (chunk: Uint8Array) => Promise.resolve(void chunks.push(chunk.slice())),
+ *   commit: () => Promise.resolve(),
+ *   abort: () => Promise.resolve(),
+ * };
+ * const header = convertedHeader(model, plan);
+ * await writeConverted(model, plan, sink, { header });
+ * assert.equal(chunks.reduce((n, c) => n + c.length, 0), header.fileSize);
+ * await model.close();
  * ```
  */
 export async function writeConverted(
@@ -130,10 +143,15 @@ export async function writeConverted(
  *   when the signal fires; in every case the output path is left as it was.
  *
  * @example
- * ```ts ignore
- * import { convertFile } from "./mod.ts";
- * const result = await convertFile("model.Q4_K_M.gguf", "model.converted.gguf");
- * console.log(result.outputBytes);
+ * ```ts
+ * import { convertFile, readGguf } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ * const out = (await Deno.makeTempDir()) + "/tiny.converted.gguf";
+ * const result = await convertFile(new URL("../samples/tiny-llama.gguf", import.meta.url), out);
+ * const written = await readGguf(out);
+ * assert.equal(written.tensors.length, result.plan.length);
+ * assert.equal(written.tensors[1].typeName, "F32");
+ * await Deno.remove(out);
  * ```
  */
 export async function convertFile(

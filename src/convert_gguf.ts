@@ -135,11 +135,15 @@ async function convertOne(
  * @throws {GgufError} For an invalid file, or a tensor the policy refuses or cannot convert.
  *
  * @example Uploading tensor by tensor
- * ```ts ignore
- * import { convertTensors } from "./mod.ts";
- * for await (const tensor of convertTensors("model.gguf")) {
- *   upload(tensor.name, tensor.type, tensor.data); // then let it go
+ * ```ts
+ * import { convertTensors } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ * const sample = new URL("../samples/tiny-llama.gguf", import.meta.url);
+ * let floats = 0;
+ * for await (const tensor of convertTensors(sample)) {
+ *   if (tensor.kind === "float32") floats += tensor.data.length; // upload it, then let it go
  * }
+ * assert.equal(floats, 1_443_072); // every tensor but the Q4_0 embedding
  * ```
  */
 export async function* convertTensors(
@@ -231,10 +235,15 @@ export async function convertGguf(
  * @throws {GgufError} `UNSUPPORTED_TYPE` when the type has no kernel; `BAD_BLOCK_SIZE`
  *   when rows are not whole blocks.
  *
- * @example
- * ```ts ignore
+ * @example An embedding lookup
+ * ```ts
+ * import { convertGguf, dequantizeRows } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ * const model = await convertGguf(new URL("../samples/tiny-llama.gguf", import.meta.url));
  * const embeddings = model.tensors.get("token_embd.weight")!;
- * const row = dequantizeRows(embeddings, tokenId, 1);
+ * assert.equal(embeddings.kind, "packed"); // Q4_0 stays packed
+ * const row = dequantizeRows(embeddings, 7, 1); // token 7 only
+ * assert.equal(row.length, embeddings.shape[0]);
  * ```
  */
 export function dequantizeRows(

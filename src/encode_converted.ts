@@ -39,9 +39,13 @@ const OUTPUT_CHUNK_BYTES = 4 << 20;
  *   file would be copied into the little-endian output.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { convertedHeader, openGgufModel, planConversion } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ * const model = await openGgufModel(new URL("../samples/tiny-llama.gguf", import.meta.url));
  * const header = convertedHeader(model, planConversion(model));
- * console.log(header.fileSize);
+ * assert.equal(header.offsets.length, 21);
+ * await model.close();
  * ```
  */
 export function convertedHeader(model: GgufModel, plan: TensorPlan[]): EncodedGgufHeader {
@@ -82,8 +86,16 @@ export function convertedHeader(model: GgufModel, plan: TensorPlan[]): EncodedGg
  * @returns An async iterator of chunks whose lengths add up to `header.fileSize`.
  *
  * @example
- * ```ts ignore
- * for await (const chunk of encodeConverted(model, plan, header)) await sink.write(chunk);
+ * ```ts
+ * import { convertedHeader, encodeConverted, openGgufModel, planConversion } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ * const model = await openGgufModel(new URL("../samples/tiny-llama.gguf", import.meta.url));
+ * const plan = planConversion(model);
+ * const header = convertedHeader(model, plan);
+ * let size = 0;
+ * for await (const chunk of encodeConverted(model, plan, header)) size += chunk.length;
+ * assert.equal(size, header.fileSize);
+ * await model.close();
  * ```
  */
 export async function* encodeConverted(

@@ -64,9 +64,12 @@ function splitNumber(header: GgufFile, key: string): number | undefined {
  * @throws {GgufError} `BAD_METADATA` for missing, mismatched or out-of-order parts.
  *
  * @example
- * ```ts ignore
- * const model = await openGgufModel("llama-00001-of-00003.gguf");
- * console.log(model.parts.length, model.tensors.length);
+ * ```ts
+ * import { openGgufModel } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ * const model = await openGgufModel(new URL("../samples/tiny-llama.gguf", import.meta.url));
+ * assert.equal(model.parts.length, 1);
+ * assert.equal(model.tensors.length, 21);
  * await model.close();
  * ```
  */

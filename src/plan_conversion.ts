@@ -111,8 +111,13 @@ export function planConversion(
  * @returns The messages, one per type, in order of first appearance.
  *
  * @example
- * ```ts ignore
- * for (const message of fallbackWarnings(plan)) console.warn(message);
+ * ```ts
+ * import { fallbackWarnings, planConversion, readGguf } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ * const file = await readGguf(new URL("../samples/tiny-llama.gguf", import.meta.url));
+ * // Every type in the sample has a rule, so nothing falls back.
+ * const plan = planConversion(file, { tensor: () => undefined });
+ * assert.deepEqual(fallbackWarnings(plan), []);
  * ```
  */
 export function fallbackWarnings(plan: TensorPlan[]): string[] {

@@ -50,9 +50,14 @@ async function identity(path: string): Promise<string | undefined> {
  *   exists without `force`; `IO` when the directory cannot be written.
  *
  * @example
- * ```ts ignore
- * const sink = await openFileSink("out.gguf", { inputs: ["in.gguf"] });
- * try { await sink.write(bytes); await sink.commit(); } catch (e) { await sink.abort(); throw e; }
+ * ```ts
+ * import { openFileSink } from "../../mod.ts";
+ * import assert from "node:assert/strict";
+ * const path = (await Deno.makeTempDir()) + "/out.bin";
+ * const sink = await openFileSink(path);
+ * await sink.write(new Uint8Array([1, 2, 3]));
+ * await sink.commit();
+ * assert.deepEqual([...await Deno.readFile(path)], [1, 2, 3]);
  * ```
  */
 export async function openFileSink(
