@@ -13,8 +13,11 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { formatBytes, formatSeconds, ProgressBar } from "./src/cli/progress_bar.ts";
-import { convertFile, type ConvertFileOptions } from "./src/convert_file.ts";
-import { openGgufModel } from "./src/open_model.ts";
+import { type ConvertFileOptions, convertModelTo } from "./src/convert_file.ts";
+import { type GgufModel, openGgufModel, type OpenModelOptions } from "./src/open_model.ts";
+import { checkSequential, openGgufStream } from "./src/read_gguf_stream.ts";
+import { openFileSink } from "./src/source/file_sink.ts";
+import { stdinStream, stdoutSink } from "./src/source/stdio.ts";
 import { GgufError } from "./src/errors.ts";
 import { ggmlTypeByName } from "./src/ggml_type_traits.ts";
 import { formatPlan, planToJson } from "./src/format_plan.ts";
@@ -44,6 +47,7 @@ export const HELP =
 Usage:
   deno run -A convert.ts MODEL.gguf -o OUT.gguf [options]     convert
   deno run -A convert.ts MODEL.gguf [--plan] [--json]         inspect and plan
+  deno run -A convert.ts - -o - < IN.gguf > OUT.gguf          stdin to stdout, one pass
   bun convert.ts ...                                          the same under Bun
 
 Conversion keeps Q4_0 and Q8_0 packed (view), dequantizes K-quants (Q2_K..Q6_K) to
@@ -52,9 +56,11 @@ The output is a GGUF v3 file with the same metadata and tensors, written through
 temporary file beside OUT and renamed into place only when complete. A split model
 (NAME-00001-of-0000N.gguf) is read across its parts and written as one file.
 Without -o, prints the header (version, byte order, alignment, metadata) and the plan.
+MODEL "-" reads standard input in one pass (tensor data must be in index order); OUT "-"
+writes standard output (a failed conversion leaves it short: check the exit status).
 
 Options:
-  -o, --output OUT     write the converted model to OUT
+  -o, --output OUT     write the converted model to OUT ("-": standard output)
   --force              replace OUT if it exists
   --plan               print the plan and write nothing (the default without -o)
   --json               print the plan as one JSON document instead of text
@@ -120,6 +126,19 @@ function peakMemory(): number {
   return process.memoryUsage().rss;
 }
 
+/** Opens the model: a file or split model by path, or standard input for `-`. */
+async function openInput(input: string, options: OpenModelOptions): Promise<GgufModel> {
+  if (input !== "-") return await openGgufModel(input, options);
+  const model = await openGgufStream(stdinStream(), options);
+  try {
+    checkSequential(model.tensors);
+  } catch (error) {
+    await model.close();
+    throw error;
+  }
+  return model;
+}
+
 /** Converts to a file with signal handling, a progress bar and a closing summary. */
 async function runConversion(
   input: string,
@@ -133,8 +152,14 @@ async function runConversion(
   process.on("SIGTERM", onSignal);
   const bar = cli.progress ? new ProgressBar(cli.io.stderr) : undefined;
   const start = performance.now();
+  const model = await openInput(input, options);
   try {
-    const result = await convertFile(input, output, {
+    const inputs = model.parts.flatMap((part) => (part.path === undefined ? [] : [part.path]));
+    const openSink = () =>
+      output === "-"
+        ? Promise.resolve(stdoutSink())
+        : openFileSink(output, { force: options.force, inputs });
+    const result = await convertModelTo(model, openSink, {
       ...options,
       signal: controller.signal,
       onWarning: cli.warn,
@@ -153,11 +178,14 @@ async function runConversion(
           result.parts === 1 ? "" : "s"
         }: ${formatBytes(result.inputBytes)} -> ${formatBytes(result.outputBytes)} in ${
           formatSeconds(seconds)
-        }, peak memory ${formatBytes(peakMemory())}\nwrote ${output}\n`,
+        }, peak memory ${formatBytes(peakMemory())}\nwrote ${
+          output === "-" ? "standard output" : output
+        }\n`,
       );
     }
     return 0;
   } finally {
+    await model.close();
     bar?.finish();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
@@ -237,7 +265,7 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
       onNotice: values.verbose ? (message: string) => io.stderr(`note: ${message}\n`) : undefined,
     };
     if (output === undefined || values.plan) {
-      const model = await openGgufModel(input, open);
+      const model = await openInput(input, open);
       try {
         const plan = planConversion(model, policy);
         for (const message of fallbackWarnings(plan)) warn(message);

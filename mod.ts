@@ -103,6 +103,7 @@ export {
   convertFile,
   type ConvertFileOptions,
   type ConvertFileResult,
+  convertModelTo,
   type ConvertProgress,
   writeConverted,
 } from "./src/convert_file.ts";
@@ -112,3 +113,13 @@ export {
   type EncodeConvertedOptions,
 } from "./src/encode_converted.ts";
 export { type FileSink, type FileSinkOptions, openFileSink } from "./src/source/file_sink.ts";
+export {
+  checkSequential,
+  convertStream,
+  type GgufStream,
+  openGgufStream,
+  readGgufStream,
+  type StreamedTensor,
+  type StreamOptions,
+} from "./src/read_gguf_stream.ts";
+export { stdinStream, stdoutSink } from "./src/source/stdio.ts";

@@ -8,7 +8,7 @@ import type { ConvertOptions } from "./convert_gguf.ts";
 import { convertedHeader, encodeConverted } from "./encode_converted.ts";
 import type { EncodedGgufHeader } from "./encode_gguf_header.ts";
 import { GgufError } from "./errors.ts";
-import { type GgufModel, openGgufModel } from "./open_model.ts";
+import { type GgufModel, type GgufPart, openGgufModel } from "./open_model.ts";
 import {
   fallbackWarnings,
   planConversion,
@@ -129,6 +129,56 @@ export async function writeConverted(
   }
 }
 
+/** A part's size: the file's, or for a stream the bytes up to the end of its last tensor. */
+function inputSize(part: GgufPart): number {
+  if (part.source.kind !== "stream") return part.source.size;
+  return part.header.tensors.reduce(
+    (end, t) => Math.max(end, t.fileOffset + t.nbytes),
+    part.header.headerSize,
+  );
+}
+
+/**
+ * Converts an open model into the sink `openSink` returns: plans (refusals come first),
+ * opens the sink (so output problems come before warnings), reports uncovered types,
+ * then streams the conversion, committing on success and aborting on failure.
+ *
+ * @param model An open model (a file, a split model or a stream).
+ * @param openSink Opens the output once the plan is known.
+ * @param options Policy, chunk size, signal, progress, warnings.
+ * @returns The plan and the sizes.
+ * @throws {GgufError} What planning, the sink or the conversion raise.
+ *
+ * @example
+ * ```ts
+ * import { convertModelTo, openGgufModel } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ * const model = await openGgufModel(new URL("../samples/tiny-llama.gguf", import.meta.url));
+ * let size = 0;
+ * const sink = {
+ *   write: (chunk: Uint8Array) => Promise.resolve(void (size += chunk.length)),
+ *   commit: () => Promise.resolve(),
+ *   abort: () => Promise.resolve(),
+ * };
+ * const result = await convertModelTo(model, () => Promise.resolve(sink));
+ * assert.equal(size, result.outputBytes);
+ * await model.close();
+ * ```
+ */
+export async function convertModelTo(
+  model: GgufModel,
+  openSink: (plan: TensorPlan[]) => Promise<ByteSink>,
+  options: Omit<ConvertFileOptions, "force"> = {},
+): Promise<ConvertFileResult> {
+  const plan = planConversion(model, options.policy);
+  const header = convertedHeader(model, plan);
+  const sink = await openSink(plan);
+  for (const message of fallbackWarnings(plan)) (options.onWarning ?? printWarning)(message);
+  await writeConverted(model, plan, sink, { ...options, header });
+  const inputBytes = model.parts.reduce((sum, part) => sum + inputSize(part), 0);
+  return { plan, inputBytes, outputBytes: header.fileSize, parts: model.parts.length };
+}
+
 /**
  * Converts a GGUF model to a new GGUF v3 file: same metadata (less `split.*` keys when
  * joining a split model), same tensors in the same order, dequantized tensors as F32,
@@ -161,14 +211,12 @@ export async function convertFile(
 ): Promise<ConvertFileResult> {
   const model = await openGgufModel(input, options);
   try {
-    const plan = planConversion(model, options.policy);
-    const header = convertedHeader(model, plan);
     const inputs = model.parts.flatMap((part) => (part.path === undefined ? [] : [part.path]));
-    const sink = await openFileSink(output, { force: options.force, inputs });
-    for (const message of fallbackWarnings(plan)) (options.onWarning ?? printWarning)(message);
-    await writeConverted(model, plan, sink, { ...options, header });
-    const inputBytes = model.parts.reduce((sum, part) => sum + part.source.size, 0);
-    return { plan, inputBytes, outputBytes: header.fileSize, parts: model.parts.length };
+    return await convertModelTo(
+      model,
+      () => openFileSink(output, { force: options.force, inputs }),
+      options,
+    );
   } finally {
     await model.close();
   }

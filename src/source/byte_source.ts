@@ -5,10 +5,11 @@
  */
 
 /** How a {@linkcode ByteSource} reaches its bytes. */
-export type ByteSourceKind = "mmap" | "read" | "bytes";
+export type ByteSourceKind = "mmap" | "read" | "bytes" | "stream";
 
 /**
- * Random access to a file's bytes: mapped memory, positional reads or a buffer.
+ * Access to a file's bytes: mapped memory, positional reads or a buffer (random access), or
+ * a stream (forward only: reading an offset already passed is a `NOT_SEQUENTIAL` error).
  * Everything above this interface is the same whatever the runtime.
  */
 export interface ByteSource {

@@ -1,0 +1,133 @@
+/**
+ * A forward-only buffer over a `ReadableStream<Uint8Array>` of any chunking: reads from the
+ * stream only when asked (so a slow consumer slows the reading), hands out bytes as
+ * subarrays of the incoming chunks where it can, and keeps only what was asked for.
+ *
+ * @module
+ */
+import { formatInteger, GgufError } from "../errors.ts";
+
+/** Reads a byte stream forward, with the absolute position of the next unread byte. */
+export class StreamBuffer {
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #chunks: Uint8Array[] = [];
+  #available = 0;
+  #ended = false;
+  /** Absolute offset of the first buffered (unread) byte. */
+  position = 0;
+
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.#reader = stream.getReader();
+  }
+
+  /** Bytes buffered and not yet consumed. */
+  get available(): number {
+    return this.#available;
+  }
+
+  /** Whether the stream has ended (no more bytes will arrive). */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Reads from the stream until `count` bytes are buffered or it ends. */
+  async fill(count: number): Promise<void> {
+    while (this.#available < count && !this.#ended) {
+      const { value, done } = await this.#reader.read();
+      if (done) {
+        this.#ended = true;
+      } else if (value.length > 0) {
+        if (!(value instanceof Uint8Array)) {
+          throw new TypeError("The stream must yield Uint8Array chunks");
+        }
+        this.#chunks.push(value);
+        this.#available += value.length;
+      }
+    }
+  }
+
+  /** The first `count` buffered bytes as one contiguous array (joining chunks if needed). */
+  peek(count: number): Uint8Array {
+    if (count > this.#available) throw new TypeError(`Only ${this.#available} bytes are buffered`);
+    if (this.#chunks.length === 0) return new Uint8Array(0);
+    if (this.#chunks[0].length < count) {
+      const joined = new Uint8Array(this.#available);
+      let at = 0;
+      for (const chunk of this.#chunks) {
+        joined.set(chunk, at);
+        at += chunk.length;
+      }
+      this.#chunks = [joined];
+    }
+    return this.#chunks[0].subarray(0, count);
+  }
+
+  /** Drops `count` buffered bytes. */
+  consume(count: number): void {
+    let left = count;
+    while (left > 0) {
+      const first = this.#chunks[0];
+      if (first.length <= left) {
+        this.#chunks.shift();
+        left -= first.length;
+      } else {
+        this.#chunks[0] = first.subarray(left);
+        left = 0;
+      }
+    }
+    this.#available -= count;
+    this.position += count;
+  }
+
+  /**
+   * Returns up to `max` bytes (at least 1) from the front, without copying when they lie in
+   * one chunk; `undefined` at the end of the stream.
+   */
+  async next(max: number): Promise<Uint8Array | undefined> {
+    await this.fill(1);
+    if (this.#available === 0) return undefined;
+    const first = this.#chunks[0];
+    const piece = first.subarray(0, Math.min(max, first.length));
+    this.consume(piece.length);
+    return piece;
+  }
+
+  /** Reads exactly `length` bytes into `into` (or a new array); `TRUNCATED` if the stream ends. */
+  async readExact(length: number, into?: Uint8Array): Promise<Uint8Array> {
+    const target = into === undefined ? new Uint8Array(length) : into.subarray(0, length);
+    let done = 0;
+    while (done < length) {
+      const piece = await this.next(length - done);
+      if (piece === undefined) throw this.#truncated(length - done);
+      target.set(piece, done);
+      done += piece.length;
+    }
+    return target;
+  }
+
+  /** Skips forward to absolute `offset`; `TRUNCATED` if the stream ends first. */
+  async skipTo(offset: number): Promise<void> {
+    while (this.position < offset) {
+      const piece = await this.next(offset - this.position);
+      if (piece === undefined) throw this.#truncated(offset - this.position);
+    }
+  }
+
+  /** Stops reading and cancels the stream. */
+  async cancel(reason?: unknown): Promise<void> {
+    this.#chunks = [];
+    this.#available = 0;
+    this.#ended = true;
+    await this.#reader.cancel(reason);
+  }
+
+  #truncated(missing: number): GgufError {
+    return new GgufError(
+      "TRUNCATED",
+      `Cannot read the stream: it ended at byte ${formatInteger(this.position)}, ${
+        formatInteger(missing)
+      } bytes short of the data the header describes`,
+      this.position,
+    );
+  }
+}

@@ -1,0 +1,203 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import {
+  convertedHeader,
+  convertStream,
+  encodeConverted,
+  encodeGgufHeader,
+  GgufError,
+  openGgufModel,
+  planConversion,
+  readGgufStream,
+} from "../mod.ts";
+import { conformance, fixture, listFixtures, STRICT_REFUSALS } from "./_fixtures.ts";
+import { sha256 } from "./_hash.ts";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const silent = () => {};
+
+/** A pull-based stream over `bytes` in chunks of `size`, counting what it delivered. */
+function chunked(bytes: Uint8Array, size: number) {
+  const state = { delivered: 0, cancelled: false as unknown };
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (state.delivered >= bytes.length) return controller.close();
+      const end = Math.min(bytes.length, state.delivered + size);
+      controller.enqueue(bytes.slice(state.delivered, end));
+      state.delivered = end;
+    },
+    cancel(reason) {
+      state.cancelled = reason ?? true;
+    },
+  }, { highWaterMark: 0 });
+  return { stream, state };
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/** The file path's output for a fixture, as bytes. */
+async function fileOutput(path: string, lenient: boolean): Promise<Uint8Array> {
+  const model = await openGgufModel(path, { lenient });
+  try {
+    const plan = planConversion(model);
+    const header = convertedHeader(model, plan);
+    const parts: Uint8Array[] = [];
+    for await (const chunk of encodeConverted(model, plan, header)) parts.push(chunk.slice());
+    return concat(parts);
+  } finally {
+    await model.close();
+  }
+}
+
+test(
+  "convertStream() output is byte-identical to the file path under many chunkings",
+  conformance,
+  async () => {
+    for (const f of listFixtures().filter((f) => !f.id.startsWith("split/"))) {
+      const lenient = STRICT_REFUSALS[f.id] !== undefined;
+      const bytes = new Uint8Array(readFileSync(f.path));
+      const expected = sha256(await fileOutput(f.path, lenient));
+      const sizes = [bytes.length, 65537, 4093, 7, ...(bytes.length <= 64 * 1024 ? [1] : [])];
+      for (const size of sizes) {
+        const { stream } = chunked(bytes, size);
+        const out = await collect(convertStream(stream, { lenient, onWarning: silent }));
+        assert.equal(sha256(out), expected, `${f.id} in chunks of ${size}`);
+      }
+    }
+  },
+);
+
+test("readGgufStream() yields every tensor's bytes in file order", conformance, async () => {
+  const f = fixture("gen/all-types.gguf");
+  const bytes = new Uint8Array(readFileSync(f.path));
+  const { stream } = chunked(bytes, 1000);
+  const model = await readGgufStream(stream, { windowBytes: 777 });
+  let i = 0;
+  for await (const tensor of model) {
+    const pieces: Uint8Array[] = [];
+    for await (const chunk of tensor.data) {
+      assert.ok(chunk.length <= 777);
+      pieces.push(chunk.slice());
+    }
+    const data = concat(pieces);
+    const start = tensor.info.fileOffset;
+    assert.deepEqual(data, bytes.subarray(start, start + tensor.info.nbytes), tensor.info.name);
+    i++;
+  }
+  assert.equal(i, f.expected.tensors.length);
+});
+
+test("truncated and bad streams give a GgufError", conformance, async () => {
+  const bytes = new Uint8Array(readFileSync(fixture("gen/kquants.gguf").path));
+  for (const cut of [0, 3, 100, 2000, bytes.length - 1]) {
+    const { stream } = chunked(bytes.subarray(0, cut), 4096);
+    await assert.rejects(
+      collect(convertStream(stream, { onWarning: silent })),
+      // Cut inside the header, counts no longer fit the bytes left: LIMIT_EXCEEDED, as from a file.
+      (e: unknown) => e instanceof GgufError && ["TRUNCATED", "LIMIT_EXCEEDED"].includes(e.code),
+      `cut at ${cut}`,
+    );
+  }
+  const bad = bytes.slice();
+  bad[0] = 0;
+  await assert.rejects(
+    collect(convertStream(chunked(bad, 4096).stream)),
+    (e: unknown) => e instanceof GgufError && e.code === "BAD_MAGIC",
+  );
+});
+
+test("a slow consumer does not make the input run ahead", conformance, async () => {
+  const bytes = new Uint8Array(readFileSync(fixture("gen/kquants.gguf").path));
+  const { stream, state } = chunked(bytes, 16 * 1024);
+  const reader = convertStream(stream, { onWarning: silent, chunkBytes: 64 * 1024 }).getReader();
+  await reader.read();
+  await reader.read();
+  for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 1));
+  // Header (64 KiB read) plus at most a couple of 64 KiB input chunks, not the whole file.
+  assert.ok(state.delivered < 300 * 1024, `input ran ahead: ${state.delivered} of ${bytes.length}`);
+  await reader.cancel("enough");
+  assert.ok(state.cancelled, "cancelling the output cancels the input");
+});
+
+test("tensors out of offset order are refused before any output", async () => {
+  const header = encodeGgufHeader({
+    alignment: 32,
+    metadata: [],
+    tensors: [
+      { name: "a", shape: [8], type: 0, nbytes: 32 },
+      { name: "b", shape: [8], type: 0, nbytes: 32 },
+    ],
+  });
+  const bytes = new Uint8Array(header.fileSize);
+  bytes.set(header.bytes);
+  // Each index entry: name length (8), name (1), n_dims (4), one dim (8), type (4), offset (8).
+  const entry = 8 + 1 + 4 + 8 + 4 + 8;
+  const offsetOf = (i: number) => 24 + i * entry + entry - 8;
+  const view = new DataView(bytes.buffer);
+  view.setBigUint64(offsetOf(0), 32n, true); // the index says a, b; the data says b, a
+  view.setBigUint64(offsetOf(1), 0n, true);
+  let emitted = 0;
+  await assert.rejects(
+    (async () => {
+      for await (const chunk of convertStream(new Blob([bytes]).stream())) emitted += chunk.length;
+    })(),
+    (e: unknown) => e instanceof GgufError && e.code === "NOT_SEQUENTIAL",
+  );
+  assert.equal(emitted, 0);
+  await assert.rejects(
+    readGgufStream(new Blob([bytes]).stream()),
+    (e: unknown) => e instanceof GgufError && e.code === "NOT_SEQUENTIAL",
+  );
+});
+
+const DENO = join(ROOT, "node_modules", ".bin", "deno");
+const BUN = join(ROOT, "node_modules", ".bin", "bun");
+
+test(
+  "CLI - -o - pipes are byte-identical to -o FILE on Deno and Bun",
+  {
+    skip: conformance.skip ||
+      (existsSync(DENO) && existsSync(BUN) ? false : "deno and bun are not installed"),
+  },
+  async () => {
+    // Through the shell with files on both ends, as a user would pipe: spawnSync's own
+    // `input` can deadlock on Deno when stdin and stdout pipes both fill.
+    const dir = mkdtempSync(join(tmpdir(), "gguf-stream-pipe-"));
+    try {
+      for (const id of ["gen/kquants.gguf", "real/ollama-llama-2-tiny-random.gguf"]) {
+        const expected = sha256(await fileOutput(fixture(id).path, false));
+        for (const command of [`'${DENO}' run -A convert.ts`, `'${BUN}' convert.ts`]) {
+          const out = join(dir, "out.gguf");
+          const run = spawnSync("bash", [
+            "-c",
+            `cat '${fixture(id).path}' | ${command} - -o - -q > '${out}'`,
+          ], {
+            cwd: ROOT,
+            encoding: "utf8",
+          });
+          assert.equal(run.status, 0, run.stderr);
+          assert.equal(sha256(readFileSync(out)), expected, `${id} via ${command}`);
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
