@@ -116,6 +116,7 @@ export { type FileSink, type FileSinkOptions, openFileSink } from "./src/source/
 export {
   checkSequential,
   convertStream,
+  type ConvertStreamOptions,
   type GgufStream,
   openGgufStream,
   readGgufStream,

@@ -25,7 +25,7 @@ export interface EncodeConvertedOptions {
   signal?: AbortSignal;
 }
 
-/** Float32 output produced per step, at most. */
+/** Float32 output produced per step, at most (and at most 4 × `chunkBytes`). */
 const OUTPUT_CHUNK_BYTES = 4 << 20;
 
 /**
@@ -133,7 +133,7 @@ export async function* encodeConverted(
         1,
         Math.min(
           Math.floor(chunkBytes / traits.bytesPerBlock),
-          Math.floor(OUTPUT_CHUNK_BYTES / (traits.blockSize * 4)),
+          Math.floor(Math.min(OUTPUT_CHUNK_BYTES, 4 * chunkBytes) / (traits.blockSize * 4)),
         ),
       );
       for (let block = 0; block < totalBlocks; block += perChunk) {

@@ -213,6 +213,12 @@ async function* tensorChunks(
   }
 }
 
+/** Options for {@linkcode convertStream}. */
+export interface ConvertStreamOptions extends ConvertOptions, StreamOptions {}
+
+/** Bytes per output read for readers that bring no buffer of their own. */
+const OUTPUT_READ_BYTES = 64 * 1024;
+
 /**
  * Converts a GGUF model arriving as a stream into a stream of the converted GGUF file,
  * byte-identical to what {@linkcode convertFile} writes for the same input and policy.
@@ -220,6 +226,10 @@ async function* tensorChunks(
  * header is validated and the plan checked. Reading follows the consumer: a slow reader
  * slows the input, and memory stays bounded by a few chunks. Cancelling the output
  * cancels the input.
+ *
+ * The result is a byte stream: a BYOB reader (`getReader({ mode: "byob" })`, or a runtime
+ * pumping a response body that way) has the bytes copied straight into its own buffer, so
+ * the conversion allocates nothing per chunk; a default reader gets 64 KiB chunks of its own.
  *
  * @param stream The model's bytes, in any chunking.
  * @param options Policy, warnings, chunk size, header limit, `lenient`.
@@ -237,12 +247,20 @@ async function* tensorChunks(
  */
 export function convertStream(
   stream: ReadableStream<Uint8Array>,
-  options: ConvertOptions & StreamOptions = {},
+  options: ConvertStreamOptions = {},
 ): ReadableStream<Uint8Array> {
   let model: GgufModel | undefined;
   let chunks: AsyncGenerator<Uint8Array> | undefined;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
+  /** What is left of the encoder's current chunk (valid until `chunks.next()`). */
+  let current: Uint8Array | undefined;
+  const fail = async (error: unknown) => {
+    if (model !== undefined) await model.close().catch(() => {});
+    else await stream.cancel(error).catch(() => {});
+  };
+  const source: UnderlyingByteSource = {
+    type: "bytes",
+    autoAllocateChunkSize: OUTPUT_READ_BYTES,
+    async pull(controller: ReadableByteStreamController) {
       try {
         if (chunks === undefined) {
           model = await openGgufStream(stream, options);
@@ -252,22 +270,37 @@ export function convertStream(
           for (const message of fallbackWarnings(plan)) {
             (options.onWarning ?? printWarning)(message);
           }
-          chunks = encodeConverted(model, plan, header, {
-            chunkBytes: options.chunkBytes,
-            reuseBuffers: false,
-          });
+          // The encoder reuses its buffers: every byte is copied out below before the next chunk.
+          chunks = encodeConverted(model, plan, header, { chunkBytes: options.chunkBytes });
         }
-        const { value, done } = await chunks.next();
-        if (done) {
-          controller.close();
-          await model!.close();
-        } else {
-          controller.enqueue(value);
+        while (current === undefined || current.length === 0) {
+          const { value, done } = await chunks.next();
+          if (done) {
+            controller.close();
+            controller.byobRequest?.respond(0);
+            await model!.close();
+            return;
+          }
+          current = value;
         }
+        const request = controller.byobRequest;
+        if (request === null || request.view === null) {
+          controller.enqueue(current.slice());
+          current = undefined;
+          return;
+        }
+        const view = new Uint8Array(
+          request.view.buffer,
+          request.view.byteOffset,
+          request.view.byteLength,
+        );
+        const count = Math.min(view.length, current.length);
+        view.set(current.subarray(0, count));
+        current = current.subarray(count);
+        request.respond(count);
       } catch (error) {
         controller.error(error);
-        if (model !== undefined) await model.close().catch(() => {});
-        else await stream.cancel(error).catch(() => {});
+        await fail(error);
       }
     },
     async cancel(reason) {
@@ -275,5 +308,6 @@ export function convertStream(
       if (model !== undefined) await model.close();
       else await stream.cancel(reason);
     },
-  }, { highWaterMark: 1 });
+  };
+  return new ReadableStream(source) as ReadableStream<Uint8Array>;
 }

@@ -7,10 +7,6 @@ import type { ByteSink } from "../convert_file.ts";
 import { GgufError } from "../errors.ts";
 import { RUNTIME } from "./open_source.ts";
 
-interface BunStdio {
-  stdin: { stream(): ReadableStream<Uint8Array> };
-}
-
 /**
  * Standard input as a `ReadableStream<Uint8Array>`.
  *
@@ -22,9 +18,46 @@ interface BunStdio {
  * ```
  */
 export function stdinStream(): ReadableStream<Uint8Array> {
-  if (RUNTIME === "deno") return Deno.stdin.readable;
-  if (RUNTIME === "bun") return (globalThis as unknown as { Bun: BunStdio }).Bun.stdin.stream();
-  return ReadableStream.from(process.stdin as AsyncIterable<Uint8Array>);
+  if (RUNTIME === "deno") return Deno.stdin.readable; // already a byte stream
+  return fileDescriptorStream(0);
+}
+
+/** Retry delay when a non-blocking descriptor has no data yet. */
+const EAGAIN_DELAY_MS = 2;
+
+/**
+ * A byte stream over a file descriptor, read with `node:fs` straight into the reader's
+ * buffer (BYOB), so a BYOB reader allocates nothing per chunk.
+ */
+function fileDescriptorStream(fd: number): ReadableStream<Uint8Array> {
+  let fs: typeof import("node:fs") | undefined;
+  const readInto = (view: Uint8Array): Promise<number> =>
+    new Promise((resolve, reject) => {
+      fs!.read(fd, view, 0, view.byteLength, null, (error, bytesRead) => {
+        if (error === null) resolve(bytesRead);
+        else if (error.code === "EAGAIN") {
+          setTimeout(() => readInto(view).then(resolve, reject), EAGAIN_DELAY_MS);
+        } else reject(error);
+      });
+    });
+  return new ReadableStream({
+    type: "bytes",
+    autoAllocateChunkSize: 64 * 1024,
+    async pull(controller) {
+      fs ??= await import("node:fs");
+      const request = controller.byobRequest!;
+      const view = request.view!;
+      const bytesRead = await readInto(
+        new Uint8Array(view.buffer, view.byteOffset, view.byteLength),
+      );
+      if (bytesRead === 0) {
+        controller.close();
+        request.respond(0);
+      } else {
+        request.respond(bytesRead);
+      }
+    },
+  });
 }
 
 /**

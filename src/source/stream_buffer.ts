@@ -1,15 +1,24 @@
 /**
  * A forward-only buffer over a `ReadableStream<Uint8Array>` of any chunking: reads from the
- * stream only when asked (so a slow consumer slows the reading), hands out bytes as
- * subarrays of the incoming chunks where it can, and keeps only what was asked for.
+ * stream only when asked (so a slow consumer slows the reading) and keeps only what was
+ * asked for. A byte stream (a request body, stdin, a blob) is read with a BYOB reader into
+ * buffers that are recycled once their bytes are consumed, so reading allocates nothing
+ * per chunk — runtimes that collect garbage buffers late (workerd) would otherwise grow by
+ * the size of many chunks.
  *
  * @module
  */
 import { formatInteger, GgufError } from "../errors.ts";
 
 /** Reads a byte stream forward, with the absolute position of the next unread byte. */
+/** Bytes per BYOB read. */
+const BYOB_CHUNK = 64 * 1024;
+
 export class StreamBuffer {
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader;
+  readonly #byob: boolean;
+  /** Whole BYOB buffers whose bytes were all consumed, ready for the next read. */
+  #free: ArrayBuffer[] = [];
   #chunks: Uint8Array[] = [];
   #available = 0;
   #ended = false;
@@ -17,7 +26,28 @@ export class StreamBuffer {
   position = 0;
 
   constructor(stream: ReadableStream<Uint8Array>) {
-    this.#reader = stream.getReader();
+    let reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader;
+    try {
+      reader = stream.getReader({ mode: "byob" });
+    } catch {
+      reader = stream.getReader(); // not a byte stream
+    }
+    this.#reader = reader;
+    this.#byob = isByob(reader);
+  }
+
+  async #read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    if (!this.#byob) return await (this.#reader as ReadableStreamDefaultReader<Uint8Array>).read();
+    const buffer = this.#free.pop() ?? new ArrayBuffer(BYOB_CHUNK);
+    const result = await (this.#reader as ReadableStreamBYOBReader).read(new Uint8Array(buffer));
+    return result as ReadableStreamReadResult<Uint8Array>;
+  }
+
+  /** Returns a consumed chunk's buffer to the pool when it is a whole BYOB buffer. */
+  #recycle(chunk: Uint8Array): void {
+    if (this.#byob && chunk.buffer.byteLength === BYOB_CHUNK && this.#free.length < 4) {
+      this.#free.push(chunk.buffer as ArrayBuffer);
+    }
   }
 
   /** Bytes buffered and not yet consumed. */
@@ -33,10 +63,10 @@ export class StreamBuffer {
   /** Reads from the stream until `count` bytes are buffered or it ends. */
   async fill(count: number): Promise<void> {
     while (this.#available < count && !this.#ended) {
-      const { value, done } = await this.#reader.read();
+      const { value, done } = await this.#read();
       if (done) {
         this.#ended = true;
-      } else if (value.length > 0) {
+      } else if (value !== undefined && value.length > 0) {
         if (!(value instanceof Uint8Array)) {
           throw new TypeError("The stream must yield Uint8Array chunks");
         }
@@ -69,6 +99,7 @@ export class StreamBuffer {
       const first = this.#chunks[0];
       if (first.length <= left) {
         this.#chunks.shift();
+        this.#recycle(first);
         left -= first.length;
       } else {
         this.#chunks[0] = first.subarray(left);
@@ -80,8 +111,8 @@ export class StreamBuffer {
   }
 
   /**
-   * Returns up to `max` bytes (at least 1) from the front, without copying when they lie in
-   * one chunk; `undefined` at the end of the stream.
+   * Returns up to `max` bytes (at least 1) from the front, without copying; `undefined` at
+   * the end of the stream. The bytes are valid only until the next call: copy them.
    */
   async next(max: number): Promise<Uint8Array | undefined> {
     await this.fill(1);
@@ -130,4 +161,11 @@ export class StreamBuffer {
       this.position,
     );
   }
+}
+
+function isByob(
+  reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader,
+): boolean {
+  return typeof ReadableStreamBYOBReader !== "undefined" &&
+    reader instanceof ReadableStreamBYOBReader;
 }

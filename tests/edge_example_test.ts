@@ -1,0 +1,185 @@
+/**
+ * The edge example (examples/edge_convert.ts) end to end on localhost under Deno.serve,
+ * Bun.serve and workerd (through miniflare): output byte-identical to the file path,
+ * bad models answered with 400, and workerd's peak memory for the ~330 MB bench model.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+} from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { convertedHeader, encodeConverted, openGgufModel, planConversion } from "../mod.ts";
+import { configForSize, writeSyntheticModel } from "../bench/synthetic_model.ts";
+import { duplexPost } from "./_duplex_http.ts";
+import { conformance, fixture } from "./_fixtures.ts";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const BIN = join(ROOT, "node_modules", ".bin");
+const tools = ["deno", "bun", "workerd"].every((name) => existsSync(join(BIN, name)));
+const skip = conformance.skip ||
+  (tools ? false : "deno, bun and miniflare are not installed in node_modules");
+
+/** Starts a server and waits for its "listening on URL" line. */
+async function start(
+  command: string,
+  args: string[],
+): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(command, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`no "listening on" from ${command}: ${output}`)),
+      60_000,
+    );
+    const onData = (data: Uint8Array) => {
+      output += new TextDecoder().decode(data);
+      const match = output.match(/listening on (http:\/\/\S+)/);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1].endsWith("/") ? match[1] : match[1] + "/");
+      }
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    child.on("exit", (code) => reject(new Error(`${command} exited with ${code}: ${output}`)));
+  });
+  return { url, child };
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.on("exit", resolve));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+/** The file path's output hash and size for a model. */
+async function expected(path: string): Promise<{ sha256: string; length: number }> {
+  const model = await openGgufModel(path);
+  try {
+    const plan = planConversion(model);
+    const header = convertedHeader(model, plan);
+    const hash = createHash("sha256");
+    for await (const chunk of encodeConverted(model, plan, header)) hash.update(chunk);
+    return { sha256: hash.digest("hex"), length: header.fileSize };
+  } finally {
+    await model.close();
+  }
+}
+
+async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {
+  for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 })) {
+    yield chunk as Uint8Array;
+  }
+}
+
+/** The process ids of `pid`'s descendants named `name`. */
+function descendants(pid: number, name: string): number[] {
+  const parents = new Map<number, number[]>();
+  const names = new Map<number, string>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      const comm = stat.slice(stat.indexOf("(") + 1, close);
+      const ppid = Number(stat.slice(close + 2).split(" ")[1]);
+      names.set(Number(entry), comm);
+      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const child of parents.get(p) ?? []) {
+      if (names.get(child) === name) out.push(child);
+      walk(child);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+function peakKb(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmHWM:\s+(\d+) kB/m)![1]);
+}
+
+const SERVERS: [string, () => Promise<{ url: string; child: ChildProcess }>][] = [
+  ["Deno.serve", () => start(join(BIN, "deno"), ["run", "-A", "examples/serve_deno.ts", "0"])],
+  ["Bun.serve", () => start(join(BIN, "bun"), ["examples/serve_bun.ts", "0"])],
+  ["workerd", () => {
+    mkdirSync(join(ROOT, "out"), { recursive: true });
+    const build = spawnSync(join(BIN, "bun"), [
+      "build",
+      "examples/edge_convert.ts",
+      "--outfile",
+      "out/edge_convert.js",
+      "--target",
+      "browser",
+      "--external",
+      "node:*",
+    ], { cwd: ROOT, encoding: "utf8" });
+    assert.equal(build.status, 0, build.stderr);
+    return start("node", ["examples/serve_workerd.mjs", "0"]);
+  }],
+];
+
+for (const [name, launch] of SERVERS) {
+  test(`the edge example converts byte-identically under ${name}`, { skip }, async () => {
+    const { url, child } = await launch();
+    try {
+      for (const id of ["gen/kquants.gguf", "gen/all-types.gguf", "real/ggml-vocab-gpt-2.gguf"]) {
+        const path = fixture(id).path;
+        const want = await expected(path);
+        const got = await duplexPost(url, fileChunks(path), statSync(path).size);
+        assert.equal(got.status, 200, `${id}: ${got.text}`);
+        assert.equal(got.length, want.length, id);
+        assert.equal(got.sha256, want.sha256, id);
+      }
+      const bad = readFileSync(join(ROOT, "README.md"));
+      const refused = await duplexPost(
+        url,
+        (async function* () {
+          yield new Uint8Array(bad);
+        })(),
+        bad.length,
+      );
+      assert.equal(refused.status, 400);
+      assert.match(refused.text, /^error: Cannot read the header: expected the magic bytes "GGUF"/);
+    } finally {
+      await stop(child);
+    }
+  });
+}
+
+test("workerd converts the ~330 MB bench model under 128 MiB peak RSS", { skip }, async () => {
+  const model = join(ROOT, "out", "bench-330.gguf");
+  if (!existsSync(model)) {
+    mkdirSync(join(ROOT, "out"), { recursive: true });
+    writeSyntheticModel(model, configForSize(330));
+  }
+  const want = await expected(model);
+  const { url, child } = await SERVERS[2][1]();
+  try {
+    const [workerd] = descendants(child.pid!, "workerd");
+    assert.ok(workerd !== undefined, "the workerd process");
+    const got = await duplexPost(url, fileChunks(model), statSync(model).size);
+    assert.equal(got.status, 200, got.text);
+    assert.equal(got.sha256, want.sha256);
+    const peak = peakKb(workerd) / 1024;
+    process.stderr.write(`workerd peak RSS converting ${model}: ${peak.toFixed(0)} MiB\n`);
+    assert.ok(peak < 128, `workerd peaked at ${peak.toFixed(0)} MiB`);
+  } finally {
+    await stop(child);
+  }
+});
