@@ -275,7 +275,10 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
           tensors: model.tensors,
         };
         if (values.json) io.stdout(toJsonText(planToJson(input, header, plan)) + "\n");
-        else io.stdout(formatPlan(input, header, plan));
+        else {
+          const bytes = model.parts.reduce((sum, part) => sum + (part.header.fileSize ?? 0), 0);
+          io.stdout(formatPlan(input, header, plan, { count: model.parts.length, bytes }));
+        }
       } finally {
         await model.close();
       }

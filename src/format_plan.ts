@@ -98,7 +98,8 @@ function previewValue(file: GgufFile, key: string): string {
 }
 
 /**
- * Renders the plan as text: header facts, metadata, one line per tensor, totals.
+ * Renders the plan as text: header facts, metadata, one line per tensor, totals. `parts`
+ * describes a split model (its part count and total size).
  *
  * @example
  * ```ts
@@ -110,14 +111,23 @@ function previewValue(file: GgufFile, key: string): string {
  * assert.match(formatPlan("x.gguf", file, planConversion(file)), /GGUF v3, little-endian/);
  * ```
  */
-export function formatPlan(name: string, file: GgufFile, plan: TensorPlan[]): string {
+export function formatPlan(
+  name: string,
+  file: GgufFile,
+  plan: TensorPlan[],
+  parts?: { count: number; bytes: number },
+): string {
   const lines: string[] = [];
+  const size = parts !== undefined && parts.count > 1
+    ? `, ${parts.count} parts, ${formatInteger(parts.bytes)} bytes`
+    : file.fileSize === undefined
+    ? ""
+    : `, ${formatInteger(file.fileSize)} bytes`;
   lines.push(
     `${name}: GGUF v${file.version}, ${
       file.littleEndian ? "little" : "big"
     }-endian, alignment ${file.alignment}, ` +
-      `data at byte ${formatInteger(file.dataOffset)}` +
-      (file.fileSize === undefined ? "" : `, ${formatInteger(file.fileSize)} bytes`),
+      `data at byte ${formatInteger(file.dataOffset)}${size}`,
   );
   lines.push(`metadata: ${file.metadata.size} entries`);
   const keyWidth = Math.min(48, Math.max(0, ...[...file.metadata.keys()].map((k) => k.length)));

@@ -134,3 +134,47 @@ test(
     }
   },
 );
+
+test(
+  "Deno without --allow-ffi falls back to reads (with a notice), or refuses --access mmap",
+  {
+    skip: conformance.skip || (existsSync(DENO) ? false : "deno is not installed in node_modules"),
+  },
+  () => {
+    const path = join(FIXTURES_DIR, "gen/kquants.gguf");
+    const fallback = spawnSync(DENO, [
+      "run",
+      "--allow-read",
+      "--allow-env",
+      "convert.ts",
+      path,
+      "-v",
+      "-q",
+    ], {
+      cwd: ROOT,
+      encoding: "utf8",
+    });
+    assert.equal(fallback.status, 0, fallback.stderr);
+    assert.match(
+      fallback.stderr,
+      /^note: mmap needs --allow-ffi on Deno; reading the file by position instead\n/,
+    );
+    const refused = spawnSync(DENO, [
+      "run",
+      "--allow-read",
+      "--allow-env",
+      "convert.ts",
+      path,
+      "--access",
+      "mmap",
+    ], {
+      cwd: ROOT,
+      encoding: "utf8",
+    });
+    assert.equal(refused.status, 1);
+    assert.match(
+      refused.stderr,
+      /^error: Cannot map [^\n]*: FFI is not allowed \(run Deno with --allow-ffi/,
+    );
+  },
+);
