@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+
 /**
  * A minimal benchmark runner for Deno and Bun alike: warm up, time a fixed number of
  * runs, report the median and the throughput over a byte (or item) count.
@@ -61,4 +63,18 @@ export function report(title: string, results: BenchResult[], unit: "MB/s" | "M/
 export function fixturesDir(): string {
   const fromEnv = process.env.GGUF_FIXTURES;
   return fromEnv ?? new URL("../../shared/fixtures", import.meta.url).pathname;
+}
+
+/** The project's pinned binary from node_modules, or the one on PATH. */
+function binary(name: string): string {
+  const local = new URL(`../node_modules/.bin/${name}`, import.meta.url).pathname;
+  return existsSync(local) ? local : name;
+}
+
+/** How to run `script` (relative to the repository root) under each runtime. */
+export function runtimeCommands(script: string): [string, string[]][] {
+  return [
+    ["deno", [binary("deno"), "run", "-A", script]],
+    ["bun", [binary("bun"), script]],
+  ];
 }

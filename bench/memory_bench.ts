@@ -6,27 +6,16 @@
  *   deno run -A bench/memory_bench.ts [--model out/bench-330.gguf] [--size-mb 330]
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { configForSize, writeSyntheticModel } from "./synthetic_model.ts";
+import { runtimeCommands } from "./_runner.ts";
+import { ensureSyntheticModel } from "./synthetic_model.ts";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
   options: { model: { type: "string" }, "size-mb": { type: "string" } },
 });
-const sizeMb = Number(values["size-mb"] ?? 330);
-const model = values.model ?? `out/bench-${sizeMb}.gguf`;
-if (!existsSync(model)) {
-  mkdirSync("out", { recursive: true });
-  writeSyntheticModel(model, configForSize(sizeMb));
-}
-const bin = (
-  name: string,
-) => (existsSync(`node_modules/.bin/${name}`) ? `node_modules/.bin/${name}` : name);
-const runtimes: [string, string[]][] = [
-  ["deno", [bin("deno"), "run", "-A", "bench/_memory_case.ts"]],
-  ["bun", [bin("bun"), "bench/_memory_case.ts"]],
-];
+const model = values.model ?? ensureSyntheticModel(Number(values["size-mb"] ?? 330));
+const runtimes = runtimeCommands("bench/_memory_case.ts");
 const MiB = 1024 * 1024;
 const lines = [
   `### In-memory conversion of ${model}: peak RSS over baseline`,

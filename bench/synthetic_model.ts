@@ -7,7 +7,7 @@
  *   deno run -A bench/synthetic_model.ts OUT.gguf [--size-mb 330] [--seed 1]
  *   deno run -A bench/synthetic_model.ts OUT.gguf --embd 256 --ff 768 --vocab 1024 --layers 2
  */
-import { closeSync, openSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { encodeGgufHeader, ggmlTypeTraits, GgufValueType, type TensorLayoutInput } from "../mod.ts";
 import { fillRandomBlocks, Random } from "./_blocks.ts";
@@ -112,6 +112,18 @@ export function configForSize(sizeMb: number, seed = 1): SyntheticConfig {
   const fixed = bytes(base);
   const perLayer = bytes({ ...base, layers: 1 }) - fixed;
   return { ...base, layers: Math.max(1, Math.round((sizeMb * 1e6 - fixed) / perLayer)) };
+}
+
+/**
+ * The path of the synthetic model of `sizeMb` in out/, written there on first use.
+ */
+export function ensureSyntheticModel(sizeMb: number, dir = "out"): string {
+  const path = `${dir}/bench-${sizeMb}.gguf`;
+  if (!existsSync(path)) {
+    mkdirSync(dir, { recursive: true });
+    writeSyntheticModel(path, configForSize(sizeMb));
+  }
+  return path;
 }
 
 if (import.meta.main) {

@@ -81,8 +81,11 @@ export async function duplexPost(
   let head: Uint8Array = new Uint8Array(0);
   let status = 0;
   let chunked: ChunkedDecoder | undefined;
+  let contentLength = -1;
   let received = 0;
   let text = "";
+  const complete = () =>
+    status !== 0 && (chunked ? chunked.done : contentLength >= 0 && received >= contentLength);
   const take = (bytes: Uint8Array) => {
     hash.update(bytes);
     received += bytes.length;
@@ -106,18 +109,25 @@ export async function duplexPost(
         if (lines.some((l) => /^transfer-encoding:\s*chunked/i.test(l))) {
           chunked = new ChunkedDecoder();
         }
+        const length = lines.find((l) => /^content-length:/i.test(l));
+        if (length !== undefined) contentLength = Number(length.split(":")[1]);
         data = head.subarray(end + 4);
       }
       if (chunked) {
         chunked.push(data, take);
-        if (chunked.done) socket.end();
+        // The response is complete: close, even if the server still expects request bytes
+        // (an early error response), as curl does.
+        if (chunked.done) socket.destroy();
       } else {
         take(data);
+        if (contentLength >= 0 && received >= contentLength) socket.destroy();
       }
     });
     socket.on("end", resolve);
     socket.on("close", resolve);
-    socket.on("error", reject);
+    // A server may reset the connection after an early, complete response (workerd does after
+    // a 400 while the request is still arriving): that is the end, not a failure.
+    socket.on("error", (error) => (complete() ? resolve() : reject(error)));
   });
   socket.write(
     `POST ${pathname} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Length: ${length}\r\n` +
@@ -125,7 +135,8 @@ export async function duplexPost(
   );
   for await (const chunk of body) {
     if (socket.destroyed || status >= 400) break;
-    if (!socket.write(chunk)) await Promise.race([once(socket, "drain"), finished]);
+    // A reset while waiting to send more is settled by `finished` (complete or not).
+    if (!socket.write(chunk)) await Promise.race([once(socket, "drain").catch(() => {}), finished]);
   }
   await finished;
   socket.destroy();
