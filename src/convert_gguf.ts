@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { readBlockChunks } from "./_block_chunks.ts";
 import type { ConvertedTensor, Float32Tensor } from "./converted_tensor.ts";
 import { GgufError } from "./errors.ts";
 import { type GgmlTypeTraits, ggmlTypeTraits } from "./ggml_type_traits.ts";
@@ -69,14 +70,17 @@ async function dequantizeInto(
   if (scratch.buffer === undefined || scratch.buffer.length < need) {
     scratch.buffer = new Uint8Array(Math.max(need, chunkBytes));
   }
-  for (let block = 0; block < totalBlocks; block += blocksPerChunk) {
-    const blocks = Math.min(blocksPerChunk, totalBlocks - block);
-    const src = await source.read(
-      info.fileOffset + block * traits.bytesPerBlock,
-      blocks * traits.bytesPerBlock,
-      scratch.buffer,
-    );
-    traits.dequantize!(src, out.subarray(block * traits.blockSize), blocks, littleEndian);
+  const buffer = scratch.buffer;
+  for await (
+    const { src, firstBlock, blocks } of readBlockChunks(
+      source,
+      plan.info,
+      traits,
+      blocksPerChunk,
+      () => buffer,
+    )
+  ) {
+    traits.dequantize!(src, out.subarray(firstBlock * traits.blockSize), blocks, littleEndian);
   }
 }
 
@@ -119,8 +123,7 @@ async function convertOne(
   }
   const view = source.view(info.fileOffset, info.nbytes);
   const data = view ?? await source.read(info.fileOffset, info.nbytes);
-  const zeroCopy = view !== undefined || source.kind === "bytes";
-  return { ...base, kind: plan.kind, type: info.typeName, data, zeroCopy };
+  return { ...base, kind: plan.kind, type: info.typeName, data, zeroCopy: view !== undefined };
 }
 
 /**

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { readBlockChunks } from "./_block_chunks.ts";
 import { checkChunkBytes } from "./convert_gguf.ts";
 import { type EncodedGgufHeader, encodeGgufHeader } from "./encode_gguf_header.ts";
 import { GgufError } from "./errors.ts";
@@ -128,7 +129,6 @@ export async function* encodeConverted(
     if (start > written) yield new Uint8Array(start - written);
     if (entry.kind === "float32") {
       const traits = ggmlTypeTraits(info.type)!;
-      const totalBlocks = info.elements / traits.blockSize;
       const perChunk = Math.max(
         1,
         Math.min(
@@ -136,15 +136,15 @@ export async function* encodeConverted(
           Math.floor(Math.min(OUTPUT_CHUNK_BYTES, 4 * chunkBytes) / (traits.blockSize * 4)),
         ),
       );
-      for (let block = 0; block < totalBlocks; block += perChunk) {
+      const chunks = readBlockChunks(
+        part.source,
+        info,
+        traits,
+        perChunk,
+        () => inputBuffer(perChunk * traits.bytesPerBlock),
+      );
+      for await (const { src, blocks } of chunks) {
         signal?.throwIfAborted();
-        const blocks = Math.min(perChunk, totalBlocks - block);
-        const length = blocks * traits.bytesPerBlock;
-        const src = await part.source.read(
-          info.fileOffset + block * traits.bytesPerBlock,
-          length,
-          inputBuffer(perChunk * traits.bytesPerBlock),
-        );
         const values = outputBuffer(perChunk * traits.blockSize);
         traits.dequantize!(src, values, blocks, part.header.littleEndian);
         yield new Uint8Array(values.buffer, values.byteOffset, blocks * traits.blockSize * 4);

@@ -39,7 +39,7 @@ export interface GgufStream extends AsyncIterable<StreamedTensor> {
   /** The parsed header. `fileSize` is known only if the stream ended within it. */
   header: GgufFile;
   /** Stops reading and cancels the input stream. */
-  cancel(reason?: unknown): Promise<void>;
+  cancel(): Promise<void>;
 }
 
 const FIRST_HEADER_READ = 1 << 16;
@@ -194,7 +194,7 @@ export async function readGgufStream(
   }
   return {
     header,
-    cancel: (reason?: unknown) => source.close().then(() => void reason),
+    cancel: () => model.close(),
     async *[Symbol.asyncIterator]() {
       for (const info of header.tensors) {
         yield { info, data: tensorChunks(source, info, window) };
