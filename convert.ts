@@ -284,6 +284,11 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
       }
       return 0;
     }
+    if (output === "-" && process.stdout.isTTY === true) {
+      throw new UsageError(
+        "refusing to write a binary model to a terminal; redirect standard output (-o - > OUT.gguf)",
+      );
+    }
     return await runConversion(input, output, {
       ...open,
       policy,
