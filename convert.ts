@@ -264,6 +264,11 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
       lenient: values.lenient === true,
       onNotice: values.verbose ? (message: string) => io.stderr(`note: ${message}\n`) : undefined,
     };
+    if (values.json && output !== undefined && !values.plan) {
+      throw new UsageError(
+        "--json prints the plan: add --plan (nothing is written) or drop --json",
+      );
+    }
     if (output === undefined || values.plan) {
       const model = await openInput(input, open);
       try {
@@ -308,7 +313,13 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
       io.stderr(`error: ${error.message}\n`);
       return error.code === "ABORTED" ? 130 : 1;
     }
-    io.stderr(`error: unexpected failure: ${(error as Error)?.stack ?? error}\n`);
+    // A bug, not bad input: one line, the stack only when asked for.
+    const detail = values.verbose ? (error as Error)?.stack ?? String(error) : String(error);
+    io.stderr(
+      `error: unexpected failure: ${detail}${
+        values.verbose ? "" : " (run with -v for the stack)"
+      }\n`,
+    );
     return 1;
   }
 }

@@ -39,11 +39,14 @@ test("--help prints usage and every flag, exit 0", async () => {
 
 test("bad usage exits 2 with one error line", async () => {
   for (
-    const args of [[], ["a.gguf", "b.gguf"], ["--bogus"], ["x.gguf", "--access", "fast"], [
-      "x.gguf",
-      "--keep",
-      "Q9_K",
-    ]]
+    const args of [
+      [],
+      ["a.gguf", "b.gguf"],
+      ["--bogus"],
+      ["x.gguf", "--access", "fast"],
+      ["x.gguf", "--keep", "Q9_K"],
+      ["x.gguf", "-o", "y.gguf", "--json"],
+    ]
   ) {
     const { status, stderr } = await run(args);
     assert.equal(status, 2, args.join(" "));
