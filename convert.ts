@@ -15,7 +15,6 @@ import { parseArgs } from "node:util";
 import { formatBytes, formatSeconds, ProgressBar } from "./src/cli/progress_bar.ts";
 import { type ConvertFileOptions, convertModelTo } from "./src/convert_file.ts";
 import { type GgufModel, openGgufModel, type OpenModelOptions } from "./src/open_model.ts";
-import { checkSequential, openGgufStream } from "./src/read_gguf_stream.ts";
 import { openFileSink } from "./src/source/file_sink.ts";
 import { stdinStream, stdoutSink } from "./src/source/stdio.ts";
 import { GgufError } from "./src/errors.ts";
@@ -127,16 +126,8 @@ function peakMemory(): number {
 }
 
 /** Opens the model: a file or split model by path, or standard input for `-`. */
-async function openInput(input: string, options: OpenModelOptions): Promise<GgufModel> {
-  if (input !== "-") return await openGgufModel(input, options);
-  const model = await openGgufStream(stdinStream(), options);
-  try {
-    checkSequential(model.tensors);
-  } catch (error) {
-    await model.close();
-    throw error;
-  }
-  return model;
+function openInput(input: string, options: OpenModelOptions): Promise<GgufModel> {
+  return openGgufModel(input === "-" ? stdinStream() : input, options);
 }
 
 /** Converts to a file with signal handling, a progress bar and a closing summary. */

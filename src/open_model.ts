@@ -7,6 +7,7 @@
  */
 import { formatInteger, GgufError } from "./errors.ts";
 import { type GgufInput, readHeader, resolveSource } from "./read_gguf.ts";
+import { checkSequential, openGgufStream } from "./read_gguf_stream.ts";
 import type { ParseOptions } from "./parse_gguf.ts";
 import type { ByteSource } from "./source/byte_source.ts";
 import type { OpenOptions } from "./source/open_source.ts";
@@ -56,9 +57,11 @@ function splitNumber(header: GgufFile, key: string): number | undefined {
 /**
  * Opens a model for conversion: one GGUF file, or every part of a split model when
  * `input` is the path of its first part. Parts are found by their names, so one part
- * given as bytes or a {@linkcode ByteSource} is read as the single file it is.
+ * given as bytes or a {@linkcode ByteSource} is read as the single file it is. A
+ * `ReadableStream` is read once, forward only (`NOT_SEQUENTIAL` if its tensor data is not
+ * in index order).
  *
- * @param input A path, `file:` URL, {@linkcode ByteSource} or bytes.
+ * @param input A path, `file:` URL, {@linkcode ByteSource}, bytes or a stream.
  * @param options Parse and access options.
  * @returns The model; call `close()` when done.
  * @throws {GgufError} `BAD_METADATA` for missing, mismatched or out-of-order parts.
@@ -77,6 +80,16 @@ export async function openGgufModel(
   input: GgufInput,
   options: OpenModelOptions = {},
 ): Promise<GgufModel> {
+  if (input instanceof ReadableStream) {
+    const model = await openGgufStream(input, options);
+    try {
+      checkSequential(model.tensors);
+    } catch (error) {
+      await model.close();
+      throw error;
+    }
+    return model;
+  }
   const opened: GgufPart[] = [];
   const owned: ByteSource[] = [];
   const close = async () => {

@@ -6,13 +6,17 @@
  */
 import { NeedMoreBytes } from "./_cursor.ts";
 import { parseGgufHeader, type ParseOptions } from "./parse_gguf.ts";
+import { openGgufStream } from "./read_gguf_stream.ts";
 import type { ByteSource } from "./source/byte_source.ts";
 import { bytesSource } from "./source/bytes.ts";
 import { openByteSource, type OpenOptions } from "./source/open_source.ts";
 import type { GgufFile } from "./types.ts";
 
-/** Where a GGUF file comes from: a path, a `file:` URL, an open source or its bytes. */
-export type GgufInput = string | URL | ByteSource | Uint8Array;
+/**
+ * Where a GGUF file comes from: a path, a `file:` URL, an open source, its bytes, or a
+ * `ReadableStream` of its bytes (read once, forward only).
+ */
+export type GgufInput = string | URL | ByteSource | Uint8Array | ReadableStream<Uint8Array>;
 
 /** Options for {@linkcode readGguf}. */
 export interface ReadGgufOptions extends ParseOptions, OpenOptions {}
@@ -30,6 +34,9 @@ export async function resolveSource(
   options: OpenOptions = {},
 ): Promise<{ source: ByteSource; owned: boolean }> {
   if (input instanceof Uint8Array) return { source: bytesSource(input), owned: true };
+  if (input instanceof ReadableStream) {
+    throw new TypeError("A ReadableStream has no random access: open it with openGgufStream()");
+  }
   if (typeof input === "string" || input instanceof URL) {
     return { source: await openByteSource(input, options), owned: true };
   }
@@ -63,7 +70,8 @@ export async function readHeader(
 /**
  * Reads the header, metadata and tensor index of a GGUF file, without its tensor data.
  *
- * @param input A path, `file:` URL, {@linkcode ByteSource} or the file's bytes.
+ * @param input A path, `file:` URL, {@linkcode ByteSource}, the file's bytes, or a stream of
+ *   them (only the header is read; the rest of the stream is cancelled).
  * @param options `lenient` to accept defects ggml refuses; `access` to force mmap or reads.
  * @returns The parsed header.
  * @throws {GgufError} When the file is not valid GGUF (see the error codes in the README).
@@ -85,6 +93,12 @@ export async function readGguf(
   input: GgufInput,
   options: ReadGgufOptions = {},
 ): Promise<GgufFile> {
+  if (input instanceof ReadableStream) {
+    // Only the header is needed: parse it, then cancel the rest of the stream.
+    const model = await openGgufStream(input, options);
+    await model.close();
+    return model.parts[0].header;
+  }
   const { source, owned } = await resolveSource(input, options);
   try {
     return await readHeader(source, options);

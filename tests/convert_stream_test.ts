@@ -7,12 +7,16 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import {
   convertedHeader,
+  convertGguf,
   convertStream,
+  convertTensors,
   encodeConverted,
   encodeGgufHeader,
   GgufError,
+  ggufToJson,
   openGgufModel,
   planConversion,
+  readGguf,
   readGgufStream,
 } from "../mod.ts";
 import { conformance, fixture, listFixtures, STRICT_REFUSALS } from "./_fixtures.ts";
@@ -198,6 +202,32 @@ test(
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  "readGguf(), convertGguf() and convertTensors() take a ReadableStream too",
+  conformance,
+  async () => {
+    for (const id of ["gen/all-types.gguf", "gen/kquants.gguf", "real/ggml-vocab-bert-bge.gguf"]) {
+      const bytes = new Uint8Array(readFileSync(fixture(id).path));
+      const fromBytes = await convertGguf(bytes, { onWarning: silent });
+      const header = await readGguf(chunked(bytes, 5000).stream);
+      assert.deepEqual(ggufToJson(header).tensors, ggufToJson(fromBytes.header).tensors, id);
+      const fromStream = await convertGguf(chunked(bytes, 3001).stream, { onWarning: silent });
+      assert.deepEqual([...fromStream.tensors.keys()], [...fromBytes.tensors.keys()], id);
+      for (const [name, tensor] of fromBytes.tensors) {
+        const streamed = fromStream.tensors.get(name)!;
+        assert.equal(streamed.kind, tensor.kind, `${id} ${name}`);
+        assert.equal(streamed.zeroCopy, false);
+        assert.deepEqual(streamed.data, tensor.data, `${id} ${name}`);
+      }
+      let count = 0;
+      for await (
+        const _ of convertTensors(chunked(bytes, 65537).stream, { onWarning: silent })
+      ) count++;
+      assert.equal(count, fromBytes.tensors.size);
     }
   },
 );
