@@ -7,7 +7,7 @@
  */
 import { formatInteger, GgufError } from "./errors.ts";
 import { type GgufInput, readHeader, resolveSource } from "./read_gguf.ts";
-import { checkSequential, openGgufStream } from "./read_gguf_stream.ts";
+import { openGgufStream } from "./read_gguf_stream.ts";
 import type { ParseOptions } from "./parse_gguf.ts";
 import type { ByteSource } from "./source/byte_source.ts";
 import type { OpenOptions } from "./source/open_source.ts";
@@ -80,16 +80,7 @@ export async function openGgufModel(
   input: GgufInput,
   options: OpenModelOptions = {},
 ): Promise<GgufModel> {
-  if (input instanceof ReadableStream) {
-    const model = await openGgufStream(input, options);
-    try {
-      checkSequential(model.tensors);
-    } catch (error) {
-      await model.close();
-      throw error;
-    }
-    return model;
-  }
+  if (input instanceof ReadableStream) return await openGgufStream(input, options);
   const opened: GgufPart[] = [];
   const owned: ByteSource[] = [];
   const close = async () => {

@@ -6,7 +6,7 @@
  */
 import { NeedMoreBytes } from "./_cursor.ts";
 import { parseGgufHeader, type ParseOptions } from "./parse_gguf.ts";
-import { openGgufStream } from "./read_gguf_stream.ts";
+import { readStreamHeader } from "./read_gguf_stream.ts";
 import type { ByteSource } from "./source/byte_source.ts";
 import { bytesSource } from "./source/bytes.ts";
 import { openByteSource, type OpenOptions } from "./source/open_source.ts";
@@ -93,12 +93,7 @@ export async function readGguf(
   input: GgufInput,
   options: ReadGgufOptions = {},
 ): Promise<GgufFile> {
-  if (input instanceof ReadableStream) {
-    // Only the header is needed: parse it, then cancel the rest of the stream.
-    const model = await openGgufStream(input, options);
-    await model.close();
-    return model.parts[0].header;
-  }
+  if (input instanceof ReadableStream) return await readStreamHeader(input, options);
   const { source, owned } = await resolveSource(input, options);
   try {
     return await readHeader(source, options);

@@ -72,6 +72,22 @@ async function parseStreamHeader(buffer: StreamBuffer, options: StreamOptions): 
   }
 }
 
+/**
+ * Parses only the header of a stream, then cancels the rest. Unlike
+ * {@linkcode openGgufStream}, it does not require the tensor data to be in index order.
+ */
+export async function readStreamHeader(
+  stream: ReadableStream<Uint8Array>,
+  options: StreamOptions = {},
+): Promise<GgufFile> {
+  const buffer = new StreamBuffer(stream);
+  try {
+    return await parseStreamHeader(buffer, options);
+  } finally {
+    await buffer.cancel().catch(() => {});
+  }
+}
+
 /** Refuses an index whose data is not in ascending offset order: it cannot be read in one pass. */
 export function checkSequential(tensors: TensorInfo[]): void {
   for (let i = 1; i < tensors.length; i++) {
@@ -118,8 +134,8 @@ function sequentialSource(buffer: StreamBuffer): ByteSource {
  * @param stream The model's bytes, in any chunking.
  * @param options Parse options and the header limit.
  * @returns A model whose one part reads from the stream; `close()` cancels the stream.
- * @throws {GgufError} For an invalid header (as from a file), or `LIMIT_EXCEEDED` for a
- *   header past `maxHeaderBytes`.
+ * @throws {GgufError} For an invalid header (as from a file), `LIMIT_EXCEEDED` for a
+ *   header past `maxHeaderBytes`, `NOT_SEQUENTIAL` when the data is not in index order.
  *
  * @example
  * ```ts
@@ -139,6 +155,8 @@ export async function openGgufStream(
   const buffer = new StreamBuffer(stream);
   try {
     const header = await parseStreamHeader(buffer, options);
+    // A forward-only source can serve the model only if its data comes in index order.
+    checkSequential(header.tensors);
     return {
       parts: [{ path: undefined, source: sequentialSource(buffer), header }],
       metadata: header.metadata,
@@ -186,12 +204,6 @@ export async function readGgufStream(
   const model = await openGgufStream(stream, options);
   const header = model.parts[0].header;
   const source = model.parts[0].source;
-  try {
-    checkSequential(header.tensors);
-  } catch (error) {
-    await model.close();
-    throw error;
-  }
   return {
     header,
     cancel: () => model.close(),
@@ -264,7 +276,6 @@ export function convertStream(
       try {
         if (chunks === undefined) {
           model = await openGgufStream(stream, options);
-          checkSequential(model.tensors);
           const plan = planConversion(model, options.policy);
           const header = convertedHeader(model, plan);
           for (const message of fallbackWarnings(plan)) {
