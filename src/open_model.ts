@@ -10,7 +10,7 @@ import { type GgufInput, readHeader, resolveSource } from "./read_gguf.ts";
 import { openGgufStream } from "./read_gguf_stream.ts";
 import type { ParseOptions } from "./parse_gguf.ts";
 import type { ByteSource } from "./source/byte_source.ts";
-import type { OpenOptions } from "./source/open_source.ts";
+import { type OpenOptions, toPath } from "./source/open_source.ts";
 import type { GgufFile, GgufMetadataEntry, TensorInfo } from "./types.ts";
 
 /** One file of a model. */
@@ -87,11 +87,7 @@ export async function openGgufModel(
     for (const source of owned.splice(0)) await source.close();
   };
   try {
-    const path = typeof input === "string"
-      ? input
-      : input instanceof URL
-      ? input.pathname
-      : undefined;
+    const path = typeof input === "string" || input instanceof URL ? toPath(input) : undefined;
     const first = await resolveSource(input, options);
     if (first.owned) owned.push(first.source);
     opened.push({ path, source: first.source, header: await readHeader(first.source, options) });
@@ -103,9 +99,7 @@ export async function openGgufModel(
       if (match === null) {
         throw new GgufError(
           "BAD_METADATA",
-          `Cannot open a split model from ${
-            path ?? "memory"
-          }: split.count is ${count}, but parts are found by their names (NAME-00001-of-0000N.gguf)`,
+          `Cannot open a split model from ${path}: split.count is ${count}, but parts are found by their names (NAME-00001-of-0000N.gguf)`,
         );
       }
       const number = splitNumber(header, "split.no") ?? 0;
