@@ -26,14 +26,13 @@ export class StreamBuffer {
   position = 0;
 
   constructor(stream: ReadableStream<Uint8Array>) {
-    let reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader;
     try {
-      reader = stream.getReader({ mode: "byob" });
+      this.#reader = stream.getReader({ mode: "byob" });
+      this.#byob = true;
     } catch {
-      reader = stream.getReader(); // not a byte stream
+      this.#reader = stream.getReader(); // not a byte stream
+      this.#byob = false;
     }
-    this.#reader = reader;
-    this.#byob = isByob(reader);
   }
 
   async #read(): Promise<ReadableStreamReadResult<Uint8Array>> {
@@ -161,11 +160,4 @@ export class StreamBuffer {
       this.position,
     );
   }
-}
-
-function isByob(
-  reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader,
-): boolean {
-  return typeof ReadableStreamBYOBReader !== "undefined" &&
-    reader instanceof ReadableStreamBYOBReader;
 }
