@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { connect } from "node:net";
+import { concat } from "./_hash.ts";
 
 /** The response: status, and the body's bytes (kept only up to `keep`) and SHA-256. */
 export interface DuplexResponse {
@@ -22,7 +23,7 @@ class ChunkedDecoder {
   done = false;
 
   push(data: Uint8Array, out: (bytes: Uint8Array) => void): void {
-    let buffer = this.#pending.length ? concat(this.#pending, data) : data;
+    let buffer = this.#pending.length ? concat([this.#pending, data]) : data;
     for (;;) {
       if (this.done) return;
       if (this.#remaining > 0) {
@@ -52,13 +53,6 @@ class ChunkedDecoder {
     }
     this.#pending = buffer.slice();
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 function indexOfCrlf(bytes: Uint8Array, from = 0): number {
@@ -94,7 +88,7 @@ export async function duplexPost(
   const finished = new Promise<void>((resolve, reject) => {
     socket.on("data", (data: Uint8Array) => {
       if (status === 0) {
-        head = concat(head, data);
+        head = concat([head, data]);
         const end = (() => {
           for (let i = 0; i + 3 < head.length; i++) {
             if (head[i] === 13 && head[i + 1] === 10 && head[i + 2] === 13 && head[i + 3] === 10) {

@@ -1,8 +1,40 @@
 import { createHash } from "node:crypto";
+import { convertedHeader, encodeConverted, openGgufModel, planConversion } from "../mod.ts";
 
 /** SHA-256 of a typed array's bytes, as hex. */
 export function sha256(data: ArrayBufferView): string {
   return createHash("sha256")
     .update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
     .digest("hex");
+}
+
+/**
+ * The SHA-256 and size of what the file path writes for `path` under the default policy —
+ * the reference that stream, pipe and edge outputs must equal.
+ */
+export async function convertedDigest(
+  path: string,
+  lenient = false,
+): Promise<{ sha256: string; length: number }> {
+  const model = await openGgufModel(path, { lenient });
+  try {
+    const plan = planConversion(model);
+    const header = convertedHeader(model, plan);
+    const hash = createHash("sha256");
+    for await (const chunk of encodeConverted(model, plan, header)) hash.update(chunk);
+    return { sha256: hash.digest("hex"), length: header.fileSize };
+  } finally {
+    await model.close();
+  }
+}
+
+/** Joins byte arrays into one. */
+export function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
 }

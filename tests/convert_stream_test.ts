@@ -6,21 +6,17 @@ import { dirname, join, resolve } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import {
-  convertedHeader,
   convertGguf,
   convertStream,
   convertTensors,
-  encodeConverted,
   encodeGgufHeader,
   GgufError,
   ggufToJson,
-  openGgufModel,
-  planConversion,
   readGguf,
   readGgufStream,
 } from "../mod.ts";
 import { conformance, fixture, listFixtures, STRICT_REFUSALS } from "./_fixtures.ts";
-import { sha256 } from "./_hash.ts";
+import { concat, convertedDigest, sha256 } from "./_hash.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const silent = () => {};
@@ -42,32 +38,8 @@ function chunked(bytes: Uint8Array, size: number) {
   return { stream, state };
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
 async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
-/** The file path's output for a fixture, as bytes. */
-async function fileOutput(path: string, lenient: boolean): Promise<Uint8Array> {
-  const model = await openGgufModel(path, { lenient });
-  try {
-    const plan = planConversion(model);
-    const header = convertedHeader(model, plan);
-    const parts: Uint8Array[] = [];
-    for await (const chunk of encodeConverted(model, plan, header)) parts.push(chunk.slice());
-    return concat(parts);
-  } finally {
-    await model.close();
-  }
 }
 
 test(
@@ -77,7 +49,7 @@ test(
     for (const f of listFixtures().filter((f) => !f.id.startsWith("split/"))) {
       const lenient = STRICT_REFUSALS[f.id] !== undefined;
       const bytes = new Uint8Array(readFileSync(f.path));
-      const expected = sha256(await fileOutput(f.path, lenient));
+      const expected = (await convertedDigest(f.path, lenient)).sha256;
       const sizes = [bytes.length, 65537, 4093, 7, ...(bytes.length <= 64 * 1024 ? [1] : [])];
       for (const size of sizes) {
         const { stream } = chunked(bytes, size);
@@ -186,7 +158,7 @@ test(
     const dir = mkdtempSync(join(tmpdir(), "gguf-stream-pipe-"));
     try {
       for (const id of ["gen/kquants.gguf", "real/ollama-llama-2-tiny-random.gguf"]) {
-        const expected = sha256(await fileOutput(fixture(id).path, false));
+        const expected = (await convertedDigest(fixture(id).path)).sha256;
         for (const command of [`'${DENO}' run -A convert.ts`, `'${BUN}' convert.ts`]) {
           const out = join(dir, "out.gguf");
           const run = spawnSync("bash", [

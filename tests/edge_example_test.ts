@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import {
   createReadStream,
   existsSync,
@@ -17,9 +16,9 @@ import {
 import { dirname, join, resolve } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { convertedHeader, encodeConverted, openGgufModel, planConversion } from "../mod.ts";
 import { ensureSyntheticModel } from "../bench/synthetic_model.ts";
 import { duplexPost } from "./_duplex_http.ts";
+import { convertedDigest } from "./_hash.ts";
 import { conformance, listFixtures, STRICT_REFUSALS } from "./_fixtures.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -60,20 +59,6 @@ async function stop(child: ChildProcess): Promise<void> {
   const exited = new Promise((resolve) => child.on("exit", resolve));
   child.kill("SIGTERM");
   await exited;
-}
-
-/** The file path's output hash and size for a model. */
-async function expected(path: string): Promise<{ sha256: string; length: number }> {
-  const model = await openGgufModel(path);
-  try {
-    const plan = planConversion(model);
-    const header = convertedHeader(model, plan);
-    const hash = createHash("sha256");
-    for await (const chunk of encodeConverted(model, plan, header)) hash.update(chunk);
-    return { sha256: hash.digest("hex"), length: header.fileSize };
-  } finally {
-    await model.close();
-  }
 }
 
 async function* fileChunks(path: string, size = 256 * 1024): AsyncGenerator<Uint8Array> {
@@ -157,7 +142,7 @@ for (const [name, launch] of SERVERS) {
           continue;
         }
         const got = await duplexPost(url, fileChunks(f.path, size), statSync(f.path).size);
-        const want = await expected(f.path);
+        const want = await convertedDigest(f.path);
         assert.equal(got.status, 200, `${f.id}: ${got.text}`);
         assert.equal(got.length, want.length, f.id);
         assert.equal(got.sha256, want.sha256, f.id);
@@ -180,7 +165,7 @@ for (const [name, launch] of SERVERS) {
 
 test("workerd converts the ~330 MB bench model under 128 MiB peak RSS", { skip }, async () => {
   const model = ensureSyntheticModel(330, join(ROOT, "out"));
-  const want = await expected(model);
+  const want = await convertedDigest(model);
   const { url, child } = await SERVERS[2][1]();
   try {
     const [workerd] = descendants(child.pid!, "workerd");
