@@ -13,17 +13,17 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { formatBytes, formatSeconds, ProgressBar } from "./src/cli/progress_bar.ts";
-import { type ConvertFileOptions, convertModelTo } from "./src/convert_file.ts";
-import { type GgufModel, openGgufModel, type OpenModelOptions } from "./src/open_model.ts";
+import { type ConvertFileOptions, convertModelTo } from "./src/output/file.ts";
+import { type GgufModel, openGgufModel, type OpenModelOptions } from "./src/open/open_model.ts";
 import { openFileSink } from "./src/source/file_sink.ts";
 import { stdinStream, stdoutSink } from "./src/source/stdio.ts";
-import { GgufError } from "./src/errors.ts";
-import { ggmlTypeByName } from "./src/ggml_type_traits.ts";
-import { formatPlan, planToJson } from "./src/format_plan.ts";
-import { toJsonText } from "./src/json_text.ts";
-import { fallbackWarnings, planConversion } from "./src/plan_conversion.ts";
+import { GgufError } from "./src/model/errors.ts";
+import { ggmlTypeByName } from "./src/model/ggml_type.ts";
+import { formatPlan, planToJson } from "./src/cli/format_plan.ts";
+import { toJsonText } from "./src/cli/json_text.ts";
+import { fallbackWarnings, planConversion } from "./src/convert/plan.ts";
 import type { AccessMode } from "./src/source/open_source.ts";
-import type { ConversionPolicy, Strategy } from "./src/strategy.ts";
+import type { ConversionPolicy, Strategy } from "./src/convert/policy.ts";
 
 /** The version printed by `--version`. */
 export const VERSION = "0.1.0";

@@ -13,7 +13,7 @@
  *
  * @module
  */
-export { formatInteger, GgufError, type GgufErrorCode } from "./src/errors.ts";
+export { formatInteger, GgufError, type GgufErrorCode } from "./src/model/errors.ts";
 export {
   GGUF_VALUE_TYPE_NAMES,
   type GgufArray,
@@ -22,7 +22,7 @@ export {
   type GgufValue,
   GgufValueType,
   type TensorInfo,
-} from "./src/types.ts";
+} from "./src/model/gguf_file.ts";
 export {
   type DequantizeKernel,
   GGML_TYPES,
@@ -30,17 +30,17 @@ export {
   type GgmlTypeTraits,
   ggmlTypeTraits,
   QK_K,
-} from "./src/ggml_type_traits.ts";
-export { alignOffset, DEFAULT_ALIGNMENT, type ParseOptions } from "./src/parse_gguf.ts";
-export { type GgufInput, readGguf, type ReadGgufOptions } from "./src/read_gguf.ts";
+} from "./src/model/ggml_type.ts";
+export { alignOffset, DEFAULT_ALIGNMENT, type ParseOptions } from "./src/parse/parse_header.ts";
+export { type GgufInput, readGguf, type ReadGgufOptions } from "./src/open/read_gguf.ts";
 export {
   type GgufJson,
   ggufToJson,
   type JsonMetadataEntry,
   type JsonTensor,
   metadataValueToJson,
-} from "./src/gguf_json.ts";
-export type { ByteSource, ByteSourceKind } from "./src/source/byte_source.ts";
+} from "./src/cli/gguf_json.ts";
+export type { ByteSource, ByteSourceKind } from "./src/model/byte_source.ts";
 export { bytesSource } from "./src/source/bytes.ts";
 export {
   type AccessMode,
@@ -49,7 +49,7 @@ export {
   RUNTIME,
   type Runtime,
 } from "./src/source/open_source.ts";
-export { dequantize } from "./src/dequantize.ts";
+export { dequantize } from "./src/convert/dequantize.ts";
 export {
   chooseStrategy,
   type ConversionPolicy,
@@ -57,19 +57,19 @@ export {
   STRATEGIES,
   type Strategy,
   type StrategyChoice,
-} from "./src/strategy.ts";
+} from "./src/convert/policy.ts";
 export {
   fallbackWarnings,
   type OutputKind,
   planConversion,
   type TensorPlan,
-} from "./src/plan_conversion.ts";
+} from "./src/convert/plan.ts";
 export type {
   ConvertedTensor,
   Float32Tensor,
   PackedTensor,
   RawTensor,
-} from "./src/converted_tensor.ts";
+} from "./src/model/converted_tensor.ts";
 export {
   type ConvertedModel,
   convertGguf,
@@ -78,26 +78,26 @@ export {
   convertTensors,
   DEFAULT_CHUNK_BYTES,
   dequantizeRows,
-} from "./src/convert_gguf.ts";
+} from "./src/output/memory.ts";
 export {
   formatPlan,
   type JsonPlannedTensor,
   type PlanJson,
   planToJson,
-} from "./src/format_plan.ts";
-export { toJsonText } from "./src/json_text.ts";
+} from "./src/cli/format_plan.ts";
+export { toJsonText } from "./src/cli/json_text.ts";
 export {
   type EncodedGgufHeader,
   encodeGgufHeader,
   type GgufHeaderSpec,
   type TensorLayoutInput,
-} from "./src/encode_gguf_header.ts";
+} from "./src/output/encode_header.ts";
 export {
   type GgufModel,
   type GgufPart,
   openGgufModel,
   type OpenModelOptions,
-} from "./src/open_model.ts";
+} from "./src/open/open_model.ts";
 export {
   type ByteSink,
   convertFile,
@@ -106,12 +106,12 @@ export {
   convertModelTo,
   type ConvertProgress,
   writeConverted,
-} from "./src/convert_file.ts";
+} from "./src/output/file.ts";
 export {
   convertedHeader,
   encodeConverted,
   type EncodeConvertedOptions,
-} from "./src/encode_converted.ts";
+} from "./src/output/encode_model.ts";
 export { type FileSink, type FileSinkOptions, openFileSink } from "./src/source/file_sink.ts";
 export {
   checkSequential,
@@ -122,5 +122,5 @@ export {
   readGgufStream,
   type StreamedTensor,
   type StreamOptions,
-} from "./src/read_gguf_stream.ts";
+} from "./src/output/stream.ts";
 export { stdinStream, stdoutSink } from "./src/source/stdio.ts";

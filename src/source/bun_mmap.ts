@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { type ByteSource, checkRange } from "./byte_source.ts";
+import { type ByteSource, checkRange } from "../model/byte_source.ts";
 
 interface BunMmap {
   mmap(path: string, options?: { shared?: boolean; offset?: number; size?: number }): Uint8Array;

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { type ByteSource, checkRange } from "./byte_source.ts";
+import { type ByteSource, checkRange } from "../model/byte_source.ts";
 
 /**
  * Wraps a `Uint8Array` as a {@linkcode ByteSource}; views are subarrays, nothing is copied.

@@ -7,8 +7,8 @@
  *
  * @module
  */
-import { GgufError } from "../errors.ts";
-import { type ByteSource, checkRange } from "./byte_source.ts";
+import { GgufError } from "../model/errors.ts";
+import { type ByteSource, checkRange } from "../model/byte_source.ts";
 
 const O_RDONLY = 0;
 const PROT_READ = 1;

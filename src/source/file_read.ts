@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { GgufError } from "../errors.ts";
-import { type ByteSource, checkRange } from "./byte_source.ts";
+import { GgufError } from "../model/errors.ts";
+import { type ByteSource, checkRange } from "../model/byte_source.ts";
 
 /**
  * Opens `path` for positional reads.

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { GgufError } from "../errors.ts";
+import { GgufError } from "../model/errors.ts";
 import { ioError } from "./file_read.ts";
 import { toPath } from "./open_source.ts";
 

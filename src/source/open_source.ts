@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { GgufError } from "../errors.ts";
-import type { ByteSource } from "./byte_source.ts";
+import { GgufError } from "../model/errors.ts";
+import type { ByteSource } from "../model/byte_source.ts";
 import { bytesSource } from "./bytes.ts";
 import { openFileReadSource } from "./file_read.ts";
 

@@ -3,8 +3,8 @@
  *
  * @module
  */
-import type { ByteSink } from "../convert_file.ts";
-import { GgufError } from "../errors.ts";
+import type { ByteSink } from "../output/file.ts";
+import { GgufError } from "../model/errors.ts";
 import { RUNTIME } from "./open_source.ts";
 
 /**

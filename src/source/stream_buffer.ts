@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { formatInteger, GgufError } from "../errors.ts";
+import { formatInteger, GgufError } from "../model/errors.ts";
 
 /** Reads a byte stream forward, with the absolute position of the next unread byte. */
 /** Bytes per BYOB read. */

@@ -5,13 +5,13 @@
  *
  * @module
  */
-import { readBlockChunks } from "./_block_chunks.ts";
-import { checkChunkBytes } from "./convert_gguf.ts";
-import { type EncodedGgufHeader, encodeGgufHeader } from "./encode_gguf_header.ts";
-import { GgufError } from "./errors.ts";
-import { ggmlTypeTraits } from "./ggml_type_traits.ts";
-import type { GgufModel } from "./open_model.ts";
-import type { TensorPlan } from "./plan_conversion.ts";
+import { readBlockChunks } from "../convert/tensor_chunks.ts";
+import { checkChunkBytes } from "./memory.ts";
+import { type EncodedGgufHeader, encodeGgufHeader } from "./encode_header.ts";
+import { GgufError } from "../model/errors.ts";
+import { ggmlTypeTraits } from "../model/ggml_type.ts";
+import type { GgufModel } from "../open/open_model.ts";
+import type { TensorPlan } from "../convert/plan.ts";
 
 /** Options for {@linkcode encodeConverted}. */
 export interface EncodeConvertedOptions {
@@ -41,9 +41,9 @@ const OUTPUT_CHUNK_BYTES = 4 << 20;
  *
  * @example
  * ```ts
- * import { convertedHeader, openGgufModel, planConversion } from "../mod.ts";
+ * import { convertedHeader, openGgufModel, planConversion } from "../../mod.ts";
  * import assert from "node:assert/strict";
- * const model = await openGgufModel(new URL("../samples/tiny-llama.gguf", import.meta.url));
+ * const model = await openGgufModel(new URL("../../samples/tiny-llama.gguf", import.meta.url));
  * const header = convertedHeader(model, planConversion(model));
  * assert.equal(header.offsets.length, 21);
  * await model.close();
@@ -88,9 +88,9 @@ export function convertedHeader(model: GgufModel, plan: TensorPlan[]): EncodedGg
  *
  * @example
  * ```ts
- * import { convertedHeader, encodeConverted, openGgufModel, planConversion } from "../mod.ts";
+ * import { convertedHeader, encodeConverted, openGgufModel, planConversion } from "../../mod.ts";
  * import assert from "node:assert/strict";
- * const model = await openGgufModel(new URL("../samples/tiny-llama.gguf", import.meta.url));
+ * const model = await openGgufModel(new URL("../../samples/tiny-llama.gguf", import.meta.url));
  * const plan = planConversion(model);
  * const header = convertedHeader(model, plan);
  * let size = 0;

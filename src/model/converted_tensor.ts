@@ -3,8 +3,8 @@
  *
  * @module
  */
-import type { Strategy } from "./strategy.ts";
-import type { TensorInfo } from "./types.ts";
+import type { Strategy } from "../convert/policy.ts";
+import type { TensorInfo } from "./gguf_file.ts";
 
 /** What every converted tensor has. */
 interface ConvertedBase {

@@ -56,7 +56,7 @@ export type GgufErrorCode =
  *
  * @example Telling a truncated file from other failures
  * ```ts
- * import { GgufError, readGguf } from "../mod.ts";
+ * import { GgufError, readGguf } from "../../mod.ts";
  * import assert from "node:assert/strict";
  *
  * const bytes = new Uint8Array([0x47, 0x47, 0x55, 0x46, 3, 0]);

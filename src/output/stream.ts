@@ -5,16 +5,16 @@
  *
  * @module
  */
-import { NeedMoreBytes } from "./_cursor.ts";
-import type { ConvertOptions } from "./convert_gguf.ts";
-import { convertedHeader, encodeConverted } from "./encode_converted.ts";
-import { formatInteger, GgufError } from "./errors.ts";
-import type { GgufModel } from "./open_model.ts";
-import { parseGgufHeader, type ParseOptions } from "./parse_gguf.ts";
-import { fallbackWarnings, planConversion, printWarning } from "./plan_conversion.ts";
-import type { ByteSource } from "./source/byte_source.ts";
-import { StreamBuffer } from "./source/stream_buffer.ts";
-import type { GgufFile, TensorInfo } from "./types.ts";
+import { NeedMoreBytes } from "../parse/cursor.ts";
+import type { ConvertOptions } from "./memory.ts";
+import { convertedHeader, encodeConverted } from "./encode_model.ts";
+import { formatInteger, GgufError } from "../model/errors.ts";
+import type { GgufModel } from "../open/open_model.ts";
+import { parseGgufHeader, type ParseOptions } from "../parse/parse_header.ts";
+import { fallbackWarnings, planConversion, printWarning } from "../convert/plan.ts";
+import type { ByteSource } from "../model/byte_source.ts";
+import { StreamBuffer } from "../source/stream_buffer.ts";
+import type { GgufFile, TensorInfo } from "../model/gguf_file.ts";
 
 /** Options for reading a GGUF stream. */
 export interface StreamOptions extends ParseOptions {
@@ -139,7 +139,7 @@ function sequentialSource(buffer: StreamBuffer): ByteSource {
  *
  * @example
  * ```ts
- * import { openGgufStream } from "../mod.ts";
+ * import { openGgufStream } from "../../mod.ts";
  * import assert from "node:assert/strict";
  * const bytes = new Uint8Array(24);
  * bytes.set([0x47, 0x47, 0x55, 0x46, 3]);
@@ -182,9 +182,9 @@ export async function openGgufStream(
  *
  * @example
  * ```ts
- * import { readGgufStream } from "../mod.ts";
+ * import { readGgufStream } from "../../mod.ts";
  * import assert from "node:assert/strict";
- * const response = new Response(await Deno.readFile(new URL("../samples/tiny-llama.gguf", import.meta.url)));
+ * const response = new Response(await Deno.readFile(new URL("../../samples/tiny-llama.gguf", import.meta.url)));
  * const model = await readGgufStream(response.body!);
  * let bytes = 0;
  * for await (const tensor of model) {
@@ -249,9 +249,9 @@ const OUTPUT_READ_BYTES = 64 * 1024;
  *
  * @example
  * ```ts
- * import { convertStream, readGguf } from "../mod.ts";
+ * import { convertStream, readGguf } from "../../mod.ts";
  * import assert from "node:assert/strict";
- * const input = await Deno.readFile(new URL("../samples/tiny-llama.gguf", import.meta.url));
+ * const input = await Deno.readFile(new URL("../../samples/tiny-llama.gguf", import.meta.url));
  * const output = await new Response(convertStream(new Blob([input]).stream())).bytes();
  * const converted = await readGguf(output);
  * assert.equal(converted.tensors[2].typeName, "F32"); // was Q4_K

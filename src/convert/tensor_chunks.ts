@@ -4,9 +4,9 @@
  *
  * @module
  */
-import type { GgmlTypeTraits } from "./ggml_type_traits.ts";
-import type { ByteSource } from "./source/byte_source.ts";
-import type { TensorInfo } from "./types.ts";
+import type { GgmlTypeTraits } from "../model/ggml_type.ts";
+import type { ByteSource } from "../model/byte_source.ts";
+import type { TensorInfo } from "../model/gguf_file.ts";
 
 /** One run of whole blocks: its bytes, the index of its first block, and its block count. */
 export interface BlockChunk {

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { GgufError } from "./errors.ts";
-import { ggmlTypeByName, type GgmlTypeTraits, ggmlTypeTraits } from "./ggml_type_traits.ts";
+import { GgufError } from "../model/errors.ts";
+import { ggmlTypeByName, type GgmlTypeTraits, ggmlTypeTraits } from "../model/ggml_type.ts";
 
 /** Looks up a type by id or name, throwing a `TypeError` for neither. */
 export function traitsOf(type: number | string): GgmlTypeTraits {
@@ -27,7 +27,7 @@ export function traitsOf(type: number | string): GgmlTypeTraits {
  *
  * @example One Q8_0 block
  * ```ts
- * import { dequantize } from "../mod.ts";
+ * import { dequantize } from "../../mod.ts";
  * import assert from "node:assert/strict";
  * const block = new Uint8Array(34);
  * block.set([0x00, 0x3c]); // d = 1.0 as a half

@@ -4,23 +4,23 @@
  *
  * @module
  */
-import { readBlockChunks } from "./_block_chunks.ts";
-import type { ConvertedTensor, Float32Tensor } from "./converted_tensor.ts";
-import { GgufError } from "./errors.ts";
-import { type GgmlTypeTraits, ggmlTypeTraits } from "./ggml_type_traits.ts";
-import type { ParseOptions } from "./parse_gguf.ts";
+import { readBlockChunks } from "../convert/tensor_chunks.ts";
+import type { ConvertedTensor, Float32Tensor } from "../model/converted_tensor.ts";
+import { GgufError } from "../model/errors.ts";
+import { type GgmlTypeTraits, ggmlTypeTraits } from "../model/ggml_type.ts";
+import type { ParseOptions } from "../parse/parse_header.ts";
 import {
   fallbackWarnings,
   planConversion,
   printWarning,
   type TensorPlan,
-} from "./plan_conversion.ts";
-import { type GgufModel, openGgufModel } from "./open_model.ts";
-import type { GgufInput } from "./read_gguf.ts";
-import type { ByteSource } from "./source/byte_source.ts";
-import type { OpenOptions } from "./source/open_source.ts";
-import type { ConversionPolicy } from "./strategy.ts";
-import type { GgufFile, GgufMetadataEntry } from "./types.ts";
+} from "../convert/plan.ts";
+import { type GgufModel, openGgufModel } from "../open/open_model.ts";
+import type { GgufInput } from "../open/read_gguf.ts";
+import type { ByteSource } from "../model/byte_source.ts";
+import type { OpenOptions } from "../source/open_source.ts";
+import type { ConversionPolicy } from "../convert/policy.ts";
+import type { GgufFile, GgufMetadataEntry } from "../model/gguf_file.ts";
 
 /** Options for {@linkcode convertGguf} and {@linkcode convertTensors}. */
 export interface ConvertOptions extends ParseOptions, OpenOptions {
@@ -139,9 +139,9 @@ async function convertOne(
  *
  * @example Uploading tensor by tensor
  * ```ts
- * import { convertTensors } from "../mod.ts";
+ * import { convertTensors } from "../../mod.ts";
  * import assert from "node:assert/strict";
- * const sample = new URL("../samples/tiny-llama.gguf", import.meta.url);
+ * const sample = new URL("../../samples/tiny-llama.gguf", import.meta.url);
  * let floats = 0;
  * for await (const tensor of convertTensors(sample)) {
  *   if (tensor.kind === "float32") floats += tensor.data.length; // upload it, then let it go
@@ -201,7 +201,7 @@ export function checkChunkBytes(chunkBytes: number | undefined): number {
  *
  * @example
  * ```ts
- * import { convertGguf } from "../mod.ts";
+ * import { convertGguf } from "../../mod.ts";
  * import assert from "node:assert/strict";
  * const bytes = new Uint8Array(24);
  * bytes.set([0x47, 0x47, 0x55, 0x46, 3]);
@@ -240,9 +240,9 @@ export async function convertGguf(
  *
  * @example An embedding lookup
  * ```ts
- * import { convertGguf, dequantizeRows } from "../mod.ts";
+ * import { convertGguf, dequantizeRows } from "../../mod.ts";
  * import assert from "node:assert/strict";
- * const model = await convertGguf(new URL("../samples/tiny-llama.gguf", import.meta.url));
+ * const model = await convertGguf(new URL("../../samples/tiny-llama.gguf", import.meta.url));
  * const embeddings = model.tensors.get("token_embd.weight")!;
  * assert.equal(embeddings.kind, "packed"); // Q4_0 stays packed
  * const row = dequantizeRows(embeddings, 7, 1); // token 7 only

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { GgufError } from "./errors.ts";
-import { ggmlTypeByName, ggmlTypeTraits } from "./ggml_type_traits.ts";
-import type { TensorInfo } from "./types.ts";
+import { GgufError } from "../model/errors.ts";
+import { ggmlTypeByName, ggmlTypeTraits } from "../model/ggml_type.ts";
+import type { TensorInfo } from "../model/gguf_file.ts";
 
 /**
  * What happens to one tensor:
@@ -82,7 +82,7 @@ export function normalizeTypeTable(
  *
  * @example
  * ```ts
- * import { chooseStrategy, type TensorInfo } from "../mod.ts";
+ * import { chooseStrategy, type TensorInfo } from "../../mod.ts";
  * import assert from "node:assert/strict";
  * const info = { name: "w", type: 12, typeName: "Q4_K" } as TensorInfo;
  * assert.equal(chooseStrategy(info).strategy, "dequantize");

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { decodeUtf8 } from "./_utf8.ts";
-import { formatInteger, GgufError } from "./errors.ts";
+import { decodeUtf8 } from "./utf8.ts";
+import { formatInteger, GgufError } from "../model/errors.ts";
 
 /** Thrown when a parse needs bytes past the end of a partial buffer. Internal only. */
 export class NeedMoreBytes {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { GGUF_VALUE_TYPE_NAMES, type GgufArray, type GgufFile, type GgufValue } from "./types.ts";
+import { GGUF_VALUE_TYPE_NAMES, type GgufArray, type GgufFile, type GgufValue } from "../model/gguf_file.ts";
 
 /** Arrays longer than this are shown as `head` and `tail` of {@linkcode ARRAY_EDGE} elements. */
 export const ARRAY_PREVIEW_LIMIT = 64;
@@ -85,7 +85,7 @@ function arrayToJson(array: GgufArray): JsonArray {
  *
  * @example
  * ```ts
- * import { metadataValueToJson } from "../mod.ts";
+ * import { metadataValueToJson } from "../../mod.ts";
  * import assert from "node:assert/strict";
  * assert.deepEqual(metadataValueToJson(10, 2n ** 63n), { type: "UINT64", value: "9223372036854775808" });
  * ```
@@ -103,7 +103,7 @@ export function metadataValueToJson(type: number, value: GgufValue): JsonMetadat
  *
  * @example
  * ```ts
- * import { ggufToJson, readGguf } from "../mod.ts";
+ * import { ggufToJson, readGguf } from "../../mod.ts";
  * import assert from "node:assert/strict";
  * const bytes = new Uint8Array(24);
  * bytes.set([0x47, 0x47, 0x55, 0x46, 3]);

@@ -4,18 +4,18 @@
  *
  * @module
  */
-import type { ConvertOptions } from "./convert_gguf.ts";
-import { convertedHeader, encodeConverted } from "./encode_converted.ts";
-import type { EncodedGgufHeader } from "./encode_gguf_header.ts";
-import { GgufError } from "./errors.ts";
-import { type GgufModel, type GgufPart, openGgufModel } from "./open_model.ts";
+import type { ConvertOptions } from "./memory.ts";
+import { convertedHeader, encodeConverted } from "./encode_model.ts";
+import type { EncodedGgufHeader } from "./encode_header.ts";
+import { GgufError } from "../model/errors.ts";
+import { type GgufModel, type GgufPart, openGgufModel } from "../open/open_model.ts";
 import {
   fallbackWarnings,
   planConversion,
   printWarning,
   type TensorPlan,
-} from "./plan_conversion.ts";
-import { openFileSink } from "./source/file_sink.ts";
+} from "../convert/plan.ts";
+import { openFileSink } from "../source/file_sink.ts";
 
 /** Progress of a file conversion. */
 export interface ConvertProgress {
@@ -71,9 +71,9 @@ export interface ByteSink {
  *
  * @example Into memory
  * ```ts
- * import { convertedHeader, openGgufModel, planConversion, writeConverted } from "../mod.ts";
+ * import { convertedHeader, openGgufModel, planConversion, writeConverted } from "../../mod.ts";
  * import assert from "node:assert/strict";
- * const model = await openGgufModel(new URL("../samples/tiny-llama.gguf", import.meta.url));
+ * const model = await openGgufModel(new URL("../../samples/tiny-llama.gguf", import.meta.url));
  * const plan = planConversion(model);
  * const chunks: Uint8Array[] = [];
  * const sink = {
@@ -151,9 +151,9 @@ function inputSize(part: GgufPart): number {
  *
  * @example
  * ```ts
- * import { convertModelTo, openGgufModel } from "../mod.ts";
+ * import { convertModelTo, openGgufModel } from "../../mod.ts";
  * import assert from "node:assert/strict";
- * const model = await openGgufModel(new URL("../samples/tiny-llama.gguf", import.meta.url));
+ * const model = await openGgufModel(new URL("../../samples/tiny-llama.gguf", import.meta.url));
  * let size = 0;
  * const sink = {
  *   write: (chunk: Uint8Array) => Promise.resolve(void (size += chunk.length)),
@@ -194,10 +194,10 @@ export async function convertModelTo(
  *
  * @example
  * ```ts
- * import { convertFile, readGguf } from "../mod.ts";
+ * import { convertFile, readGguf } from "../../mod.ts";
  * import assert from "node:assert/strict";
  * const out = (await Deno.makeTempDir()) + "/tiny.converted.gguf";
- * const result = await convertFile(new URL("../samples/tiny-llama.gguf", import.meta.url), out);
+ * const result = await convertFile(new URL("../../samples/tiny-llama.gguf", import.meta.url), out);
  * const written = await readGguf(out);
  * assert.equal(written.tensors.length, result.plan.length);
  * assert.equal(written.tensors[1].typeName, "F32");

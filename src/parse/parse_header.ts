@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { Cursor } from "./_cursor.ts";
-import { decodeUtf8 } from "./_utf8.ts";
-import { formatInteger, GgufError } from "./errors.ts";
-import { ggmlTypeTraits } from "./ggml_type_traits.ts";
+import { Cursor } from "./cursor.ts";
+import { decodeUtf8 } from "./utf8.ts";
+import { formatInteger, GgufError } from "../model/errors.ts";
+import { ggmlTypeTraits } from "../model/ggml_type.ts";
 import {
   GGUF_VALUE_TYPE_NAMES,
   type GgufArray,
@@ -16,7 +16,7 @@ import {
   type GgufValue,
   GgufValueType,
   type TensorInfo,
-} from "./types.ts";
+} from "../model/gguf_file.ts";
 
 /** Options for parsing a header. */
 export interface ParseOptions {
@@ -57,7 +57,7 @@ const VALUE_SIZES = [1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8];
  *
  * @example
  * ```ts
- * import { alignOffset } from "../mod.ts";
+ * import { alignOffset } from "../../mod.ts";
  * import assert from "node:assert/strict";
  * assert.equal(alignOffset(5_000_000_001, 32), 5_000_000_032);
  * ```

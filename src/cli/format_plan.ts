@@ -3,10 +3,10 @@
  *
  * @module
  */
-import { formatInteger } from "./errors.ts";
+import { formatInteger } from "../model/errors.ts";
 import { type GgufJson, ggufToJson, type JsonTensor, metadataValueToJson } from "./gguf_json.ts";
-import type { TensorPlan } from "./plan_conversion.ts";
-import { type GgufFile, GgufValueType } from "./types.ts";
+import type { TensorPlan } from "../convert/plan.ts";
+import { type GgufFile, GgufValueType } from "../model/gguf_file.ts";
 
 /** A tensor in the plan's JSON: the index entry plus what conversion does with it. */
 export interface JsonPlannedTensor extends JsonTensor {
@@ -33,7 +33,7 @@ export interface PlanJson extends Omit<GgufJson, "tensors"> {
  *
  * @example
  * ```ts
- * import { planConversion, planToJson, readGguf } from "../mod.ts";
+ * import { planConversion, planToJson, readGguf } from "../../mod.ts";
  * import assert from "node:assert/strict";
  * const bytes = new Uint8Array(24);
  * bytes.set([0x47, 0x47, 0x55, 0x46, 3]);
@@ -103,7 +103,7 @@ function previewValue(file: GgufFile, key: string): string {
  *
  * @example
  * ```ts
- * import { formatPlan, planConversion, readGguf } from "../mod.ts";
+ * import { formatPlan, planConversion, readGguf } from "../../mod.ts";
  * import assert from "node:assert/strict";
  * const bytes = new Uint8Array(24);
  * bytes.set([0x47, 0x47, 0x55, 0x46, 3]);

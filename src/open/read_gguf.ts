@@ -4,13 +4,13 @@
  *
  * @module
  */
-import { NeedMoreBytes } from "./_cursor.ts";
-import { parseGgufHeader, type ParseOptions } from "./parse_gguf.ts";
-import { readStreamHeader } from "./read_gguf_stream.ts";
-import type { ByteSource } from "./source/byte_source.ts";
-import { bytesSource } from "./source/bytes.ts";
-import { openByteSource, type OpenOptions } from "./source/open_source.ts";
-import type { GgufFile } from "./types.ts";
+import { NeedMoreBytes } from "../parse/cursor.ts";
+import { parseGgufHeader, type ParseOptions } from "../parse/parse_header.ts";
+import { readStreamHeader } from "../output/stream.ts";
+import type { ByteSource } from "../model/byte_source.ts";
+import { bytesSource } from "../source/bytes.ts";
+import { openByteSource, type OpenOptions } from "../source/open_source.ts";
+import type { GgufFile } from "../model/gguf_file.ts";
 
 /**
  * Where a GGUF file comes from: a path, a `file:` URL, an open source, its bytes, or a
@@ -78,7 +78,7 @@ export async function readHeader(
  *
  * @example
  * ```ts
- * import { readGguf } from "../mod.ts";
+ * import { readGguf } from "../../mod.ts";
  * import assert from "node:assert/strict";
  * // A minimal GGUF v3 file: magic, version, 0 tensors, 0 metadata entries.
  * const bytes = new Uint8Array(24);

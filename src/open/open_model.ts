@@ -5,13 +5,13 @@
  *
  * @module
  */
-import { formatInteger, GgufError } from "./errors.ts";
+import { formatInteger, GgufError } from "../model/errors.ts";
 import { type GgufInput, readHeader, resolveSource } from "./read_gguf.ts";
-import { openGgufStream } from "./read_gguf_stream.ts";
-import type { ParseOptions } from "./parse_gguf.ts";
-import type { ByteSource } from "./source/byte_source.ts";
-import { type OpenOptions, toPath } from "./source/open_source.ts";
-import type { GgufFile, GgufMetadataEntry, TensorInfo } from "./types.ts";
+import { openGgufStream } from "../output/stream.ts";
+import type { ParseOptions } from "../parse/parse_header.ts";
+import type { ByteSource } from "../model/byte_source.ts";
+import { type OpenOptions, toPath } from "../source/open_source.ts";
+import type { GgufFile, GgufMetadataEntry, TensorInfo } from "../model/gguf_file.ts";
 
 /** One file of a model. */
 export interface GgufPart {
@@ -68,9 +68,9 @@ function splitNumber(header: GgufFile, key: string): number | undefined {
  *
  * @example
  * ```ts
- * import { openGgufModel } from "../mod.ts";
+ * import { openGgufModel } from "../../mod.ts";
  * import assert from "node:assert/strict";
- * const model = await openGgufModel(new URL("../samples/tiny-llama.gguf", import.meta.url));
+ * const model = await openGgufModel(new URL("../../samples/tiny-llama.gguf", import.meta.url));
  * assert.equal(model.parts.length, 1);
  * assert.equal(model.tensors.length, 21);
  * await model.close();

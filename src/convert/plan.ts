@@ -4,16 +4,16 @@
  *
  * @module
  */
-import { GgufError } from "./errors.ts";
-import { ggmlTypeTraits } from "./ggml_type_traits.ts";
+import { GgufError } from "../model/errors.ts";
+import { ggmlTypeTraits } from "../model/ggml_type.ts";
 import {
   chooseStrategy,
   type ConversionPolicy,
   normalizeTypeTable,
   type Strategy,
-} from "./strategy.ts";
-import type { GgufModel } from "./open_model.ts";
-import type { GgufFile, TensorInfo } from "./types.ts";
+} from "./policy.ts";
+import type { GgufModel } from "../open/open_model.ts";
+import type { GgufFile, TensorInfo } from "../model/gguf_file.ts";
 
 /** The kind of result a strategy gives for a type. */
 export type OutputKind = "packed" | "float32" | "raw";
@@ -49,7 +49,7 @@ const F32_ID = 0;
  *
  * @example
  * ```ts
- * import { planConversion, readGguf } from "../mod.ts";
+ * import { planConversion, readGguf } from "../../mod.ts";
  * import assert from "node:assert/strict";
  * const bytes = new Uint8Array(24);
  * bytes.set([0x47, 0x47, 0x55, 0x46, 3]);
@@ -112,9 +112,9 @@ export function planConversion(
  *
  * @example
  * ```ts
- * import { fallbackWarnings, planConversion, readGguf } from "../mod.ts";
+ * import { fallbackWarnings, planConversion, readGguf } from "../../mod.ts";
  * import assert from "node:assert/strict";
- * const file = await readGguf(new URL("../samples/tiny-llama.gguf", import.meta.url));
+ * const file = await readGguf(new URL("../../samples/tiny-llama.gguf", import.meta.url));
  * // Every type in the sample has a rule, so nothing falls back.
  * const plan = planConversion(file, { tensor: () => undefined });
  * assert.deepEqual(fallbackWarnings(plan), []);

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { alignOffset } from "./parse_gguf.ts";
-import { type GgufArray, type GgufMetadataEntry, type GgufValue, GgufValueType } from "./types.ts";
+import { alignOffset } from "../parse/parse_header.ts";
+import { type GgufArray, type GgufMetadataEntry, type GgufValue, GgufValueType } from "../model/gguf_file.ts";
 
 /** One tensor to lay out: its index entry without the offset. */
 export interface TensorLayoutInput {
@@ -153,7 +153,7 @@ function writeArray(out: ByteWriter, array: GgufArray): void {
  *
  * @example
  * ```ts
- * import { encodeGgufHeader, readGguf } from "../mod.ts";
+ * import { encodeGgufHeader, readGguf } from "../../mod.ts";
  * import assert from "node:assert/strict";
  * const header = encodeGgufHeader({
  *   alignment: 32,

@@ -1,0 +1,111 @@
+/**
+ * The kernel table: for each ggml type id, the kernel that turns its blocks into float32
+ * (bit for bit as ggml's `to_float`) and, for the target types, the one that turns
+ * float32 into its blocks (as ggml's reference quantizers).
+ *
+ * @module
+ */
+import type { GgmlTypeTraits } from "../model/ggml_type.ts";
+import { GgmlType } from "../model/ggml_type.ts";
+import { dequantizeRowBf16, dequantizeRowF16, dequantizeRowF32 } from "./dequant/float.ts";
+import { dequantizeRowIq4Nl } from "./dequant/iq4_nl.ts";
+import { dequantizeRowIq4Xs } from "./dequant/iq4_xs.ts";
+import { dequantizeRowQ2K } from "./dequant/q2_k.ts";
+import { dequantizeRowQ3K } from "./dequant/q3_k.ts";
+import { dequantizeRowQ4_0 } from "./dequant/q4_0.ts";
+import { dequantizeRowQ4_1 } from "./dequant/q4_1.ts";
+import { dequantizeRowQ4K } from "./dequant/q4_k.ts";
+import { dequantizeRowQ5_0 } from "./dequant/q5_0.ts";
+import { dequantizeRowQ5_1 } from "./dequant/q5_1.ts";
+import { dequantizeRowQ5K } from "./dequant/q5_k.ts";
+import { dequantizeRowQ6K } from "./dequant/q6_k.ts";
+import { dequantizeRowQ8_0 } from "./dequant/q8_0.ts";
+
+/**
+ * A dequantization kernel: reads `blocks` whole blocks from `src` (starting at its
+ * first byte) and writes `blocks × blockSize` float32 values to `dst` (starting at
+ * its first element). Allocates nothing and checks nothing: its caller does.
+ * `littleEndian` is `false` only for big-endian files.
+ */
+export type DequantizeKernel = (
+  src: Uint8Array,
+  dst: Float32Array,
+  blocks: number,
+  littleEndian: boolean,
+) => void;
+
+/**
+ * A quantization kernel: reads `blocks × blockSize` float32 values from `src` and writes
+ * `blocks` whole blocks to `dst`. Allocates nothing and checks nothing.
+ */
+export type QuantizeKernel = (src: Float32Array, dst: Uint8Array, blocks: number) => void;
+
+/** A type's dequantizer, and whether it reads multi-byte fields in either byte order. */
+export interface Dequantizer {
+  readonly kernel: DequantizeKernel;
+  /** `true` when the kernel can read big-endian blocks (plain float types). */
+  readonly endianAware: boolean;
+}
+
+const DEQUANTIZERS = new Map<number, Dequantizer>();
+const QUANTIZERS = new Map<number, QuantizeKernel>();
+
+function dequantizer(id: number, kernel: DequantizeKernel, endianAware = false): void {
+  DEQUANTIZERS.set(id, { kernel, endianAware });
+}
+
+dequantizer(GgmlType.F32, dequantizeRowF32, true);
+dequantizer(GgmlType.F16, dequantizeRowF16, true);
+dequantizer(GgmlType.BF16, dequantizeRowBf16, true);
+dequantizer(GgmlType.Q4_0, dequantizeRowQ4_0);
+dequantizer(GgmlType.Q4_1, dequantizeRowQ4_1);
+dequantizer(GgmlType.Q5_0, dequantizeRowQ5_0);
+dequantizer(GgmlType.Q5_1, dequantizeRowQ5_1);
+dequantizer(GgmlType.Q8_0, dequantizeRowQ8_0);
+dequantizer(GgmlType.Q2_K, dequantizeRowQ2K);
+dequantizer(GgmlType.Q3_K, dequantizeRowQ3K);
+dequantizer(GgmlType.Q4_K, dequantizeRowQ4K);
+dequantizer(GgmlType.Q5_K, dequantizeRowQ5K);
+dequantizer(GgmlType.Q6_K, dequantizeRowQ6K);
+dequantizer(GgmlType.IQ4_NL, dequantizeRowIq4Nl);
+dequantizer(GgmlType.IQ4_XS, dequantizeRowIq4Xs);
+
+/**
+ * The dequantizer of a type, if gguf-stream has one.
+ *
+ * @param type The type's traits (or id).
+ * @returns Its kernel and byte-order ability, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { dequantizerOf } from "./kernels.ts";
+ * import assert from "node:assert/strict";
+ * assert.ok(dequantizerOf(12) !== undefined); // Q4_K
+ * assert.equal(dequantizerOf(26), undefined); // I32 has no float form
+ * ```
+ */
+export function dequantizerOf(type: GgmlTypeTraits | number): Dequantizer | undefined {
+  return DEQUANTIZERS.get(typeof type === "number" ? type : type.id);
+}
+
+/**
+ * The quantizer into a type, if gguf-stream has one (Q8_0 and Q4_0).
+ *
+ * @param type The type's traits (or id).
+ * @returns Its kernel, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { quantizerOf } from "./kernels.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(quantizerOf(12), undefined); // no Q4_K quantizer
+ * ```
+ */
+export function quantizerOf(type: GgmlTypeTraits | number): QuantizeKernel | undefined {
+  return QUANTIZERS.get(typeof type === "number" ? type : type.id);
+}
+
+/** Registers a quantizer (used by the quantizer modules' table below). */
+export function registerQuantizer(id: number, kernel: QuantizeKernel): void {
+  QUANTIZERS.set(id, kernel);
+}
