@@ -18,7 +18,7 @@ import { type GgufModel, openGgufModel, type OpenModelOptions } from "./src/open
 import { openFileSink } from "./src/source/file_sink.ts";
 import { stdinStream, stdoutSink } from "./src/source/stdio.ts";
 import { GgufError } from "./src/model/errors.ts";
-import { ggmlTypeByName } from "./src/model/ggml_type.ts";
+import { ggmlType } from "./src/model/ggml_type.ts";
 import { formatPlan, planToJson } from "./src/cli/format_plan.ts";
 import { toJsonText } from "./src/cli/json_text.ts";
 import { fallbackWarnings, planConversion } from "./src/convert/plan.ts";
@@ -91,7 +91,7 @@ class UsageError extends Error {}
 function parseTypeList(flag: string, value: string | undefined): string[] {
   if (value === undefined) return [];
   return value.split(",").map((name) => name.trim()).filter((name) => name !== "").map((name) => {
-    const traits = ggmlTypeByName(name);
+    const traits = ggmlType(name);
     if (traits === undefined) throw new UsageError(`${flag}: unknown ggml type "${name}"`);
     return traits.name;
   });

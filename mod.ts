@@ -24,13 +24,14 @@ export {
   type TensorInfo,
 } from "./src/model/gguf_file.ts";
 export {
-  type DequantizeKernel,
   GGML_TYPES,
-  ggmlTypeByName,
+  GgmlType,
+  ggmlType,
+  type GgmlTypeName,
   type GgmlTypeTraits,
-  ggmlTypeTraits,
   QK_K,
 } from "./src/model/ggml_type.ts";
+export { type DequantizeKernel, dequantizerOf } from "./src/convert/kernels.ts";
 export { alignOffset, DEFAULT_ALIGNMENT, type ParseOptions } from "./src/parse/parse_header.ts";
 export { type GgufInput, readGguf, type ReadGgufOptions } from "./src/open/read_gguf.ts";
 export {

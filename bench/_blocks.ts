@@ -2,7 +2,7 @@
  * Random but valid quantized blocks for benchmarks: random quant bits, half-precision
  * scales in a realistic range (2^-12 .. 2^-12 + 2^-8), as a real model's would be.
  */
-import { ggmlTypeByName, type GgmlTypeTraits } from "../mod.ts";
+import { ggmlType, type GgmlTypeTraits } from "../mod.ts";
 
 /** Byte offsets of the half-precision scales in one block, per type. */
 const HALF_OFFSETS: Record<string, number[]> = {
@@ -73,7 +73,7 @@ export function fillRandomBlocks(out: Uint8Array, traits: GgmlTypeTraits, random
 
 /** `count` weights of random blocks of the named type. */
 export function randomBlocks(type: string, count: number, seed = 1): Uint8Array {
-  const traits = ggmlTypeByName(type)!;
+  const traits = ggmlType(type)!;
   const out = new Uint8Array((count / traits.blockSize) * traits.bytesPerBlock);
   fillRandomBlocks(out, traits, new Random(seed));
   return out;

@@ -5,7 +5,7 @@
  *   deno run -A bench/dequant_bench.ts
  *   bun bench/dequant_bench.ts
  */
-import { dequantize, GGML_TYPES } from "../mod.ts";
+import { dequantize, dequantizerOf, GGML_TYPES } from "../mod.ts";
 import { randomBlocks } from "./_blocks.ts";
 import { type BenchResult, measure, report } from "./_runner.ts";
 
@@ -16,7 +16,7 @@ const fill = await measure("Float32Array.fill (floor)", WEIGHTS, () => output.fi
   runs: 21,
 });
 results.push(fill);
-for (const traits of GGML_TYPES.filter((t) => t.dequantize !== undefined)) {
+for (const traits of GGML_TYPES.filter((t) => dequantizerOf(t) !== undefined)) {
   const src = randomBlocks(traits.name, WEIGHTS);
   results.push(
     await measure(traits.name, WEIGHTS, () => dequantize(traits.id, src, output), { runs: 11 }),

@@ -9,7 +9,7 @@
  */
 import { closeSync, existsSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { encodeGgufHeader, ggmlTypeTraits, GgufValueType, type TensorLayoutInput } from "../mod.ts";
+import { encodeGgufHeader, ggmlType, GgufValueType, type TensorLayoutInput } from "../mod.ts";
 import { fillRandomBlocks, Random } from "./_blocks.ts";
 
 /** The model's dimensions. */
@@ -29,7 +29,7 @@ export function syntheticTensors(config: SyntheticConfig): TensorLayoutInput[] {
   const tensors: TensorLayoutInput[] = [];
   const add = (name: string, shape: number[], type: number) => {
     const elements = shape.reduce((a, b) => a * b, 1);
-    const traits = ggmlTypeTraits(type)!;
+    const traits = ggmlType(type)!;
     const nbytes = (elements / traits.blockSize) * traits.bytesPerBlock;
     tensors.push({ name, shape, type, nbytes });
   };
@@ -89,11 +89,11 @@ export function writeSyntheticModel(path: string, config: SyntheticConfig): numb
     tensors.forEach((tensor, i) => {
       const start = header.dataOffset + header.offsets[i];
       if (start > written) writeSync(fd, new Uint8Array(start - written));
-      const unit = ggmlTypeTraits(tensor.type)!.bytesPerBlock;
+      const unit = ggmlType(tensor.type)!.bytesPerBlock;
       const step = Math.floor(chunk.length / (unit * 4)) * unit * 4;
       for (let done = 0; done < tensor.nbytes; done += step) {
         const piece = chunk.subarray(0, Math.min(step, tensor.nbytes - done));
-        fillRandomBlocks(piece, ggmlTypeTraits(tensor.type)!, random);
+        fillRandomBlocks(piece, ggmlType(tensor.type)!, random);
         writeSync(fd, piece);
       }
       written = start + tensor.nbytes;

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { convertStream, ggmlTypeByName, GgufError, type Strategy } from "../mod.ts";
+import { convertStream, ggmlType, GgufError, type Strategy } from "../mod.ts";
 
 /** Input bytes per conversion step, and bytes per output read. */
 const CHUNK_BYTES = 256 * 1024;
@@ -27,7 +27,7 @@ function policyFrom(url: URL) {
   const list = (name: string) =>
     (url.searchParams.get(name) ?? "").split(",").filter((t) => t !== "");
   for (const type of list("keep")) {
-    types[type] = ggmlTypeByName(type)?.name === "F32" ? "passthrough" : "view";
+    types[type] = ggmlType(type)?.name === "F32" ? "passthrough" : "view";
   }
   for (const type of list("dequantize")) types[type] = "dequantize";
   const unsupported = url.searchParams.get("unsupported") === "error"

@@ -5,6 +5,7 @@ import {
   convertTensors,
   DEFAULT_STRATEGIES,
   dequantize,
+  dequantizerOf,
   dequantizeRows,
   GGML_TYPES,
   GgufError,
@@ -19,7 +20,7 @@ const silent = () => {};
 
 /** A policy that dequantizes every type gguf-stream has a kernel for. */
 const ALL_FLOAT: Record<string, Strategy> = Object.fromEntries(
-  GGML_TYPES.filter((t) => t.dequantize !== undefined).map((t) => [t.name, "dequantize"]),
+  GGML_TYPES.filter((t) => dequantizerOf(t) !== undefined).map((t) => [t.name, "dequantize"]),
 );
 
 for (const kind of SOURCE_KINDS) {

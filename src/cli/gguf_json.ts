@@ -4,7 +4,12 @@
  *
  * @module
  */
-import { GGUF_VALUE_TYPE_NAMES, type GgufArray, type GgufFile, type GgufValue } from "../model/gguf_file.ts";
+import {
+  GGUF_VALUE_TYPE_NAMES,
+  type GgufArray,
+  type GgufFile,
+  type GgufValue,
+} from "../model/gguf_file.ts";
 
 /** Arrays longer than this are shown as `head` and `tail` of {@linkcode ARRAY_EDGE} elements. */
 export const ARRAY_PREVIEW_LIMIT = 64;

@@ -4,12 +4,13 @@
  *
  * @module
  */
+import { dequantizerOf } from "./kernels.ts";
 import { GgufError } from "../model/errors.ts";
-import { ggmlTypeByName, type GgmlTypeTraits, ggmlTypeTraits } from "../model/ggml_type.ts";
+import { ggmlType, type GgmlTypeTraits } from "../model/ggml_type.ts";
 
 /** Looks up a type by id or name, throwing a `TypeError` for neither. */
 export function traitsOf(type: number | string): GgmlTypeTraits {
-  const traits = typeof type === "number" ? ggmlTypeTraits(type) : ggmlTypeByName(type);
+  const traits = typeof type === "number" ? ggmlType(type) : ggmlType(type);
   if (traits === undefined) throw new TypeError(`Unknown ggml type ${JSON.stringify(type)}`);
   return traits;
 }
@@ -43,7 +44,8 @@ export function dequantize(
   dst?: Float32Array,
 ): Float32Array {
   const traits = traitsOf(type);
-  if (traits.dequantize === undefined) {
+  const dequantizer = dequantizerOf(traits);
+  if (dequantizer === undefined) {
     throw new GgufError(
       "UNSUPPORTED_TYPE",
       `Cannot dequantize ${traits.name}: gguf-stream has no kernel for it (pass it through instead)`,
@@ -62,6 +64,6 @@ export function dequantize(
       `Cannot dequantize ${traits.name}: dst holds ${out.length} values, ${count} needed`,
     );
   }
-  traits.dequantize(src, out, blocks, true);
+  dequantizer.kernel(src, out, blocks, true);
   return out.length === count ? out : out.subarray(0, count);
 }

@@ -4,8 +4,9 @@
  *
  * @module
  */
+import { dequantizerOf } from "./kernels.ts";
 import { GgufError } from "../model/errors.ts";
-import { ggmlTypeTraits } from "../model/ggml_type.ts";
+import { ggmlType } from "../model/ggml_type.ts";
 import {
   chooseStrategy,
   type ConversionPolicy,
@@ -65,7 +66,7 @@ export function planConversion(
     "parts" in file ? file.parts[file.tensorParts[i]].header.littleEndian : file.littleEndian;
   return file.tensors.map((info, i) => {
     const { strategy, fallback } = chooseStrategy(info, policy, table);
-    const traits = ggmlTypeTraits(info.type)!;
+    const traits = ggmlType(info.type)!;
     if (strategy === "error") {
       throw new GgufError(
         "REFUSED",
@@ -73,7 +74,7 @@ export function planConversion(
         info.indexOffset,
       );
     }
-    if (strategy === "dequantize" && !littleEndian(i) && !traits.endianAware) {
+    if (strategy === "dequantize" && !littleEndian(i) && !dequantizerOf(traits)!.endianAware) {
       throw new GgufError(
         "UNSUPPORTED_BYTE_ORDER",
         `Cannot dequantize tensor "${info.name}": ${info.typeName} blocks in a big-endian file are not supported`,

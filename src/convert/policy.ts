@@ -4,8 +4,9 @@
  *
  * @module
  */
+import { dequantizerOf } from "./kernels.ts";
 import { GgufError } from "../model/errors.ts";
-import { ggmlTypeByName, ggmlTypeTraits } from "../model/ggml_type.ts";
+import { ggmlType } from "../model/ggml_type.ts";
 import type { TensorInfo } from "../model/gguf_file.ts";
 
 /**
@@ -59,7 +60,7 @@ export function normalizeTypeTable(
 ): Map<string, Strategy> {
   const table = new Map<string, Strategy>(Object.entries(DEFAULT_STRATEGIES));
   for (const [name, strategy] of Object.entries(types ?? {})) {
-    const traits = ggmlTypeByName(name);
+    const traits = ggmlType(name);
     if (traits === undefined) throw new TypeError(`Unknown ggml type "${name}" in the policy`);
     if (!STRATEGIES.includes(strategy)) {
       throw new TypeError(
@@ -109,7 +110,7 @@ export function chooseStrategy(
     }
     return { strategy: "passthrough", fallback: true };
   }
-  if (chosen === "dequantize" && ggmlTypeTraits(tensor.type)?.dequantize === undefined) {
+  if (chosen === "dequantize" && dequantizerOf(tensor.type) === undefined) {
     throw new GgufError(
       "UNSUPPORTED_TYPE",
       `Cannot dequantize tensor "${tensor.name}": gguf-stream has no ${tensor.typeName} kernel (use view or passthrough)`,

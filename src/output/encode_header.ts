@@ -5,7 +5,12 @@
  * @module
  */
 import { alignOffset } from "../parse/parse_header.ts";
-import { type GgufArray, type GgufMetadataEntry, type GgufValue, GgufValueType } from "../model/gguf_file.ts";
+import {
+  type GgufArray,
+  type GgufMetadataEntry,
+  type GgufValue,
+  GgufValueType,
+} from "../model/gguf_file.ts";
 
 /** One tensor to lay out: its index entry without the offset. */
 export interface TensorLayoutInput {

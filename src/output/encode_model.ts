@@ -8,8 +8,9 @@
 import { readBlockChunks } from "../convert/tensor_chunks.ts";
 import { checkChunkBytes } from "./memory.ts";
 import { type EncodedGgufHeader, encodeGgufHeader } from "./encode_header.ts";
+import { dequantizerOf } from "../convert/kernels.ts";
 import { GgufError } from "../model/errors.ts";
-import { ggmlTypeTraits } from "../model/ggml_type.ts";
+import { ggmlType } from "../model/ggml_type.ts";
 import type { GgufModel } from "../open/open_model.ts";
 import type { TensorPlan } from "../convert/plan.ts";
 
@@ -54,7 +55,7 @@ export function convertedHeader(model: GgufModel, plan: TensorPlan[]): EncodedGg
     const littleEndian = model.parts[model.tensorParts[i]].header.littleEndian;
     if (
       !littleEndian && entry.kind !== "float32" &&
-      ggmlTypeTraits(entry.info.type)!.bytesPerBlock > 1
+      ggmlType(entry.info.type)!.bytesPerBlock > 1
     ) {
       throw new GgufError(
         "UNSUPPORTED_BYTE_ORDER",
@@ -128,7 +129,7 @@ export async function* encodeConverted(
     const start = header.dataOffset + header.offsets[i];
     if (start > written) yield new Uint8Array(start - written);
     if (entry.kind === "float32") {
-      const traits = ggmlTypeTraits(info.type)!;
+      const traits = ggmlType(info.type)!;
       const perChunk = Math.max(
         1,
         Math.min(
@@ -146,7 +147,7 @@ export async function* encodeConverted(
       for await (const { src, blocks } of chunks) {
         signal?.throwIfAborted();
         const values = outputBuffer(perChunk * traits.blockSize);
-        traits.dequantize!(src, values, blocks, part.header.littleEndian);
+        dequantizerOf(traits)!.kernel(src, values, blocks, part.header.littleEndian);
         yield new Uint8Array(values.buffer, values.byteOffset, blocks * traits.blockSize * 4);
       }
     } else {

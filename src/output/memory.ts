@@ -6,8 +6,9 @@
  */
 import { readBlockChunks } from "../convert/tensor_chunks.ts";
 import type { ConvertedTensor, Float32Tensor } from "../model/converted_tensor.ts";
+import { dequantizerOf } from "../convert/kernels.ts";
 import { GgufError } from "../model/errors.ts";
-import { type GgmlTypeTraits, ggmlTypeTraits } from "../model/ggml_type.ts";
+import { ggmlType, type GgmlTypeTraits } from "../model/ggml_type.ts";
 import type { ParseOptions } from "../parse/parse_header.ts";
 import {
   fallbackWarnings,
@@ -62,7 +63,12 @@ async function dequantizeInto(
   const totalBlocks = info.elements / traits.blockSize;
   if (source.kind === "bytes") {
     // Already in memory: no chunking needed.
-    traits.dequantize!(source.view(info.fileOffset, info.nbytes)!, out, totalBlocks, littleEndian);
+    dequantizerOf(traits)!.kernel(
+      source.view(info.fileOffset, info.nbytes)!,
+      out,
+      totalBlocks,
+      littleEndian,
+    );
     return;
   }
   const blocksPerChunk = Math.max(1, Math.floor(chunkBytes / traits.bytesPerBlock));
@@ -80,7 +86,12 @@ async function dequantizeInto(
       () => buffer,
     )
   ) {
-    traits.dequantize!(src, out.subarray(firstBlock * traits.blockSize), blocks, littleEndian);
+    dequantizerOf(traits)!.kernel(
+      src,
+      out.subarray(firstBlock * traits.blockSize),
+      blocks,
+      littleEndian,
+    );
   }
 }
 
@@ -103,7 +114,7 @@ async function convertOne(
     littleEndian,
   };
   if (plan.kind === "float32") {
-    const traits = ggmlTypeTraits(info.type)!;
+    const traits = ggmlType(info.type)!;
     if (strategy !== "dequantize" && littleEndian) {
       const view = source.view(info.fileOffset, info.nbytes);
       if (view !== undefined && view.byteOffset % 4 === 0) {
@@ -272,11 +283,12 @@ export function dequantizeRows(
     out.set(tensor.data.subarray(firstRow * rowLength, firstRow * rowLength + count));
     return out.subarray(0, count);
   }
-  const traits = ggmlTypeTraits(tensor.info.type)!;
-  if (traits.dequantize === undefined) {
+  const traits = ggmlType(tensor.info.type)!;
+  const dequantizer = dequantizerOf(traits);
+  if (dequantizer === undefined) {
     throw new GgufError("UNSUPPORTED_TYPE", `Cannot dequantize rows of ${traits.name}: no kernel`);
   }
-  if (!tensor.littleEndian && !traits.endianAware) {
+  if (!tensor.littleEndian && !dequantizer.endianAware) {
     throw new GgufError(
       "UNSUPPORTED_BYTE_ORDER",
       `Cannot dequantize rows of "${tensor.name}": ${traits.name} blocks in a big-endian file are not supported`,
@@ -290,6 +302,6 @@ export function dequantizeRows(
   }
   const rowBytes = (rowLength / traits.blockSize) * traits.bytesPerBlock;
   const src = tensor.data.subarray(firstRow * rowBytes, (firstRow + rowCount) * rowBytes);
-  traits.dequantize(src, out, count / traits.blockSize, tensor.littleEndian);
+  dequantizer.kernel(src, out, count / traits.blockSize, tensor.littleEndian);
   return out.subarray(0, count);
 }

@@ -7,7 +7,7 @@
 import { Cursor } from "./cursor.ts";
 import { decodeUtf8 } from "./utf8.ts";
 import { formatInteger, GgufError } from "../model/errors.ts";
-import { ggmlTypeTraits } from "../model/ggml_type.ts";
+import { ggmlType } from "../model/ggml_type.ts";
 import {
   GGUF_VALUE_TYPE_NAMES,
   type GgufArray,
@@ -423,7 +423,7 @@ function readTensorInfo(
   }
   const typeAt = cursor.pos;
   const type = cursor.u32(`the type of ${what}`);
-  const traits = ggmlTypeTraits(type);
+  const traits = ggmlType(type);
   if (traits === undefined) {
     throw new GgufError(
       "UNSUPPORTED_TYPE",
