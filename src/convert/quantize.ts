@@ -1,0 +1,66 @@
+/**
+ * Quantization of float32 values for callers that hold them: the checked wrapper around
+ * the Q8_0 and Q4_0 kernels of `kernels.ts`.
+ *
+ * @module
+ */
+import { requireGgmlType } from "../model/ggml_type.ts";
+import { quantizerOf } from "./kernels.ts";
+
+/**
+ * Quantizes float32 values into whole blocks of Q8_0 or Q4_0, bit for bit as ggml's
+ * reference quantizers (`ggml_quantize_chunk` without an importance matrix, what
+ * `llama-quantize --allow-requantize` writes). Rows need no special handling: the blocks
+ * of consecutive rows are those of their concatenation.
+ *
+ * @param type `Q8_0` or `Q4_0`, by name (any case) or id.
+ * @param src The values, a whole number of 32-value blocks.
+ * @param dst Where to write; a new array when omitted. Must hold every block.
+ * @returns The blocks: `dst` (or a new array) trimmed to blocks × bytes per block.
+ * @throws {TypeError} For an unknown type, a type gguf-stream cannot quantize into, a
+ *   `src` length that is not a multiple of 32, or a short `dst`.
+ *
+ * @example Quantize one block, then read it back
+ * ```ts
+ * import { quantize } from "./quantize.ts";
+ * import { dequantize } from "./dequantize.ts";
+ * import assert from "node:assert/strict";
+ * const values = new Float32Array(32);
+ * values[0] = 1.27;
+ * values[1] = -0.5;
+ * const block = quantize("Q8_0", values);
+ * assert.equal(block.length, 34);
+ * assert.deepEqual([...block.subarray(0, 4)], [0x1f, 0x21, 127, 0xce]); // d = 0.01, 127, -50
+ * const back = dequantize("Q8_0", block);
+ * assert.ok(Math.abs(back[1] - values[1]) < 0.01);
+ * assert.throws(() => quantize("Q4_K", values), TypeError);
+ * ```
+ */
+export function quantize(
+  type: "Q8_0" | "Q4_0" | number | string,
+  src: Float32Array,
+  dst?: Uint8Array,
+): Uint8Array {
+  const traits = requireGgmlType(type);
+  const kernel = quantizerOf(traits);
+  if (kernel === undefined) {
+    throw new TypeError(
+      `Cannot quantize to ${traits.name}: gguf-stream quantizes only to Q8_0 and Q4_0`,
+    );
+  }
+  if (src.length % traits.blockSize !== 0) {
+    throw new TypeError(
+      `Cannot quantize to ${traits.name}: ${src.length} values is not a whole number of ${traits.blockSize}-value blocks`,
+    );
+  }
+  const blocks = src.length / traits.blockSize;
+  const length = blocks * traits.bytesPerBlock;
+  const out = dst ?? new Uint8Array(length);
+  if (out.length < length) {
+    throw new TypeError(
+      `Cannot quantize to ${traits.name}: dst holds ${out.length} bytes, ${length} needed`,
+    );
+  }
+  kernel(src, out, blocks);
+  return out.length === length ? out : out.subarray(0, length);
+}
