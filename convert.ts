@@ -10,20 +10,21 @@
  *
  * @module
  */
-import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { formatBytes, formatSeconds, ProgressBar } from "./src/cli/progress_bar.ts";
-import { type ConvertFileOptions, convertModelTo } from "./src/output/file.ts";
-import { type GgufModel, openGgufModel, type OpenModelOptions } from "./src/open/open_model.ts";
-import { openFileSink } from "./src/source/file_sink.ts";
-import { stdinStream, stdoutSink } from "./src/source/stdio.ts";
-import { GgufError } from "./src/model/errors.ts";
-import { ggmlType } from "./src/model/ggml_type.ts";
 import { formatPlan, planToJson } from "./src/cli/format_plan.ts";
 import { toJsonText } from "./src/cli/json_text.ts";
-import { fallbackWarnings, planConversion } from "./src/convert/plan.ts";
+import { peakMemory } from "./src/cli/peak_memory.ts";
+import { GgufError } from "./src/model/errors.ts";
+import type { ConversionPolicy } from "./src/model/conversion.ts";
+import type { GgufModel } from "./src/model/gguf_model.ts";
+import { conversionWarnings, planConversion } from "./src/convert/plan.ts";
+import { policyFromFlags } from "./src/convert/policy_from_flags.ts";
+import { openGgufModel, type OpenModelOptions } from "./src/open/open_model.ts";
+import { type ConvertFileOptions, writeConvertedModel } from "./src/output/file.ts";
+import { openFileSink } from "./src/source/file_sink.ts";
 import type { AccessMode } from "./src/source/open_source.ts";
-import type { ConversionPolicy, Strategy } from "./src/convert/policy.ts";
+import { stdinStream, stdoutSink } from "./src/source/stdio.ts";
 
 /** The version printed by `--version`. */
 export const VERSION = "0.1.0";
@@ -49,11 +50,15 @@ Usage:
   deno run -A convert.ts - -o - < IN.gguf > OUT.gguf          stdin to stdout, one pass
   bun convert.ts ...                                          the same under Bun
 
-Conversion keeps Q4_0 and Q8_0 packed (view), dequantizes K-quants (Q2_K..Q6_K) to
-F32, passes F32 through, and passes other types through unchanged with a warning.
-The output is a GGUF v3 file with the same metadata and tensors, written through a
-temporary file beside OUT and renamed into place only when complete. A split model
-(NAME-00001-of-0000N.gguf) is read across its parts and written as one file.
+Tensors whose type the consuming runtime loads (the target, by default Q4_0, Q8_0 and
+F32) are kept as they are. Every other tensor whose type has a kernel is converted into
+the target: dequantized to F32 (exact, as ggml's to_float), or with --requantize
+requantized to Q8_0 or Q4_0 (as llama-quantize --allow-requantize writes it; rows that
+are not whole 32-value blocks become F32). Types with no kernel (the integer types) are
+kept with a warning. The output is a GGUF v3 file with the same metadata (general.file_type
+describing the output) and tensors, written through a temporary file beside OUT and
+renamed into place only when complete. A split model (NAME-00001-of-0000N.gguf) is read
+across its parts and written as one file.
 Without -o, prints the header (version, byte order, alignment, metadata) and the plan.
 MODEL "-" reads standard input in one pass (tensor data must be in index order); OUT "-"
 writes standard output (a failed conversion leaves it short: check the exit status).
@@ -63,9 +68,14 @@ Options:
   --force              replace OUT if it exists
   --plan               print the plan and write nothing (the default without -o)
   --json               print the plan as one JSON document instead of text
-  --dequantize TYPES   dequantize these types to F32 (comma-separated, e.g. F16,Q8_0)
-  --keep TYPES         keep these types as they are (packed view; F32 as is)
-  --unsupported MODE   types no rule covers: warn (default, then pass through) or error
+  --target TYPES       the types the runtime loads, kept as they are (comma-separated;
+                       default Q4_0,Q8_0,F32)
+  --requantize TYPE    convert other types to Q8_0 or Q4_0 (must be in the target)
+                       instead of dequantizing them to F32
+  --keep TYPES         keep these types as they are, whatever the target (e.g. F16)
+  --dequantize TYPES   dequantize these types to F32, whatever the target (e.g. Q8_0)
+  --unsupported MODE   types outside the target with no kernel: warn (default; kept
+                       as they are) or error
   --lenient            accept two defects ggml refuses: repeated metadata keys (first
                        wins) and blocks that run across rows
   --access MODE        auto (default: mmap where possible), mmap, or read
@@ -82,48 +92,13 @@ left as it was).
 Examples:
   deno run -A convert.ts model.Q4_K_M.gguf -o model.converted.gguf
   bun convert.ts model.gguf --plan --json > plan.json
+  deno run -A convert.ts model.Q4_K_M.gguf -o model.q8.gguf --requantize Q8_0
+  deno run -A convert.ts model.gguf -o out.gguf --target Q4_0,Q8_0,F16,F32
   deno run -A convert.ts model.gguf -o out.gguf --dequantize Q8_0 --keep Q6_K
   deno run -A convert.ts llama-00001-of-00003.gguf -o llama.gguf
 `;
 
 class UsageError extends Error {}
-
-function parseTypeList(flag: string, value: string | undefined): string[] {
-  if (value === undefined) return [];
-  return value.split(",").map((name) => name.trim()).filter((name) => name !== "").map((name) => {
-    const traits = ggmlType(name);
-    if (traits === undefined) throw new UsageError(`${flag}: unknown ggml type "${name}"`);
-    return traits.name;
-  });
-}
-
-function buildPolicy(values: Record<string, string | boolean | undefined>): ConversionPolicy {
-  const types: Record<string, Strategy> = {};
-  for (const name of parseTypeList("--keep", values.keep as string | undefined)) {
-    types[name] = name === "F32" ? "passthrough" : "view";
-  }
-  for (const name of parseTypeList("--dequantize", values.dequantize as string | undefined)) {
-    if (name in types) throw new UsageError(`${name} is named by both --keep and --dequantize`);
-    types[name] = "dequantize";
-  }
-  const unsupported = values.unsupported as string | undefined;
-  if (unsupported !== undefined && unsupported !== "warn" && unsupported !== "error") {
-    throw new UsageError(`--unsupported must be warn or error, not "${unsupported}"`);
-  }
-  return { types, unsupported: unsupported as "warn" | "error" | undefined };
-}
-
-/** The process's peak resident memory in bytes (VmHWM on Linux, else current RSS). */
-function peakMemory(): number {
-  try {
-    const status = readFileSync("/proc/self/status", "utf8");
-    const match = status.match(/^VmHWM:\s+(\d+) kB/m);
-    if (match) return Number(match[1]) * 1024;
-  } catch {
-    // Not Linux: fall back to the current resident size.
-  }
-  return process.memoryUsage().rss;
-}
 
 /** Opens the model: a file or split model by path, or standard input for `-`. */
 function openInput(input: string, options: OpenModelOptions): Promise<GgufModel> {
@@ -150,7 +125,7 @@ async function runConversion(
       output === "-"
         ? Promise.resolve(stdoutSink())
         : openFileSink(output, { force: options.force, inputs });
-    const result = await convertModelTo(model, openSink, {
+    const result = await writeConvertedModel(model, openSink, {
       ...options,
       signal: controller.signal,
       onWarning: cli.warn,
@@ -160,7 +135,7 @@ async function runConversion(
     if (!options.quiet) {
       const counts = new Map<string, number>();
       for (const entry of result.plan) {
-        counts.set(entry.strategy, (counts.get(entry.strategy) ?? 0) + 1);
+        counts.set(entry.action, (counts.get(entry.action) ?? 0) + 1);
       }
       const strategies = [...counts].map(([strategy, n]) => `${n} ${strategy}`).join(", ");
       const seconds = (performance.now() - start) / 1000;
@@ -214,6 +189,8 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
         progress: { type: "boolean" },
         plan: { type: "boolean" },
         json: { type: "boolean" },
+        target: { type: "string" },
+        requantize: { type: "string" },
         dequantize: { type: "string" },
         keep: { type: "string" },
         unsupported: { type: "string" },
@@ -245,7 +222,12 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
     if (!["auto", "mmap", "read"].includes(access)) {
       throw new UsageError(`--access must be auto, mmap or read, not "${access}"`);
     }
-    const policy = buildPolicy(values);
+    let policy: ConversionPolicy;
+    try {
+      policy = policyFromFlags(values as Record<string, string | undefined>);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
     const input = positionals[0];
     const output = values.output as string | undefined;
     const quiet = values.quiet === true;
@@ -264,7 +246,7 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
       const model = await openInput(input, open);
       try {
         const plan = planConversion(model, policy);
-        for (const message of fallbackWarnings(plan)) warn(message);
+        for (const message of conversionWarnings(plan, policy)) warn(message);
         const header = {
           ...model.parts[0].header,
           metadata: model.metadata,

@@ -5,7 +5,8 @@
  *   deno run -A bench/dequant_bench.ts
  *   bun bench/dequant_bench.ts
  */
-import { dequantize, dequantizerOf, GGML_TYPES } from "../mod.ts";
+import { dequantize, GGML_TYPES } from "../mod.ts";
+import { dequantizerOf } from "../advanced.ts";
 import { randomBlocks } from "./_blocks.ts";
 import { type BenchResult, measure, report } from "./_runner.ts";
 

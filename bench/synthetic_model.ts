@@ -9,7 +9,8 @@
  */
 import { closeSync, existsSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { encodeGgufHeader, ggmlType, GgufValueType, type TensorLayoutInput } from "../mod.ts";
+import { ggmlType, GgufValueType } from "../mod.ts";
+import { encodeGgufHeader, type TensorLayoutInput } from "../advanced.ts";
 import { fillRandomBlocks, Random } from "./_blocks.ts";
 
 /** The model's dimensions. */

@@ -5,7 +5,8 @@
  * is taken. The same `export default { fetch }` runs under Deno.serve (serve_deno.ts),
  * Bun.serve (serve_bun.ts) and Cloudflare's workerd (serve_workerd.mjs, bundled first).
  *
- * Query parameters change the policy: `?dequantize=Q8_0,F16&keep=Q6_K&unsupported=error`.
+ * Query parameters set the policy, as the CLI's flags do:
+ * `?target=Q8_0,F32&requantize=Q8_0&keep=F16&dequantize=Q6_K&unsupported=error`.
  * A bad model is answered with status 400 and a one-line `error: …` body, before any byte
  * of output.
  *
@@ -15,25 +16,23 @@
  *
  * @module
  */
-import { convertStream, ggmlType, GgufError, type Strategy } from "../mod.ts";
+import { type ConversionPolicy, convertStream, GgufError, policyFromFlags } from "../mod.ts";
 
 /** Input bytes per conversion step, and bytes per output read. */
 const CHUNK_BYTES = 256 * 1024;
 const READ_BYTES = 64 * 1024;
 const OCTETS = { headers: { "content-type": "application/octet-stream" } };
 
-function policyFrom(url: URL) {
-  const types: Record<string, Strategy> = {};
-  const list = (name: string) =>
-    (url.searchParams.get(name) ?? "").split(",").filter((t) => t !== "");
-  for (const type of list("keep")) {
-    types[type] = ggmlType(type)?.name === "F32" ? "passthrough" : "view";
-  }
-  for (const type of list("dequantize")) types[type] = "dequantize";
-  const unsupported = url.searchParams.get("unsupported") === "error"
-    ? "error" as const
-    : "warn" as const;
-  return { types, unsupported };
+/** The policy from the query: the same flags, checks and messages as the CLI's. */
+function policyFrom(url: URL): ConversionPolicy {
+  const flag = (name: string) => url.searchParams.get(name) ?? undefined;
+  return policyFromFlags({
+    target: flag("target"),
+    requantize: flag("requantize"),
+    keep: flag("keep"),
+    dequantize: flag("dequantize"),
+    unsupported: flag("unsupported"),
+  }, "");
 }
 
 function errorResponse(error: unknown): Response {
@@ -79,8 +78,9 @@ export default {
     let reader: ReadableStreamBYOBReader;
     let first: ReadableStreamReadResult<Uint8Array>;
     try {
+      const policy = policyFrom(new URL(request.url));
       const converted = convertStream(request.body, {
-        policy: policyFrom(new URL(request.url)),
+        policy,
         onWarning: () => {},
         chunkBytes: CHUNK_BYTES,
       });

@@ -3,7 +3,7 @@
  * as float32 (the oracle prints them with %.9g) and `null` as a non-finite float.
  */
 import assert from "node:assert/strict";
-import type { GgufJson } from "../mod.ts";
+import type { GgufJson } from "../src/cli/gguf_json.ts";
 import type { ExpectedEntry, ExpectedFile } from "./_fixtures.ts";
 
 /**

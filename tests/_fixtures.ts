@@ -73,6 +73,8 @@ export interface ExpectedTensor {
   head: (number | null)[] | null;
   nan: number | null;
   inf: number | null;
+  /** ggml's own Q8_0/Q4_0 requantization of the float32 values, where rows allow. */
+  requant_sha256?: { Q8_0: string; Q4_0: string };
 }
 
 function readJson(path: string): ExpectedFile {
@@ -118,4 +120,25 @@ export function fixture(id: string): Fixture {
   const found = listFixtures().find((f) => f.id === id);
   if (found === undefined) throw new Error(`fixture ${id} not found in ${FIXTURES_DIR}`);
   return found;
+}
+
+/**
+ * ggml's requantization of a tensor of `f` (see the fixtures' README): from `f`'s own
+ * oracle, or for the first part of a split model from the part that holds the tensor.
+ * `undefined` where the oracle gives none (files only gguf-py could read).
+ */
+export function requantOracle(
+  f: Fixture,
+  name: string,
+): { Q8_0: string; Q4_0: string } | undefined {
+  const own = f.expected.tensors.find((t) => t.name === name);
+  if (own?.requant_sha256 !== undefined) return own.requant_sha256;
+  const split = f.id.match(/^(.*)-00001-of-(\d{5})\.gguf$/);
+  if (split === null) return undefined;
+  for (let part = 1; part <= Number(split[2]); part++) {
+    const id = `${split[1]}-${String(part).padStart(5, "0")}-of-${split[2]}.gguf`;
+    const found = fixture(id).expected.tensors.find((t) => t.name === name);
+    if (found?.requant_sha256 !== undefined) return found.requant_sha256;
+  }
+  return undefined;
 }

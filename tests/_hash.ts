@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { convertedHeader, encodeConverted, openGgufModel, planConversion } from "../mod.ts";
+import { encodeConverted, openGgufModel, prepareConversion } from "../advanced.ts";
+import type { ConversionPolicy } from "../mod.ts";
 
 /** SHA-256 of a typed array's bytes, as hex. */
 export function sha256(data: ArrayBufferView): string {
@@ -15,14 +16,14 @@ export function sha256(data: ArrayBufferView): string {
 export async function convertedDigest(
   path: string,
   lenient = false,
+  policy: ConversionPolicy = {},
 ): Promise<{ sha256: string; length: number }> {
   const model = await openGgufModel(path, { lenient });
   try {
-    const plan = planConversion(model);
-    const header = convertedHeader(model, plan);
+    const conversion = prepareConversion(model, { policy, onWarning: () => {} }, true);
     const hash = createHash("sha256");
-    for await (const chunk of encodeConverted(model, plan, header)) hash.update(chunk);
-    return { sha256: hash.digest("hex"), length: header.fileSize };
+    for await (const chunk of encodeConverted(model, conversion)) hash.update(chunk);
+    return { sha256: hash.digest("hex"), length: conversion.header!.fileSize };
   } finally {
     await model.close();
   }

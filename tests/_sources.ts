@@ -3,7 +3,8 @@
  * and bytes at a misaligned `byteOffset`.
  */
 import { readFileSync } from "node:fs";
-import { type ByteSource, bytesSource, openByteSource } from "../mod.ts";
+import type { ByteSource } from "../mod.ts";
+import { bytesSource, openByteSource } from "../advanced.ts";
 
 /** A named way of opening a file. */
 export interface SourceKind {

@@ -100,13 +100,53 @@ test("--dequantize and --keep change the plan", conformance, async () => {
     "Q4_K",
   ]);
   for (const t of JSON.parse(stdout).tensors) {
-    if (t.type === "F16" || t.type === "Q8_0") assert.equal(t.strategy, "dequantize");
-    if (t.type === "Q4_K") assert.equal(t.strategy, "view");
+    if (t.type === "F16" || t.type === "Q8_0") assert.equal(t.action, "dequantize");
+    if (t.type === "Q4_K") assert.equal(t.action, "keep");
   }
-  const strict = await run([path, "--unsupported", "error"]);
+  const strict = await run([fixture("gen/inttypes.gguf").path, "--unsupported", "error"]);
   assert.equal(strict.status, 1);
-  assert.match(strict.stderr, /^error: [^\n]*no rule covers/);
+  assert.match(strict.stderr, /^error: [^\n]*gguf-stream has no kernel for it/);
 });
+
+test(
+  "--target and --requantize plan every convertible tensor into the target",
+  conformance,
+  async () => {
+    const path = fixture("gen/all-types.gguf").path;
+    const { stdout, status } = await run([
+      path,
+      "--json",
+      "-q",
+      "--target",
+      "Q8_0,F32",
+      "--requantize",
+      "q8_0",
+    ]);
+    assert.equal(status, 0);
+    const json = JSON.parse(stdout);
+    for (const t of json.tensors) {
+      assert.ok(["Q8_0", "F32"].includes(t.output_type), `${t.name} ${t.output_type}`);
+      if (t.type !== "F32" && t.shape[0] % 32 === 0) assert.equal(t.output_type, "Q8_0", t.name);
+      assert.equal(typeof t.reason, "string");
+    }
+    const shares = Object.values(json.totals.by_output_type) as { share: number }[];
+    assert.ok(Math.abs(shares.reduce((sum, t) => sum + t.share, 0) - 1) < 1e-9);
+    const text = await run([path, "--requantize", "Q4_0"]);
+    assert.match(text.stdout, /requantize +Q4_0 .* Q6_K not in target/);
+    assert.match(text.stdout, /-> Q4_0 .*% of output/);
+    for (
+      const [flags, message] of [
+        [["--requantize", "Q5_0"], /--requantize must be Q8_0 or Q4_0/],
+        [["--target", "F32", "--requantize", "Q8_0"], /--requantize Q8_0 is not in --target F32/],
+        [["--target", "Q8"], /--target: unknown ggml type "Q8" \(known: F32, F16/],
+      ] as const
+    ) {
+      const bad = await run([path, ...flags]);
+      assert.equal(bad.status, 2);
+      assert.match(bad.stderr, message);
+    }
+  },
+);
 
 const DENO = join(ROOT, "node_modules", ".bin", "deno");
 const BUN = join(ROOT, "node_modules", ".bin", "bun");

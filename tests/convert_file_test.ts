@@ -5,17 +5,9 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import {
-  type ByteSink,
-  convertedHeader,
-  convertFile,
-  GgufError,
-  ggufToJson,
-  openGgufModel,
-  planConversion,
-  readGguf,
-  writeConverted,
-} from "../mod.ts";
+import { type ConversionPolicy, convertFile, GgufError, readGguf } from "../mod.ts";
+import { type ByteSink, openGgufModel, writeConvertedModel } from "../advanced.ts";
+import { ggufToJson } from "../src/cli/gguf_json.ts";
 import { main } from "../convert.ts";
 import { assertEntryMatches, withFloat64Digits } from "./_compare.ts";
 import {
@@ -23,6 +15,7 @@ import {
   type ExpectedTensor,
   fixture,
   listFixtures,
+  requantOracle,
   STRICT_REFUSALS,
 } from "./_fixtures.ts";
 import { sha256 } from "./_hash.ts";
@@ -50,17 +43,41 @@ function expectedModel(f: ReturnType<typeof listFixtures>[number]) {
   return { tensors: json.tensors as ExpectedTensor[], metadata: json.metadata };
 }
 
-test(
-  "convertFile() output reads back: F32 tensors bit-exact, others byte for byte, metadata kept",
-  conformance,
-  async () => {
+/** The policies every fixture is converted under. */
+const POLICIES: [string, ConversionPolicy][] = [
+  ["default target", {}],
+  ["requantize Q8_0", { requantize: "Q8_0" }],
+  ["target Q4_0,F32 requantize Q4_0", { target: ["Q4_0", "F32"], requantize: "Q4_0" }],
+];
+
+for (const [label, policy] of POLICIES) {
+  test(
+    `convertFile() under ${label} reads back: converted tensors bit-exact with ggml, kept ones byte for byte, metadata kept`,
+    conformance,
+    () => checkFileConversions(policy),
+  );
+}
+
+/** The `general.file_type` a converted file must have (llama_ftype of the output). */
+function expectedFileType(types: string[], elements: number[]): number {
+  const weights = new Map<string, number>();
+  types.forEach((t, i) => t !== "F32" && weights.set(t, (weights.get(t) ?? 0) + elements[i]));
+  if (weights.size === 0) return 0;
+  const most = [...weights].sort((a, b) => b[1] - a[1])[0][0];
+  return ({ Q8_0: 7, Q4_0: 2, F16: 1, BF16: 32 } as Record<string, number>)[most] ?? -1;
+}
+
+async function checkFileConversions(policy: ConversionPolicy): Promise<void> {
+  let requantized = 0;
+  {
     const dir = scratchDir();
     try {
       for (const f of convertible()) {
         const lenient = STRICT_REFUSALS[f.id] !== undefined;
         const out = join(dir, f.id.replace(/\//g, "_"));
-        const result = await convertFile(f.path, out, { lenient, onWarning: silent });
-        const written = await readGguf(out, { lenient });
+        const result = await convertFile(f.path, out, { lenient, onWarning: silent, policy });
+        // Whatever the input's defects, the output is one llama.cpp loads: strict reading.
+        const written = await readGguf(out);
         const source = await openGgufModel(f.path, { lenient });
         const bytes = readFileSync(out);
         const expected = expectedModel(f);
@@ -77,23 +94,47 @@ test(
           );
           withFloat64Digits(f.id.startsWith("split/") ? 9 : 17, () => {
             for (const [key, entry] of Object.entries(expected.metadata)) {
-              assertEntryMatches(json.metadata[key], entry as never, key);
+              if (key !== "general.file_type") {
+                assertEntryMatches(json.metadata[key], entry as never, key);
+              }
             }
           });
+          if ("general.file_type" in expected.metadata && written.tensors.length > 0) {
+            assert.equal(
+              written.metadata.get("general.file_type")?.value,
+              expectedFileType(
+                written.tensors.map((t) => t.typeName),
+                written.tensors.map((t) => t.elements),
+              ),
+              `${f.id} general.file_type`,
+            );
+          }
           for (const [i, tensor] of written.tensors.entries()) {
             const want = expected.tensors[i];
             const plan = result.plan[i];
             assert.equal(tensor.name, want.name);
             assert.deepEqual(tensor.shape, want.shape);
-            assert.equal(tensor.typeName, plan.outputType);
+            assert.equal(tensor.typeName, plan.typeName);
+            const inTarget = (policy.target ?? ["Q4_0", "Q8_0", "F32"]).includes(tensor.typeName);
+            assert.ok(
+              inTarget || want.f32_sha256 === null,
+              `${f.id} ${tensor.name} ${tensor.typeName}`,
+            );
             const data = bytes.subarray(tensor.fileOffset, tensor.fileOffset + tensor.nbytes);
-            if (plan.kind === "float32") {
+            if (plan.typeName === "F32") {
               if (want.f32_sha256 !== null) {
                 assert.equal(
                   sha256(data),
                   want.f32_sha256,
                   `${f.id} ${tensor.name}`,
                 );
+              }
+            } else if (plan.action === "requantize") {
+              const type = plan.typeName as "Q8_0" | "Q4_0";
+              const oracle = requantOracle(f, tensor.name);
+              if (oracle !== undefined) {
+                assert.equal(sha256(data), oracle[type], `${f.id} ${tensor.name} ${type}`);
+                requantized++;
               }
             } else {
               const part = source.parts[source.tensorParts[i]];
@@ -111,8 +152,11 @@ test(
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  },
-);
+  }
+  if (policy.requantize !== undefined) {
+    assert.ok(requantized > 100, `only ${requantized} requantized tensors checked`);
+  }
+}
 
 const DENO = join(ROOT, "node_modules", ".bin", "deno");
 const BUN = join(ROOT, "node_modules", ".bin", "bun");
@@ -202,7 +246,6 @@ test(
 test("a sink that fails midway is aborted, never committed", conformance, async () => {
   const model = await openGgufModel(fixture("gen/kquants.gguf").path);
   try {
-    const plan = planConversion(model);
     let written = 0;
     const calls: string[] = [];
     const sink: ByteSink = {
@@ -217,7 +260,7 @@ test("a sink that fails midway is aborted, never committed", conformance, async 
       abort: () => (calls.push("abort"), Promise.resolve()),
     };
     await assert.rejects(
-      writeConverted(model, plan, sink, { header: convertedHeader(model, plan) }),
+      writeConvertedModel(model, () => Promise.resolve(sink)),
       (e: unknown) => e instanceof GgufError && e.code === "IO",
     );
     assert.deepEqual(calls, ["abort"]);
@@ -296,7 +339,7 @@ test("CLI -o: exit codes, one-line errors, summary", conformance, async () => {
     assert.equal(await main([fixture("gen/kquants.gguf").path, "-o", out], io), 0);
     assert.match(
       stderr,
-      /converted 20 tensors \(\d+ dequantize, \d+ passthrough\) from 1 file: .* peak memory/,
+      /converted 20 tensors \(\d+ dequantize, \d+ keep\) from 1 file: .* peak memory/,
     );
     stderr = "";
     assert.equal(await main([fixture("gen/kquants.gguf").path, "-o", out], io), 1);

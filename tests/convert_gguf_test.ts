@@ -3,14 +3,13 @@ import { test } from "node:test";
 import {
   convertGguf,
   convertTensors,
-  DEFAULT_STRATEGIES,
   dequantize,
-  dequantizerOf,
   dequantizeRows,
   GGML_TYPES,
   GgufError,
-  type Strategy,
+  type TensorAction,
 } from "../mod.ts";
+import { dequantizerOf } from "../advanced.ts";
 import { conformance, fixture, fixtureBytes, listFixtures, STRICT_REFUSALS } from "./_fixtures.ts";
 import { sha256 } from "./_hash.ts";
 import { SOURCE_KINDS } from "./_sources.ts";
@@ -19,7 +18,7 @@ const fixtures = listFixtures();
 const silent = () => {};
 
 /** A policy that dequantizes every type gguf-stream has a kernel for. */
-const ALL_FLOAT: Record<string, Strategy> = Object.fromEntries(
+const ALL_FLOAT: Record<string, TensorAction> = Object.fromEntries(
   GGML_TYPES.filter((t) => dequantizerOf(t) !== undefined).map((t) => [t.name, "dequantize"]),
 );
 
@@ -29,17 +28,22 @@ for (const kind of SOURCE_KINDS) {
     conformance,
     async () => {
       let checked = 0;
+      let requantized = 0;
+      const unchecked = new Set<string>();
       for (const f of fixtures) {
         const bytes = fixtureBytes(f);
-        for (const types of [undefined, ALL_FLOAT]) {
+        for (
+          const policy of [
+            {},
+            { types: ALL_FLOAT },
+            { requantize: "Q8_0" as const },
+            { target: ["Q4_0", "F32"], requantize: "Q4_0" as const },
+          ]
+        ) {
           const source = await kind.open(f.path);
           try {
             const lenient = STRICT_REFUSALS[f.id] !== undefined;
-            const model = await convertGguf(source, {
-              lenient,
-              policy: { types },
-              onWarning: silent,
-            });
+            const model = await convertGguf(source, { lenient, policy, onWarning: silent });
             const expected = f.expected.tensors;
             assert.equal(model.tensors.size, expected.length);
             for (const [i, tensor] of [...model.tensors.values()].entries()) {
@@ -47,14 +51,28 @@ for (const kind of SOURCE_KINDS) {
               assert.equal(tensor.name, want.name);
               assert.deepEqual(tensor.shape, want.shape);
               assert.deepEqual(tensor.rowMajorShape, want.shape.slice().reverse());
-              if (tensor.kind === "float32" && want.f32_sha256 !== null) {
+              if (policy.types === ALL_FLOAT && want.f32_sha256 !== null) {
+                // Every type with a float32 form in the fixtures must have a kernel.
+                if (tensor.typeName !== "F32") unchecked.add(want.type);
+              }
+              if (tensor.typeName === "F32" && want.f32_sha256 !== null) {
                 assert.equal(
                   sha256(tensor.data),
                   want.f32_sha256,
-                  `${f.id} ${tensor.name} (${tensor.sourceType})`,
+                  `${f.id} ${tensor.name} (${tensor.info.typeName})`,
                 );
                 checked++;
-              } else if (tensor.kind !== "float32") {
+              } else if (tensor.action === "requantize") {
+                // Files only gguf-py could read carry no requantization oracle.
+                if (want.requant_sha256 !== undefined) {
+                  assert.equal(
+                    sha256(tensor.data),
+                    want.requant_sha256[tensor.typeName as "Q8_0" | "Q4_0"],
+                    `${f.id} ${tensor.name} (${tensor.info.typeName} -> ${tensor.typeName})`,
+                  );
+                  requantized++;
+                }
+              } else if (tensor.typeName !== "F32") {
                 const start = f.expected.data_offset + want.offset;
                 assert.deepEqual(
                   tensor.data,
@@ -71,64 +89,92 @@ for (const kind of SOURCE_KINDS) {
           }
         }
       }
+      assert.deepEqual([...unchecked], [], "fixture types with a float32 form but no kernel");
       assert.ok(checked > 300, `only ${checked} float32 tensors checked`);
+      assert.ok(requantized > 200, `only ${requantized} requantized tensors checked`);
     },
   );
 }
 
 test(
-  "the default policy views Q4_0/Q8_0, dequantizes K-quants and passes F32 through",
+  "the default target keeps Q4_0, Q8_0 and F32 and converts every other type with a kernel to F32",
   conformance,
   async () => {
     const model = await convertGguf(fixture("gen/all-types.gguf").path, { onWarning: silent });
     for (const tensor of model.tensors.values()) {
-      const strategy = DEFAULT_STRATEGIES[tensor.sourceType] ?? "passthrough";
-      assert.equal(tensor.strategy, strategy, tensor.name);
-      if (strategy === "view") {
-        assert.equal(tensor.kind, "packed");
-        assert.equal(tensor.type, tensor.sourceType);
-        assert.ok(tensor.data instanceof Uint8Array);
-      } else if (strategy === "dequantize" || tensor.sourceType === "F32") {
-        assert.equal(tensor.kind, "float32");
-        assert.equal(tensor.type, "F32");
-        assert.ok(tensor.data instanceof Float32Array);
+      const source = tensor.info.typeName;
+      if (["Q4_0", "Q8_0", "F32"].includes(source)) {
+        assert.equal(tensor.action, "keep", tensor.name);
+        assert.equal(tensor.typeName, source);
       } else {
-        assert.equal(tensor.kind, "raw");
-        assert.equal(tensor.type, tensor.sourceType);
+        assert.equal(tensor.action, "dequantize", tensor.name);
+        assert.equal(tensor.typeName, "F32");
       }
+      assert.equal(tensor.data instanceof Float32Array, tensor.typeName === "F32");
     }
   },
 );
 
-test("convertGguf() warns once per uncovered type", conformance, async () => {
+test("types with no kernel are kept with one warning per type", conformance, async () => {
   const warnings: string[] = [];
-  await convertGguf(fixture("gen/all-types.gguf").path, { onWarning: (m) => warnings.push(m) });
-  const types = warnings.map((w) => w.match(/no rule covers (\S+)/)![1]);
-  assert.deepEqual(types.slice().sort(), [...new Set(types)].sort());
-  assert.ok(types.includes("F16") && types.includes("IQ4_XS") && types.includes("MXFP4"));
-  assert.ok(!types.includes("Q4_K") && !types.includes("F32") && !types.includes("Q4_0"));
+  const model = await convertGguf(fixture("gen/inttypes.gguf").path, {
+    onWarning: (m) => warnings.push(m),
+  });
+  const types = warnings.map((w) => w.match(/kept as (\S+),/)![1]);
+  assert.deepEqual(types.slice().sort(), ["F64", "I16", "I32", "I64", "I8"]);
+  for (const tensor of model.tensors.values()) assert.equal(tensor.typeName, tensor.info.typeName);
+  const quiet: string[] = [];
+  await convertGguf(fixture("gen/all-types.gguf").path, { onWarning: (m) => quiet.push(m) });
+  assert.deepEqual(quiet, []);
 });
 
-test("per-type and per-tensor overrides change the strategy", conformance, async () => {
+test("per-type and per-tensor overrides change the action", conformance, async () => {
   const path = fixture("gen/all-types.gguf").path;
   const model = await convertGguf(path, {
     onWarning: silent,
     policy: {
-      types: { q4_k: "view", F16: "dequantize" },
+      types: { q4_k: "keep", Q8_0: "dequantize", Q6_K: "requantize" },
+      requantize: "Q4_0",
       tensor: (t) => (t.name === "token_embd.weight" ? "dequantize" : undefined),
     },
   });
   for (const tensor of model.tensors.values()) {
-    if (tensor.name === "token_embd.weight") assert.equal(tensor.kind, "float32");
-    else if (tensor.sourceType === "Q4_K") assert.equal(tensor.kind, "packed");
-    else if (tensor.sourceType === "F16") assert.equal(tensor.kind, "float32");
+    const source = tensor.info.typeName;
+    if (tensor.name === "token_embd.weight") assert.equal(tensor.typeName, "F32");
+    else if (source === "Q4_K") assert.equal(tensor.typeName, "Q4_K");
+    else if (source === "Q8_0") assert.equal(tensor.typeName, "F32");
+    else if (source === "Q6_K" && tensor.shape[0] % 32 === 0) {
+      assert.equal(tensor.typeName, "Q4_0");
+    } else if (source === "F16") {
+      assert.equal(tensor.typeName, tensor.shape[0] % 32 ? "F32" : "Q4_0");
+    }
   }
 });
 
-test("strategy error refuses with REFUSED before any tensor is yielded", conformance, async () => {
+test(
+  "requantizing keeps F32 for rows that are not whole blocks, and says why",
+  conformance,
+  async () => {
+    const model = await convertGguf(fixture("gen/all-types.gguf").path, {
+      onWarning: silent,
+      policy: { requantize: "Q8_0" },
+    });
+    let odd = 0;
+    for (const tensor of model.tensors.values()) {
+      if (["F32", "Q8_0", "Q4_0"].includes(tensor.info.typeName)) continue;
+      if (tensor.shape[0] % 32 !== 0) {
+        odd++;
+        assert.equal(tensor.typeName, "F32", tensor.name);
+      } else assert.equal(tensor.typeName, "Q8_0", tensor.name);
+    }
+    assert.ok(odd > 0);
+  },
+);
+
+test("action refuse refuses with REFUSED before any tensor is yielded", conformance, async () => {
   const tensors = convertTensors(fixture("gen/all-types.gguf").path, {
     onWarning: silent,
-    policy: { types: { Q6_K: "error" } },
+    policy: { types: { Q6_K: "refuse" } },
   });
   await assert.rejects(
     tensors.next(),
@@ -137,26 +183,40 @@ test("strategy error refuses with REFUSED before any tensor is yielded", conform
 });
 
 test(
-  "unsupported: error refuses uncovered types, dequantize without a kernel is refused",
+  "unsupported: error refuses types with no kernel; converting one is refused",
   conformance,
   async () => {
-    const path = fixture("gen/all-types.gguf").path;
+    const path = fixture("gen/inttypes.gguf").path;
     await assert.rejects(
       convertGguf(path, { policy: { unsupported: "error" } }),
       (e: unknown) => e instanceof GgufError && e.code === "UNSUPPORTED_TYPE",
     );
     await assert.rejects(
-      convertGguf(path, { onWarning: silent, policy: { types: { TQ1_0: "dequantize" } } }),
+      convertGguf(path, { onWarning: silent, policy: { types: { I32: "dequantize" } } }),
       (e: unknown) => e instanceof GgufError && e.code === "UNSUPPORTED_TYPE",
     );
   },
 );
 
+test("a bad policy is the caller's TypeError", async () => {
+  const sample = new URL("../samples/tiny-llama.gguf", import.meta.url);
+  for (
+    const policy of [
+      { target: ["Q9_9"] },
+      { requantize: "Q5_0" },
+      { target: ["F32"], requantize: "Q8_0" },
+      { types: { Q4_K: "view" } },
+    ]
+  ) {
+    await assert.rejects(convertGguf(sample, { policy: policy as never }), TypeError);
+  }
+});
+
 test("views are zero-copy on mmap; F32 is a view only when aligned", conformance, async () => {
   const f = fixture("gen/legacy.gguf");
   const mapped = await convertGguf(f.path, { access: "mmap", onWarning: silent });
   for (const tensor of mapped.tensors.values()) {
-    assert.equal(tensor.zeroCopy, tensor.kind !== "float32" || tensor.strategy === "passthrough");
+    assert.equal(tensor.zeroCopy, tensor.action === "keep");
   }
   const read = await convertGguf(f.path, { access: "read", onWarning: silent });
   for (const tensor of read.tensors.values()) assert.equal(tensor.zeroCopy, false);
@@ -165,18 +225,18 @@ test("views are zero-copy on mmap; F32 is a view only when aligned", conformance
   shifted.set(bytes, 1);
   const misaligned = await convertGguf(shifted.subarray(1), { onWarning: silent });
   for (const tensor of misaligned.tensors.values()) {
-    if (tensor.kind === "float32" && tensor.strategy === "passthrough") {
+    if (tensor.typeName === "F32" && tensor.action === "keep") {
       assert.equal(tensor.zeroCopy, false);
     }
-    if (tensor.kind === "packed") assert.equal(tensor.zeroCopy, true);
+    if (tensor.typeName !== "F32") assert.equal(tensor.zeroCopy, true);
   }
 });
 
 test("dequantizeRows() equals the same rows of a full dequantization", conformance, async () => {
   const model = await convertGguf(fixture("gen/all-types.gguf").path, { onWarning: silent });
   const embeddings = model.tensors.get("token_embd.weight")!;
-  assert.equal(embeddings.kind, "packed");
-  const full = dequantize(embeddings.type, embeddings.data);
+  assert.equal(embeddings.typeName, "Q4_0");
+  const full = dequantize(embeddings.type, embeddings.data as Uint8Array);
   const rowLength = embeddings.shape[0];
   const rows = dequantizeRows(embeddings, 3, 2);
   assert.deepEqual(rows, full.subarray(3 * rowLength, 5 * rowLength));
@@ -185,9 +245,36 @@ test("dequantizeRows() equals the same rows of a full dequantization", conforman
 
 test("small chunks give the same values as one pass", conformance, async () => {
   const f = fixture("gen/kquants.gguf");
-  const whole = await convertGguf(f.path, { access: "read" });
-  const chunked = await convertGguf(f.path, { access: "read", chunkBytes: 300 });
-  for (const [name, tensor] of whole.tensors) {
-    assert.deepEqual(chunked.tensors.get(name)!.data, tensor.data);
+  for (const policy of [{}, { requantize: "Q4_0" as const }]) {
+    const whole = await convertGguf(f.path, { access: "read", policy });
+    const chunked = await convertGguf(f.path, { access: "read", chunkBytes: 300, policy });
+    for (const [name, tensor] of whole.tensors) {
+      assert.deepEqual(chunked.tensors.get(name)!.data, tensor.data);
+    }
   }
 });
+
+test(
+  "dequantizeRows() of every kernel type equals its whole-tensor values",
+  conformance,
+  async () => {
+    for (const id of ["gen/all-types.gguf", "gen/iq-imatrix.gguf", "gen/newtypes.gguf"]) {
+      const kept = await convertGguf(fixture(id).path, {
+        onWarning: silent,
+        policy: { target: GGML_TYPES.map((t) => t.name) },
+      });
+      const floats = await convertGguf(fixture(id).path, {
+        onWarning: silent,
+        policy: { types: ALL_FLOAT },
+      });
+      for (const [name, tensor] of kept.tensors) {
+        const traits = GGML_TYPES.find((t) => t.id === tensor.type)!;
+        if (tensor.shape[0] % traits.blockSize !== 0) continue;
+        const rows = tensor.info.elements / tensor.shape[0];
+        const last = dequantizeRows(tensor, rows - 1, 1);
+        const whole = floats.tensors.get(name)!.data as Float32Array;
+        assert.deepEqual(last, whole.subarray((rows - 1) * tensor.shape[0]), `${id} ${name}`);
+      }
+    }
+  },
+);

@@ -9,12 +9,12 @@ import {
   convertGguf,
   convertStream,
   convertTensors,
-  encodeGgufHeader,
   GgufError,
-  ggufToJson,
   readGguf,
   readGgufStream,
 } from "../mod.ts";
+import { encodeGgufHeader } from "../advanced.ts";
+import { ggufToJson } from "../src/cli/gguf_json.ts";
 import { conformance, fixture, listFixtures, STRICT_REFUSALS } from "./_fixtures.ts";
 import { concat, convertedDigest, sha256 } from "./_hash.ts";
 
@@ -55,6 +55,22 @@ test(
         const { stream } = chunked(bytes, size);
         const out = await collect(convertStream(stream, { lenient, onWarning: silent }));
         assert.equal(sha256(out), expected, `${f.id} in chunks of ${size}`);
+      }
+    }
+  },
+);
+
+test(
+  "convertStream() requantizes to the same bytes as the file path",
+  conformance,
+  async () => {
+    for (const id of ["gen/all-types.gguf", "gen/kquants.gguf", "gen/iq-imatrix.gguf"]) {
+      for (const policy of [{ requantize: "Q8_0" as const }, { requantize: "Q4_0" as const }]) {
+        const bytes = new Uint8Array(readFileSync(fixture(id).path));
+        const expected = (await convertedDigest(fixture(id).path, false, policy)).sha256;
+        const { stream } = chunked(bytes, 4093);
+        const out = await collect(convertStream(stream, { policy, onWarning: silent }));
+        assert.equal(sha256(out), expected, `${id} ${policy.requantize}`);
       }
     }
   },
@@ -191,7 +207,7 @@ test(
       assert.deepEqual([...fromStream.tensors.keys()], [...fromBytes.tensors.keys()], id);
       for (const [name, tensor] of fromBytes.tensors) {
         const streamed = fromStream.tensors.get(name)!;
-        assert.equal(streamed.kind, tensor.kind, `${id} ${name}`);
+        assert.equal(streamed.typeName, tensor.typeName, `${id} ${name}`);
         assert.equal(streamed.zeroCopy, false);
         assert.deepEqual(streamed.data, tensor.data, `${id} ${name}`);
       }

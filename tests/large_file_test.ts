@@ -8,7 +8,8 @@ import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { convertGguf, encodeGgufHeader, GgufValueType, readGguf } from "../mod.ts";
+import { convertGguf, GgufValueType, readGguf } from "../mod.ts";
+import { encodeGgufHeader } from "../advanced.ts";
 import { SOURCE_KINDS } from "./_sources.ts";
 
 const FAR = 4.5 * 2 ** 30; // tensor data offset, past 4 GiB
@@ -67,10 +68,10 @@ test("files over 4 GiB: tensors past 2^32 read exactly through every source", as
         assert.equal(file.tensors[0].fileOffset, dataOffset + FAR, kind.name);
         const model = await convertGguf(source, { onWarning: () => {} });
         const f32 = model.tensors.get("far.f32")!;
-        assert.equal(f32.kind, "float32");
+        assert.equal(f32.typeName, "F32");
         assert.deepEqual(f32.data, values, kind.name);
         const packed = model.tensors.get("far.q8_0")!;
-        assert.equal(packed.kind, "packed");
+        assert.equal(packed.action, "keep");
         assert.deepEqual([...packed.data], [...q8], kind.name);
         assert.equal(packed.zeroCopy, kind.name === "mmap");
       } finally {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { GgufError, ggufToJson, readGguf } from "../mod.ts";
+import { GgufError, readGguf } from "../mod.ts";
+import { ggufToJson } from "../src/cli/gguf_json.ts";
 import { assertHeaderMatches, withFloat64Digits } from "./_compare.ts";
 import { conformance, listFixtures, STRICT_REFUSALS } from "./_fixtures.ts";
 import { SOURCE_KINDS } from "./_sources.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { decodeUtf8 } from "../src/parse/utf8.ts";
+import { decodeUtf8 } from "../src/format/utf8.ts";
 
 const reference = new TextDecoder("utf-8", { ignoreBOM: true });
 

@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { GgufError, type GgufErrorCode, type GgufFile, ggufToJson, readGguf } from "../mod.ts";
+import { GgufError, type GgufErrorCode, type GgufFile, readGguf } from "../mod.ts";
+import { ggufToJson } from "../src/cli/gguf_json.ts";
 import { conformance, fixture, fixtureBytes, listFixtures, STRICT_REFUSALS } from "./_fixtures.ts";
 
 const encoder = new TextEncoder();

@@ -5,13 +5,21 @@
  */
 import { formatInteger } from "../model/errors.ts";
 import { type GgufJson, ggufToJson, type JsonTensor, metadataValueToJson } from "./gguf_json.ts";
-import type { TensorPlan } from "../convert/plan.ts";
+import type { TensorPlan } from "../model/conversion.ts";
 import { type GgufFile, GgufValueType } from "../model/gguf_file.ts";
 
 /** A tensor in the plan's JSON: the index entry plus what conversion does with it. */
 export interface JsonPlannedTensor extends JsonTensor {
-  strategy: string;
+  action: string;
   output_type: string;
+  output_bytes: number;
+  reason: string;
+}
+
+/** Totals of a group of tensors. */
+export interface JsonTotals {
+  tensors: number;
+  input_bytes: number;
   output_bytes: number;
 }
 
@@ -19,21 +27,21 @@ export interface JsonPlannedTensor extends JsonTensor {
 export interface PlanJson extends Omit<GgufJson, "tensors"> {
   file: string;
   tensors: JsonPlannedTensor[];
-  totals: {
-    tensors: number;
-    input_bytes: number;
-    output_bytes: number;
-    by_strategy: Record<string, { tensors: number; input_bytes: number; output_bytes: number }>;
+  totals: JsonTotals & {
+    by_action: Record<string, JsonTotals>;
+    /** Per output type, with its share of the output bytes (0–1). */
+    by_output_type: Record<string, JsonTotals & { share: number }>;
   };
 }
 
 /**
  * Builds the `--plan --json` document: the header in the fixtures' schema, each tensor's
- * strategy, output type and output size, and totals.
+ * action, output type, output size and reason, and totals before and after.
  *
  * @example
  * ```ts
- * import { planConversion, planToJson, readGguf } from "../../mod.ts";
+ * import { planToJson } from "./format_plan.ts";
+ * import { planConversion, readGguf } from "../../mod.ts";
  * import assert from "node:assert/strict";
  * const bytes = new Uint8Array(24);
  * bytes.set([0x47, 0x47, 0x55, 0x46, 3]);
@@ -43,35 +51,46 @@ export interface PlanJson extends Omit<GgufJson, "tensors"> {
  */
 export function planToJson(name: string, file: GgufFile, plan: TensorPlan[]): PlanJson {
   const header = ggufToJson(file);
-  const byStrategy: PlanJson["totals"]["by_strategy"] = {};
-  let input = 0;
-  let output = 0;
-  const tensors = header.tensors.map((tensor, i) => {
-    const entry = plan[i];
-    const totals = byStrategy[entry.strategy] ??= { tensors: 0, input_bytes: 0, output_bytes: 0 };
+  const byAction: Record<string, JsonTotals> = {};
+  const byType: Record<string, JsonTotals & { share: number }> = {};
+  const all: JsonTotals = { tensors: 0, input_bytes: 0, output_bytes: 0 };
+  const add = (totals: JsonTotals, entry: TensorPlan) => {
     totals.tensors++;
     totals.input_bytes += entry.info.nbytes;
-    totals.output_bytes += entry.outputBytes;
-    input += entry.info.nbytes;
-    output += entry.outputBytes;
+    totals.output_bytes += entry.nbytes;
+  };
+  const tensors = header.tensors.map((tensor, i) => {
+    const entry = plan[i];
+    add(byAction[entry.action] ??= { tensors: 0, input_bytes: 0, output_bytes: 0 }, entry);
+    add(
+      byType[entry.typeName] ??= { tensors: 0, input_bytes: 0, output_bytes: 0, share: 0 },
+      entry,
+    );
+    add(all, entry);
     return {
       ...tensor,
-      strategy: entry.strategy,
-      output_type: entry.outputType,
-      output_bytes: entry.outputBytes,
+      action: entry.action,
+      output_type: entry.typeName,
+      output_bytes: entry.nbytes,
+      reason: entry.reason,
     };
   });
+  for (const totals of Object.values(byType)) {
+    totals.share = all.output_bytes === 0 ? 0 : totals.output_bytes / all.output_bytes;
+  }
   return {
     file: name,
     ...header,
     tensors,
-    totals: {
-      tensors: tensors.length,
-      input_bytes: input,
-      output_bytes: output,
-      by_strategy: byStrategy,
-    },
+    totals: { ...all, by_action: byAction, by_output_type: byType },
   };
+}
+
+/** The largest `measure(item)`, without spreading (the count may be in the millions). */
+function maxLength<T>(items: Iterable<T>, measure: (item: T) => number): number {
+  let max = 0;
+  for (const item of items) max = Math.max(max, measure(item));
+  return max;
 }
 
 function pad(text: string, width: number, right = false): string {
@@ -103,7 +122,8 @@ function previewValue(file: GgufFile, key: string): string {
  *
  * @example
  * ```ts
- * import { formatPlan, planConversion, readGguf } from "../../mod.ts";
+ * import { formatPlan } from "./format_plan.ts";
+ * import { planConversion, readGguf } from "../../mod.ts";
  * import assert from "node:assert/strict";
  * const bytes = new Uint8Array(24);
  * bytes.set([0x47, 0x47, 0x55, 0x46, 3]);
@@ -130,7 +150,7 @@ export function formatPlan(
       `data at byte ${formatInteger(file.dataOffset)}${size}`,
   );
   lines.push(`metadata: ${file.metadata.size} entries`);
-  const keyWidth = Math.min(48, Math.max(0, ...[...file.metadata.keys()].map((k) => k.length)));
+  const keyWidth = Math.min(48, maxLength(file.metadata.keys(), (k) => k.length));
   for (const key of file.metadata.keys()) {
     lines.push(`  ${pad(key, keyWidth)}  ${previewValue(file, key)}`);
   }
@@ -143,42 +163,38 @@ export function formatPlan(
   }
   lines.push(`tensors: ${plan.length}`);
   if (plan.length > 0) {
-    const nameWidth = Math.min(40, Math.max(4, ...plan.map((p) => p.info.name.length)));
+    const nameWidth = Math.min(40, Math.max(4, maxLength(plan, (p) => p.info.name.length)));
     const shapeOf = (p: TensorPlan) => p.info.shape.join(" x ");
-    const shapeWidth = Math.max(5, ...plan.map((p) => shapeOf(p).length));
+    const shapeWidth = Math.max(5, maxLength(plan, (p) => shapeOf(p).length));
     lines.push(
       `  ${pad("name", nameWidth)}  ${pad("type", 7)}  ${pad("shape", shapeWidth)}  ${
         pad("bytes", 13, true)
-      }` +
-        `  ${pad("strategy", 12)}  ${pad("out", 7)}  ${pad("out bytes", 13, true)}`,
+      }  ${pad("action", 11)}  ${pad("out", 7)}  ${pad("out bytes", 13, true)}  why`,
     );
     for (const p of plan) {
       lines.push(
         `  ${pad(p.info.name, nameWidth)}  ${pad(p.info.typeName, 7)}  ${
           pad(shapeOf(p), shapeWidth)
-        }  ` +
-          `${pad(formatInteger(p.info.nbytes), 13, true)}  ${
-            pad(p.strategy + (p.fallback ? "!" : ""), 12)
-          }  ` +
-          `${pad(p.outputType, 7)}  ${pad(formatInteger(p.outputBytes), 13, true)}`,
+        }  ${pad(formatInteger(p.info.nbytes), 13, true)}  ${
+          pad(p.action + (p.unsupported ? "!" : ""), 11)
+        }  ${pad(p.typeName, 7)}  ${pad(formatInteger(p.nbytes), 13, true)}  ${p.reason}`,
       );
     }
   }
-  const json = planToJson(name, file, plan);
-  for (const [strategy, t] of Object.entries(json.totals.by_strategy)) {
-    lines.push(
-      `${pad(strategy, 11)} ${pad(String(t.tensors), 6, true)} tensors  ${
-        pad(formatInteger(t.input_bytes), 15, true)
-      } -> ${pad(formatInteger(t.output_bytes), 15, true)} bytes`,
-    );
+  const { totals } = planToJson(name, file, plan);
+  const row = (label: string, t: JsonTotals, share?: number) =>
+    `${pad(label, 11)} ${pad(formatInteger(t.tensors), 9, true)} tensors  ${
+      pad(formatInteger(t.input_bytes), 17, true)
+    } -> ${pad(formatInteger(t.output_bytes), 17, true)} bytes${
+      share === undefined ? "" : `  ${(share * 100).toFixed(1).padStart(5)}% of output`
+    }`;
+  for (const [action, t] of Object.entries(totals.by_action)) lines.push(row(action, t));
+  for (const [type, t] of Object.entries(totals.by_output_type)) {
+    lines.push(row(`-> ${type}`, t, t.share));
   }
-  lines.push(
-    `${pad("total", 11)} ${pad(String(json.totals.tensors), 6, true)} tensors  ${
-      pad(formatInteger(json.totals.input_bytes), 15, true)
-    } -> ${pad(formatInteger(json.totals.output_bytes), 15, true)} bytes`,
-  );
-  if (plan.some((p) => p.fallback)) {
-    lines.push("(! = no rule covers this type; passed through unchanged)");
+  lines.push(row("total", totals));
+  if (plan.some((p) => p.unsupported)) {
+    lines.push("(! = no kernel for this type: kept as it is, outside the target)");
   }
   return lines.join("\n") + "\n";
 }

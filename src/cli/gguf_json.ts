@@ -90,7 +90,7 @@ function arrayToJson(array: GgufArray): JsonArray {
  *
  * @example
  * ```ts
- * import { metadataValueToJson } from "../../mod.ts";
+ * import { metadataValueToJson } from "./gguf_json.ts";
  * import assert from "node:assert/strict";
  * assert.deepEqual(metadataValueToJson(10, 2n ** 63n), { type: "UINT64", value: "9223372036854775808" });
  * ```
@@ -108,7 +108,8 @@ export function metadataValueToJson(type: number, value: GgufValue): JsonMetadat
  *
  * @example
  * ```ts
- * import { ggufToJson, readGguf } from "../../mod.ts";
+ * import { ggufToJson } from "./gguf_json.ts";
+ * import { readGguf } from "../../mod.ts";
  * import assert from "node:assert/strict";
  * const bytes = new Uint8Array(24);
  * bytes.set([0x47, 0x47, 0x55, 0x46, 3]);

@@ -14,7 +14,7 @@
  *
  * @example
  * ```ts
- * import { toJsonText } from "../../mod.ts";
+ * import { toJsonText } from "./json_text.ts";
  * import assert from "node:assert/strict";
  * assert.equal(toJsonText({ a: [-0, 1.5, null] }, 0), '{"a":[-0,1.5,null]}');
  * assert.ok(Object.is(JSON.parse(toJsonText(-0, 0)), -0));

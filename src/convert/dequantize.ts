@@ -1,25 +1,18 @@
 /**
  * Dequantization of raw blocks for callers that hold them: the checked wrapper around
- * the kernels in `ggml_type_traits.ts`.
+ * the kernels in `kernels.ts`.
  *
  * @module
  */
 import { dequantizerOf } from "./kernels.ts";
 import { GgufError } from "../model/errors.ts";
-import { ggmlType, type GgmlTypeTraits } from "../model/ggml_type.ts";
-
-/** Looks up a type by id or name, throwing a `TypeError` for neither. */
-export function traitsOf(type: number | string): GgmlTypeTraits {
-  const traits = typeof type === "number" ? ggmlType(type) : ggmlType(type);
-  if (traits === undefined) throw new TypeError(`Unknown ggml type ${JSON.stringify(type)}`);
-  return traits;
-}
+import { requireGgmlType } from "../model/ggml_type.ts";
 
 /**
  * Dequantizes whole blocks of a ggml type to float32, bit for bit as ggml's `to_float`.
  *
- * @param type A ggml type id or name with a kernel: F32, F16, BF16, Q4_0, Q4_1, Q5_0,
- *   Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS.
+ * @param type A ggml type id or name with a kernel: every type ggml can turn into float32
+ *   (all but the integer types, F64, Q8_1 and Q8_K).
  * @param src Little-endian blocks; its length must be a whole number of blocks.
  * @param dst Where to write; a new array when omitted. Must hold every value.
  * @returns The values: `dst` (or a new array) trimmed to the block count × block size.
@@ -43,7 +36,7 @@ export function dequantize(
   src: Uint8Array,
   dst?: Float32Array,
 ): Float32Array {
-  const traits = traitsOf(type);
+  const traits = requireGgmlType(type);
   const dequantizer = dequantizerOf(traits);
   if (dequantizer === undefined) {
     throw new GgufError(

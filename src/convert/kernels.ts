@@ -20,6 +20,14 @@ import { dequantizeRowQ5_1 } from "./dequant/q5_1.ts";
 import { dequantizeRowQ5K } from "./dequant/q5_k.ts";
 import { dequantizeRowQ6K } from "./dequant/q6_k.ts";
 import { dequantizeRowQ8_0 } from "./dequant/q8_0.ts";
+import { dequantizeRowIq1M, dequantizeRowIq1S } from "./dequant/iq1.ts";
+import { dequantizeRowIq2S, dequantizeRowIq2Xs, dequantizeRowIq2Xxs } from "./dequant/iq2.ts";
+import { dequantizeRowIq3S, dequantizeRowIq3Xxs } from "./dequant/iq3.ts";
+import { dequantizeRowTq1_0, dequantizeRowTq2_0 } from "./dequant/tq.ts";
+import { dequantizeRowMxfp4, dequantizeRowNvfp4 } from "./dequant/fp4.ts";
+import { dequantizeRowQ1_0, dequantizeRowQ2_0 } from "./dequant/q1_q2.ts";
+import { quantizeRowQ4_0 } from "./quant/q4_0.ts";
+import { quantizeRowQ8_0 } from "./quant/q8_0.ts";
 
 /**
  * A dequantization kernel: reads `blocks` whole blocks from `src` (starting at its
@@ -69,6 +77,22 @@ dequantizer(GgmlType.Q5_K, dequantizeRowQ5K);
 dequantizer(GgmlType.Q6_K, dequantizeRowQ6K);
 dequantizer(GgmlType.IQ4_NL, dequantizeRowIq4Nl);
 dequantizer(GgmlType.IQ4_XS, dequantizeRowIq4Xs);
+dequantizer(GgmlType.IQ2_XXS, dequantizeRowIq2Xxs);
+dequantizer(GgmlType.IQ2_XS, dequantizeRowIq2Xs);
+dequantizer(GgmlType.IQ2_S, dequantizeRowIq2S);
+dequantizer(GgmlType.IQ3_XXS, dequantizeRowIq3Xxs);
+dequantizer(GgmlType.IQ3_S, dequantizeRowIq3S);
+dequantizer(GgmlType.IQ1_S, dequantizeRowIq1S);
+dequantizer(GgmlType.IQ1_M, dequantizeRowIq1M);
+dequantizer(GgmlType.TQ1_0, dequantizeRowTq1_0);
+dequantizer(GgmlType.TQ2_0, dequantizeRowTq2_0);
+dequantizer(GgmlType.MXFP4, dequantizeRowMxfp4);
+dequantizer(GgmlType.NVFP4, dequantizeRowNvfp4);
+dequantizer(GgmlType.Q1_0, dequantizeRowQ1_0);
+dequantizer(GgmlType.Q2_0, dequantizeRowQ2_0);
+
+QUANTIZERS.set(GgmlType.Q8_0, quantizeRowQ8_0);
+QUANTIZERS.set(GgmlType.Q4_0, quantizeRowQ4_0);
 
 /**
  * The dequantizer of a type, if gguf-stream has one.
@@ -103,9 +127,4 @@ export function dequantizerOf(type: GgmlTypeTraits | number): Dequantizer | unde
  */
 export function quantizerOf(type: GgmlTypeTraits | number): QuantizeKernel | undefined {
   return QUANTIZERS.get(typeof type === "number" ? type : type.id);
-}
-
-/** Registers a quantizer (used by the quantizer modules' table below). */
-export function registerQuantizer(id: number, kernel: QuantizeKernel): void {
-  QUANTIZERS.set(id, kernel);
 }

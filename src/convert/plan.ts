@@ -1,139 +1,120 @@
 /**
- * The conversion plan: for every tensor, its strategy, output type and output size,
- * decided (and checked) before any tensor is converted.
+ * The conversion plan: for every tensor, its action, output type, output size and the
+ * reason, decided (and checked) before any tensor is converted; and the warnings a plan
+ * deserves.
  *
  * @module
  */
-import { dequantizerOf } from "./kernels.ts";
-import { GgufError } from "../model/errors.ts";
-import { ggmlType } from "../model/ggml_type.ts";
-import {
-  chooseStrategy,
-  type ConversionPolicy,
-  normalizeTypeTable,
-  type Strategy,
-} from "./policy.ts";
-import type { GgufModel } from "../open/open_model.ts";
-import type { GgufFile, TensorInfo } from "../model/gguf_file.ts";
-
-/** The kind of result a strategy gives for a type. */
-export type OutputKind = "packed" | "float32" | "raw";
-
-/** What will happen to one tensor. */
-export interface TensorPlan {
-  info: TensorInfo;
-  strategy: Strategy;
-  /** The result's kind. */
-  kind: OutputKind;
-  /** The output's ggml type name (`F32` for float32 results). */
-  outputType: string;
-  /** The output's ggml type id. */
-  outputTypeId: number;
-  /** The output's size in bytes. */
-  outputBytes: number;
-  /** `true` when the type is uncovered and passed through by the fallback (a warning). */
-  fallback: boolean;
-}
-
-const F32_ID = 0;
+import type { ConversionPolicy, TensorPlan } from "../model/conversion.ts";
+import { requireGgmlType } from "../model/ggml_type.ts";
+import type { GgufFile } from "../model/gguf_file.ts";
+import type { GgufModel } from "../model/gguf_model.ts";
+import { decideTensor, type ResolvedPolicy, resolvePolicy } from "./policy.ts";
 
 /**
- * Plans the conversion of every tensor in a header under a policy. Refusals and
+ * Plans the conversion of every tensor of a header or model under a policy. Refusals and
  * impossible requests are raised here, before any data is read or written.
  *
- * @param file A parsed header, or a model opened with {@linkcode openGgufModel}.
- * @param policy Changes to the default strategies.
+ * @param file A parsed header, or a model opened with `openGgufModel`.
+ * @param policy The target, requantization and overrides (see {@linkcode ConversionPolicy}).
  * @returns One entry per tensor, in file order.
- * @throws {GgufError} `REFUSED` for a tensor whose strategy is `error`; `UNSUPPORTED_TYPE`
- *   for `dequantize` on a type with no kernel; `UNSUPPORTED_BYTE_ORDER` for dequantizing
- *   quantized blocks of a big-endian file.
+ * @throws {TypeError} For a malformed policy.
+ * @throws {GgufError} `REFUSED`, `UNSUPPORTED_TYPE`, `UNSUPPORTED_BYTE_ORDER` or
+ *   `BAD_BLOCK_SIZE` as {@linkcode decideTensor} raises them.
  *
  * @example
  * ```ts
  * import { planConversion, readGguf } from "../../mod.ts";
  * import assert from "node:assert/strict";
- * const bytes = new Uint8Array(24);
- * bytes.set([0x47, 0x47, 0x55, 0x46, 3]);
- * assert.deepEqual(planConversion(await readGguf(bytes)), []);
+ * const file = await readGguf(new URL("../../samples/tiny-llama.gguf", import.meta.url));
+ * const plan = planConversion(file, { requantize: "Q8_0" });
+ * const q4k = plan.find((p) => p.info.typeName === "Q4_K")!;
+ * assert.equal(q4k.action, "requantize");
+ * assert.equal(q4k.typeName, "Q8_0");
+ * assert.equal(q4k.nbytes, (q4k.info.elements / 32) * 34);
  * ```
  */
 export function planConversion(
   file: GgufFile | GgufModel,
-  policy: ConversionPolicy = {},
+  policy: ConversionPolicy | ResolvedPolicy = {},
 ): TensorPlan[] {
-  const table = normalizeTypeTable(policy.types);
+  const resolved = isResolved(policy) ? policy : resolvePolicy(policy);
   const littleEndian = (i: number) =>
     "parts" in file ? file.parts[file.tensorParts[i]].header.littleEndian : file.littleEndian;
   return file.tensors.map((info, i) => {
-    const { strategy, fallback } = chooseStrategy(info, policy, table);
-    const traits = ggmlType(info.type)!;
-    if (strategy === "error") {
-      throw new GgufError(
-        "REFUSED",
-        `Cannot convert tensor "${info.name}": the policy refuses ${info.typeName} tensors`,
-        info.indexOffset,
-      );
-    }
-    if (strategy === "dequantize" && !littleEndian(i) && !dequantizerOf(traits)!.endianAware) {
-      throw new GgufError(
-        "UNSUPPORTED_BYTE_ORDER",
-        `Cannot dequantize tensor "${info.name}": ${info.typeName} blocks in a big-endian file are not supported`,
-        info.indexOffset,
-      );
-    }
-    const float32 = strategy === "dequantize" || info.type === F32_ID;
-    if (float32) {
-      return {
-        info,
-        strategy,
-        kind: "float32",
-        outputType: "F32",
-        outputTypeId: F32_ID,
-        outputBytes: info.elements * 4,
-        fallback,
-      };
-    }
+    const decision = decideTensor(info, resolved, littleEndian(i));
+    const out = requireGgmlType(decision.typeName);
     return {
       info,
-      strategy,
-      kind: strategy === "view" ? "packed" : "raw",
-      outputType: info.typeName,
-      outputTypeId: info.type,
-      outputBytes: info.nbytes,
-      fallback,
+      action: decision.action,
+      type: out.id,
+      typeName: out.name,
+      nbytes: (info.elements / out.blockSize) * out.bytesPerBlock,
+      reason: decision.reason,
+      unsupported: decision.unsupported,
     };
   });
 }
 
+function isResolved(policy: ConversionPolicy | ResolvedPolicy): policy is ResolvedPolicy {
+  return policy.target instanceof Set;
+}
+
 /**
- * One message per type that no rule covers, with how many tensors pass through unchanged.
+ * The warnings a plan deserves: one per type kept only because it has no kernel (with how
+ * many tensors), one for tensors whose blocks ran across rows, and one for F32 outputs
+ * when the target lacks F32.
  *
  * @param plan A plan from {@linkcode planConversion}.
- * @returns The messages, one per type, in order of first appearance.
+ * @param policy The policy it was made under.
+ * @returns The messages, in order of first appearance.
  *
  * @example
  * ```ts
- * import { fallbackWarnings, planConversion, readGguf } from "../../mod.ts";
+ * import { conversionWarnings, planConversion, readGguf } from "../../mod.ts";
  * import assert from "node:assert/strict";
  * const file = await readGguf(new URL("../../samples/tiny-llama.gguf", import.meta.url));
- * // Every type in the sample has a rule, so nothing falls back.
- * const plan = planConversion(file, { tensor: () => undefined });
- * assert.deepEqual(fallbackWarnings(plan), []);
+ * assert.deepEqual(conversionWarnings(planConversion(file)), []);
  * ```
  */
-export function fallbackWarnings(plan: TensorPlan[]): string[] {
-  const counts = new Map<string, number>();
+export function conversionWarnings(
+  plan: readonly TensorPlan[],
+  policy: ConversionPolicy | ResolvedPolicy = {},
+): string[] {
+  const resolved = isResolved(policy) ? policy : resolvePolicy(policy);
+  const unsupported = new Map<string, { count: number; reason: string }>();
+  let crossRow = 0;
+  let f32Outside = 0;
   for (const entry of plan) {
-    if (entry.fallback) counts.set(entry.info.typeName, (counts.get(entry.info.typeName) ?? 0) + 1);
+    if (entry.unsupported) {
+      const seen = unsupported.get(entry.info.typeName);
+      if (seen) seen.count++;
+      else unsupported.set(entry.info.typeName, { count: 1, reason: entry.reason });
+    }
+    if (entry.reason.startsWith("blocks run across rows")) crossRow++;
+    if (entry.typeName === "F32" && !resolved.target.has("F32")) f32Outside++;
   }
-  return [...counts].map(([type, count]) =>
-    `${count} ${type} tensor${
-      count === 1 ? "" : "s"
-    } passed through unchanged: no rule covers ${type}`
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  const messages = [...unsupported].map(([type, { count, reason }]) =>
+    `${plural(count, `${type} tensor`)} kept as ${type}, outside the target: ${
+      reason === "big-endian blocks"
+        ? "their big-endian blocks cannot be converted"
+        : `gguf-stream has no ${type} kernel`
+    }`
   );
-}
-
-/** The default warning printer: one `warning: …` line on stderr. */
-export function printWarning(message: string): void {
-  console.warn(`warning: ${message}`);
+  if (crossRow > 0) {
+    messages.push(
+      `${
+        plural(crossRow, "tensor")
+      } whose blocks run across rows converted (llama.cpp cannot load them as they are)`,
+    );
+  }
+  if (f32Outside > 0) {
+    messages.push(
+      `${
+        plural(f32Outside, "tensor")
+      } written as F32, which is not in the target (their rows cannot be requantized)`,
+    );
+  }
+  return messages;
 }

@@ -1,121 +1,222 @@
 /**
- * The per-tensor conversion policy: which tensors stay packed, which become float32,
- * which pass through, and which are refused.
+ * The policy's checks and its per-tensor decision: what happens to a tensor given the
+ * target types, the requantization type, the overrides and the kernels gguf-stream has.
  *
  * @module
  */
-import { dequantizerOf } from "./kernels.ts";
+import {
+  type ConversionPolicy,
+  DEFAULT_TARGET,
+  type RequantizeType,
+  type TensorAction,
+} from "../model/conversion.ts";
 import { GgufError } from "../model/errors.ts";
-import { ggmlType } from "../model/ggml_type.ts";
+import { type GgmlTypeName, requireGgmlType } from "../model/ggml_type.ts";
 import type { TensorInfo } from "../model/gguf_file.ts";
+import { dequantizerOf, quantizerOf } from "./kernels.ts";
 
-/**
- * What happens to one tensor:
- * - `view`: its packed bytes, zero-copy where the source can map them, tagged with its type;
- * - `dequantize`: a `Float32Array` computed bit for bit as ggml does;
- * - `passthrough`: its bytes unchanged (F32 as a `Float32Array`, a view where aligned);
- * - `error`: refuse with a `GgufError` (`REFUSED`).
- */
-export type Strategy = "view" | "dequantize" | "passthrough" | "error";
+/** Every action name, for argument checks. */
+export const TENSOR_ACTIONS: readonly TensorAction[] = [
+  "keep",
+  "dequantize",
+  "requantize",
+  "refuse",
+];
 
-/** Every strategy name, for argument checks. */
-export const STRATEGIES: readonly Strategy[] = ["view", "dequantize", "passthrough", "error"];
+/** The types gguf-stream can requantize into. */
+export const REQUANTIZE_TYPES: readonly RequantizeType[] = ["Q8_0", "Q4_0"];
 
-/**
- * The default policy, for runtimes that take Q4_0, Q8_0 and F32: packed views for
- * Q4_0/Q8_0, float32 for the K-quants, F32 as is. Types not listed are passed through
- * with a warning (or refused with `unsupported: "error"`).
- */
-export const DEFAULT_STRATEGIES: Readonly<Record<string, Strategy>> = Object.freeze({
-  Q4_0: "view",
-  Q8_0: "view",
-  Q2_K: "dequantize",
-  Q3_K: "dequantize",
-  Q4_K: "dequantize",
-  Q5_K: "dequantize",
-  Q6_K: "dequantize",
-  F32: "passthrough",
-});
-
-/** A caller's changes to the default policy. */
-export interface ConversionPolicy {
-  /** Strategies by type name (`"Q4_K"`, case-insensitive), over the defaults. */
-  types?: Readonly<Record<string, Strategy>>;
-  /** A strategy per tensor, over everything else; `undefined` keeps the type's. */
-  tensor?: (tensor: TensorInfo) => Strategy | undefined;
-  /** What to do with types no rule covers: `warn` (default, then pass through) or `error`. */
-  unsupported?: "warn" | "error";
+/** A policy checked once, with its names normalized. */
+export interface ResolvedPolicy {
+  target: ReadonlySet<GgmlTypeName>;
+  requantize: RequantizeType | undefined;
+  types: ReadonlyMap<GgmlTypeName, TensorAction>;
+  tensor: ((tensor: TensorInfo) => TensorAction | undefined) | undefined;
+  unsupported: "warn" | "error";
 }
 
-/** A tensor's strategy and whether it came from the unsupported-type fallback. */
-export interface StrategyChoice {
-  strategy: Strategy;
-  /** `true` when no rule named this type and it is passed through by default. */
-  fallback: boolean;
-}
-
-/** Normalizes and checks a policy's type table; unknown names or strategies are `TypeError`s. */
-export function normalizeTypeTable(
-  types: Readonly<Record<string, Strategy>> | undefined,
-): Map<string, Strategy> {
-  const table = new Map<string, Strategy>(Object.entries(DEFAULT_STRATEGIES));
-  for (const [name, strategy] of Object.entries(types ?? {})) {
-    const traits = ggmlType(name);
-    if (traits === undefined) throw new TypeError(`Unknown ggml type "${name}" in the policy`);
-    if (!STRATEGIES.includes(strategy)) {
-      throw new TypeError(
-        `Unknown strategy "${strategy}" for ${traits.name} (expected ${STRATEGIES.join(", ")})`,
-      );
-    }
-    table.set(traits.name, strategy);
+function checkAction(action: unknown, what: string): TensorAction {
+  if (!TENSOR_ACTIONS.includes(action as TensorAction)) {
+    throw new TypeError(
+      `Unknown action ${JSON.stringify(action)} for ${what} (expected ${
+        TENSOR_ACTIONS.join(", ")
+      })`,
+    );
   }
-  return table;
+  return action as TensorAction;
 }
 
 /**
- * Decides a tensor's strategy under a policy and checks it can be carried out.
+ * Checks a policy and normalizes its type names; a bad value is the caller's error.
  *
- * @param tensor The tensor's index entry.
- * @param policy The caller's changes to {@linkcode DEFAULT_STRATEGIES}.
- * @returns The strategy, and whether it is the unsupported-type fallback.
- * @throws {GgufError} `UNSUPPORTED_TYPE` for `dequantize` on a type with no kernel, or an
- *   uncovered type under `unsupported: "error"`.
+ * @param policy The caller's policy.
+ * @returns The policy with defaults filled in.
+ * @throws {TypeError} For an unknown type or action, or `requantize` outside the target.
  *
  * @example
  * ```ts
- * import { chooseStrategy, type TensorInfo } from "../../mod.ts";
+ * import { resolvePolicy } from "./policy.ts";
  * import assert from "node:assert/strict";
- * const info = { name: "w", type: 12, typeName: "Q4_K" } as TensorInfo;
- * assert.equal(chooseStrategy(info).strategy, "dequantize");
- * assert.equal(chooseStrategy(info, { types: { Q4_K: "view" } }).strategy, "view");
+ * assert.deepEqual([...resolvePolicy({}).target], ["Q4_0", "Q8_0", "F32"]);
+ * assert.throws(() => resolvePolicy({ target: ["F32"], requantize: "Q8_0" }), TypeError);
  * ```
  */
-export function chooseStrategy(
-  tensor: TensorInfo,
-  policy: ConversionPolicy = {},
-  table: Map<string, Strategy> = normalizeTypeTable(policy.types),
-): StrategyChoice {
-  const own = policy.tensor?.(tensor);
-  if (own !== undefined && !STRATEGIES.includes(own)) {
-    throw new TypeError(`Unknown strategy "${own}" for tensor "${tensor.name}"`);
-  }
-  const chosen = own ?? table.get(tensor.typeName);
-  if (chosen === undefined) {
-    if (policy.unsupported === "error") {
-      throw new GgufError(
-        "UNSUPPORTED_TYPE",
-        `Cannot convert tensor "${tensor.name}": no rule covers type ${tensor.typeName} (name a strategy for it, or allow pass-through)`,
-        tensor.indexOffset,
+export function resolvePolicy(policy: ConversionPolicy = {}): ResolvedPolicy {
+  const target = new Set((policy.target ?? DEFAULT_TARGET).map((t) => requireGgmlType(t).name));
+  if (target.size === 0) throw new TypeError("The target names no type");
+  const requantize = policy.requantize;
+  if (requantize !== undefined) {
+    if (!REQUANTIZE_TYPES.includes(requantize)) {
+      throw new TypeError(
+        `Cannot requantize to ${JSON.stringify(requantize)}: gguf-stream requantizes to ${
+          REQUANTIZE_TYPES.join(" or ")
+        }`,
       );
     }
-    return { strategy: "passthrough", fallback: true };
+    if (!target.has(requantize)) {
+      throw new TypeError(`requantize ${requantize} must be one of the target types`);
+    }
   }
-  if (chosen === "dequantize" && dequantizerOf(tensor.type) === undefined) {
-    throw new GgufError(
-      "UNSUPPORTED_TYPE",
-      `Cannot dequantize tensor "${tensor.name}": gguf-stream has no ${tensor.typeName} kernel (use view or passthrough)`,
-      tensor.indexOffset,
+  const types = new Map<GgmlTypeName, TensorAction>();
+  for (const [name, action] of Object.entries(policy.types ?? {})) {
+    const traits = requireGgmlType(name);
+    types.set(traits.name, checkAction(action, traits.name));
+  }
+  const unsupported = policy.unsupported ?? "warn";
+  if (unsupported !== "warn" && unsupported !== "error") {
+    throw new TypeError(
+      `unsupported must be "warn" or "error", not ${JSON.stringify(unsupported)}`,
     );
   }
-  return { strategy: chosen, fallback: false };
+  return { target, requantize, types, tensor: policy.tensor, unsupported };
+}
+
+/** The decision for one tensor, before its output size is computed. */
+export interface TensorDecision {
+  action: Exclude<TensorAction, "refuse">;
+  typeName: GgmlTypeName;
+  reason: string;
+  unsupported: boolean;
+}
+
+/**
+ * Decides what happens to one tensor.
+ *
+ * @param info The tensor's index entry.
+ * @param policy A policy from {@linkcode resolvePolicy}.
+ * @param littleEndian The byte order of the file holding it.
+ * @returns The action, the output type and the reason.
+ * @throws {GgufError} `REFUSED` when the policy refuses it; `UNSUPPORTED_TYPE` when a
+ *   conversion is asked of a type with no kernel, or an unsupported type under
+ *   `unsupported: "error"`; `UNSUPPORTED_BYTE_ORDER` for quantized blocks of a big-endian
+ *   file that must be converted; `BAD_BLOCK_SIZE` for blocks running across rows
+ *   (accepted by `lenient`) of a type with no kernel.
+ *
+ * @example
+ * ```ts
+ * import { decideTensor, resolvePolicy } from "./policy.ts";
+ * import assert from "node:assert/strict";
+ * import type { TensorInfo } from "../model/gguf_file.ts";
+ * const info = { name: "w", type: 12, typeName: "Q4_K", shape: [256, 4] } as TensorInfo;
+ * assert.equal(decideTensor(info, resolvePolicy(), true).typeName, "F32");
+ * assert.equal(decideTensor(info, resolvePolicy({ requantize: "Q8_0" }), true).typeName, "Q8_0");
+ * ```
+ */
+export function decideTensor(
+  info: TensorInfo,
+  policy: ResolvedPolicy,
+  littleEndian: boolean,
+): TensorDecision {
+  const own = policy.tensor?.(info);
+  const override = own === undefined
+    ? policy.types.get(info.typeName)
+    : checkAction(own, `tensor "${info.name}"`);
+  const source = requireGgmlType(info.type);
+  const dequantizer = dequantizerOf(source);
+  // Blocks that run across rows (accepted only by `lenient`): llama.cpp refuses to load
+  // such a tensor, so it is never kept.
+  const crossRow = info.shape[0] % source.blockSize !== 0;
+  const convertible = dequantizer !== undefined && (littleEndian || dequantizer.endianAware);
+  const cannot = (what: string) => {
+    if (dequantizer === undefined) {
+      return new GgufError(
+        "UNSUPPORTED_TYPE",
+        `Cannot ${what} tensor "${info.name}": gguf-stream has no ${info.typeName} kernel (keep it instead)`,
+        info.indexOffset,
+      );
+    }
+    return new GgufError(
+      "UNSUPPORTED_BYTE_ORDER",
+      `Cannot ${what} tensor "${info.name}": ${info.typeName} blocks in a big-endian file are not supported`,
+      info.indexOffset,
+    );
+  };
+  /** Requantized where rows allow, else F32. */
+  const convert = (why: string, into: GgmlTypeName | undefined): TensorDecision => {
+    if (into !== undefined && info.typeName === into && !crossRow) {
+      return { action: "keep", typeName: into, reason: why, unsupported: false };
+    }
+    if (into !== undefined && info.shape[0] % 32 === 0 && quantizerOf(requireGgmlType(into))) {
+      return { action: "requantize", typeName: into, reason: why, unsupported: false };
+    }
+    const note = into === undefined
+      ? ""
+      : `; rows of ${info.shape[0]} are not whole ${into} blocks`;
+    if (info.typeName === "F32") {
+      return { action: "keep", typeName: "F32", reason: why + note, unsupported: false };
+    }
+    return { action: "dequantize", typeName: "F32", reason: why + note, unsupported: false };
+  };
+
+  if (override === "refuse") {
+    throw new GgufError(
+      "REFUSED",
+      `Cannot convert tensor "${info.name}": the policy refuses ${info.typeName} tensors`,
+      info.indexOffset,
+    );
+  }
+  if (crossRow) {
+    if (!convertible) throw cannot("convert the cross-row blocks of");
+    return convert(
+      "blocks run across rows",
+      override === "dequantize" ? undefined : policy.requantize,
+    );
+  }
+  if (override === "keep") {
+    return {
+      action: "keep",
+      typeName: info.typeName,
+      reason: "kept by the policy",
+      unsupported: false,
+    };
+  }
+  if (override === "dequantize") {
+    if (!convertible) throw cannot("dequantize");
+    return convert("dequantized by the policy", undefined);
+  }
+  if (override === "requantize") {
+    if (!convertible) throw cannot("requantize");
+    return convert("requantized by the policy", policy.requantize ?? "Q8_0");
+  }
+  if (policy.target.has(info.typeName)) {
+    return { action: "keep", typeName: info.typeName, reason: "in target", unsupported: false };
+  }
+  if (convertible) return convert(`${info.typeName} not in target`, policy.requantize);
+  if (policy.unsupported === "error") {
+    throw new GgufError(
+      dequantizer === undefined ? "UNSUPPORTED_TYPE" : "UNSUPPORTED_BYTE_ORDER",
+      `Cannot convert tensor "${info.name}": ${info.typeName} is not in the target and ${
+        dequantizer === undefined
+          ? "gguf-stream has no kernel for it"
+          : "its big-endian blocks cannot be read"
+      } (keep it with a per-type rule, or allow it with unsupported: "warn")`,
+      info.indexOffset,
+    );
+  }
+  return {
+    action: "keep",
+    typeName: info.typeName,
+    reason: dequantizer === undefined ? `no ${info.typeName} kernel` : "big-endian blocks",
+    unsupported: true,
+  };
 }

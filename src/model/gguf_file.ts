@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { GgmlTypeName } from "./ggml_type.ts";
 
 /** GGUF metadata value type ids, as the file stores them. */
 export const GgufValueType = {
@@ -90,7 +91,7 @@ export interface TensorInfo {
   /** The ggml type id (see {@linkcode GGML_TYPES}). */
   type: number;
   /** The ggml type's name, e.g. `Q4_K`. */
-  typeName: string;
+  typeName: GgmlTypeName;
   /**
    * The dimensions in **ggml order**: `shape[0]` is the row length (the fastest-varying
    * dimension). Reverse it for the row-major order most JS tensor libraries use.

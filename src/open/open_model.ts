@@ -5,40 +5,20 @@
  *
  * @module
  */
-import { formatInteger, GgufError } from "../model/errors.ts";
-import { type GgufInput, readHeader, resolveSource } from "./read_gguf.ts";
-import { openGgufStream } from "../output/stream.ts";
-import type { ParseOptions } from "../parse/parse_header.ts";
 import type { ByteSource } from "../model/byte_source.ts";
-import { type OpenOptions, toPath } from "../source/open_source.ts";
-import type { GgufFile, GgufMetadataEntry, TensorInfo } from "../model/gguf_file.ts";
-
-/** One file of a model. */
-export interface GgufPart {
-  /** The file's path, when opened from one. */
-  path: string | undefined;
-  /** Its open source. */
-  source: ByteSource;
-  /** Its parsed header. */
-  header: GgufFile;
-}
-
-/** A model: its metadata and every tensor, each with the part that holds its data. */
-export interface GgufModel {
-  /** The parts in order (one for an unsplit file). */
-  parts: GgufPart[];
-  /** The model's metadata: the first part's, without the `split.*` keys of a split model. */
-  metadata: Map<string, GgufMetadataEntry>;
-  /** Every tensor in order, across parts. */
-  tensors: TensorInfo[];
-  /** For each tensor, the index of its part in `parts`. */
-  tensorParts: number[];
-  /** Closes the parts this model opened. */
-  close(): Promise<void>;
-}
+import { formatInteger, GgufError } from "../model/errors.ts";
+import type { GgufFile, TensorInfo } from "../model/gguf_file.ts";
+import type { GgufModel, GgufPart } from "../model/gguf_model.ts";
+import {
+  type GgufInput,
+  isStreamSource,
+  type ReadOptions,
+  readSourceHeader,
+  resolveInput,
+} from "./resolve_input.ts";
 
 /** Options for {@linkcode openGgufModel}. */
-export interface OpenModelOptions extends ParseOptions, OpenOptions {}
+export type OpenModelOptions = ReadOptions;
 
 const SPLIT_NAME = /^(.*)-(\d{5})-of-(\d{5})\.gguf$/;
 
@@ -61,14 +41,14 @@ function splitNumber(header: GgufFile, key: string): number | undefined {
  * `ReadableStream` is read once, forward only (`NOT_SEQUENTIAL` if its tensor data is not
  * in index order).
  *
- * @param input A path, `file:` URL, {@linkcode ByteSource}, bytes or a stream.
+ * @param input A path, `file:` URL, `ByteSource`, bytes or a stream.
  * @param options Parse and access options.
  * @returns The model; call `close()` when done.
  * @throws {GgufError} `BAD_METADATA` for missing, mismatched or out-of-order parts.
  *
  * @example
  * ```ts
- * import { openGgufModel } from "../../mod.ts";
+ * import { openGgufModel } from "../../advanced.ts";
  * import assert from "node:assert/strict";
  * const model = await openGgufModel(new URL("../../samples/tiny-llama.gguf", import.meta.url));
  * assert.equal(model.parts.length, 1);
@@ -80,17 +60,21 @@ export async function openGgufModel(
   input: GgufInput,
   options: OpenModelOptions = {},
 ): Promise<GgufModel> {
-  if (input instanceof ReadableStream) return await openGgufStream(input, options);
   const opened: GgufPart[] = [];
   const owned: ByteSource[] = [];
   const close = async () => {
     for (const source of owned.splice(0)) await source.close();
   };
   try {
-    const path = typeof input === "string" || input instanceof URL ? toPath(input) : undefined;
-    const first = await resolveSource(input, options);
+    const first = await resolveInput(input, options);
     if (first.owned) owned.push(first.source);
-    opened.push({ path, source: first.source, header: await readHeader(first.source, options) });
+    const path = first.path;
+    opened.push({
+      path,
+      source: first.source,
+      header: await readSourceHeader(first.source, options),
+    });
+    if (isStreamSource(first.source)) checkSequential(opened[0].header.tensors);
     const header = opened[0].header;
     // Parts are found by their names: bytes or a source convert as the one file they are.
     const count = path === undefined ? undefined : splitNumber(header, "split.count");
@@ -113,12 +97,12 @@ export async function openGgufModel(
       }
       for (let no = 1; no < count; no++) {
         const partPath = `${match[1]}-${String(no + 1).padStart(5, "0")}-of-${match[3]}.gguf`;
-        const opening = await resolveSource(partPath, options);
+        const opening = await resolveInput(partPath, options);
         owned.push(opening.source);
         const part = {
           path: partPath,
           source: opening.source,
-          header: await readHeader(opening.source, options),
+          header: await readSourceHeader(opening.source, options),
         };
         const partNo = splitNumber(part.header, "split.no");
         const partCount = splitNumber(part.header, "split.count");
@@ -166,5 +150,25 @@ export async function openGgufModel(
   } catch (error) {
     await close();
     throw error;
+  }
+}
+
+/**
+ * Refuses an index whose data is not in ascending offset order: a stream cannot be read
+ * so in one pass.
+ */
+function checkSequential(tensors: TensorInfo[]): void {
+  for (let i = 1; i < tensors.length; i++) {
+    if (tensors[i].offset < tensors[i - 1].offset) {
+      throw new GgufError(
+        "NOT_SEQUENTIAL",
+        `Cannot read the stream in one pass: tensor "${tensors[i].name}" (data at byte ${
+          formatInteger(tensors[i].fileOffset)
+        }) comes after "${
+          tensors[i - 1].name
+        }" in the index but before it in the file; convert from a file instead`,
+        tensors[i].indexOffset,
+      );
+    }
   }
 }

@@ -1,23 +1,19 @@
 /**
- * File-to-file conversion: a GGUF v3 file streamed tensor by tensor and chunk by chunk
- * through reused buffers, written to a temporary file and renamed into place when done.
+ * File output: a converted model streamed chunk by chunk into a sink — a temporary file
+ * renamed into place when complete, standard output, or a caller's own.
  *
  * @module
  */
-import type { ConvertOptions } from "./memory.ts";
-import { convertedHeader, encodeConverted } from "./encode_model.ts";
-import type { EncodedGgufHeader } from "./encode_header.ts";
+import type { ByteSink } from "../model/byte_sink.ts";
+import type { TensorPlan } from "../model/conversion.ts";
 import { GgufError } from "../model/errors.ts";
-import { type GgufModel, type GgufPart, openGgufModel } from "../open/open_model.ts";
-import {
-  fallbackWarnings,
-  planConversion,
-  printWarning,
-  type TensorPlan,
-} from "../convert/plan.ts";
+import type { GgufModel, GgufPart } from "../model/gguf_model.ts";
+import { type ConvertOptions, prepareConversion } from "../convert/prepare.ts";
+import { openGgufModel, type OpenModelOptions } from "../open/open_model.ts";
 import { openFileSink } from "../source/file_sink.ts";
+import { encodeConverted } from "./encode_model.ts";
 
-/** Progress of a file conversion. */
+/** Progress of a conversion to a sink. */
 export interface ConvertProgress {
   /** Output bytes written so far. */
   bytesWritten: number;
@@ -25,85 +21,78 @@ export interface ConvertProgress {
   totalBytes: number;
 }
 
-/** Options for {@linkcode convertFile}. */
-export interface ConvertFileOptions extends Omit<ConvertOptions, "onWarning"> {
-  /** Replace an existing output file (default: refuse with `OUTPUT_EXISTS`). */
-  force?: boolean;
-  /** Stops the conversion; the output is not written and the temporary is removed. */
-  signal?: AbortSignal;
+/** Options for {@linkcode writeConvertedModel}. */
+export interface WriteOptions extends ConvertOptions {
   /** Called after each chunk is written. */
   onProgress?: (progress: ConvertProgress) => void;
-  /** Receives one message per type passed through because no rule covers it (default: stderr). */
-  onWarning?: (message: string) => void;
 }
 
-/** What a file conversion did. */
+/** Options for {@linkcode convertFile}. */
+export interface ConvertFileOptions extends WriteOptions, OpenModelOptions {
+  /** Replace an existing output file (default: refuse with `OUTPUT_EXISTS`). */
+  force?: boolean;
+}
+
+/** What a conversion to a file or sink did. */
 export interface ConvertFileResult {
   /** The plan that was carried out, one entry per tensor. */
   plan: TensorPlan[];
   /** Total size of the input file(s). */
   inputBytes: number;
-  /** Size of the output file. */
+  /** Size of the output. */
   outputBytes: number;
   /** Number of input files (more than one for a split model). */
   parts: number;
 }
 
-/** Where converted bytes go: written in order, then committed, or aborted on failure. */
-export interface ByteSink {
-  /** Appends bytes; the chunk may be reused once this resolves. */
-  write(bytes: Uint8Array): Promise<void>;
-  /** Completes the output (e.g. renames a temporary file into place). */
-  commit(): Promise<void>;
-  /** Discards everything written; called on any failure. */
-  abort(): Promise<void>;
+/** A part's size: the file's, or for a stream the bytes up to the end of its last tensor. */
+function inputSize(part: GgufPart): number {
+  if (part.source.kind !== "stream") return part.source.size;
+  return part.header.tensors.reduce(
+    (end, t) => Math.max(end, t.fileOffset + t.nbytes),
+    part.header.headerSize,
+  );
 }
 
 /**
- * Streams an open model's conversion into a sink, committing on success and aborting
- * it on any failure (a read error, a write error, the signal).
+ * Converts an open model into the sink `openSink` returns: plans (refusals first),
+ * computes the header, reports warnings, and only then opens the sink; streams the
+ * conversion, committing on success and aborting the sink on any failure.
  *
- * @param model The open model.
- * @param plan Its plan from {@linkcode planConversion}.
- * @param sink Where the bytes go.
- * @param options Chunk size, signal, progress, and the header from {@linkcode convertedHeader}.
- * @throws {GgufError} What the reads or writes raise, or `ABORTED` when the signal fires.
+ * @param model An open model (a file, a split model or a stream).
+ * @param openSink Opens the output once the plan is known and accepted.
+ * @param options Policy, chunk size, signal, progress, warnings.
+ * @returns The plan and the sizes.
+ * @throws {GgufError} What planning, the sink or the conversion raise; `ABORTED` when the
+ *   signal fires.
  *
  * @example Into memory
  * ```ts
- * import { convertedHeader, openGgufModel, planConversion, writeConverted } from "../../mod.ts";
+ * import { openGgufModel, writeConvertedModel } from "../../advanced.ts";
  * import assert from "node:assert/strict";
  * const model = await openGgufModel(new URL("../../samples/tiny-llama.gguf", import.meta.url));
- * const plan = planConversion(model);
- * const chunks: Uint8Array[] = [];
+ * let size = 0;
  * const sink = {
- *   write: (chunk: Uint8Array) => Promise.resolve(void chunks.push(chunk.slice())),
+ *   write: (chunk: Uint8Array) => Promise.resolve(void (size += chunk.length)),
  *   commit: () => Promise.resolve(),
  *   abort: () => Promise.resolve(),
  * };
- * const header = convertedHeader(model, plan);
- * await writeConverted(model, plan, sink, { header });
- * assert.equal(chunks.reduce((n, c) => n + c.length, 0), header.fileSize);
+ * const result = await writeConvertedModel(model, () => Promise.resolve(sink));
+ * assert.equal(size, result.outputBytes);
  * await model.close();
  * ```
  */
-export async function writeConverted(
+export async function writeConvertedModel(
   model: GgufModel,
-  plan: TensorPlan[],
-  sink: ByteSink,
-  options: Pick<ConvertFileOptions, "chunkBytes" | "signal" | "onProgress"> & {
-    header: EncodedGgufHeader;
-  },
-): Promise<void> {
-  const { header } = options;
+  openSink: (plan: TensorPlan[]) => Promise<ByteSink>,
+  options: WriteOptions = {},
+): Promise<ConvertFileResult> {
+  const conversion = prepareConversion(model, options, true);
+  const header = conversion.header!;
+  const sink = await openSink(conversion.plan);
   try {
     let bytesWritten = 0;
-    for await (
-      const chunk of encodeConverted(model, plan, header, {
-        chunkBytes: options.chunkBytes,
-        signal: options.signal,
-      })
-    ) {
+    for await (const chunk of encodeConverted(model, conversion, options)) {
       await sink.write(chunk);
       bytesWritten += chunk.length;
       options.onProgress?.({ bytesWritten, totalBytes: header.fileSize });
@@ -127,63 +116,20 @@ export async function writeConverted(
     }
     throw error;
   }
-}
-
-/** A part's size: the file's, or for a stream the bytes up to the end of its last tensor. */
-function inputSize(part: GgufPart): number {
-  if (part.source.kind !== "stream") return part.source.size;
-  return part.header.tensors.reduce(
-    (end, t) => Math.max(end, t.fileOffset + t.nbytes),
-    part.header.headerSize,
-  );
-}
-
-/**
- * Converts an open model into the sink `openSink` returns: plans (refusals come first),
- * opens the sink (so output problems come before warnings), reports uncovered types,
- * then streams the conversion, committing on success and aborting on failure.
- *
- * @param model An open model (a file, a split model or a stream).
- * @param openSink Opens the output once the plan is known.
- * @param options Policy, chunk size, signal, progress, warnings.
- * @returns The plan and the sizes.
- * @throws {GgufError} What planning, the sink or the conversion raise.
- *
- * @example
- * ```ts
- * import { convertModelTo, openGgufModel } from "../../mod.ts";
- * import assert from "node:assert/strict";
- * const model = await openGgufModel(new URL("../../samples/tiny-llama.gguf", import.meta.url));
- * let size = 0;
- * const sink = {
- *   write: (chunk: Uint8Array) => Promise.resolve(void (size += chunk.length)),
- *   commit: () => Promise.resolve(),
- *   abort: () => Promise.resolve(),
- * };
- * const result = await convertModelTo(model, () => Promise.resolve(sink));
- * assert.equal(size, result.outputBytes);
- * await model.close();
- * ```
- */
-export async function convertModelTo(
-  model: GgufModel,
-  openSink: (plan: TensorPlan[]) => Promise<ByteSink>,
-  options: Omit<ConvertFileOptions, "force"> = {},
-): Promise<ConvertFileResult> {
-  const plan = planConversion(model, options.policy);
-  const header = convertedHeader(model, plan);
-  const sink = await openSink(plan);
-  for (const message of fallbackWarnings(plan)) (options.onWarning ?? printWarning)(message);
-  await writeConverted(model, plan, sink, { ...options, header });
   const inputBytes = model.parts.reduce((sum, part) => sum + inputSize(part), 0);
-  return { plan, inputBytes, outputBytes: header.fileSize, parts: model.parts.length };
+  return {
+    plan: conversion.plan,
+    inputBytes,
+    outputBytes: header.fileSize,
+    parts: model.parts.length,
+  };
 }
 
 /**
  * Converts a GGUF model to a new GGUF v3 file: same metadata (less `split.*` keys when
- * joining a split model), same tensors in the same order, dequantized tensors as F32,
- * views as their packed bytes, pass-through bytes unchanged, the input's alignment.
- * Memory stays bounded by a few chunk buffers whatever the model's size.
+ * joining a split model; `general.file_type` describing the output), same tensors in the
+ * same order, each as the policy says, the input's alignment. Memory stays bounded by a
+ * few chunk buffers whatever the model's size.
  *
  * @param input The model's path (the first part of a split model).
  * @param output The output path; written through a temporary file and a rename.
@@ -197,10 +143,11 @@ export async function convertModelTo(
  * import { convertFile, readGguf } from "../../mod.ts";
  * import assert from "node:assert/strict";
  * const out = (await Deno.makeTempDir()) + "/tiny.converted.gguf";
- * const result = await convertFile(new URL("../../samples/tiny-llama.gguf", import.meta.url), out);
+ * const sample = new URL("../../samples/tiny-llama.gguf", import.meta.url);
+ * const result = await convertFile(sample, out, { policy: { requantize: "Q8_0" } });
  * const written = await readGguf(out);
  * assert.equal(written.tensors.length, result.plan.length);
- * assert.equal(written.tensors[1].typeName, "F32");
+ * assert.equal(written.tensors[2].typeName, "Q8_0"); // was Q4_K
  * await Deno.remove(out);
  * ```
  */
@@ -212,7 +159,7 @@ export async function convertFile(
   const model = await openGgufModel(input, options);
   try {
     const inputs = model.parts.flatMap((part) => (part.path === undefined ? [] : [part.path]));
-    return await convertModelTo(
+    return await writeConvertedModel(
       model,
       () => openFileSink(output, { force: options.force, inputs }),
       options,

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { nodeBuiltin } from "./_node_builtin.ts";
 import { GgufError } from "../model/errors.ts";
 import { type ByteSource, checkRange } from "../model/byte_source.ts";
 
@@ -23,7 +24,7 @@ import { type ByteSource, checkRange } from "../model/byte_source.ts";
  * ```
  */
 export async function openFileReadSource(path: string): Promise<ByteSource> {
-  const fs = await import("node:fs/promises");
+  const fs = nodeBuiltin("node:fs/promises");
   let handle: Awaited<ReturnType<typeof fs.open>>;
   try {
     handle = await fs.open(path, "r");

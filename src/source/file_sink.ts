@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { nodeBuiltin } from "./_node_builtin.ts";
 import { GgufError } from "../model/errors.ts";
 import { ioError } from "./file_read.ts";
 import { toPath } from "./open_source.ts";
@@ -31,7 +32,7 @@ export interface FileSinkOptions {
 }
 
 async function identity(path: string): Promise<string | undefined> {
-  const fs = await import("node:fs/promises");
+  const fs = nodeBuiltin("node:fs/promises");
   try {
     const stat = await fs.stat(path);
     return `${stat.dev}:${stat.ino}`;
@@ -51,7 +52,7 @@ async function identity(path: string): Promise<string | undefined> {
  *
  * @example
  * ```ts
- * import { openFileSink } from "../../mod.ts";
+ * import { openFileSink } from "../../advanced.ts";
  * import assert from "node:assert/strict";
  * const path = (await Deno.makeTempDir()) + "/out.bin";
  * const sink = await openFileSink(path);
@@ -64,7 +65,7 @@ export async function openFileSink(
   target: string | URL,
   options: FileSinkOptions = {},
 ): Promise<FileSink> {
-  const fs = await import("node:fs/promises");
+  const fs = nodeBuiltin("node:fs/promises");
   const path = toPath(target);
   const targetId = await identity(path);
   if (targetId !== undefined) {

@@ -63,7 +63,7 @@ export function toPath(input: string | URL): string {
  *
  * @example Forcing positional reads
  * ```ts
- * import { openByteSource } from "../../mod.ts";
+ * import { openByteSource } from "../../advanced.ts";
  * import assert from "node:assert/strict";
  * const path = await Deno.makeTempFile();
  * await Deno.writeFile(path, new Uint8Array([71, 71, 85, 70]));

@@ -3,7 +3,8 @@
  *
  * @module
  */
-import type { ByteSink } from "../output/file.ts";
+import { nodeBuiltin } from "./_node_builtin.ts";
+import type { ByteSink } from "../model/byte_sink.ts";
 import { GgufError } from "../model/errors.ts";
 import { RUNTIME } from "./open_source.ts";
 
@@ -44,7 +45,7 @@ function fileDescriptorStream(fd: number): ReadableStream<Uint8Array> {
     type: "bytes",
     autoAllocateChunkSize: 64 * 1024,
     async pull(controller) {
-      fs ??= await import("node:fs");
+      fs ??= nodeBuiltin("node:fs");
       const request = controller.byobRequest!;
       const view = request.view!;
       const bytesRead = await readInto(

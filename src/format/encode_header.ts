@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { alignOffset } from "../parse/parse_header.ts";
+import { alignOffset } from "./parse_header.ts";
 import {
   type GgufArray,
   type GgufMetadataEntry,
@@ -158,7 +158,8 @@ function writeArray(out: ByteWriter, array: GgufArray): void {
  *
  * @example
  * ```ts
- * import { encodeGgufHeader, readGguf } from "../../mod.ts";
+ * import { encodeGgufHeader } from "../../advanced.ts";
+ * import { readGguf } from "../../mod.ts";
  * import assert from "node:assert/strict";
  * const header = encodeGgufHeader({
  *   alignment: 32,

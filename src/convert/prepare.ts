@@ -1,0 +1,214 @@
+/**
+ * One preparation for every output: plan the conversion (refusals first), compute the
+ * converted file's header when one will be written, then report the plan's warnings —
+ * in that order, before any output is opened.
+ *
+ * @module
+ */
+import type { ConversionPolicy, TensorPlan } from "../model/conversion.ts";
+import { GgufError } from "../model/errors.ts";
+import { requireGgmlType } from "../model/ggml_type.ts";
+import { type GgufMetadataEntry, GgufValueType } from "../model/gguf_file.ts";
+import type { GgufModel } from "../model/gguf_model.ts";
+import { type EncodedGgufHeader, encodeGgufHeader } from "../format/encode_header.ts";
+import { conversionWarnings, planConversion } from "./plan.ts";
+import { resolvePolicy } from "./policy.ts";
+import { checkChunkBytes } from "./tensor_chunks.ts";
+
+/** What every conversion takes. */
+export interface ConvertOptions {
+  /** The target, requantization and overrides (default: target Q4_0, Q8_0, F32). */
+  policy?: ConversionPolicy;
+  /** Receives each warning of the plan (default: `warning: …` on stderr). */
+  onWarning?: (message: string) => void;
+  /** Input bytes read per step (default 1 MiB). */
+  chunkBytes?: number;
+  /** Stops the conversion between chunks with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** A conversion ready to run. */
+export interface PreparedConversion {
+  /** One entry per tensor, in order. */
+  plan: TensorPlan[];
+  /** The checked chunk size. */
+  chunkBytes: number;
+  /** The converted file's header, when asked for. */
+  header: EncodedGgufHeader | undefined;
+}
+
+/** The default warning printer: one `warning: …` line on stderr. */
+export function printWarning(message: string): void {
+  console.warn(`warning: ${message}`);
+}
+
+/**
+ * Plans a model's conversion, computes the output header if `withHeader`, and reports
+ * the warnings, in that order: a refusal comes before any warning, and a throwing
+ * `onWarning` stops everything before any output exists.
+ *
+ * @param model An open model.
+ * @param options Policy, warnings, chunk size.
+ * @param withHeader Whether a GGUF file will be written (file and stream outputs).
+ * @returns The plan, the chunk size and the header.
+ * @throws {TypeError} For bad options.
+ * @throws {GgufError} What planning raises; `UNSUPPORTED_BYTE_ORDER` when kept blocks of a
+ *   big-endian file would be copied into the little-endian output.
+ *
+ * @example
+ * ```ts
+ * import { openGgufModel, prepareConversion } from "../../advanced.ts";
+ * import assert from "node:assert/strict";
+ * const model = await openGgufModel(new URL("../../samples/tiny-llama.gguf", import.meta.url));
+ * const { plan, header } = prepareConversion(model, {}, true);
+ * assert.equal(plan.length, 21);
+ * assert.equal(header!.offsets.length, 21);
+ * await model.close();
+ * ```
+ */
+export function prepareConversion(
+  model: GgufModel,
+  options: ConvertOptions = {},
+  withHeader = false,
+): PreparedConversion {
+  const chunkBytes = checkChunkBytes(options.chunkBytes);
+  const policy = resolvePolicy(options.policy);
+  const plan = planConversion(model, policy);
+  const header = withHeader ? convertedHeader(model, plan) : undefined;
+  for (const message of conversionWarnings(plan, policy)) {
+    (options.onWarning ?? printWarning)(message);
+  }
+  return { plan, chunkBytes, header };
+}
+
+/**
+ * llama.cpp's `llama_ftype` for a file whose weights are mostly of one type (as its model
+ * loader guesses it): K-quants map to their `_M` variants.
+ */
+const FILE_TYPES: Readonly<Record<string, number>> = {
+  F32: 0,
+  F16: 1,
+  Q4_0: 2,
+  Q4_1: 3,
+  Q8_0: 7,
+  Q5_0: 8,
+  Q5_1: 9,
+  Q2_K: 10,
+  Q3_K: 12,
+  Q4_K: 15,
+  Q5_K: 17,
+  Q6_K: 18,
+  IQ2_XXS: 19,
+  IQ2_XS: 20,
+  IQ3_XXS: 23,
+  IQ1_S: 24,
+  IQ4_NL: 25,
+  IQ3_S: 26,
+  IQ2_S: 28,
+  IQ4_XS: 30,
+  IQ1_M: 31,
+  BF16: 32,
+  TQ1_0: 36,
+  TQ2_0: 37,
+  MXFP4: 38,
+};
+
+const INTEGER_TYPES: ReadonlySet<number> = new Set([
+  GgufValueType.UINT8,
+  GgufValueType.INT8,
+  GgufValueType.UINT16,
+  GgufValueType.INT16,
+  GgufValueType.UINT32,
+  GgufValueType.INT32,
+]);
+
+/**
+ * The output's `general.file_type`: 0 when every tensor is F32, otherwise the file type of
+ * the non-F32 type holding the most weights; `undefined` to keep the input's value (no
+ * tensors, or a type llama.cpp names no file type for).
+ *
+ * @param plan A plan from {@linkcode planConversion}.
+ * @returns The file type, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { outputFileType } from "./prepare.ts";
+ * import type { TensorPlan } from "../model/conversion.ts";
+ * import assert from "node:assert/strict";
+ * const entry = (typeName: string, elements: number) =>
+ *   ({ typeName, info: { elements } }) as unknown as TensorPlan;
+ * assert.equal(outputFileType([entry("F32", 10)]), 0);
+ * assert.equal(outputFileType([entry("F32", 10), entry("Q8_0", 64), entry("Q4_0", 32)]), 7);
+ * ```
+ */
+export function outputFileType(plan: readonly TensorPlan[]): number | undefined {
+  const weights = new Map<string, number>();
+  for (const entry of plan) {
+    if (entry.typeName !== "F32") {
+      weights.set(entry.typeName, (weights.get(entry.typeName) ?? 0) + entry.info.elements);
+    }
+  }
+  if (plan.length === 0) return undefined;
+  if (weights.size === 0) return FILE_TYPES.F32;
+  let most: string | undefined;
+  for (const [type, count] of weights) {
+    if (most === undefined || count > weights.get(most)!) most = type;
+  }
+  return FILE_TYPES[most!];
+}
+
+/**
+ * Computes the converted file's header: the model's metadata (with `general.file_type`
+ * describing the output), every tensor with its output type and size, the first part's
+ * alignment.
+ *
+ * @param model The model being converted.
+ * @param plan Its plan.
+ * @returns The header bytes, tensor offsets and the output file's size.
+ * @throws {GgufError} `UNSUPPORTED_BYTE_ORDER` when kept blocks of a big-endian file
+ *   would be copied into the little-endian output.
+ *
+ * @example
+ * ```ts
+ * import { convertedHeader, openGgufModel, planConversion } from "../../advanced.ts";
+ * import assert from "node:assert/strict";
+ * const model = await openGgufModel(new URL("../../samples/tiny-llama.gguf", import.meta.url));
+ * const header = convertedHeader(model, planConversion(model));
+ * assert.equal(header.offsets.length, 21);
+ * await model.close();
+ * ```
+ */
+export function convertedHeader(
+  model: GgufModel,
+  plan: readonly TensorPlan[],
+): EncodedGgufHeader {
+  plan.forEach((entry, i) => {
+    const littleEndian = model.parts[model.tensorParts[i]].header.littleEndian;
+    if (
+      !littleEndian && entry.action === "keep" && entry.typeName !== "F32" &&
+      requireGgmlType(entry.type).bytesPerBlock > 1
+    ) {
+      throw new GgufError(
+        "UNSUPPORTED_BYTE_ORDER",
+        `Cannot write tensor "${entry.info.name}": its ${entry.info.typeName} bytes are big-endian and the output is little-endian (dequantize it instead)`,
+        entry.info.indexOffset,
+      );
+    }
+  });
+  const fileType = outputFileType(plan);
+  const metadata = [...model.metadata.values()].map((entry): GgufMetadataEntry => {
+    if (entry.key !== "general.file_type" || fileType === undefined) return entry;
+    if (!INTEGER_TYPES.has(entry.type)) return entry;
+    return { ...entry, value: fileType };
+  });
+  return encodeGgufHeader({
+    alignment: model.parts[0].header.alignment,
+    metadata,
+    tensors: plan.map((entry) => ({
+      name: entry.info.name,
+      shape: entry.info.shape,
+      type: entry.type,
+      nbytes: entry.nbytes,
+    })),
+  });
+}

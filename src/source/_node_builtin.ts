@@ -1,0 +1,35 @@
+/**
+ * Node built-in modules reached through `process.getBuiltinModule` (Deno, Bun and Node
+ * all provide it) instead of an `import`, so that a bundle for a platform without them
+ * (an edge worker) carries no reference to them at all.
+ *
+ * @module
+ */
+
+type Builtins = {
+  "node:fs": typeof import("node:fs");
+  "node:fs/promises": typeof import("node:fs/promises");
+};
+
+/**
+ * Returns a Node built-in module, or throws a `TypeError` where the runtime has none.
+ *
+ * @param name The module's `node:` name.
+ * @returns The module.
+ *
+ * @example
+ * ```ts
+ * import { nodeBuiltin } from "./_node_builtin.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(typeof nodeBuiltin("node:fs/promises").open, "function");
+ * ```
+ */
+export function nodeBuiltin<K extends keyof Builtins>(name: K): Builtins[K] {
+  const get = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } })
+    .process?.getBuiltinModule;
+  const module = get?.(name);
+  if (module === undefined) {
+    throw new TypeError(`This runtime has no ${name}: files cannot be read or written here`);
+  }
+  return module as Builtins[K];
+}
