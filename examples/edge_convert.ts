@@ -8,7 +8,9 @@
  * Query parameters set the policy, as the CLI's flags do:
  * `?target=Q8_0,F32&requantize=Q8_0&keep=F16&dequantize=Q6_K&unsupported=error`.
  * A bad model is answered with status 400 and a one-line `error: …` body, before any byte
- * of output.
+ * of output; a body or header past the limits (`EdgeLimits`) with 413, a compressed body or
+ * a form upload with 415, a method other than POST or PUT with 405. Once the last tensor is
+ * read the request body is cancelled: whatever the client still sends is not converted.
  *
  * ```sh
  * curl -sS -T model.gguf -o converted.gguf http://127.0.0.1:8787/
@@ -35,10 +37,190 @@ function policyFrom(url: URL): ConversionPolicy {
   }, "");
 }
 
+/** Limits on one request; every one has a default. */
+export interface EdgeLimits {
+  /**
+   * The largest request body, in bytes (default 16 GiB): a `Content-Length` past it is
+   * answered with 413 before anything is read; a body without one is counted as it arrives.
+   */
+  maxBodyBytes?: number;
+  /** The memory the parsed header may take (default 48 MiB; see `maxHeaderMemory`). */
+  maxHeaderMemory?: number;
+  /** The most bytes the header may span (default 32 MiB; see `maxHeaderBytes`). */
+  maxHeaderBytes?: number;
+}
+
+const DEFAULT_LIMITS: Required<EdgeLimits> = {
+  maxBodyBytes: 16 * 1024 ** 3,
+  maxHeaderMemory: 48 << 20,
+  maxHeaderBytes: 32 << 20,
+};
+
+/**
+ * Limits from environment variables `GGUF_MAX_BODY_BYTES`, `GGUF_MAX_HEADER_MEMORY` and
+ * `GGUF_MAX_HEADER_BYTES` (whole bytes), for the serve_*.ts scripts.
+ */
+export function limitsFromEnv(env: (name: string) => string | undefined): EdgeLimits {
+  const read = (name: string) => {
+    const text = env(name);
+    if (text === undefined || text === "") return undefined;
+    const value = Number(text);
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new TypeError(`${name} must be a positive whole number of bytes, not "${text}"`);
+    }
+    return value;
+  };
+  return {
+    maxBodyBytes: read("GGUF_MAX_BODY_BYTES"),
+    maxHeaderMemory: read("GGUF_MAX_HEADER_MEMORY"),
+    maxHeaderBytes: read("GGUF_MAX_HEADER_BYTES"),
+  };
+}
+
+function textResponse(status: number, text: string, headers: Record<string, string> = {}) {
+  return new Response(text, { status, headers: { "content-type": "text/plain", ...headers } });
+}
+
+/** 413 for a limit, 400 for any other fault of the input; 500 only for our own bugs. */
 function errorResponse(error: unknown): Response {
-  const status = error instanceof GgufError || error instanceof TypeError ? 400 : 500;
+  const status = error instanceof GgufError
+    ? (error.code === "LIMIT_EXCEEDED" ? 413 : 400)
+    : error instanceof TypeError
+    ? 400
+    : 500;
   const message = error instanceof Error ? error.message : String(error);
-  return new Response(`error: ${message}\n`, { status, headers: { "content-type": "text/plain" } });
+  return textResponse(status, `error: ${message}\n`);
+}
+
+/**
+ * Why a request cannot be converted from its method and headers alone, as a response;
+ * `undefined` if it can be tried.
+ */
+function refuse(request: Request, limits: Required<EdgeLimits>): Response | undefined {
+  if (request.method !== "POST" && request.method !== "PUT") {
+    return textResponse(405, "POST or PUT a GGUF model as the request body\n", {
+      allow: "POST, PUT",
+    });
+  }
+  const encoding = request.headers.get("content-encoding");
+  if (encoding !== null && encoding.trim().toLowerCase() !== "identity") {
+    return textResponse(
+      415,
+      `error: Content-Encoding ${encoding} is not read: send the model as it is\n`,
+    );
+  }
+  const type = request.headers.get("content-type") ?? "";
+  if (/^\s*multipart\//i.test(type)) {
+    return textResponse(
+      415,
+      "error: a form upload wraps the model: send its bytes as the body (curl -T model.gguf)\n",
+    );
+  }
+  const length = request.headers.get("content-length");
+  if (length !== null && Number(length) > limits.maxBodyBytes) {
+    return textResponse(
+      413,
+      `error: the body is ${length} bytes, more than the ${limits.maxBodyBytes} this server takes\n`,
+    );
+  }
+  if (request.body === null) {
+    return textResponse(400, "error: the request has no body: send a GGUF model\n");
+  }
+  return undefined;
+}
+
+/** Trailing bytes read and dropped after the model before the answer ends (then cut off). */
+const MAX_DISCARD = 64 << 20;
+
+/** The request body as the converter reads it, and what to do with the rest. */
+interface RequestInput {
+  /** The body; cancelling it (the converter is done) leaves the rest for `finish()`. */
+  stream: ReadableStream<Uint8Array>;
+  /**
+   * Reads and drops what the client still sends, up to 64 MiB, then cancels the body: the
+   * answer ends only once the client has sent everything, so no server resets the
+   * connection over unread bytes (workerd would, dropping the end of the answer).
+   */
+  finish(): Promise<void>;
+  /** Cancels the body now (the answer is an error, or the client went away). */
+  abort(reason?: unknown): Promise<void>;
+}
+
+/**
+ * Wraps the body: counted against `max` (`LIMIT_EXCEEDED` past it), and read with a BYOB
+ * reader into one reused buffer where the body allows it, so it allocates nothing per chunk.
+ */
+function requestInput(body: ReadableStream<Uint8Array>, max: number): RequestInput {
+  let byob: ReadableStreamBYOBReader | undefined;
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  try {
+    byob = body.getReader({ mode: "byob" });
+  } catch {
+    reader = body.getReader();
+  }
+  let scratch = new ArrayBuffer(READ_BYTES);
+  let left: Uint8Array | undefined;
+  let seen = 0;
+  let ended = false;
+  const next = async (): Promise<Uint8Array | undefined> => {
+    const result = byob !== undefined
+      ? await byob.read(new Uint8Array(scratch))
+      : await reader!.read();
+    if (byob !== undefined && result.value !== undefined) {
+      scratch = result.value.buffer as ArrayBuffer; // the read took the buffer; it is back
+    }
+    if (result.done) {
+      ended = true;
+      return undefined;
+    }
+    seen += result.value!.length;
+    return result.value!;
+  };
+  const abort = async (reason?: unknown) => {
+    if (ended) return;
+    ended = true;
+    await (byob ?? reader!).cancel(reason).catch(() => {});
+  };
+  const stream = new ReadableStream({
+    type: "bytes",
+    autoAllocateChunkSize: READ_BYTES,
+    async pull(controller) {
+      if (left === undefined || left.length === 0) {
+        left = await next();
+        if (left === undefined) {
+          controller.close();
+          controller.byobRequest?.respond(0);
+          return;
+        }
+        if (seen > max) {
+          await abort();
+          throw new GgufError(
+            "LIMIT_EXCEEDED",
+            `Cannot read the request body: it is longer than the ${max} bytes this server takes`,
+            max,
+          );
+        }
+      }
+      const view = controller.byobRequest!.view!;
+      const target = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+      const count = Math.min(target.length, left.length);
+      target.set(left.subarray(0, count));
+      left = left.subarray(count);
+      controller.byobRequest!.respond(count);
+    },
+    cancel() {
+      left = undefined; // the rest waits for finish() or abort()
+    },
+  }) as ReadableStream<Uint8Array>;
+  return {
+    stream,
+    abort,
+    async finish() {
+      const stop = seen + MAX_DISCARD;
+      while (!ended && seen <= stop) await next();
+      await abort();
+    },
+  };
 }
 
 /** workerd's pipe whose writes are taken by the response as they come (see pumpThrough). */
@@ -53,6 +235,7 @@ function pumpThrough(
   Pipe: IdentityPipe,
   reader: ReadableStreamBYOBReader,
   first: Uint8Array,
+  input: RequestInput,
 ): ReadableStream<Uint8Array> {
   const pipe = new Pipe();
   const writer = pipe.writable.getWriter();
@@ -64,50 +247,104 @@ function pumpThrough(
       if (next.done) break;
       value = next.value;
     }
+    await input.finish();
     await writer.close();
-  })().catch((error) => writer.abort(error));
+  })().catch((error) => {
+    input.abort(error);
+    writer.abort(error);
+  });
   return pipe.readable;
 }
 
-export default {
-  /** Converts the request body; see the module documentation. */
-  async fetch(request: Request): Promise<Response> {
-    if ((request.method !== "POST" && request.method !== "PUT") || request.body === null) {
-      return new Response("POST or PUT a GGUF model as the request body\n", { status: 405 });
-    }
-    let reader: ReadableStreamBYOBReader;
-    let first: ReadableStreamReadResult<Uint8Array>;
-    try {
-      const policy = policyFrom(new URL(request.url));
-      const converted = convertStream(request.body, {
-        policy,
-        onWarning: () => {},
-        chunkBytes: CHUNK_BYTES,
-      });
-      reader = converted.getReader({ mode: "byob" });
-      // The first bytes are the output header: reading them validates the model and the plan.
-      first = await reader.read(new Uint8Array(READ_BYTES));
-    } catch (error) {
-      return errorResponse(error);
-    }
-    if (first.done) return new Response(new Uint8Array(0), OCTETS);
-    const Pipe = (globalThis as { IdentityTransformStream?: IdentityPipe }).IdentityTransformStream;
-    if (Pipe !== undefined) return new Response(pumpThrough(Pipe, reader, first.value), OCTETS);
-    let pending: Uint8Array | undefined = first.value;
-    const body = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        if (pending !== undefined) {
-          controller.enqueue(pending);
-          pending = undefined;
-          return;
+/**
+ * The edge function with its limits: `{ fetch(request) }` for `Deno.serve`, `Bun.serve`,
+ * workerd or `node:http` (_serve_node_http.ts).
+ *
+ * @param options Limits on each request (see {@linkcode EdgeLimits}).
+ * @returns The handler.
+ */
+export function edgeConvert(options: EdgeLimits = {}): {
+  fetch(request: Request): Promise<Response>;
+} {
+  const limits: Required<EdgeLimits> = { ...DEFAULT_LIMITS };
+  for (const [key, value] of Object.entries(options)) {
+    if (value !== undefined) limits[key as keyof EdgeLimits] = value;
+  }
+  return {
+    /** Converts the request body; see the module documentation. */
+    fetch: (request) => convertRequest(request, limits),
+  };
+}
+
+/** The handler with the default limits. */
+export default edgeConvert();
+
+async function convertRequest(request: Request, limits: Required<EdgeLimits>): Promise<Response> {
+  const refused = refuse(request, limits);
+  if (refused !== undefined) return refused;
+  // Counted as it comes (a body without a Content-Length has not been checked yet).
+  const input = requestInput(request.body!, limits.maxBodyBytes);
+  let reader: ReadableStreamBYOBReader;
+  let first: ReadableStreamReadResult<Uint8Array>;
+  try {
+    const policy = policyFrom(new URL(request.url));
+    const converted = convertStream(input.stream, {
+      policy,
+      onWarning: () => {},
+      chunkBytes: CHUNK_BYTES,
+      maxHeaderMemory: limits.maxHeaderMemory,
+      maxHeaderBytes: limits.maxHeaderBytes,
+    });
+    reader = converted.getReader({ mode: "byob" });
+    // The first bytes are the output header: reading them validates the model and the plan.
+    first = await reader.read(new Uint8Array(READ_BYTES));
+  } catch (error) {
+    await input.abort(error);
+    return errorResponse(error);
+  }
+  if (first.done) {
+    await input.finish();
+    return new Response(new Uint8Array(0), OCTETS);
+  }
+  const Pipe = (globalThis as { IdentityTransformStream?: IdentityPipe }).IdentityTransformStream;
+  if (Pipe !== undefined) {
+    return new Response(pumpThrough(Pipe, reader, first.value, input), OCTETS);
+  }
+  let pending: Uint8Array | undefined = first.value;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (pending !== undefined) {
+        controller.enqueue(pending);
+        pending = undefined;
+        return;
+      }
+      // A fresh buffer each time (the server may still hold the chunks it was given), filled
+      // by as many reads as it takes: a model of many tiny tensors would otherwise leave a
+      // mostly empty 64 KiB buffer per tensor for the collector.
+      let buffer = new ArrayBuffer(READ_BYTES);
+      let filled = 0;
+      try {
+        while (filled < READ_BYTES) {
+          const { value, done } = await reader.read(new Uint8Array(buffer, filled));
+          if (value === undefined) break; // cancelled
+          buffer = value.buffer as ArrayBuffer; // the read took the buffer and hands it back
+          if (done) break;
+          filled += value.length;
         }
-        // A fresh buffer each time: the server may still hold the chunks it was given.
-        const { value, done } = await reader.read(new Uint8Array(READ_BYTES));
-        if (done) controller.close();
-        else controller.enqueue(value);
-      },
-      cancel: (reason) => reader.cancel(reason),
-    }, { highWaterMark: 0 });
-    return new Response(body, OCTETS);
-  },
-};
+      } catch (error) {
+        await input.abort(error); // the answer is cut off: stop reading the body at once
+        throw error;
+      }
+      if (filled > 0) controller.enqueue(new Uint8Array(buffer, 0, filled));
+      if (filled < READ_BYTES) {
+        await input.finish(); // the client has sent everything before the answer ends
+        controller.close();
+      }
+    },
+    cancel: async (reason) => {
+      await input.abort(reason);
+      await reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+  return new Response(body, OCTETS);
+}

@@ -2,20 +2,31 @@
  * Serves examples/edge_convert.ts with Bun.serve.
  *
  *   bun examples/serve_bun.ts [PORT]
+ *
+ * Limits come from the environment: GGUF_MAX_BODY_BYTES, GGUF_MAX_HEADER_MEMORY,
+ * GGUF_MAX_HEADER_BYTES (see `EdgeLimits` in edge_convert.ts).
  */
-import handler from "./edge_convert.ts";
+import { edgeConvert, limitsFromEnv } from "./edge_convert.ts";
 
 declare const Bun: {
   serve(
-    options: { port: number; hostname: string; fetch: (request: Request) => Promise<Response> },
+    options: {
+      port: number;
+      hostname: string;
+      maxRequestBodySize: number;
+      fetch: (request: Request) => Promise<Response>;
+    },
   ): {
     port: number;
   };
 };
 
+const limits = limitsFromEnv((name) => process.env[name]);
 const server = Bun.serve({
   port: Number(process.argv[2] ?? 8787),
   hostname: "127.0.0.1",
-  fetch: handler.fetch,
+  // Bun's own cap (128 MiB by default) must not be the smaller one: the handler answers 413.
+  maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+  fetch: edgeConvert(limits).fetch,
 });
 console.log(`listening on http://127.0.0.1:${server.port}/`);

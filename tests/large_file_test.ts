@@ -1,6 +1,7 @@
 /**
  * Files over 4 GiB: a sparse file (no disk used) with a tensor placed past 2^32, read
- * through every byte source. On Bun this exercises windowed mappings (Bun.mmap maps at
+ * through every byte source. The data before it is a gap ggml would refuse (BAD_LAYOUT),
+ * so the file is read leniently: what is tested is the offsets' arithmetic. On Bun this exercises windowed mappings (Bun.mmap maps at
  * most 4 GiB at once); everywhere it checks offsets stay exact past 32 bits.
  */
 import assert from "node:assert/strict";
@@ -56,17 +57,20 @@ function writeSparseModel(dir: string) {
   return { path, values, q8, dataOffset: header.dataOffset };
 }
 
-test("files over 4 GiB: tensors past 2^32 read exactly through every source", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "gguf-stream-large-"));
-  try {
-    const { path, values, q8, dataOffset } = writeSparseModel(dir);
-    assert.ok(statSync(path).size > 2 ** 32);
-    for (const kind of SOURCE_KINDS.filter((k) => k.name === "mmap" || k.name === "read")) {
+for (const kind of SOURCE_KINDS.filter((k) => k.name === "mmap" || k.name === "read")) {
+  test(`files over 4 GiB: tensors past 2^32 read exactly through ${kind.name}`, {
+    skip: kind.skip,
+  }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gguf-stream-large-"));
+    try {
+      const { path, values, q8, dataOffset } = writeSparseModel(dir);
+      assert.ok(statSync(path).size > 2 ** 32);
       const source = await kind.open(path);
       try {
-        const file = await readGguf(source);
+        await assert.rejects(readGguf(source), { code: "BAD_LAYOUT" });
+        const file = await readGguf(source, { lenient: true });
         assert.equal(file.tensors[0].fileOffset, dataOffset + FAR, kind.name);
-        const model = await convertGguf(source, { onWarning: () => {} });
+        const model = await convertGguf(source, { lenient: true, onWarning: () => {} });
         const f32 = model.tensors.get("far.f32")!;
         assert.equal(f32.typeName, "F32");
         assert.deepEqual(f32.data, values, kind.name);
@@ -77,8 +81,8 @@ test("files over 4 GiB: tensors past 2^32 read exactly through every source", as
       } finally {
         await source.close();
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  });
+}

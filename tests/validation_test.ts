@@ -41,6 +41,24 @@ interface Defect {
   name: string;
   code: GgufErrorCode;
   apply(bytes: Uint8Array, view: DataView, file: GgufFile): void;
+  /** ggml refuses it, but a lenient reading accepts it. */
+  lenient?: true;
+  /** Bytes to append to the file first (room for data moved past its end). */
+  grow?: number;
+}
+
+/** A copy of `original` to damage, with the room `defect` asks for. */
+function copyFor(original: Uint8Array, defect: Defect): Uint8Array {
+  const bytes = new Uint8Array(original.length + (defect.grow ?? 0));
+  bytes.set(original);
+  return bytes;
+}
+
+/** Index of the tensor called `name`. */
+function tensorIndex(file: GgufFile, name: string): number {
+  const index = file.tensors.findIndex((t) => t.name === name);
+  assert.ok(index >= 0, name);
+  return index;
 }
 
 const DEFECTS: Defect[] = [
@@ -163,6 +181,35 @@ const DEFECTS: Defect[] = [
       v.setBigUint64(tensorFields(f, 2).offsetAt, BigInt(f.tensors[1].offset), true),
   },
   {
+    name: "a gap before the last tensor's data",
+    code: "BAD_LAYOUT",
+    lenient: true,
+    grow: 64,
+    apply: (_b, v, f) => {
+      const at = tensorFields(f, f.tensors.length - 1).offsetAt;
+      v.setBigUint64(at, v.getBigUint64(at, true) + 64n, true);
+    },
+  },
+  {
+    name: "tensor data out of index order",
+    code: "BAD_LAYOUT",
+    lenient: true,
+    apply: (_b, v, f) => {
+      // Two tensors of the same size trade places in the data section.
+      const a = tensorFields(f, tensorIndex(f, "blk.0.attn_norm.weight")).offsetAt;
+      const b = tensorFields(f, tensorIndex(f, "blk.0.ffn_down.weight")).offsetAt;
+      const offset = v.getBigUint64(a, true);
+      v.setBigUint64(a, v.getBigUint64(b, true), true);
+      v.setBigUint64(b, offset, true);
+    },
+  },
+  {
+    name: "general.alignment stored as INT32",
+    code: "BAD_METADATA",
+    lenient: true,
+    apply: (_b, v, f) => v.setUint32(entryFields(f, "general.alignment").typeAt, 5, true),
+  },
+  {
     name: "duplicate tensor name",
     code: "DUPLICATE_TENSOR",
     apply: (b, _v, f) => {
@@ -178,11 +225,27 @@ test("readGguf() rejects each crafted defect with its code", conformance, async 
   const original = fixtureBytes(fixture("gen/align64.gguf"));
   const file = await readGguf(original);
   for (const defect of DEFECTS) {
-    const bytes = original.slice();
+    const bytes = copyFor(original, defect);
     defect.apply(bytes, new DataView(bytes.buffer), file);
     await expectCode(bytes, defect.code, defect.name);
   }
 });
+
+test(
+  "readGguf() accepts leniently the defects ggml refuses but can be read",
+  conformance,
+  async () => {
+    const original = fixtureBytes(fixture("gen/align64.gguf"));
+    const file = await readGguf(original);
+    for (const defect of DEFECTS.filter((d) => d.lenient)) {
+      const bytes = copyFor(original, defect);
+      defect.apply(bytes, new DataView(bytes.buffer), file);
+      const read = await readGguf(bytes, { lenient: true });
+      assert.equal(read.tensors.length, file.tensors.length, defect.name);
+      assert.equal(read.alignment, 64, defect.name);
+    }
+  },
+);
 
 test(
   "every fixture cut short gives a GgufError, never another exception",

@@ -8,6 +8,7 @@
  */
 import { decodeUtf8 } from "./utf8.ts";
 import { formatInteger, GgufError } from "../model/errors.ts";
+import { CHAR_COST, type MemoryBudget } from "./memory_budget.ts";
 
 /** Thrown when a parse needs bytes past the end of a partial buffer. Internal only. */
 export class NeedMoreBytes {
@@ -34,6 +35,8 @@ export class Cursor {
   pos = 0;
   /** Field byte order. */
   littleEndian = true;
+  /** Charged for each string's characters before they are decoded, when set. */
+  budget: MemoryBudget | undefined;
   readonly #view: DataView;
 
   constructor(bytes: Uint8Array, complete: boolean, totalSize: number | undefined) {
@@ -161,6 +164,23 @@ export class Cursor {
 
   /** Reads a GGUF string (length, then UTF-8 bytes). */
   string(wide: boolean, what: string): string {
+    const start = this.#stringStart(wide, what);
+    return decodeUtf8(this.bytes, start, this.pos);
+  }
+
+  /** Steps over a GGUF string with the same checks and charges as {@linkcode string}. */
+  skipString(wide: boolean, what: string): void {
+    this.#stringStart(wide, what);
+  }
+
+  /** Steps over `count` bytes, checking they are there. */
+  skip(count: number, what: string): void {
+    this.need(count, what);
+    this.pos += count;
+  }
+
+  /** Reads a string's length, checks and charges it, and returns where its bytes start. */
+  #stringStart(wide: boolean, what: string): number {
     const at = this.pos;
     const length = this.length(wide, `the length of ${what}`);
     if (length > this.remaining) {
@@ -172,10 +192,11 @@ export class Cursor {
         at,
       );
     }
+    this.budget?.charge(CHAR_COST * length, at, what);
     this.need(length, what);
     const start = this.pos;
     this.pos += length;
-    return decodeUtf8(this.bytes, start, start + length);
+    return start;
   }
 
   /** Copies `count` bytes at `pos` into a new, aligned buffer and advances. */

@@ -6,6 +6,21 @@
  */
 import { Cursor } from "./cursor.ts";
 import { decodeUtf8 } from "./utf8.ts";
+import { describeNotGguf } from "./not_gguf.ts";
+import {
+  ARRAY_COST,
+  BOOLEAN_COST,
+  CHAR_COST,
+  DEFAULT_MAX_HEADER_MEMORY,
+  ENTRY_COST,
+  HEADER_BYTE_COST,
+  MAX_LIST_LENGTH,
+  MemoryBudget,
+  SLOT_COST,
+  STRING_COST,
+  TENSOR_COST,
+  TYPED_ARRAY_COST,
+} from "./memory_budget.ts";
 import { formatInteger, GgufError } from "../model/errors.ts";
 import { ggmlType } from "../model/ggml_type.ts";
 import {
@@ -21,13 +36,26 @@ import {
 /** Options for parsing a header. */
 export interface ParseOptions {
   /**
-   * Accept two defects that ggml refuses: a metadata key written twice (the first value
-   * wins; the others are listed in `duplicateKeys`) and tensors whose row length is not a
-   * multiple of the block size when the element count is (blocks running across rows).
-   * Default `false`.
+   * Accept four defects that ggml refuses: a metadata key written twice (the first value
+   * wins; the others are listed in `duplicateKeys`), tensors whose row length is not a
+   * multiple of the block size when the element count is (blocks running across rows),
+   * tensor data with gaps or out of index order (ggml wants each tensor's data right
+   * after the previous one's, padded to the alignment), and `general.alignment` stored as
+   * an integer type other than UINT32. Default `false`.
    */
   lenient?: boolean;
+  /**
+   * The most memory, in bytes, the parsed header may take. Every string, array element,
+   * nested array, metadata entry and tensor entry is charged an estimate of its in-memory
+   * cost before it is allocated, and the parse ends with `LIMIT_EXCEEDED` once the budget
+   * is spent, so a hostile header cannot exhaust the process. Default 64 MiB
+   * ({@linkcode DEFAULT_MAX_HEADER_MEMORY}); a Llama-3-like vocabulary (128k tokens, 280k
+   * merges) needs 44 MiB, a Gemma-3-like one (262k tokens) 29 MiB.
+   */
+  maxHeaderMemory?: number;
 }
+
+export { DEFAULT_MAX_HEADER_MEMORY };
 
 /** `GGUF` read as a little-endian u32. */
 const GGUF_MAGIC = 0x46554747;
@@ -83,14 +111,29 @@ function limitError(what: string, count: number, at: number, remaining: number, 
   );
 }
 
-/** Parses one value of type `type` at the cursor. */
-function readValue(
-  cursor: Cursor,
-  type: number,
-  wide: boolean,
-  what: string,
-  depth: number,
-): GgufValue {
+/**
+ * One walk over a header. A scan walks it without allocating anything (strings and arrays
+ * are stepped over) to find where it ends and charge what it will cost; a parse builds it.
+ */
+interface Walk {
+  readonly cursor: Cursor;
+  /** GGUF v2+: 64-bit counts and lengths. */
+  readonly wide: boolean;
+  readonly budget: MemoryBudget;
+  /** `true` to check sizes and costs only, keeping nothing. */
+  readonly scan: boolean;
+}
+
+/** What a scan returns for an array it stepped over. */
+const SCANNED: GgufArray = Object.freeze({ elementType: GgufValueType.UINT8, values: [] });
+
+/** Parses one value of type `type` at the cursor, charging the budget for what it allocates. */
+function readValue(walk: Walk, type: number, what: string, depth: number): GgufValue {
+  const { cursor, scan } = walk;
+  if (scan && type < VALUE_SIZES.length && VALUE_SIZES[type] > 0) {
+    cursor.skip(VALUE_SIZES[type], what);
+    return 0;
+  }
   switch (type) {
     case GgufValueType.UINT8:
       return cursor.u8(what);
@@ -109,7 +152,10 @@ function readValue(
     case GgufValueType.BOOL:
       return cursor.u8(what) !== 0;
     case GgufValueType.STRING:
-      return cursor.string(wide, what);
+      walk.budget.charge(STRING_COST, cursor.pos, what);
+      if (!scan) return cursor.string(walk.wide, what);
+      cursor.skipString(walk.wide, what);
+      return "";
     case GgufValueType.UINT64:
       return cursor.u64Big(what);
     case GgufValueType.INT64:
@@ -117,7 +163,7 @@ function readValue(
     case GgufValueType.FLOAT64:
       return cursor.f64(what);
     case GgufValueType.ARRAY:
-      return readArray(cursor, wide, what, depth + 1);
+      return readArray(walk, what, depth + 1, false);
     default:
       throw badValueType(cursor.pos - 4, type, what);
   }
@@ -133,7 +179,12 @@ function badValueType(at: number, type: number, what: string): GgufError {
   );
 }
 
-function readArray(cursor: Cursor, wide: boolean, what: string, depth: number): GgufArray {
+/**
+ * Reads an array. Its elements are charged to the budget as soon as its length is known,
+ * before any is read; `prepaid` when the enclosing array already paid for this one's object.
+ */
+function readArray(walk: Walk, what: string, depth: number, prepaid: boolean): GgufArray {
+  const { cursor, budget, scan } = walk;
   const typeAt = cursor.pos;
   if (depth > MAX_ARRAY_DEPTH) {
     throw new GgufError(
@@ -144,13 +195,18 @@ function readArray(cursor: Cursor, wide: boolean, what: string, depth: number): 
       typeAt,
     );
   }
+  if (!prepaid) budget.charge(ARRAY_COST, typeAt, what);
   const elementType = cursor.u32(`the element type of ${what}`);
   if (elementType > GgufValueType.FLOAT64) throw badValueType(typeAt, elementType, what);
   const lengthAt = cursor.pos;
-  const length = cursor.length(wide, `the length of ${what}`);
+  const length = cursor.length(walk.wide, `the length of ${what}`);
   const size = VALUE_SIZES[elementType];
   // Strings need at least their length field, nested arrays a type and a length.
-  const minSize = size > 0 ? size : elementType === GgufValueType.STRING ? (wide ? 8 : 4) : 8;
+  const minSize = size > 0
+    ? size
+    : elementType === GgufValueType.STRING
+    ? (walk.wide ? 8 : 4)
+    : (walk.wide ? 12 : 8);
   if (length * minSize > cursor.remaining) {
     throw new GgufError(
       "TRUNCATED",
@@ -164,48 +220,81 @@ function readArray(cursor: Cursor, wide: boolean, what: string, depth: number): 
   }
   const type = elementType as GgufValueType;
   if (size > 0 && type !== GgufValueType.BOOL) {
+    budget.charge(TYPED_ARRAY_COST + length * size, lengthAt, what);
+    if (scan) {
+      cursor.skip(length * size, what);
+      return SCANNED;
+    }
     return { elementType: type, values: readNumbers(cursor, type, length, what) };
   }
+  if (length > MAX_LIST_LENGTH) {
+    throw new GgufError(
+      "LIMIT_EXCEEDED",
+      `Cannot read ${what} at byte ${formatInteger(lengthAt)}: it declares ${
+        formatInteger(length)
+      } ${GGUF_VALUE_TYPE_NAMES[elementType]} elements, more than the ${
+        formatInteger(MAX_LIST_LENGTH)
+      } a JavaScript array holds on every runtime`,
+      lengthAt,
+    );
+  }
   if (type === GgufValueType.BOOL) {
+    budget.charge(length * BOOLEAN_COST, lengthAt, what);
     cursor.need(length, what);
-    const values: boolean[] = [];
     const bytes = cursor.bytes;
-    for (let i = 0, at = cursor.pos; i < length; i++) values.push(bytes[at + i] !== 0);
+    const start = cursor.pos;
     cursor.pos += length;
+    if (scan) return SCANNED;
+    const values: boolean[] = [];
+    for (let i = 0; i < length; i++) values.push(bytes[start + i] !== 0);
     return { elementType: type, values };
   }
   if (type === GgufValueType.STRING) {
-    return { elementType: type, values: readStrings(cursor, length, wide, what) };
+    budget.charge(length * (SLOT_COST + STRING_COST), lengthAt, what);
+    const values = readStrings(walk, length, what);
+    return scan ? SCANNED : { elementType: type, values };
   }
+  budget.charge(length * (SLOT_COST + ARRAY_COST), lengthAt, what);
   const values: GgufArray[] = [];
-  for (let i = 0; i < length; i++) values.push(readArray(cursor, wide, what, depth + 1));
-  return { elementType: type, values };
+  for (let i = 0; i < length; i++) {
+    const value = readArray(walk, what, depth + 1, true);
+    if (!scan) values.push(value);
+  }
+  return scan ? SCANNED : { elementType: type, values };
 }
 
 /**
- * Reads `length` strings. The common case (little-endian, lengths under 4 GiB, all in the
- * buffer) runs in one tight loop; anything else goes through the checked cursor methods,
- * which raise the right error.
+ * Reads `length` strings (a scan steps over them and returns none), their headers already
+ * charged. The common case (little-endian, lengths under 4 GiB, all in the buffer) runs in
+ * one tight loop; anything else goes through the checked cursor methods, which raise the
+ * right error.
  */
-function readStrings(cursor: Cursor, length: number, wide: boolean, what: string): string[] {
+function readStrings(walk: Walk, length: number, what: string): string[] {
+  const { cursor, budget, scan, wide } = walk;
   const values: string[] = [];
   const bytes = cursor.bytes;
   const end = bytes.length;
   let pos = cursor.pos;
+  let done = 0;
   if (wide && cursor.littleEndian) {
-    while (values.length < length && pos + 8 <= end) {
+    while (done < length && pos + 8 <= end) {
       // The length as arithmetic on bytes; a high word other than 0 takes the checked path.
       const size = bytes[pos] + bytes[pos + 1] * 0x100 + bytes[pos + 2] * 0x10000 +
         bytes[pos + 3] * 0x1000000;
       if (bytes[pos + 4] + bytes[pos + 5] + bytes[pos + 6] + bytes[pos + 7] !== 0) break;
       const start = pos + 8;
       if (start + size > end) break;
-      values.push(decodeUtf8(bytes, start, start + size));
+      budget.charge(CHAR_COST * size, pos, what);
+      if (!scan) values.push(decodeUtf8(bytes, start, start + size));
       pos = start + size;
+      done++;
     }
   }
   cursor.pos = pos;
-  while (values.length < length) values.push(cursor.string(wide, what));
+  for (; done < length; done++) {
+    if (scan) cursor.skipString(wide, what);
+    else values.push(cursor.string(wide, what));
+  }
   return values;
 }
 
@@ -248,8 +337,11 @@ function swapBytes(bytes: Uint8Array, size: number): void {
   }
 }
 
-/** Reads `general.alignment`, checking it is a power of two. */
-function alignmentOf(metadata: Map<string, GgufMetadataEntry>): number {
+/**
+ * Reads `general.alignment`, checking it is a power of two, and (unless `lenient`) that it
+ * is a UINT32 as ggml requires (ggml's `gguf_get_val_u32` aborts on any other type).
+ */
+function alignmentOf(metadata: Map<string, GgufMetadataEntry>, lenient: boolean): number {
   const entry = metadata.get("general.alignment");
   if (entry === undefined) return DEFAULT_ALIGNMENT;
   const value = typeof entry.value === "bigint" ? Number(entry.value) : entry.value;
@@ -266,13 +358,27 @@ function alignmentOf(metadata: Map<string, GgufMetadataEntry>): number {
       entry.offset,
     );
   }
+  if (entry.type !== GgufValueType.UINT32 && !lenient) {
+    throw new GgufError(
+      "BAD_METADATA",
+      `Cannot use general.alignment at byte ${
+        formatInteger(entry.offset)
+      }: ggml requires a UINT32, found ${GGUF_VALUE_TYPE_NAMES[entry.type]} ${
+        String(entry.value)
+      } (ggml refuses such files; read leniently, --lenient, to accept it)`,
+      entry.offset,
+    );
+  }
   return value;
 }
 
 /**
  * Parses the header, metadata and tensor index from the start of a GGUF file.
  * `bytes` may be a prefix of the file (`complete: false`), in which case running past
- * its end throws the internal `NeedMoreBytes` signal for the caller to retry.
+ * its end throws the internal `NeedMoreBytes` signal for the caller to retry; that is
+ * found by a scan that allocates nothing, so a retry leaves no garbage behind.
+ * Everything the header holds is charged to a budget of `options.maxHeaderMemory` bytes
+ * before it is allocated (`LIMIT_EXCEEDED` past it).
  */
 export function parseGgufHeader(
   bytes: Uint8Array,
@@ -280,16 +386,46 @@ export function parseGgufHeader(
   totalSize: number | undefined,
   options: ParseOptions = {},
 ): GgufFile {
+  const max = options.maxHeaderMemory ?? DEFAULT_MAX_HEADER_MEMORY;
+  // The scan finds the end of the header (or that `bytes` stops short of it) and charges
+  // its whole cost without allocating: neither a short prefix nor a header past the budget
+  // leaves garbage behind. Only then is the header built, charged again as it is.
+  try {
+    walkHeader(bytes, complete, totalSize, options, new MemoryBudget(max), true);
+  } catch (error) {
+    // A short prefix or a spent budget ends here. Another defect is found again by the
+    // parse (within budget), for its fuller message and the checks it alone makes first.
+    if (!(error instanceof GgufError) || error.code === "LIMIT_EXCEEDED") throw error;
+    walkHeader(bytes, complete, totalSize, options, new MemoryBudget(max), false);
+    throw error;
+  }
+  return walkHeader(bytes, complete, totalSize, options, new MemoryBudget(max), false)!;
+}
+
+/** Scans (returning `undefined`) or parses the header. */
+function walkHeader(
+  bytes: Uint8Array,
+  complete: boolean,
+  totalSize: number | undefined,
+  options: ParseOptions,
+  budget: MemoryBudget,
+  scan: boolean,
+): GgufFile | undefined {
   const lenient = options.lenient === true;
   const cursor = new Cursor(bytes, complete, totalSize);
+  cursor.budget = budget;
+  if (complete && bytes.length === 0) {
+    throw new GgufError("TRUNCATED", "Cannot read the header: the file is empty (0 bytes)", 0);
+  }
   const magic = cursor.u32("the magic number");
   if (magic !== GGUF_MAGIC) {
     const found = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, "0"));
+    const what = describeNotGguf(bytes);
     throw new GgufError(
       "BAD_MAGIC",
       `Cannot read the header: expected the magic bytes "GGUF" (47 47 55 46) at byte 0, found ${
         found.join(" ")
-      }; this is not a GGUF file`,
+      }; this is ${what ?? "not a GGUF file"}`,
       0,
     );
   }
@@ -308,6 +444,7 @@ export function parseGgufHeader(
     );
   }
   const wide = version >= 2;
+  const walk: Walk = { cursor, wide, budget, scan };
   const countsAt = cursor.pos;
   const tensorCount = cursor.length(wide, "the tensor count");
   const kvCountAt = cursor.pos;
@@ -320,16 +457,29 @@ export function parseGgufHeader(
   if (tensorCount > MAX_TENSORS || tensorCount * minTensor > cursor.remaining) {
     throw limitError("the tensor index", tensorCount, countsAt, cursor.remaining, minTensor);
   }
+  // Both counts are charged up front: millions of entries are refused before the first.
+  budget.charge(
+    tensorCount * (TENSOR_COST + STRING_COST),
+    countsAt,
+    `the tensor index (${formatInteger(tensorCount)} tensors)`,
+  );
+  budget.charge(
+    kvCount * (ENTRY_COST + STRING_COST),
+    kvCountAt,
+    `the metadata (${formatInteger(kvCount)} entries)`,
+  );
 
   const metadata = new Map<string, GgufMetadataEntry>();
   const duplicateKeys: GgufMetadataEntry[] = [];
   for (let i = 0; i < kvCount; i++) {
     const offset = cursor.pos;
+    // Keys are decoded even by a scan, to name them in errors (they were charged up front).
     const key = cursor.string(wide, `the key of metadata entry ${i}`);
     const typeAt = cursor.pos;
     const type = cursor.u32(`the value type of "${key}"`);
     if (type > GgufValueType.FLOAT64) throw badValueType(typeAt, type, `"${key}"`);
-    const value = readValue(cursor, type, wide, `the value of "${key}"`, 0);
+    const value = readValue(walk, type, `the value of "${key}"`, 0);
+    if (scan) continue;
     const entry: GgufMetadataEntry = { key, type: type as GgufValueType, value, offset };
     if (!metadata.has(key)) {
       metadata.set(key, entry);
@@ -347,7 +497,13 @@ export function parseGgufHeader(
       );
     }
   }
-  const alignment = alignmentOf(metadata);
+  if (scan) {
+    for (let i = 0; i < tensorCount; i++) scanTensorInfo(cursor, wide);
+    // The header's bytes are held too: the prefix read, and a conversion's output header.
+    budget.charge(HEADER_BYTE_COST * cursor.pos, 0, "the header's bytes");
+    return undefined;
+  }
+  const alignment = alignmentOf(metadata, lenient);
 
   const tensors: TensorInfo[] = [];
   const names = new Set<string>();
@@ -357,7 +513,7 @@ export function parseGgufHeader(
   const headerSize = cursor.pos;
   const dataOffset = alignOffset(headerSize, alignment);
   const fileSize = complete ? bytes.length : totalSize;
-  placeTensors(tensors, dataOffset, alignment, fileSize);
+  placeTensors(tensors, dataOffset, alignment, fileSize, lenient);
   return {
     version,
     littleEndian: cursor.littleEndian,
@@ -371,6 +527,24 @@ export function parseGgufHeader(
   };
 }
 
+/** Steps over one tensor-index entry (its fields are checked when it is parsed). */
+function scanTensorInfo(cursor: Cursor, wide: boolean): void {
+  cursor.skipString(wide, "the name of a tensor"); // charged up front
+  const dimsAt = cursor.pos;
+  const dims = cursor.u32("the dimension count of a tensor");
+  if (dims < 1 || dims > MAX_DIMS) {
+    throw new GgufError(
+      "BAD_SHAPE",
+      `Cannot read a tensor at byte ${
+        formatInteger(dimsAt)
+      }: it has ${dims} dimensions, expected 1 to ${MAX_DIMS}`,
+      dimsAt,
+    );
+  }
+  // The dimensions, the type and the data offset.
+  cursor.skip(dims * (wide ? 8 : 4) + 4 + 8, "a tensor's shape, type and offset");
+}
+
 function readTensorInfo(
   cursor: Cursor,
   wide: boolean,
@@ -379,7 +553,7 @@ function readTensorInfo(
   lenient: boolean,
 ): TensorInfo {
   const indexOffset = cursor.pos;
-  const name = cursor.string(wide, `the name of tensor ${index}`);
+  const name = cursor.string(wide, `the name of tensor ${index}`); // charged up front
   const what = `tensor info "${name}"`;
   if (names.has(name)) {
     throw new GgufError(
@@ -462,19 +636,26 @@ function readTensorInfo(
   };
 }
 
-/** Sets absolute offsets and checks alignment, bounds and overlaps. */
+/**
+ * Sets absolute offsets and checks alignment, bounds and overlaps, then (unless `lenient`)
+ * the layout ggml requires: each tensor's data right after the previous one's in index
+ * order, padded to the alignment — no gaps, no other order.
+ */
 function placeTensors(
   tensors: TensorInfo[],
   dataOffset: number,
   alignment: number,
   fileSize: number | undefined,
+  lenient: boolean,
 ): void {
-  for (const tensor of tensors) {
-    const what = `tensor "${tensor.name}"`;
+  let ordered = true;
+  for (let i = 0; i < tensors.length; i++) {
+    const tensor = tensors[i];
+    if (i > 0 && tensor.offset < tensors[i - 1].offset) ordered = false;
     if (tensor.offset % alignment !== 0) {
       throw new GgufError(
         "BAD_ALIGNMENT",
-        `Cannot place ${what}: its data offset ${
+        `Cannot place tensor "${tensor.name}": its data offset ${
           formatInteger(tensor.offset)
         } is not a multiple of the alignment ${alignment}`,
         tensor.indexOffset,
@@ -485,14 +666,15 @@ function placeTensors(
     if (!Number.isSafeInteger(end) || (fileSize !== undefined && end > fileSize)) {
       throw new GgufError(
         "OUT_OF_BOUNDS",
-        `Cannot read ${what}: its data ends at byte ${
+        `Cannot read tensor "${tensor.name}": its data ends at byte ${
           formatInteger(end)
         }, past the end of the file (${formatInteger(fileSize ?? 0)} bytes)`,
         tensor.indexOffset,
       );
     }
   }
-  const byOffset = tensors.slice().sort((a, b) => a.offset - b.offset);
+  // Sorted only when the index is out of data order (a copy: the index keeps its order).
+  const byOffset = ordered ? tensors : tensors.slice().sort((a, b) => a.offset - b.offset);
   for (let i = 1; i < byOffset.length; i++) {
     const previous = byOffset[i - 1];
     const current = byOffset[i];
@@ -507,5 +689,30 @@ function placeTensors(
         current.indexOffset,
       );
     }
+  }
+  if (lenient) return;
+  const layoutError = (tensor: TensorInfo, expected: number, defect: string) =>
+    new GgufError(
+      "BAD_LAYOUT",
+      `Cannot place tensor "${tensor.name}": its data offset ${
+        formatInteger(tensor.offset)
+      } is not ${
+        formatInteger(expected)
+      }, where the tensors before it in the index end (padded to ${alignment}): ${defect} (ggml refuses such files; read leniently, --lenient, to accept)`,
+      tensor.indexOffset,
+    );
+  let expected = 0;
+  for (const tensor of tensors) {
+    if (tensor.offset !== expected) {
+      const where = expected === 0 ? "at the start of the data section" : "before it";
+      throw layoutError(
+        tensor,
+        expected,
+        ordered
+          ? `a gap of ${formatInteger(tensor.offset - expected)} bytes ${where}`
+          : "the data is not in index order",
+      );
+    }
+    expected += alignOffset(tensor.nbytes, alignment);
   }
 }

@@ -33,13 +33,14 @@ const GROWTH = 4;
 
 /**
  * Parses a header from prefixes of growing length: only as many bytes as the header
- * needs are read, in a few steps whatever its size.
+ * needs are read, in a few steps whatever its size. A step that runs short allocates
+ * nothing (the parser scans before it builds).
  *
  * @param prefix Returns (at least) the first `length` bytes of the input, or all of it.
  * @param options First and largest prefix, the input's size, parse options.
  * @returns The parsed header.
  * @throws {GgufError} What the parser raises; `LIMIT_EXCEEDED` when the header needs more
- *   than `max` bytes.
+ *   than `max` bytes or more memory than `maxHeaderMemory`.
  *
  * @example
  * ```ts

@@ -8,12 +8,26 @@ import { nodeBuiltin } from "./_node_builtin.ts";
 import { GgufError } from "../model/errors.ts";
 import { type ByteSource, checkRange } from "../model/byte_source.ts";
 
+/** What a file that is not a regular file is, and what to do instead. */
+function notRegular(stat: import("node:fs").Stats): string {
+  const stream = "which can be read only once, forward: give it as standard input instead " +
+    '(on the command line, MODEL "-": `cmd | convert.ts - -o OUT.gguf`, or ' +
+    "`convert.ts - -o OUT.gguf < <(cmd)` for a process substitution)";
+  if (stat.isFIFO()) return `it is a pipe (FIFO), ${stream}`;
+  if (stat.isSocket()) return `it is a socket, ${stream}`;
+  if (stat.isCharacterDevice()) return `it is a character device, ${stream}`;
+  if (stat.isDirectory()) return "it is a directory; name a .gguf file in it";
+  return "it is not a regular file; only regular files are read by position";
+}
+
 /**
- * Opens `path` for positional reads.
+ * Opens `path` for positional reads. Anything but a regular file (a pipe, a process
+ * substitution like `<(curl …)`, a directory, a device) is refused before it is opened —
+ * opening a pipe with no writer would wait forever — with advice to stream it instead.
  *
  * @param path The file to read.
  * @returns A source whose `kind` is `"read"`; `view()` always returns `undefined`.
- * @throws {GgufError} `IO` when the file cannot be opened.
+ * @throws {GgufError} `IO` when the file cannot be opened or is not a regular file.
  *
  * @example
  * ```ts ignore
@@ -25,20 +39,30 @@ import { type ByteSource, checkRange } from "../model/byte_source.ts";
  */
 export async function openFileReadSource(path: string): Promise<ByteSource> {
   const fs = nodeBuiltin("node:fs/promises");
+  // Checked before opening: opening a pipe for reading blocks until a writer appears.
+  let before: import("node:fs").Stats;
+  try {
+    before = await fs.stat(path);
+  } catch (cause) {
+    throw ioError(`Cannot open ${path}`, cause);
+  }
+  if (!before.isFile()) throw new GgufError("IO", `Cannot read ${path}: ${notRegular(before)}`);
   let handle: Awaited<ReturnType<typeof fs.open>>;
   try {
-    handle = await fs.open(path, "r");
+    // Non-blocking where the runtime allows, should the path become a pipe meanwhile.
+    const { O_RDONLY, O_NONBLOCK } = nodeBuiltin("node:fs").constants ?? {};
+    handle = await fs.open(path, O_NONBLOCK === undefined ? "r" : O_RDONLY | O_NONBLOCK);
   } catch (cause) {
     throw ioError(`Cannot open ${path}`, cause);
   }
   let size: number;
   try {
     const stat = await handle.stat();
-    if (!stat.isFile()) throw new Error("not a regular file");
+    if (!stat.isFile()) throw new GgufError("IO", `Cannot read ${path}: ${notRegular(stat)}`);
     size = stat.size;
   } catch (cause) {
     await handle.close();
-    throw ioError(`Cannot read ${path}`, cause);
+    throw cause instanceof GgufError ? cause : ioError(`Cannot read ${path}`, cause);
   }
   let closed = false;
   return {

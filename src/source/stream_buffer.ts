@@ -10,18 +10,49 @@
  */
 import { formatInteger, GgufError } from "../model/errors.ts";
 
-/** Reads a byte stream forward, with the absolute position of the next unread byte. */
 /** Bytes per BYOB read. */
 const BYOB_CHUNK = 64 * 1024;
+/**
+ * Reads between two turns of the event loop. A stream whose chunks are ready at once (an
+ * endless run of empty chunks, say) would otherwise keep the reading in microtasks, where
+ * no timer, I/O callback or abort listener ever runs.
+ */
+const READS_PER_TURN = 256;
 
+/** One turn of the event loop (a macrotask), so timers, I/O and abort listeners can run. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => {
+    if (typeof setImmediate === "function") setImmediate(resolve);
+    else setTimeout(resolve, 0);
+  });
+}
+
+/** What a chunk that is not bytes is, for the error message. */
+function describeChunk(value: unknown): string {
+  if (value === null) return "null";
+  if (value instanceof ArrayBuffer) return "an ArrayBuffer (wrap it: new Uint8Array(buffer))";
+  if (typeof value === "object") {
+    const name = (value as { constructor?: { name?: string } }).constructor?.name;
+    return name ? `an object (${name})` : "an object";
+  }
+  return typeof value === "string"
+    ? `a string of length ${value.length}`
+    : `${typeof value} ${String(value)}`;
+}
+
+/** Reads a byte stream forward, with the absolute position of the next unread byte. */
 export class StreamBuffer {
   readonly #reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader;
   readonly #byob: boolean;
+  /** Set once the stream is cancelled and the lock released (later cancels do nothing). */
+  #released = false;
   /** Whole BYOB buffers whose bytes were all consumed, ready for the next read. */
   #free: ArrayBuffer[] = [];
   #chunks: Uint8Array[] = [];
   #available = 0;
   #ended = false;
+  /** Reads since the last turn of the event loop. */
+  #reads = 0;
   /** Absolute offset of the first buffered (unread) byte. */
   position = 0;
 
@@ -36,6 +67,11 @@ export class StreamBuffer {
   }
 
   async #read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    if (++this.#reads >= READS_PER_TURN) {
+      this.#reads = 0;
+      await nextTurn();
+      if (this.#ended) return { done: true, value: undefined }; // cancelled meanwhile
+    }
     if (!this.#byob) return await (this.#reader as ReadableStreamDefaultReader<Uint8Array>).read();
     const buffer = this.#free.pop() ?? new ArrayBuffer(BYOB_CHUNK);
     const result = await (this.#reader as ReadableStreamBYOBReader).read(new Uint8Array(buffer));
@@ -59,19 +95,34 @@ export class StreamBuffer {
     return this.#ended;
   }
 
-  /** Reads from the stream until `count` bytes are buffered or it ends. */
+  /**
+   * Reads from the stream until `count` bytes are buffered or it ends. A chunk that is not
+   * bytes is a `TypeError`; any `ArrayBufferView` is taken as its bytes, without a copy.
+   */
   async fill(count: number): Promise<void> {
     while (this.#available < count && !this.#ended) {
       const { value, done } = await this.#read();
       if (done) {
         this.#ended = true;
-      } else if (value !== undefined && value.length > 0) {
-        if (!(value instanceof Uint8Array)) {
-          throw new TypeError("The stream must yield Uint8Array chunks");
-        }
-        this.#chunks.push(value);
-        this.#available += value.length;
+        break;
       }
+      const chunk: unknown = value;
+      let bytes: Uint8Array;
+      if (chunk instanceof Uint8Array) bytes = chunk;
+      else if (ArrayBuffer.isView(chunk)) {
+        bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      } else {
+        throw new TypeError(
+          `Cannot read the stream at byte ${
+            formatInteger(this.position + this.#available)
+          }: its chunks must be Uint8Arrays (or other ArrayBufferViews), but one is ${
+            describeChunk(chunk)
+          }`,
+        );
+      }
+      if (bytes.length === 0) continue;
+      this.#chunks.push(bytes);
+      this.#available += bytes.length;
     }
   }
 
@@ -148,7 +199,14 @@ export class StreamBuffer {
     this.#chunks = [];
     this.#available = 0;
     this.#ended = true;
-    await this.#reader.cancel(reason);
+    if (this.#released) return;
+    this.#released = true;
+    try {
+      await this.#reader.cancel(reason);
+    } finally {
+      // The caller's stream is cancelled and no longer locked by us.
+      this.#reader.releaseLock();
+    }
   }
 
   #truncated(missing: number): GgufError {

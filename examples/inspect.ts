@@ -1,0 +1,275 @@
+/// <reference lib="dom" />
+/**
+ * The GGUF inspector page (`examples/inspect.html`): opens the chosen file as a `Blob` —
+ * read by slices, in place, never uploaded — and shows its header, metadata, tensors with
+ * the conversion plan, and a chosen tensor's first rows.
+ *
+ * Bundle it with the library for the browser, serve the repository, and open
+ * `/examples/inspect.html`:
+ *
+ * ```sh
+ * bun build examples/inspect.ts --target browser --outfile out/inspect.js
+ * ```
+ *
+ * @module
+ */
+import {
+  fileTypeName,
+  type GgufArray,
+  type GgufFile,
+  type GgufValue,
+  type ModelInfo,
+  modelInfo,
+  planConversion,
+} from "../mod.ts";
+import { formatInteger, type GgufModel, openGgufModel, readTensorRows } from "../advanced.ts";
+
+const TYPE_NAMES = [
+  "UINT8",
+  "INT8",
+  "UINT16",
+  "INT16",
+  "UINT32",
+  "INT32",
+  "FLOAT32",
+  "BOOL",
+  "STRING",
+  "ARRAY",
+  "UINT64",
+  "INT64",
+  "FLOAT64",
+];
+const FLOAT32 = 6;
+const ARRAY = 9;
+/** Values shown per row at most. */
+const MAX_VALUES = 512;
+/** Characters of a string value shown. */
+const MAX_STRING = 300;
+
+function $<T extends HTMLElement = HTMLElement>(selector: string): T {
+  return document.querySelector<T>(selector)!;
+}
+
+/** The shortest decimal that reads back as the same float32 (-0 keeps its sign). */
+function float32Text(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  if (value === 0) return Object.is(value, -0) ? "-0" : "0";
+  for (let digits = 1; digits < 9; digits++) {
+    const text = value.toPrecision(digits);
+    if (Math.fround(Number(text)) === value) return String(Number(text));
+  }
+  return String(Number(value.toPrecision(9)));
+}
+
+/** A scalar as JSON (strings quoted, so every character shows); FLOAT32 as its shortest decimal. */
+function scalarText(type: number, value: unknown, limit: number): string {
+  if (type === FLOAT32) return float32Text(value as number);
+  if (typeof value === "bigint") return value.toString();
+  if (typeof value === "number" && !Number.isFinite(value)) return String(value);
+  const text = JSON.stringify(value);
+  return text.length > limit ? text.slice(0, limit - 2) + '…"' : text;
+}
+
+/** `[STRING x 32_000] ["<unk>", "<s>", …]`: the type, length and first elements. */
+function arrayText(array: GgufArray, width = 90): string {
+  const values = array.values as ArrayLike<unknown>;
+  const shown: string[] = [];
+  let used = 0;
+  for (let i = 0; i < values.length; i++) {
+    const nested = values[i] as GgufArray;
+    const item = array.elementType === ARRAY
+      ? `[${TYPE_NAMES[nested.elementType]} x ${formatInteger(nested.values.length)}]`
+      : scalarText(array.elementType, values[i], 40);
+    if (shown.length > 0 && used + item.length + 2 > width) break;
+    shown.push(item);
+    used += item.length + 2;
+  }
+  const more = shown.length < values.length ? ", …" : "";
+  return `[${TYPE_NAMES[array.elementType]} x ${formatInteger(values.length)}] [${
+    shown.join(", ")
+  }${more}]`;
+}
+
+function formatParameters(count: number): string {
+  const units: [number, string][] = [[1e12, "T"], [1e9, "B"], [1e6, "M"], [1e3, "K"]];
+  for (const [scale, unit] of units) {
+    if (count >= scale) return `${Number((count / scale).toPrecision(3))} ${unit}`;
+  }
+  return String(count);
+}
+
+/** Adds a cell; text goes in as text, never as HTML (it comes from the file). */
+function cell(row: HTMLTableRowElement, text: string, className?: string): void {
+  const td = row.insertCell();
+  td.textContent = text;
+  if (className) td.className = className;
+}
+
+function setStatus(text: string, state: string): void {
+  const status = $("#status");
+  status.textContent = text;
+  status.dataset.state = state;
+}
+
+let model: GgufModel | undefined;
+
+function showSummary(file: File, header: GgufFile, info: ModelInfo): void {
+  const fields: [string, string, string][] = [
+    ["file", "File", file.name],
+    ["size", "Size", `${formatInteger(file.size)} bytes`],
+    ["version", "GGUF version", String(header.version)],
+    ["byte-order", "Byte order", header.littleEndian ? "little-endian" : "big-endian"],
+    ["alignment", "Alignment", String(header.alignment)],
+    ["data-offset", "Data offset", formatInteger(header.dataOffset)],
+    ["architecture", "Architecture", info.architecture ?? "—"],
+    ["name", "Name", info.name ?? "—"],
+    [
+      "file-type",
+      "File type",
+      info.fileType === undefined ? "—" : `${info.fileTypeName ?? "unknown"} (${info.fileType})`,
+    ],
+    [
+      "parameters",
+      "Parameters",
+      `${formatParameters(info.parameters)} (${formatInteger(info.parameters)})`,
+    ],
+    ["tensors", "Tensors", String(header.tensors.length)],
+    ["metadata", "Metadata entries", String(header.metadata.size)],
+  ];
+  const list = $("#summary");
+  list.replaceChildren();
+  for (const [field, label, value] of fields) {
+    const div = document.createElement("div");
+    const dt = document.createElement("dt");
+    const dd = document.createElement("dd");
+    dt.textContent = label;
+    dd.textContent = value;
+    dd.dataset.field = field;
+    div.append(dt, dd);
+    list.append(div);
+  }
+}
+
+function showMetadata(header: GgufFile): void {
+  const body = $<HTMLTableSectionElement>("#metadata tbody");
+  body.replaceChildren();
+  for (const [key, entry] of header.metadata) {
+    const row = body.insertRow();
+    row.dataset.key = key;
+    cell(row, key, "mono");
+    const array = entry.type === ARRAY ? entry.value as GgufArray : undefined;
+    cell(row, array ? `ARRAY of ${TYPE_NAMES[array.elementType]}` : TYPE_NAMES[entry.type]);
+    let text = array
+      ? arrayText(array)
+      : scalarText(entry.type, entry.value as GgufValue, MAX_STRING);
+    if (key === "general.file_type" && typeof entry.value === "number") {
+      text += ` (${fileTypeName(entry.value) ?? "unknown"})`;
+    }
+    cell(row, text, "value");
+  }
+  $("#metadata-count").textContent = `(${header.metadata.size} entries)`;
+}
+
+function showTensors(header: GgufFile): void {
+  const plan = planConversion(header);
+  const body = $<HTMLTableSectionElement>("#tensors tbody");
+  body.replaceChildren();
+  const select = $<HTMLSelectElement>("#tensor-select");
+  select.replaceChildren();
+  let inputBytes = 0;
+  let outputBytes = 0;
+  for (const entry of plan) {
+    const t = entry.info;
+    const row = body.insertRow();
+    row.dataset.tensor = t.name;
+    cell(row, t.name, "mono");
+    cell(row, t.typeName);
+    cell(row, t.shape.join(" × "), "num");
+    cell(row, formatInteger(t.nbytes), "num");
+    cell(row, entry.action + (entry.unsupported ? " (no kernel)" : ""));
+    cell(row, entry.typeName);
+    cell(row, entry.reason);
+    inputBytes += t.nbytes;
+    outputBytes += entry.nbytes;
+    const option = document.createElement("option");
+    option.value = t.name;
+    option.textContent = `${t.name} (${t.typeName})`;
+    select.append(option);
+  }
+  $("#tensor-note").textContent = `(${plan.length} tensors, ${formatInteger(inputBytes)} bytes → ${
+    formatInteger(outputBytes)
+  } bytes after conversion)`;
+}
+
+async function showRows(): Promise<void> {
+  const name = $<HTMLSelectElement>("#tensor-select").value;
+  const view = $("#rows");
+  if (model === undefined || !name) return;
+  const info = model.tensors.find((t) => t.name === name)!;
+  const rows = info.elements / info.shape[0];
+  const asked = Number($<HTMLInputElement>("#row-count").value) || 1;
+  const rowCount = Math.max(1, Math.min(rows, asked));
+  view.dataset.state = "loading";
+  try {
+    const values = await readTensorRows(model, name, { rowCount });
+    const parts: HTMLElement[] = [];
+    for (let r = 0; r < rowCount; r++) {
+      const title = document.createElement("div");
+      title.className = "row-title";
+      const shown = Math.min(info.shape[0], MAX_VALUES);
+      title.textContent = `row ${r} of ${formatInteger(rows)} (${
+        formatInteger(info.shape[0])
+      } values${shown < info.shape[0] ? `, the first ${shown} shown` : ""})`;
+      const grid = document.createElement("div");
+      grid.className = "values";
+      grid.dataset.row = String(r);
+      for (let i = 0; i < shown; i++) {
+        const span = document.createElement("span");
+        span.textContent = float32Text(values[r * info.shape[0] + i]);
+        grid.append(span);
+      }
+      parts.push(title, grid);
+    }
+    view.replaceChildren(...parts);
+    view.dataset.state = "ready";
+  } catch (error) {
+    const note = document.createElement("p");
+    note.className = "note";
+    note.textContent = `Cannot show ${name}: ${(error as Error).message}`;
+    view.replaceChildren(note);
+    view.dataset.state = "error";
+  }
+  view.dataset.tensor = name;
+}
+
+async function open(file: File): Promise<void> {
+  await model?.close();
+  model = undefined;
+  $("#report").hidden = true;
+  setStatus(`Reading ${file.name}…`, "loading");
+  try {
+    model = await openGgufModel(file); // a File is a Blob: read by slices, in place
+    const header = { ...model.parts[0].header, metadata: model.metadata, tensors: model.tensors };
+    showSummary(file, header, modelInfo(header));
+    showMetadata(header);
+    showTensors(header);
+    $("#report").hidden = false;
+    // Start with the first tensor that has a float form.
+    const first = model.tensors.find((t) => !/^(I8|I16|I32|I64|F64)$/.test(t.typeName));
+    if (first) $<HTMLSelectElement>("#tensor-select").value = first.name;
+    await showRows();
+    setStatus(
+      `${file.name}: ${formatInteger(file.size)} bytes, read in place (nothing uploaded).`,
+      "ready",
+    );
+  } catch (error) {
+    setStatus(`Cannot read ${file.name}: ${(error as Error).message}`, "error");
+  }
+}
+
+$<HTMLInputElement>("#file").addEventListener("change", (event) => {
+  const file = (event.target as HTMLInputElement).files?.[0];
+  if (file) open(file);
+});
+$("#tensor-select").addEventListener("change", showRows);
+$("#row-count").addEventListener("change", showRows);
