@@ -4,9 +4,11 @@
  * @module
  */
 import { formatInteger } from "../model/errors.ts";
-import { type GgufJson, ggufToJson, type JsonTensor, metadataValueToJson } from "./gguf_json.ts";
+import { type GgufJson, ggufToJson, type JsonTensor } from "./gguf_json.ts";
+import { modelLine, previewValue } from "./inspect.ts";
 import type { TensorPlan } from "../model/conversion.ts";
-import { type GgufFile, GgufValueType } from "../model/gguf_file.ts";
+import { fileTypeName } from "../model/file_type.ts";
+import type { GgufFile } from "../model/gguf_file.ts";
 
 /** A tensor in the plan's JSON: the index entry plus what conversion does with it. */
 export interface JsonPlannedTensor extends JsonTensor {
@@ -97,28 +99,21 @@ function pad(text: string, width: number, right = false): string {
   return right ? text.padStart(width) : text.padEnd(width);
 }
 
-/** The shortest decimal that reads back as the same float32. */
-function float32Text(value: number): string {
-  if (!Number.isFinite(value)) return String(value);
-  for (let digits = 1; digits < 9; digits++) {
-    const text = value.toPrecision(digits);
-    if (Math.fround(Number(text)) === value) return String(Number(text));
-  }
-  return String(Number(value.toPrecision(9)));
-}
-
-function previewValue(file: GgufFile, key: string): string {
+/** A metadata value in one line: arrays with their first elements, file types named. */
+function metadataPreview(file: GgufFile, key: string): string {
   const entry = file.metadata.get(key)!;
-  if (entry.type === GgufValueType.FLOAT32) return float32Text(entry.value as number);
-  const json = metadataValueToJson(entry.type, entry.value);
-  if ("elem" in json) return `[${json.elem} x ${formatInteger(json.len)}]`;
-  const text = JSON.stringify(json.value);
-  return text.length > 60 ? text.slice(0, 57) + "..." : text;
+  const text = previewValue(entry.type, entry.value);
+  if (key === "general.file_type" && typeof entry.value === "number") {
+    const name = fileTypeName(entry.value);
+    if (name !== undefined) return `${text} (${name})`;
+  }
+  return text;
 }
 
 /**
- * Renders the plan as text: header facts, metadata, one line per tensor, totals. `parts`
- * describes a split model (its part count and total size).
+ * Renders the plan as text: header facts, the model line (architecture, name, file type,
+ * parameter count), metadata (arrays with their first elements), one line per tensor,
+ * totals. `parts` describes a split model (its part count and total size).
  *
  * @example
  * ```ts
@@ -149,10 +144,11 @@ export function formatPlan(
     }-endian, alignment ${file.alignment}, ` +
       `data at byte ${formatInteger(file.dataOffset)}${size}`,
   );
+  lines.push(modelLine(file));
   lines.push(`metadata: ${file.metadata.size} entries`);
   const keyWidth = Math.min(48, maxLength(file.metadata.keys(), (k) => k.length));
   for (const key of file.metadata.keys()) {
-    lines.push(`  ${pad(key, keyWidth)}  ${previewValue(file, key)}`);
+    lines.push(`  ${pad(key, keyWidth)}  ${metadataPreview(file, key)}`);
   }
   if (file.duplicateKeys.length > 0) {
     lines.push(

@@ -5,11 +5,12 @@
  */
 
 /** How a {@linkcode ByteSource} reaches its bytes. */
-export type ByteSourceKind = "mmap" | "read" | "bytes" | "stream";
+export type ByteSourceKind = "mmap" | "read" | "bytes" | "stream" | "http" | "blob";
 
 /**
- * Access to a file's bytes: mapped memory, positional reads or a buffer (random access), or
- * a stream (forward only: reading an offset already passed is a `NOT_SEQUENTIAL` error).
+ * Access to a file's bytes: mapped memory, positional reads, a buffer, HTTP range requests
+ * or a `Blob` (random access), or a stream (forward only: reading an offset already passed
+ * is a `NOT_SEQUENTIAL` error).
  * Everything above this interface is the same whatever the runtime.
  */
 export interface ByteSource {

@@ -1,0 +1,112 @@
+/**
+ * Local HTTP servers for the remote-input tests, bound to 127.0.0.1 on a free port: a
+ * real static server (`http-server` from npm, which honours Range) and a plain one that
+ * ignores Range and can redirect. Both log every request (its Range header, status and
+ * body size) so tests can count requests and bytes.
+ */
+import { createReadStream, statSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { join } from "node:path";
+// @ts-types="./_http_server_types.d.ts"
+import httpServer from "http-server";
+
+/** One request a server answered. */
+export interface LoggedRequest {
+  path: string;
+  range: string | undefined;
+  headers: IncomingMessage["headers"];
+  status: number;
+  /** The response body's length (its Content-Length). */
+  bytes: number;
+}
+
+/** A running server: its base URL (no trailing slash), its log, and how to stop it. */
+export interface TestServer {
+  url: string;
+  log: LoggedRequest[];
+  /** The number of requests and body bytes logged so far. */
+  totals(): { requests: number; bytes: number };
+  close(): Promise<void>;
+}
+
+function logRequests(server: Server, log: LoggedRequest[]): void {
+  server.prependListener("request", (req: IncomingMessage, res: ServerResponse) => {
+    res.on("finish", () => {
+      log.push({
+        path: decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname),
+        range: req.headers.range,
+        headers: req.headers,
+        status: res.statusCode,
+        bytes: Number(res.getHeader("content-length") ?? 0),
+      });
+    });
+  });
+}
+
+async function listen(server: Server, log: LoggedRequest[]): Promise<TestServer> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const address = server.address();
+  if (address === null || typeof address === "string") throw new Error("no port");
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    log,
+    totals: () => ({
+      requests: log.length,
+      bytes: log.reduce((sum, entry) => sum + entry.bytes, 0),
+    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections?.();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Serves `root` with `http-server` (Range honoured, no caching, no directory listings). */
+export function startStaticServer(root: string): Promise<TestServer> {
+  const wrapper = httpServer.createServer({
+    root,
+    cache: -1,
+    showDir: false,
+    autoIndex: false,
+    gzip: false,
+    brotli: false,
+  });
+  const log: LoggedRequest[] = [];
+  logRequests(wrapper.server, log);
+  return listen(wrapper.server, log);
+}
+
+/**
+ * Serves `root` ignoring Range (every GET is a 200 with the whole file). `/redirect/P`
+ * answers `302` to `redirectTo + "/" + P`.
+ */
+export function startPlainServer(root: string, redirectTo?: string): Promise<TestServer> {
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
+    if (path.startsWith("/redirect/") && redirectTo !== undefined) {
+      res.writeHead(302, { location: redirectTo + path.slice("/redirect".length) });
+      res.end();
+      return;
+    }
+    const file = join(root, path);
+    let size: number;
+    try {
+      size = statSync(file).size;
+    } catch {
+      res.writeHead(404, { "content-length": "0" });
+      res.end();
+      return;
+    }
+    res.writeHead(200, { "content-length": String(size) });
+    const stream = createReadStream(file);
+    stream.pipe(res);
+    res.on("close", () => stream.destroy());
+  });
+  const log: LoggedRequest[] = [];
+  logRequests(server, log);
+  return listen(server, log);
+}
