@@ -18,7 +18,35 @@ const HALF_OFFSETS: Record<string, number[]> = {
   Q6_K: [208],
   IQ4_NL: [0],
   IQ4_XS: [0],
+  IQ2_XXS: [0],
+  IQ2_XS: [0],
+  IQ2_S: [0],
+  IQ3_XXS: [0],
+  IQ3_S: [0],
+  IQ1_S: [0],
+  TQ1_0: [52],
+  TQ2_0: [64],
+  Q1_0: [0],
+  Q2_0: [0],
   F16: [0],
+};
+
+/** Scales that are not a plain half at a fixed offset: set them to realistic values. */
+const SPECIAL_SCALES: Record<string, (block: Uint8Array, at: number, half: number) => void> = {
+  // An E8M0 exponent byte: 2^(e - 127), here about 2^-8.
+  MXFP4: (block, at) => void (block[at] = 119),
+  // Four UE4M3 sub-block scales (0x30 = 0.5).
+  NVFP4: (block, at) => block.fill(0x30, at, at + 4),
+  // The half is spread over the top nibbles of the four 16-bit scale words at byte 48.
+  IQ1_M: (block, at, half) => {
+    for (let i = 0; i < 4; i++) {
+      const byte = at + 48 + 2 * i + 1;
+      block[byte] = (block[byte] & 0x0f) | (((half >> (4 * i)) & 0x0f) << 4);
+    }
+  },
+  BF16: (block, at) => {
+    block[at + 1] = 0x3c + (block[at + 1] & 1); // around 2^-7, sign positive
+  },
 };
 
 /** A small deterministic generator (xorshift32). */
@@ -62,12 +90,14 @@ export function fillRandomBlocks(out: Uint8Array, traits: GgmlTypeTraits, random
   }
   for (let i = 0; i < out.length; i++) out[i] = random.next() & 0xff;
   const offsets = HALF_OFFSETS[traits.name] ?? [];
+  const special = SPECIAL_SCALES[traits.name];
   for (let at = 0; at + traits.bytesPerBlock <= out.length; at += traits.bytesPerBlock) {
     for (const offset of offsets) {
       const h = halfBits(2 ** -12 + random.uniform() * 2 ** -8);
       out[at + offset] = h & 0xff;
       out[at + offset + 1] = h >> 8;
     }
+    special?.(out, at, halfBits(2 ** -12 + random.uniform() * 2 ** -8));
   }
 }
 

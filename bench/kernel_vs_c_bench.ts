@@ -1,0 +1,260 @@
+/**
+ * Our dequantization kernels against ggml's portable C (`dequantize_row_*` in
+ * `src/ggml-quants.c`) on the same bytes in the same run: one command prints, per type,
+ * million weights per second under Deno and under Bun, of the kernel and of the simple
+ * one it replaced ("before": `tests/_reference_kernels.ts`), of ggml's C built with `-O3`
+ * (and with `-O3 -march=native` if given), and our speed as a fraction of the `-O3` C.
+ *
+ * The C is called through each runtime's FFI from the very process that times our
+ * kernel, on the very buffer it reads (4 Mi weights of `bench/_blocks.ts`'s random blocks
+ * per type), and its output is compared bit for bit with ours before anything is timed.
+ * Runs alternate ours, before, C, C native, ours, before, C … and the best of each is
+ * kept, because the machine may be shared. The driver runs the worker under Deno, then
+ * Bun, `--passes` times over, and keeps the best of every pass. The ratios divide bests
+ * taken in the same processes, so they hold better than the absolute figures on a busy
+ * machine.
+ *
+ * No C is part of this repository: build ggml's reference quantizers as a shared
+ * library from a ggml checkout (the undefined `ggml_*` helpers are only reached on
+ * error paths the dequantizers never take, and are bound lazily):
+ *
+ *   git clone --depth 1 https://github.com/ggml-org/ggml /tmp/ggml && cd /tmp/ggml
+ *   gcc -O3 -DNDEBUG -shared -fPIC -Iinclude -Isrc src/ggml-quants.c -lm \
+ *     -o /tmp/libggml-quants-O3.so
+ *   gcc -O3 -march=native -DNDEBUG -shared -fPIC -Iinclude -Isrc src/ggml-quants.c -lm \
+ *     -o /tmp/libggml-quants-native.so
+ *
+ * then, from the repository root (either runtime drives both):
+ *
+ *   GGML_QUANTS_LIB=/tmp/libggml-quants-O3.so \
+ *   GGML_QUANTS_LIB_NATIVE=/tmp/libggml-quants-native.so \
+ *     deno run -A bench/kernel_vs_c_bench.ts [--passes=3] [--rounds=15] [--types=Q4_K,Q8_0]
+ *
+ * (`--c=PATH` and `--c-native=PATH` do the same as the variables.) Without a library
+ * the C columns are skipped with a note and only our speeds are printed.
+ */
+import { execFileSync } from "node:child_process";
+import { dequantize, ggmlType } from "../mod.ts";
+import { REFERENCE_KERNELS } from "../tests/_reference_kernels.ts";
+import { randomBlocks } from "./_blocks.ts";
+import { runtimeCommands, runtimeName } from "./_runner.ts";
+
+/** The types ggml's `ggml-quants.c` has a portable `dequantize_row_*` for, slowest first. */
+const ALL_TYPES = ["Q4_K", "Q5_K", "Q8_0", "Q5_0", "Q5_1", "Q6_K", "Q2_K", "Q3_K", "Q4_0", "Q4_1"];
+const WEIGHTS = 1 << 22;
+
+/** A C dequantizer: `k` weights from `src` into `dst`. */
+type CKernel = (src: Uint8Array, dst: Float32Array, k: number) => void;
+
+/** What a worker measured for one type: best milliseconds per call. */
+interface TypeResult {
+  ours: number;
+  before: number;
+  c: number | null;
+  native: number | null;
+}
+
+interface WorkerReport {
+  runtime: string;
+  results: Record<string, TypeResult>;
+}
+
+function flag(name: string): string | undefined {
+  const prefix = `--${name}=`;
+  return process.argv.find((a) => a.startsWith(prefix))?.slice(prefix.length);
+}
+
+function cSymbol(type: string): string {
+  return `dequantize_row_${type.replace(/^Q/, "q")}`;
+}
+
+/** Loads ggml's dequantizers for `types` from the shared library at `path`. */
+async function loadC(path: string, types: string[]): Promise<Record<string, CKernel>> {
+  const g = globalThis as Record<string, unknown>;
+  const out: Record<string, CKernel> = {};
+  if (g.Bun !== undefined) {
+    const { dlopen, FFIType } = await import("bun:ffi");
+    const spec = Object.fromEntries(types.map((t) => [
+      cSymbol(t),
+      { args: [FFIType.ptr, FFIType.ptr, FFIType.i64], returns: FFIType.void },
+    ]));
+    const lib = dlopen(path, spec);
+    for (const t of types) {
+      const fn = lib.symbols[cSymbol(t)] as unknown as (a: unknown, b: unknown, k: number) => void;
+      out[t] = (src, dst, k) => fn(src, dst, k);
+    }
+    return out;
+  }
+  const deno = g.Deno as {
+    dlopen(path: string, spec: Record<string, unknown>): {
+      symbols: Record<string, (a: Uint8Array, b: Float32Array, k: bigint) => void>;
+    };
+  };
+  const spec = Object.fromEntries(types.map((t) => [
+    cSymbol(t),
+    { parameters: ["buffer", "buffer", "i64"], result: "void" },
+  ]));
+  const lib = deno.dlopen(path, spec);
+  for (const t of types) {
+    const fn = lib.symbols[cSymbol(t)];
+    out[t] = (src, dst, k) => fn(src, dst, BigInt(k));
+  }
+  return out;
+}
+
+function sameBits(a: Float32Array, b: Float32Array): number {
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return i;
+  return -1;
+}
+
+function time(fn: () => void): number {
+  const start = performance.now();
+  fn();
+  return performance.now() - start;
+}
+
+/** Measures every type in this process and prints one JSON report line. */
+async function worker(types: string[], rounds: number): Promise<void> {
+  const cPath = process.env.GGML_QUANTS_LIB;
+  const nativePath = process.env.GGML_QUANTS_LIB_NATIVE;
+  const c = cPath ? await loadC(cPath, types) : undefined;
+  const native = nativePath ? await loadC(nativePath, types) : undefined;
+  const ours = new Float32Array(WEIGHTS);
+  const theirs = new Float32Array(WEIGHTS);
+  const results: Record<string, TypeResult> = {};
+  for (const type of types) {
+    const traits = ggmlType(type)!;
+    const src = randomBlocks(type, WEIGHTS);
+    const blocks = src.length / traits.bytesPerBlock;
+    const runOurs = () => void dequantize(traits.id, src, ours);
+    const runBefore = () => REFERENCE_KERNELS[type](src, ours, blocks);
+    for (const [label, kernels] of [["-O3", c], ["-O3 -march=native", native]] as const) {
+      if (kernels === undefined) continue;
+      runOurs();
+      theirs.fill(0);
+      kernels[type](src, theirs, WEIGHTS);
+      const at = sameBits(ours, theirs);
+      if (at >= 0) {
+        throw new Error(
+          `${type}: ggml's C (${label}) and gguf-stream differ at weight ${at}: ${theirs[at]} vs ${
+            ours[at]
+          }`,
+        );
+      }
+    }
+    // Timed runs all write to the same warm output.
+    for (let i = 0; i < 5; i++) {
+      runOurs();
+      runBefore();
+    }
+    const best: TypeResult = { ours: Infinity, before: Infinity, c: null, native: null };
+    if (c) best.c = Infinity;
+    if (native) best.native = Infinity;
+    for (let r = 0; r < rounds; r++) {
+      best.ours = Math.min(best.ours, time(runOurs));
+      best.before = Math.min(best.before, time(runBefore));
+      if (c) best.c = Math.min(best.c!, time(() => c[type](src, ours, WEIGHTS)));
+      if (native) {
+        best.native = Math.min(
+          best.native!,
+          time(() => native[type](src, ours, WEIGHTS)),
+        );
+      }
+    }
+    results[type] = best;
+  }
+  const report: WorkerReport = { runtime: runtimeName(), results };
+  process.stdout.write(JSON.stringify(report) + "\n");
+}
+
+function rate(ms: number | null): number | null {
+  return ms === null || !Number.isFinite(ms) ? null : WEIGHTS / 1e3 / ms;
+}
+
+function cell(value: number | null, digits = 0): string {
+  return value === null ? "–" : value.toFixed(digits);
+}
+
+/** Runs the worker under each runtime, `passes` times, and prints the merged table. */
+function driver(types: string[], rounds: number, passes: number): void {
+  const env = { ...process.env };
+  const c = flag("c") ?? env.GGML_QUANTS_LIB;
+  const native = flag("c-native") ?? env.GGML_QUANTS_LIB_NATIVE;
+  if (c) env.GGML_QUANTS_LIB = c;
+  if (native) env.GGML_QUANTS_LIB_NATIVE = native;
+  const root = new URL("..", import.meta.url).pathname;
+  const best = new Map<string, { runtime: string; results: Record<string, TypeResult> }>();
+  for (let pass = 0; pass < passes; pass++) {
+    // Each pass starts at a different type, so a burst of load elsewhere does not always
+    // fall on the same ones.
+    const order = [...types.slice(pass % types.length), ...types.slice(0, pass % types.length)];
+    const workerArgs = ["--worker", `--types=${order.join(",")}`, `--rounds=${rounds}`];
+    for (const [name, command] of runtimeCommands("bench/kernel_vs_c_bench.ts")) {
+      const output = execFileSync(command[0], [...command.slice(1), ...workerArgs], {
+        cwd: root,
+        env,
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "inherit"],
+        maxBuffer: 1 << 20,
+      });
+      const report = JSON.parse(output.trim().split("\n").at(-1)!) as WorkerReport;
+      const seen = best.get(name);
+      if (seen === undefined) {
+        best.set(name, report);
+        continue;
+      }
+      for (const type of types) {
+        const a = seen.results[type];
+        const b = report.results[type];
+        a.ours = Math.min(a.ours, b.ours);
+        a.before = Math.min(a.before, b.before);
+        if (a.c !== null && b.c !== null) a.c = Math.min(a.c, b.c);
+        if (a.native !== null && b.native !== null) a.native = Math.min(a.native, b.native);
+      }
+    }
+  }
+  const deno = best.get("deno")!;
+  const bun = best.get("bun")!;
+  const lines = [
+    `### Dequantize ${WEIGHTS / 1048576} Mi weights: gguf-stream vs ggml's C, M weights/s ` +
+    `(best of ${rounds} × ${passes}; ${deno.runtime}, ${bun.runtime})`,
+    "",
+    "| type | Deno before | Deno | Bun before | Bun | C -O3 | C -O3 native | Deno / C | Bun / C |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  for (const type of types) {
+    const d = deno.results[type];
+    const b = bun.results[type];
+    const cMs = d.c === null || b.c === null ? null : Math.min(d.c, b.c);
+    const nativeMs = d.native === null || b.native === null ? null : Math.min(d.native, b.native);
+    const cRate = rate(cMs);
+    const ratio = (ms: number) => (cRate === null ? null : rate(ms)! / cRate);
+    lines.push(
+      `| ${type} | ${cell(rate(d.before))} | ${cell(rate(d.ours))} | ${cell(rate(b.before))} | ${
+        cell(rate(b.ours))
+      } | ${cell(cRate)} | ${cell(rate(nativeMs))} | ${cell(ratio(d.ours), 2)} | ${
+        cell(ratio(b.ours), 2)
+      } |`,
+    );
+  }
+  if (!c) {
+    lines.push(
+      "",
+      "C columns skipped: set GGML_QUANTS_LIB (or --c=PATH) to a build of ggml's " +
+        "ggml-quants.c (see this file's header).",
+    );
+  } else {
+    lines.push("", "ggml's C output equals ours bit for bit on every type measured.");
+  }
+  process.stdout.write(lines.join("\n") + "\n");
+}
+
+const types = flag("types")?.split(",") ?? ALL_TYPES;
+const rounds = Number(flag("rounds") ?? 15);
+if (process.argv.includes("--worker")) {
+  await worker(types, rounds);
+} else {
+  driver(types, rounds, Number(flag("passes") ?? 3));
+}
