@@ -25,7 +25,12 @@ export { QK_K, requireGgmlType } from "./src/model/ggml_type.ts";
 export { type ByteSourceKind, checkRange } from "./src/model/byte_source.ts";
 export type { ByteSink } from "./src/model/byte_sink.ts";
 export type { GgufModel, GgufPart } from "./src/model/gguf_model.ts";
-export { alignOffset, DEFAULT_ALIGNMENT, type ParseOptions } from "./src/format/parse_header.ts";
+export {
+  alignOffset,
+  DEFAULT_ALIGNMENT,
+  DEFAULT_MAX_HEADER_MEMORY,
+  type ParseOptions,
+} from "./src/format/parse_header.ts";
 export {
   type EncodedGgufHeader,
   encodeGgufHeader,
@@ -44,10 +49,22 @@ export { openStreamSource, type StreamSource } from "./src/source/stream_source.
 export { type FileSink, type FileSinkOptions, openFileSink } from "./src/source/file_sink.ts";
 export { stdinStream, stdoutSink } from "./src/source/stdio.ts";
 export {
+  DEFAULT_FIRST_REQUEST_BYTES,
+  type FetchFunction,
+  type HttpOptions,
+  openHttpRangeSource,
+} from "./src/source/http_range.ts";
+export { openHttpStream } from "./src/source/http_stream.ts";
+export { blobSource } from "./src/source/blob.ts";
+export {
   DEFAULT_MAX_HEADER_BYTES,
   type ReadOptions,
   readSourceHeader,
+  type RemoteMode,
+  remoteUrl,
+  type ResolvedInput,
   resolveInput,
+  type ResolveOptions,
 } from "./src/open/resolve_input.ts";
 export { openGgufModel, type OpenModelOptions } from "./src/open/open_model.ts";
 export {
@@ -63,6 +80,7 @@ export {
   type ResolvedPolicy,
   resolvePolicy,
   TENSOR_ACTIONS,
+  type TensorDecision,
 } from "./src/convert/policy.ts";
 export { planConversion } from "./src/convert/plan.ts";
 export {
@@ -80,3 +98,5 @@ export {
 export { convertModelTensors } from "./src/output/memory.ts";
 export { encodeConverted, type EncodeOptions } from "./src/output/encode_model.ts";
 export { writeConvertedModel, type WriteOptions } from "./src/output/file.ts";
+export { readTensorRows, type TensorRowsOptions } from "./src/convert/read_tensor_rows.ts";
+export { LLAMA_FILE_TYPES } from "./src/model/file_type.ts";

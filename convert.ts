@@ -11,29 +11,22 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { formatBytes, formatSeconds, ProgressBar } from "./src/cli/progress_bar.ts";
 import { formatPlan, planToJson } from "./src/cli/format_plan.ts";
+import { inspectModel, inspectRequest } from "./src/cli/inspect_command.ts";
 import { toJsonText } from "./src/cli/json_text.ts";
-import { peakMemory } from "./src/cli/peak_memory.ts";
+import { parseByteCount } from "./src/cli/byte_count.ts";
+import { type CliIo, openInput, runConversion } from "./src/cli/run_conversion.ts";
+import { usageMessage } from "./src/cli/suggest_flag.ts";
 import { GgufError } from "./src/model/errors.ts";
 import type { ConversionPolicy } from "./src/model/conversion.ts";
-import type { GgufModel } from "./src/model/gguf_model.ts";
 import { conversionWarnings, planConversion } from "./src/convert/plan.ts";
 import { policyFromFlags } from "./src/convert/policy_from_flags.ts";
-import { openGgufModel, type OpenModelOptions } from "./src/open/open_model.ts";
-import { type ConvertFileOptions, writeConvertedModel } from "./src/output/file.ts";
-import { openFileSink } from "./src/source/file_sink.ts";
 import type { AccessMode } from "./src/source/open_source.ts";
-import { stdinStream, stdoutSink } from "./src/source/stdio.ts";
 
 /** The version printed by `--version`. */
 export const VERSION = "0.1.0";
 
-/** Where the CLI writes. */
-export interface CliIo {
-  stdout(text: string): void;
-  stderr(text: string): void;
-}
+export type { CliIo };
 
 const processIo: CliIo = {
   stdout: (text) => void process.stdout.write(text),
@@ -47,8 +40,11 @@ export const HELP =
 Usage:
   deno run -A convert.ts MODEL.gguf -o OUT.gguf [options]     convert
   deno run -A convert.ts MODEL.gguf [--plan] [--json]         inspect and plan
+  deno run -A convert.ts MODEL.gguf --key KEY [--key KEY]     print metadata values as JSON
+  deno run -A convert.ts MODEL.gguf --dump TENSOR [--rows A:B] [--json]   print values
   deno run -A convert.ts - -o - < IN.gguf > OUT.gguf          stdin to stdout, one pass
-  bun convert.ts ...                                          the same under Bun
+  bun convert.ts ...   node convert.ts ...                   the same under Bun, Node >= 22.18
+  npx gguf-stream ...                                         the installed package (Node >= 20.16)
 
 Tensors whose type the consuming runtime loads (the target, by default Q4_0, Q8_0 and
 F32) are kept as they are. Every other tensor whose type has a kernel is converted into
@@ -62,12 +58,18 @@ across its parts and written as one file.
 Without -o, prints the header (version, byte order, alignment, metadata) and the plan.
 MODEL "-" reads standard input in one pass (tensor data must be in index order); OUT "-"
 writes standard output (a failed conversion leaves it short: check the exit status).
+MODEL may be an http(s):// URL (the first part's, for a split model): --plan, --key and
+--dump fetch only the bytes they need by Range requests; -o fetches the file once.
 
 Options:
   -o, --output OUT     write the converted model to OUT ("-": standard output)
   --force              replace OUT if it exists
   --plan               print the plan and write nothing (the default without -o)
-  --json               print the plan as one JSON document instead of text
+  --json               print the plan (or --dump's values) as one JSON document
+  --key KEY            print metadata value(s) as one JSON object {KEY: value} and
+                       nothing else (repeatable; a missing key exits 1)
+  --dump TENSOR        print a tensor's values, dequantized to float32, bit-exact
+  --rows A:B           the rows --dump prints (A:B, A:, :B or A; default 0:4)
   --target TYPES       the types the runtime loads, kept as they are (comma-separated;
                        default Q4_0,Q8_0,F32)
   --requantize TYPE    convert other types to Q8_0 or Q4_0 (must be in the target)
@@ -76,8 +78,12 @@ Options:
   --dequantize TYPES   dequantize these types to F32, whatever the target (e.g. Q8_0)
   --unsupported MODE   types outside the target with no kernel: warn (default; kept
                        as they are) or error
-  --lenient            accept two defects ggml refuses: repeated metadata keys (first
-                       wins) and blocks that run across rows
+  --lenient            accept four defects ggml refuses: repeated metadata keys (first
+                       wins), blocks that run across rows, tensor data with gaps or
+                       out of index order, general.alignment not stored as UINT32
+  --max-header-memory BYTES
+                       the most memory the parsed header may take (default 64M;
+                       e.g. 268435456, 256M, 1G); a larger header is refused
   --access MODE        auto (default: mmap where possible), mmap, or read
   --progress           show a progress bar on stderr (default when stderr is a terminal)
   -q, --quiet          no warnings, progress or summary
@@ -85,9 +91,13 @@ Options:
   -h, --help           this help
   --version            print the version
 
+OUT is checked before anything is read: a directory, a device, a FIFO, a dangling link
+or a missing directory is refused; a link to a file writes that file. Temporaries left
+by a killed run (.OUT.tmp-PID-*) are removed by the next run for the same OUT.
+
 Exit status: 0 on success, 1 on a bad or unreadable model or an I/O failure (one
-"error: ..." line), 2 on bad usage, 130 when interrupted (SIGINT or SIGTERM; OUT is
-left as it was).
+"error: ..." line), 2 on bad usage, 128 + the signal's number when interrupted
+(129 SIGHUP, 130 SIGINT, 143 SIGTERM; OUT is left as it was, no temporary remains).
 
 Examples:
   deno run -A convert.ts model.Q4_K_M.gguf -o model.converted.gguf
@@ -96,67 +106,11 @@ Examples:
   deno run -A convert.ts model.gguf -o out.gguf --target Q4_0,Q8_0,F16,F32
   deno run -A convert.ts model.gguf -o out.gguf --dequantize Q8_0 --keep Q6_K
   deno run -A convert.ts llama-00001-of-00003.gguf -o llama.gguf
+  deno run -A convert.ts https://example.com/model.gguf --key general.architecture
+  deno run -A convert.ts model.gguf --dump token_embd.weight --rows 7 --json
 `;
 
 class UsageError extends Error {}
-
-/** Opens the model: a file or split model by path, or standard input for `-`. */
-function openInput(input: string, options: OpenModelOptions): Promise<GgufModel> {
-  return openGgufModel(input === "-" ? stdinStream() : input, options);
-}
-
-/** Converts to a file with signal handling, a progress bar and a closing summary. */
-async function runConversion(
-  input: string,
-  output: string,
-  options: ConvertFileOptions & { quiet: boolean },
-  cli: { io: CliIo; warn: (message: string) => void; progress: boolean },
-): Promise<number> {
-  const controller = new AbortController();
-  const onSignal = () => controller.abort(new Error("interrupted"));
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  const bar = cli.progress ? new ProgressBar(cli.io.stderr) : undefined;
-  const start = performance.now();
-  const model = await openInput(input, options);
-  try {
-    const inputs = model.parts.flatMap((part) => (part.path === undefined ? [] : [part.path]));
-    const openSink = () =>
-      output === "-"
-        ? Promise.resolve(stdoutSink())
-        : openFileSink(output, { force: options.force, inputs });
-    const result = await writeConvertedModel(model, openSink, {
-      ...options,
-      signal: controller.signal,
-      onWarning: cli.warn,
-      onProgress: bar ? (p) => bar.update(p.bytesWritten, p.totalBytes) : undefined,
-    });
-    bar?.finish();
-    if (!options.quiet) {
-      const counts = new Map<string, number>();
-      for (const entry of result.plan) {
-        counts.set(entry.action, (counts.get(entry.action) ?? 0) + 1);
-      }
-      const strategies = [...counts].map(([strategy, n]) => `${n} ${strategy}`).join(", ");
-      const seconds = (performance.now() - start) / 1000;
-      cli.io.stderr(
-        `converted ${result.plan.length} tensors (${strategies}) from ${result.parts} file${
-          result.parts === 1 ? "" : "s"
-        }: ${formatBytes(result.inputBytes)} -> ${formatBytes(result.outputBytes)} in ${
-          formatSeconds(seconds)
-        }, peak memory ${formatBytes(peakMemory())}\nwrote ${
-          output === "-" ? "standard output" : output
-        }\n`,
-      );
-    }
-    return 0;
-  } finally {
-    await model.close();
-    bar?.finish();
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-  }
-}
 
 /**
  * Runs the command line with `args` (without the program name).
@@ -176,7 +130,7 @@ async function runConversion(
  * ```
  */
 export async function main(args: string[], io: CliIo = processIo): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | string[] | undefined>;
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
@@ -189,12 +143,16 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
         progress: { type: "boolean" },
         plan: { type: "boolean" },
         json: { type: "boolean" },
+        key: { type: "string", multiple: true },
+        dump: { type: "string" },
+        rows: { type: "string" },
         target: { type: "string" },
         requantize: { type: "string" },
         dequantize: { type: "string" },
         keep: { type: "string" },
         unsupported: { type: "string" },
         lenient: { type: "boolean" },
+        "max-header-memory": { type: "string" },
         access: { type: "string" },
         quiet: { type: "boolean", short: "q" },
         verbose: { type: "boolean", short: "v" },
@@ -203,7 +161,9 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
       },
     }));
   } catch (error) {
-    io.stderr(`error: ${(error as Error).message}\nRun with --help for usage.\n`);
+    // The flags the help names are the ones to suggest.
+    const flags = [...new Set([...HELP.matchAll(/--([a-z][a-z-]*)/g)].map((m) => m[1]))];
+    io.stderr(`error: ${usageMessage(error, flags)}\nRun with --help for usage.\n`);
     return 2;
   }
   if (values.help) {
@@ -232,18 +192,42 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
     const output = values.output as string | undefined;
     const quiet = values.quiet === true;
     const warn = quiet ? () => {} : (message: string) => io.stderr(`warning: ${message}\n`);
+    const notice = (message: string) => io.stderr(`note: ${message}\n`);
+    const headerMemory = values["max-header-memory"] as string | undefined;
+    const maxHeaderMemory = headerMemory === undefined ? undefined : parseByteCount(headerMemory);
+    if (Number.isNaN(maxHeaderMemory)) {
+      throw new UsageError(
+        `--max-header-memory takes a byte count (64M, 1G), not "${headerMemory}"`,
+      );
+    }
     const open = {
       access,
       lenient: values.lenient === true,
-      onNotice: values.verbose ? (message: string) => io.stderr(`note: ${message}\n`) : undefined,
+      maxHeaderMemory,
+      onNotice: values.verbose ? notice : undefined,
     };
+    let inspect;
+    try {
+      inspect = inspectRequest(values);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    if (inspect !== undefined) {
+      const model = await openInput(input, open, notice);
+      try {
+        io.stdout(await inspectModel(model, inspect));
+      } finally {
+        await model.close();
+      }
+      return 0;
+    }
     if (values.json && output !== undefined && !values.plan) {
       throw new UsageError(
         "--json prints the plan: add --plan (nothing is written) or drop --json",
       );
     }
     if (output === undefined || values.plan) {
-      const model = await openInput(input, open);
+      const model = await openInput(input, open, notice);
       try {
         const plan = planConversion(model, policy);
         for (const message of conversionWarnings(plan, policy)) warn(message);
@@ -269,12 +253,14 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
     }
     return await runConversion(input, output, {
       ...open,
+      remote: "stream", // a URL is fetched once, not by ranges
       policy,
       quiet,
       force: values.force === true,
     }, {
       io,
       warn,
+      notice,
       progress: !quiet && (values.progress === true || process.stderr.isTTY === true),
     });
   } catch (error) {
@@ -298,5 +284,8 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
 }
 
 if (import.meta.main) {
-  process.exitCode = await main(process.argv.slice(2));
+  const status = await main(process.argv.slice(2));
+  // Interrupted: leave now, even with a read still pending on a silent pipe.
+  if (status > 128) process.exit(status);
+  process.exitCode = status;
 }

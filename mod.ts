@@ -39,6 +39,7 @@ export {
 export {
   type BlockTensor,
   type ConversionPolicy,
+  type ConvertedBase,
   type ConvertedTensor,
   DEFAULT_TARGET,
   type Float32Tensor,
@@ -60,6 +61,7 @@ export { type PolicyFlags, policyFromFlags } from "./src/convert/policy_from_fla
 export { dequantize } from "./src/convert/dequantize.ts";
 export { quantize } from "./src/convert/quantize.ts";
 export { dequantizeRows } from "./src/convert/dequantize_rows.ts";
+export { detachTensor } from "./src/convert/detach_tensor.ts";
 export type { ConvertOptions } from "./src/convert/prepare.ts";
 export {
   type ConvertedModel,
@@ -74,3 +76,5 @@ export {
   type ConvertProgress,
 } from "./src/output/file.ts";
 export { convertStream, type ConvertStreamOptions } from "./src/output/stream.ts";
+export { type ModelInfo, modelInfo, type ModelInfoInput } from "./src/model/model_info.ts";
+export { fileTypeName } from "./src/model/file_type.ts";

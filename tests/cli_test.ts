@@ -200,7 +200,7 @@ test(
     assert.equal(fallback.status, 0, fallback.stderr);
     assert.match(
       fallback.stderr,
-      /^note: mmap needs --allow-ffi on Deno; reading the file by position instead\n/,
+      /^note: cannot mmap on Deno \(FFI is not allowed \(run Deno with --allow-ffi\)\); reading the file by position instead\n/,
     );
     const refused = spawnSync(DENO, [
       "run",

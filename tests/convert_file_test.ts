@@ -207,11 +207,12 @@ test("a truncated input leaves no file behind", conformance, async () => {
   }
 });
 
-test("an unwritable output directory is an IO error", conformance, async () => {
+test("a missing output directory is refused before any work", conformance, async () => {
   await assert.rejects(
     convertFile(fixture("gen/legacy.gguf").path, "/nonexistent-dir/out.gguf"),
     (e: unknown) =>
-      e instanceof GgufError && e.code === "IO" && e.message.startsWith("Cannot write"),
+      e instanceof GgufError && e.code === "BAD_OUTPUT" &&
+      e.message === "Cannot write /nonexistent-dir/out.gguf: the directory /nonexistent-dir does not exist",
   );
 });
 
@@ -339,7 +340,7 @@ test("CLI -o: exit codes, one-line errors, summary", conformance, async () => {
     assert.equal(await main([fixture("gen/kquants.gguf").path, "-o", out], io), 0);
     assert.match(
       stderr,
-      /converted 20 tensors \(\d+ dequantize, \d+ keep\) from 1 file: .* peak memory/,
+      /converted 20 tensors \(\d+ dequantize, \d+ keep\) from 1 file: .*\nin .*, peak memory/,
     );
     stderr = "";
     assert.equal(await main([fixture("gen/kquants.gguf").path, "-o", out], io), 1);

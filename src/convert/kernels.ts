@@ -50,6 +50,7 @@ export type QuantizeKernel = (src: Float32Array, dst: Uint8Array, blocks: number
 
 /** A type's dequantizer, and whether it reads multi-byte fields in either byte order. */
 export interface Dequantizer {
+  /** The kernel: `blocks` whole blocks from `src` to float32 values in `dst`. */
   readonly kernel: DequantizeKernel;
   /** `true` when the kernel can read big-endian blocks (plain float types). */
   readonly endianAware: boolean;

@@ -28,10 +28,15 @@ export const REQUANTIZE_TYPES: readonly RequantizeType[] = ["Q8_0", "Q4_0"];
 
 /** A policy checked once, with its names normalized. */
 export interface ResolvedPolicy {
+  /** The types kept as they are (the runtime loads them). */
   target: ReadonlySet<GgmlTypeName>;
+  /** The type other types are requantized into, or `undefined` to dequantize to F32. */
   requantize: RequantizeType | undefined;
+  /** Per-type actions that override the target. */
   types: ReadonlyMap<GgmlTypeName, TensorAction>;
+  /** The per-tensor override, asked first. */
   tensor: ((tensor: TensorInfo) => TensorAction | undefined) | undefined;
+  /** Types outside the target with no kernel: kept with a warning, or refused. */
   unsupported: "warn" | "error";
 }
 
@@ -93,9 +98,13 @@ export function resolvePolicy(policy: ConversionPolicy = {}): ResolvedPolicy {
 
 /** The decision for one tensor, before its output size is computed. */
 export interface TensorDecision {
+  /** What is done to the tensor. */
   action: Exclude<TensorAction, "refuse">;
+  /** The output's ggml type name. */
   typeName: GgmlTypeName;
+  /** Why, in a few words: `in target`, `Q4_K not in target`, `no kernel for I32` … */
   reason: string;
+  /** `true` when the tensor is kept only because its type has no kernel (a warning). */
   unsupported: boolean;
 }
 

@@ -196,13 +196,18 @@ export function convertedHeader(
     }
   });
   const fileType = outputFileType(plan);
+  const alignment = model.parts[0].header.alignment;
   const metadata = [...model.metadata.values()].map((entry): GgufMetadataEntry => {
+    // Written as ggml reads it (a lenient input may have stored it as another type).
+    if (entry.key === "general.alignment") {
+      return { ...entry, type: GgufValueType.UINT32, value: alignment };
+    }
     if (entry.key !== "general.file_type" || fileType === undefined) return entry;
     if (!INTEGER_TYPES.has(entry.type)) return entry;
     return { ...entry, value: fileType };
   });
   return encodeGgufHeader({
-    alignment: model.parts[0].header.alignment,
+    alignment,
     metadata,
     tensors: plan.map((entry) => ({
       name: entry.info.name,

@@ -15,13 +15,21 @@ import { dequantizerOf, quantizerOf } from "./kernels.ts";
 export const DEFAULT_CHUNK_BYTES = 1 << 20;
 /** Float32 values produced per step, at most 4 MiB of them. */
 const MAX_STEP_FLOAT_BYTES = 4 << 20;
+/**
+ * Float32 values requantized at a time within a step: the scratch values stay in the
+ * core's cache between the dequantizer writing them and the quantizer reading them.
+ */
+const REQUANT_PASS_ELEMENTS = 1 << 14;
 /** Q8_0 and Q4_0 blocks hold 32 values. */
 const QUANT_BLOCK = 32;
 
 /** Buffers reused from chunk to chunk and tensor to tensor (grown as needed). */
 export interface ChunkScratch {
+  /** The bytes read from the source for one step. */
   input?: Uint8Array;
+  /** The float32 values one step dequantizes to. */
   floats?: Float32Array;
+  /** The encoded output of one step. */
   output?: Uint8Array;
 }
 
@@ -154,15 +162,10 @@ export async function* convertTensorChunks(
       dequantize(src, values, blocks, littleEndian);
       yield new Uint8Array(values.buffer, values.byteOffset, elements * 4);
     } else {
-      const values = scratch.floats = grow(
-        scratch.floats,
-        stepElements,
-        (n) => new Float32Array(n),
-      );
-      dequantize(src, values, blocks, littleEndian);
-      const outBlocks = elements / to.blockSize;
+      const pass = Math.max(unit, REQUANT_PASS_ELEMENTS - (REQUANT_PASS_ELEMENTS % unit));
+      const values = scratch.floats = grow(scratch.floats, pass, (n) => new Float32Array(n));
       const outStart = (first / to.blockSize) * to.bytesPerBlock;
-      const outBytes = outBlocks * to.bytesPerBlock;
+      const outBytes = (elements / to.blockSize) * to.bytesPerBlock;
       const out = into === undefined
         ? (scratch.output = grow(
           scratch.output,
@@ -170,7 +173,14 @@ export async function* convertTensorChunks(
           (n) => new Uint8Array(n),
         ))
         : into.subarray(outStart, outStart + outBytes);
-      quantize(values, out, outBlocks);
+      // Dequantize and requantize a cache-sized pass at a time; the output is one chunk.
+      for (let done = 0; done < elements; done += pass) {
+        const count = Math.min(pass, elements - done);
+        const inAt = (done / from.blockSize) * from.bytesPerBlock;
+        dequantize(src.subarray(inAt), values, count / from.blockSize, littleEndian);
+        const outAt = (done / to.blockSize) * to.bytesPerBlock;
+        quantize(values, out.subarray(outAt), count / to.blockSize);
+      }
       yield out.subarray(0, outBytes);
     }
   }

@@ -5,6 +5,7 @@
  * @module
  */
 import { alignOffset } from "./parse_header.ts";
+import { encodeUtf8Into } from "./utf8.ts";
 import {
   type GgufArray,
   type GgufMetadataEntry,
@@ -14,6 +15,7 @@ import {
 
 /** One tensor to lay out: its index entry without the offset. */
 export interface TensorLayoutInput {
+  /** The tensor's name. */
   name: string;
   /** Dimensions in ggml order. */
   shape: number[];
@@ -44,8 +46,6 @@ export interface EncodedGgufHeader {
   /** The whole file's size: data section plus every tensor padded to the alignment. */
   fileSize: number;
 }
-
-const encoder = new TextEncoder();
 
 /** A growable little-endian byte buffer. */
 class ByteWriter {
@@ -83,11 +83,13 @@ class ByteWriter {
     const [view, at] = this.at(8);
     view.setBigUint64(at, BigInt(v), true);
   }
+  /** A length-prefixed UTF-8 string, encoded in place (no allocation per string). */
   string(text: string) {
-    const raw = encoder.encode(text);
-    this.u64(raw.length);
-    const at = this.reserve(raw.length);
-    this.bytes.set(raw, at);
+    const at = this.reserve(8 + 3 * text.length);
+    const written = encodeUtf8Into(text, this.bytes, at + 8);
+    this.view.setUint32(at, written, true);
+    this.view.setUint32(at + 4, 0, true);
+    this.length = at + 8 + written;
   }
   raw(bytes: Uint8Array) {
     const at = this.reserve(bytes.length);
@@ -154,7 +156,9 @@ function writeArray(out: ByteWriter, array: GgufArray): void {
  *
  * @param spec Alignment, metadata and tensors, in the order to write.
  * @returns The header bytes, each tensor's data offset and the file's total size.
- * @throws {TypeError} For an alignment that is not a power of two or an unknown value type.
+ * @throws {TypeError} For an alignment that is not a power of two, a `general.alignment`
+ *   entry that disagrees with it, or an unknown value type. Without the entry, an
+ *   alignment other than 32 is written as `general.alignment` (UINT32) after the metadata.
  *
  * @example
  * ```ts
@@ -181,6 +185,20 @@ export function encodeGgufHeader(spec: GgufHeaderSpec): EncodedGgufHeader {
   }
   const out = new ByteWriter();
   const metadata = [...spec.metadata];
+  const declared = metadata.find((entry) => entry.key === "general.alignment");
+  if (declared === undefined && spec.alignment !== 32) {
+    // Readers take the alignment from this key alone: without it they would use 32.
+    metadata.push({ key: "general.alignment", type: GgufValueType.UINT32, value: spec.alignment });
+  } else if (
+    declared !== undefined &&
+    (declared.type !== GgufValueType.UINT32 || declared.value !== spec.alignment)
+  ) {
+    throw new TypeError(
+      `general.alignment in the metadata (${
+        String(declared.value)
+      }) disagrees with the alignment ${spec.alignment}; it must be that value as UINT32`,
+    );
+  }
   out.u32(0x46554747);
   out.u32(3);
   out.u64(spec.tensors.length);

@@ -65,8 +65,8 @@ export interface TensorPlan {
   unsupported: boolean;
 }
 
-/** What every converted tensor has. */
-interface ConvertedBase {
+/** What every converted tensor has ({@linkcode Float32Tensor} and {@linkcode BlockTensor}). */
+export interface ConvertedBase {
   /** The tensor's name. */
   name: string;
   /** Dimensions in ggml order: `shape[0]` is the row length. */
@@ -90,13 +90,17 @@ interface ConvertedBase {
 
 /** Float32 values: dequantized, or F32 kept. */
 export interface Float32Tensor extends ConvertedBase {
+  /** The output's ggml type name: always `F32` here. */
   typeName: "F32";
+  /** The values, in the platform's byte order. */
   data: Float32Array;
 }
 
 /** Blocks of a ggml type other than F32 (kept, or requantized), in ggml's layout. */
 export interface BlockTensor extends ConvertedBase {
+  /** The output's ggml type name. */
   typeName: Exclude<GgmlTypeName, "F32">;
+  /** The packed blocks, in ggml's layout and the byte order `littleEndian` says. */
   data: Uint8Array;
 }
 

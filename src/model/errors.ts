@@ -30,12 +30,20 @@ export type GgufErrorCode =
   | "BAD_ALIGNMENT"
   /** Two tensors' data ranges overlap. */
   | "OVERLAP"
+  /**
+   * Tensor data is not laid out as ggml requires (each tensor's data right after the
+   * previous one's in index order, padded to the alignment): a gap, or another order.
+   * Accepted with `lenient`.
+   */
+  | "BAD_LAYOUT"
   /** Two tensors share a name. */
   | "DUPLICATE_TENSOR"
   /** Two metadata entries share a key. */
   | "DUPLICATE_KEY"
   /** A metadata value has the wrong type for its well-known key. */
   | "BAD_METADATA"
+  /** A metadata key or tensor asked for by name is not in the file. */
+  | "NOT_FOUND"
   /** A conversion policy refused a tensor (strategy `error`). */
   | "REFUSED"
   /** The data cannot be converted in this byte order. */
@@ -46,6 +54,8 @@ export type GgufErrorCode =
   | "OUTPUT_EXISTS"
   /** The output path names an input file. */
   | "SAME_FILE"
+  /** The output path cannot be a converted file: a directory, a device, a FIFO, a dangling link, a missing directory. */
+  | "BAD_OUTPUT"
   /** The conversion was interrupted (a signal or an abort). */
   | "ABORTED"
   /** A stream's tensors are not in ascending offset order, so it cannot be read in one pass. */
@@ -72,6 +82,8 @@ export class GgufError extends Error {
   readonly offset: number | undefined;
 
   /**
+   * Creates an error with a stable code and, where it applies, the byte offset.
+   *
    * @param code A stable reason from {@linkcode GgufErrorCode}.
    * @param message What was being done, what was expected, what was found.
    * @param offset The byte offset of the problem in the file.
@@ -110,4 +122,29 @@ export function formatInteger(value: number | bigint): string {
     out += digits[i];
   }
   return negative ? "-" + out : out;
+}
+
+/**
+ * The error to raise for a failure that happened because `signal` fired: a `GgufError`
+ * `ABORTED` (with the failure as its cause), or `error` itself when the signal did not
+ * fire or it already says so.
+ *
+ * @param error What was thrown.
+ * @param signal The operation's abort signal, if any.
+ * @returns The error to throw.
+ *
+ * @example
+ * ```ts
+ * import { abortedError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ * const controller = new AbortController();
+ * controller.abort();
+ * const error = abortedError(new Error("read failed"), controller.signal);
+ * assert.equal((error as { code?: string }).code, "ABORTED");
+ * ```
+ */
+export function abortedError(error: unknown, signal: AbortSignal | undefined): unknown {
+  if (signal?.aborted !== true) return error;
+  if (error instanceof GgufError && error.code === "ABORTED") return error;
+  return new GgufError("ABORTED", "Interrupted; nothing was written", undefined, { cause: error });
 }

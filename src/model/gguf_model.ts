@@ -10,6 +10,8 @@ import type { GgufFile, GgufMetadataEntry, TensorInfo } from "./gguf_file.ts";
 export interface GgufPart {
   /** The file's path, when opened from one. */
   path: string | undefined;
+  /** The file's URL, when opened from an `http:`/`https:` URL. */
+  url?: string;
   /** Its open source. */
   source: ByteSource;
   /** Its parsed header. */
@@ -26,6 +28,12 @@ export interface GgufModel {
   tensors: TensorInfo[];
   /** For each tensor, the index of its part in `parts`. */
   tensorParts: number[];
-  /** Closes the parts this model opened. */
+  /**
+   * Closes the parts this model opened (safe to call twice). Views of a Deno mapping stay
+   * valid until they are garbage-collected; views of a Bun mapping likewise. A model that
+   * is dropped without `close()` is closed when it is garbage-collected.
+   */
   close(): Promise<void>;
+  /** `await using model = await openGgufModel(…)` closes it at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void>;
 }

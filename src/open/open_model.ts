@@ -1,26 +1,57 @@
 /**
  * A model as one or more GGUF files: a single file, or llama.cpp's split layout
  * (`NAME-00001-of-00003.gguf` …, with `split.no`, `split.count`, `split.tensors.count`),
- * opened by naming its first part.
+ * opened by naming its first part — a path or an HTTP(S) URL, the other parts' names
+ * derived from it.
  *
  * @module
  */
 import type { ByteSource } from "../model/byte_source.ts";
-import { formatInteger, GgufError } from "../model/errors.ts";
+import { abortedError, formatInteger, GgufError } from "../model/errors.ts";
 import type { GgufFile, TensorInfo } from "../model/gguf_file.ts";
 import type { GgufModel, GgufPart } from "../model/gguf_model.ts";
+import { describeUrl } from "../source/http_range.ts";
 import {
   type GgufInput,
   isStreamSource,
   type ReadOptions,
   readSourceHeader,
+  remoteUrl,
   resolveInput,
 } from "./resolve_input.ts";
 
 /** Options for {@linkcode openGgufModel}. */
 export type OpenModelOptions = ReadOptions;
 
+/** Closes the sources of models that were garbage-collected without `close()`. */
+const UNCLOSED = new FinalizationRegistry<ByteSource[]>((sources) => {
+  for (const source of sources) source.close().catch(() => {});
+});
+
 const SPLIT_NAME = /^(.*)-(\d{5})-of-(\d{5})\.gguf$/;
+
+/** A part's name split by {@linkcode SPLIT_NAME}, for a path or a URL's path. */
+function splitName(location: string | undefined): RegExpMatchArray | null | undefined {
+  if (location === undefined) return undefined;
+  const url = remoteUrl(location);
+  return (url === undefined ? location : url.pathname).match(SPLIT_NAME);
+}
+
+/** The path or URL of part `no` (0-based) of the split model whose first part is `first`. */
+function partLocation(first: string, match: RegExpMatchArray, no: number): string {
+  const name = `${match[1]}-${String(no + 1).padStart(5, "0")}-of-${match[3]}.gguf`;
+  const url = remoteUrl(first);
+  if (url === undefined) return name;
+  const part = new URL(url); // the query (a signed link, a revision) is kept
+  part.pathname = name;
+  return part.href;
+}
+
+/** A path or URL as messages show it (a URL without its query, which may hold a token). */
+function shown(location: string | undefined): string {
+  const url = remoteUrl(location);
+  return url === undefined ? String(location) : describeUrl(url);
+}
 
 function splitNumber(header: GgufFile, key: string): number | undefined {
   const value = header.metadata.get(key)?.value;
@@ -36,12 +67,13 @@ function splitNumber(header: GgufFile, key: string): number | undefined {
 
 /**
  * Opens a model for conversion: one GGUF file, or every part of a split model when
- * `input` is the path of its first part. Parts are found by their names, so one part
- * given as bytes or a {@linkcode ByteSource} is read as the single file it is. A
- * `ReadableStream` is read once, forward only (`NOT_SEQUENTIAL` if its tensor data is not
- * in index order).
+ * `input` is the path or URL of its first part. Parts are found by their names, so one
+ * part given as bytes, a `Blob` or a {@linkcode ByteSource} is read as the single file it
+ * is. A `ReadableStream` is read once, forward only (`NOT_SEQUENTIAL` if its tensor data
+ * is not in index order); an HTTP(S) URL opened with `remote: "stream"` whose data is not
+ * in index order is reopened by ranges instead.
  *
- * @param input A path, `file:` URL, `ByteSource`, bytes or a stream.
+ * @param input A path, `file:` or `http(s):` URL, `ByteSource`, bytes, a `Blob` or a stream.
  * @param options Parse and access options.
  * @returns The model; call `close()` when done.
  * @throws {GgufError} `BAD_METADATA` for missing, mismatched or out-of-order parts.
@@ -68,9 +100,10 @@ export async function openGgufModel(
   try {
     const first = await resolveInput(input, options);
     if (first.owned) owned.push(first.source);
-    const path = first.path;
+    const path = first.path ?? first.url;
     opened.push({
-      path,
+      path: first.path,
+      url: first.url,
       source: first.source,
       header: await readSourceHeader(first.source, options),
     });
@@ -78,38 +111,55 @@ export async function openGgufModel(
     const header = opened[0].header;
     // Parts are found by their names: bytes or a source convert as the one file they are.
     const count = path === undefined ? undefined : splitNumber(header, "split.count");
+    const named = splitName(path);
+    if (named && Number(named[3]) > 1 && (count === undefined || count <= 1)) {
+      // The name promises parts that the file does not describe: converting only this
+      // one would silently lose the others.
+      throw new GgufError(
+        "BAD_METADATA",
+        `Cannot open ${shown(path)}: its name says ${
+          Number(named[3])
+        } parts, but its split.count is ${
+          count ?? "missing"
+        }; rename it if it is a whole model, or fix its metadata`,
+      );
+    }
     if (count !== undefined && count > 1) {
-      const match = path!.match(SPLIT_NAME);
-      if (match === null) {
+      const match = splitName(path);
+      if (!match) {
         throw new GgufError(
           "BAD_METADATA",
-          `Cannot open a split model from ${path}: split.count is ${count}, but parts are found by their names (NAME-00001-of-0000N.gguf)`,
+          `Cannot open a split model from ${
+            shown(path)
+          }: split.count is ${count}, but parts are found by their names (NAME-00001-of-0000N.gguf)`,
         );
       }
       const number = splitNumber(header, "split.no") ?? 0;
       if (number !== 0 || Number(match[2]) !== 1) {
         throw new GgufError(
           "BAD_METADATA",
-          `Cannot open ${path}: it is part ${number + 1} of a split model; name the first part (${
-            match[1]
-          }-00001-of-${match[3]}.gguf)`,
+          `Cannot open ${shown(path)}: it is part ${
+            number + 1
+          } of a split model; name the first part (${match[1]}-00001-of-${match[3]}.gguf)`,
         );
       }
       for (let no = 1; no < count; no++) {
-        const partPath = `${match[1]}-${String(no + 1).padStart(5, "0")}-of-${match[3]}.gguf`;
+        const partPath = partLocation(path!, match, no);
         const opening = await resolveInput(partPath, options);
         owned.push(opening.source);
         const part = {
-          path: partPath,
+          path: opening.path,
+          url: opening.url,
           source: opening.source,
           header: await readSourceHeader(opening.source, options),
         };
+        if (isStreamSource(opening.source)) checkSequential(part.header.tensors);
         const partNo = splitNumber(part.header, "split.no");
         const partCount = splitNumber(part.header, "split.count");
         if (partNo !== no || partCount !== count) {
           throw new GgufError(
             "BAD_METADATA",
-            `Cannot use ${partPath} as part ${
+            `Cannot use ${shown(partPath)} as part ${
               no + 1
             } of ${count}: it says split.no ${partNo} of split.count ${partCount}`,
           );
@@ -133,23 +183,47 @@ export async function openGgufModel(
         tensorParts.push(index);
       }
     });
-    const declared = splitNumber(header, "split.tensors.count");
-    if (count !== undefined && count > 1 && declared !== undefined && declared !== tensors.length) {
-      throw new GgufError(
-        "BAD_METADATA",
-        `Cannot join the parts: split.tensors.count is ${
-          formatInteger(declared)
-        }, but the ${count} parts hold ${formatInteger(tensors.length)} tensors`,
-      );
+    for (const [index, part] of opened.entries()) {
+      const declared = splitNumber(part.header, "split.tensors.count");
+      if (
+        count !== undefined && count > 1 && declared !== undefined && declared !== tensors.length
+      ) {
+        throw new GgufError(
+          "BAD_METADATA",
+          `Cannot join the parts: part ${index + 1} says split.tensors.count ${
+            formatInteger(declared)
+          }, but the ${count} parts hold ${formatInteger(tensors.length)} tensors`,
+        );
+      }
     }
     const metadata = new Map(header.metadata);
     if (count !== undefined) {
       for (const key of [...metadata.keys()]) if (key.startsWith("split.")) metadata.delete(key);
     }
-    return { parts: opened, metadata, tensors, tensorParts, close };
+    const model: GgufModel = {
+      parts: opened,
+      metadata,
+      tensors,
+      tensorParts,
+      close: async () => {
+        UNCLOSED.unregister(model);
+        await close();
+      },
+      [Symbol.asyncDispose]: () => model.close(),
+    };
+    // A model dropped without close() still releases its files, quietly.
+    if (owned.length > 0) UNCLOSED.register(model, owned, model);
+    return model;
   } catch (error) {
     await close();
-    throw error;
+    if (
+      error instanceof GgufError && error.code === "NOT_SEQUENTIAL" &&
+      options.remote === "stream" && remoteUrl(input) !== undefined
+    ) {
+      // One pass cannot read this file's data out of order: read it by ranges instead.
+      return await openGgufModel(input, { ...options, remote: "range" });
+    }
+    throw abortedError(error, options.signal);
   }
 }
 

@@ -17,6 +17,7 @@ export interface ReadStreamOptions extends ReadOptions {
 
 /** One tensor of a stream: its index entry and its bytes, in order. */
 export interface StreamedTensor {
+  /** The tensor's index entry. */
   info: TensorInfo;
   /**
    * The tensor's bytes in chunks of at most `windowBytes`. Read it before moving to the

@@ -1,43 +1,100 @@
 /**
- * The one place that tells inputs apart: a path, a `file:` URL, bytes, a
- * {@linkcode ByteSource} or a `ReadableStream` becomes a byte source, and its header is
- * read through the one grow-and-retry reader.
+ * The one place that tells inputs apart: a path, a `file:` URL, an `http:`/`https:` URL,
+ * bytes, a `Blob`, a {@linkcode ByteSource} or a `ReadableStream` becomes a byte source,
+ * and its header is read through the one grow-and-retry reader.
+ *
+ * An HTTP(S) URL is read one of two ways, chosen by the `remote` option: `"range"` (the
+ * default: `Range` requests for only the bytes asked for — a header read costs one or two
+ * requests whatever the model's size) or `"stream"` (one `GET` read once, forward: what
+ * conversions use, since they read every byte in order anyway).
  *
  * @module
  */
 import type { ByteSource } from "../model/byte_source.ts";
+import { abortedError } from "../model/errors.ts";
 import type { GgufFile } from "../model/gguf_file.ts";
 import type { ParseOptions } from "../format/parse_header.ts";
 import { readGrowingHeader } from "../format/read_header.ts";
+import { blobSource } from "../source/blob.ts";
 import { bytesSource } from "../source/bytes.ts";
+import { type HttpOptions, openHttpRangeSource } from "../source/http_range.ts";
+import { openHttpStream } from "../source/http_stream.ts";
 import { openByteSource, type OpenOptions, toPath } from "../source/open_source.ts";
 import { openStreamSource, type StreamSource } from "../source/stream_source.ts";
 
 /**
- * Where a GGUF model comes from: a path, a `file:` URL, an open source, its bytes, or a
+ * Where a GGUF model comes from: a path, a `file:` URL, an `http:`/`https:` URL (a string
+ * or a `URL`), an open source, its bytes, a `Blob` (a browser's `File`), or a
  * `ReadableStream` of its bytes (read once, forward only).
  */
-export type GgufInput = string | URL | ByteSource | Uint8Array | ReadableStream<Uint8Array>;
+export type GgufInput =
+  | string
+  | URL
+  | ByteSource
+  | Uint8Array
+  | Blob
+  | ReadableStream<Uint8Array>;
+
+/**
+ * How an `http:`/`https:` URL is read: `"range"` fetches only the bytes asked for (header
+ * reads, a few rows); `"stream"` fetches the whole file in one request, read forward once.
+ */
+export type RemoteMode = "range" | "stream";
+
+/** How an input is opened: file access, and for an HTTP(S) URL how it is fetched. */
+export interface ResolveOptions extends OpenOptions, HttpOptions {
+  /**
+   * How an HTTP(S) URL is read (default `"range"`; conversions default to `"stream"`). A
+   * stream whose tensor data is not in index order is reopened by ranges.
+   */
+  remote?: RemoteMode;
+}
 
 /** Options for opening an input and reading its header. */
-export interface ReadOptions extends ParseOptions, OpenOptions {
+export interface ReadOptions extends ParseOptions, ResolveOptions {
   /** For a stream: the most bytes its header may take before it is refused (default 256 MiB). */
   maxHeaderBytes?: number;
+  /** Stops opening and reading: a stream input is cancelled at once (`ABORTED`). */
+  signal?: AbortSignal;
 }
 
 /** An input made into a source. */
 export interface ResolvedInput {
+  /** The source to read the model from. */
   source: ByteSource | StreamSource;
   /** Whether the caller must close it (`false` for a caller's own source). */
   owned: boolean;
   /** The file's path, when the input named one. */
   path: string | undefined;
+  /** The URL, when the input was an `http:`/`https:` URL. */
+  url: string | undefined;
 }
 
-/** First read for sources that must copy: most headers fit. */
+/**
+ * The `http:`/`https:` URL an input names, if it names one: a `URL` of that protocol, or
+ * a string starting with `http://` or `https://`.
+ *
+ * @param input Any input.
+ * @returns The URL, or `undefined` for a path, a `file:` URL or anything else.
+ *
+ * @example
+ * ```ts
+ * import { remoteUrl } from "../../advanced.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(remoteUrl("https://example.com/m.gguf")?.pathname, "/m.gguf");
+ * assert.equal(remoteUrl("models/m.gguf"), undefined);
+ * assert.equal(remoteUrl(new URL("file:///m.gguf")), undefined);
+ * ```
+ */
+export function remoteUrl(input: unknown): URL | undefined {
+  if (input instanceof URL) {
+    return input.protocol === "http:" || input.protocol === "https:" ? input : undefined;
+  }
+  return typeof input === "string" && /^https?:\/\//i.test(input) ? new URL(input) : undefined;
+}
+
+/** First read of a file's header: most headers fit. */
 const FIRST_READ = 1 << 20;
-/** First view for mapped sources: mapping more costs nothing until touched. */
-const FIRST_VIEW = 1 << 26;
 /** First read of a stream's header. */
 const FIRST_STREAM_READ = 1 << 16;
 /** The default cap on a stream's header. */
@@ -46,11 +103,12 @@ export const DEFAULT_MAX_HEADER_BYTES = 256 << 20;
 /**
  * Makes any input a byte source.
  *
- * @param input A path, `file:` URL, {@linkcode ByteSource}, bytes or a stream.
- * @param options Access options.
- * @returns The source, whether the caller owns it, and the path if any.
+ * @param input A path, `file:` or `http(s):` URL, {@linkcode ByteSource}, bytes, a `Blob`
+ *   or a stream.
+ * @param options Access options; for a URL, `remote` and the HTTP options.
+ * @returns The source, whether the caller owns it, and the path or URL if any.
  * @throws {TypeError} For anything else.
- * @throws {GgufError} `IO` when a file cannot be opened.
+ * @throws {GgufError} `IO` when a file cannot be opened or a URL cannot be fetched.
  *
  * @example
  * ```ts
@@ -63,24 +121,39 @@ export const DEFAULT_MAX_HEADER_BYTES = 256 << 20;
  */
 export async function resolveInput(
   input: GgufInput,
-  options: OpenOptions = {},
+  options: ResolveOptions = {},
 ): Promise<ResolvedInput> {
+  const none = { path: undefined, url: undefined };
   if (input instanceof Uint8Array) {
-    return { source: bytesSource(input), owned: true, path: undefined };
+    return { source: bytesSource(input), owned: true, ...none };
   }
   if (input instanceof ReadableStream) {
-    return { source: openStreamSource(input), owned: true, path: undefined };
+    return { source: openStreamSource(input, options.signal), owned: true, ...none };
+  }
+  const url = remoteUrl(input);
+  if (url !== undefined) {
+    const remote = options.remote ?? "range";
+    if (remote !== "range" && remote !== "stream") {
+      throw new TypeError(`remote must be "range" or "stream", not ${JSON.stringify(remote)}`);
+    }
+    const source = remote === "stream"
+      ? openStreamSource(await openHttpStream(url, options), options.signal)
+      : await openHttpRangeSource(url, options);
+    return { source, owned: true, path: undefined, url: url.href };
   }
   if (typeof input === "string" || input instanceof URL) {
     const path = toPath(input);
-    return { source: await openByteSource(path, options), owned: true, path };
+    return { source: await openByteSource(path, options), owned: true, path, url: undefined };
+  }
+  if (input instanceof Blob) {
+    return { source: blobSource(input), owned: true, ...none };
   }
   if (typeof input?.read !== "function" || typeof input?.size !== "number") {
     throw new TypeError(
-      "Expected a path, a file: URL, a ByteSource, a Uint8Array or a ReadableStream",
+      "Expected a path, a file: or http(s): URL, a ByteSource, a Uint8Array, a Blob or a ReadableStream",
     );
   }
-  return { source: input, owned: false, path: undefined };
+  return { source: input, owned: false, ...none };
 }
 
 /** Whether a source is a forward-only stream. */
@@ -108,10 +181,18 @@ export function isStreamSource(source: ByteSource): source is StreamSource {
  * await source.close();
  * ```
  */
-export function readSourceHeader(
+export async function readSourceHeader(
   source: ByteSource,
   options: ReadOptions = {},
 ): Promise<GgufFile> {
+  try {
+    return await readHeaderOf(source, options);
+  } catch (error) {
+    throw abortedError(error, options.signal);
+  }
+}
+
+function readHeaderOf(source: ByteSource, options: ReadOptions): Promise<GgufFile> {
   if (isStreamSource(source)) {
     const max = options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
     if (!Number.isSafeInteger(max) || max < 1) {
@@ -125,12 +206,15 @@ export function readSourceHeader(
     });
   }
   const size = source.size;
+  // The header is parsed from a copy, never from a mapping: a file truncated while it is
+  // parsed then ends in a clean TRUNCATED instead of a SIGBUS.
   return readGrowingHeader(async (length) => {
-    const bytes = source.view(0, length) ?? await source.read(0, length);
+    const bytes = await source.read(0, length);
     return { bytes, complete: length === size };
   }, {
     ...options,
-    first: source.view(0, 0) === undefined ? FIRST_READ : FIRST_VIEW,
+    // An HTTP source fetched its first bytes when it opened: start with exactly those.
+    first: source.kind === "http" ? options.firstRequestBytes ?? FIRST_READ : FIRST_READ,
     max: size,
     maxName: "the file's size",
     totalSize: size,

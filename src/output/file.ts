@@ -6,7 +6,7 @@
  */
 import type { ByteSink } from "../model/byte_sink.ts";
 import type { TensorPlan } from "../model/conversion.ts";
-import { GgufError } from "../model/errors.ts";
+import { abortedError, GgufError } from "../model/errors.ts";
 import type { GgufModel, GgufPart } from "../model/gguf_model.ts";
 import { type ConvertOptions, prepareConversion } from "../convert/prepare.ts";
 import { openGgufModel, type OpenModelOptions } from "../open/open_model.ts";
@@ -104,17 +104,7 @@ export async function writeConvertedModel(
     await sink.commit();
   } catch (error) {
     await sink.abort();
-    if (options.signal?.aborted && !(error instanceof GgufError)) {
-      throw new GgufError(
-        "ABORTED",
-        "Conversion interrupted; the output was not written",
-        undefined,
-        {
-          cause: error,
-        },
-      );
-    }
-    throw error;
+    throw abortedError(error, options.signal);
   }
   const inputBytes = model.parts.reduce((sum, part) => sum + inputSize(part), 0);
   return {
@@ -131,7 +121,8 @@ export async function writeConvertedModel(
  * same order, each as the policy says, the input's alignment. Memory stays bounded by a
  * few chunk buffers whatever the model's size.
  *
- * @param input The model's path (the first part of a split model).
+ * @param input The model's path or `http(s):` URL (the first part of a split model); a URL
+ *   is fetched in one request and read once (`remote: "stream"`, the default here).
  * @param output The output path; written through a temporary file and a rename.
  * @param options Policy, chunk size, `force`, an abort signal and a progress callback.
  * @returns The plan and the sizes.
@@ -156,7 +147,7 @@ export async function convertFile(
   output: string | URL,
   options: ConvertFileOptions = {},
 ): Promise<ConvertFileResult> {
-  const model = await openGgufModel(input, options);
+  const model = await openGgufModel(input, { ...options, remote: options.remote ?? "stream" });
   try {
     const inputs = model.parts.flatMap((part) => (part.path === undefined ? [] : [part.path]));
     return await writeConvertedModel(

@@ -120,7 +120,8 @@ export async function* convertModelTensors(
  * the first tensor is yielded. A split model is read across its parts when `input`
  * names the first. Leaving the loop early closes the model.
  *
- * @param input A path, `file:` URL, `ByteSource`, the file's bytes or a stream.
+ * @param input A path, `file:` URL, `http(s):` URL (fetched in one request unless
+ *   `remote: "range"`), `ByteSource`, the file's bytes, a `Blob` or a stream.
  * @param options Policy, warnings, chunk size, parse and access options.
  * @returns An async iterator of converted tensors.
  * @throws {GgufError} For an invalid file, or a tensor the policy refuses or cannot convert.
@@ -141,7 +142,7 @@ export async function* convertTensors(
   input: GgufInput,
   options: ConvertInputOptions = {},
 ): AsyncGenerator<ConvertedTensor, void, undefined> {
-  const model = await openGgufModel(input, options);
+  const model = await openGgufModel(input, { ...options, remote: options.remote ?? "stream" });
   try {
     yield* convertModelTensors(model, options);
   } finally {
@@ -158,7 +159,8 @@ export async function* convertTensors(
  * Shapes are in ggml order (`shape[0]` is the row length); `rowMajorShape` has them
  * reversed for JS tensor libraries.
  *
- * @param input A path, `file:` URL, `ByteSource`, the file's bytes or a stream.
+ * @param input A path, `file:` URL, `http(s):` URL (fetched in one request unless
+ *   `remote: "range"`), `ByteSource`, the file's bytes, a `Blob` or a stream.
  * @param options Policy, warnings, chunk size, parse and access options.
  * @returns The header, the metadata and every tensor by name.
  * @throws {GgufError} For an invalid file, or a tensor the policy refuses or cannot convert.
@@ -178,7 +180,7 @@ export async function convertGguf(
   input: GgufInput,
   options: ConvertInputOptions = {},
 ): Promise<ConvertedModel> {
-  const model = await openGgufModel(input, options);
+  const model = await openGgufModel(input, { ...options, remote: options.remote ?? "stream" });
   try {
     const tensors = new Map<string, ConvertedTensor>();
     for await (const tensor of convertModelTensors(model, options)) {

@@ -9,6 +9,7 @@
 type Builtins = {
   "node:fs": typeof import("node:fs");
   "node:fs/promises": typeof import("node:fs/promises");
+  "node:path": typeof import("node:path");
 };
 
 /**

@@ -14,8 +14,37 @@ const O_RDONLY = 0;
 const PROT_READ = 1;
 const PROT_WRITE = 2;
 const MAP_PRIVATE = 2;
-const MAP_NORESERVE = 0x4000;
 const MAP_FAILED = 2n ** 64n - 1n;
+
+/** Where libc lives and what its `MAP_NORESERVE` is, per operating system. */
+export interface MmapPlatform {
+  library: string;
+  mapNoReserve: number;
+}
+
+/**
+ * The C library and flags for `mmap` on an operating system (`Deno.build.os`):
+ * glibc Linux (`libc.so.6`, `MAP_NORESERVE` 0x4000) and macOS (`libSystem.B.dylib`,
+ * 0x40); `undefined` elsewhere (Windows, or a Linux without glibc), where the caller
+ * reads by position instead.
+ *
+ * @param os An operating system name as `Deno.build.os` gives it.
+ * @param glibc Whether this Linux has glibc (`Deno.build.env === "gnu"`).
+ * @returns The library and flag, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { mmapPlatform } from "./deno_mmap.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(mmapPlatform("darwin", false)?.mapNoReserve, 0x40);
+ * assert.equal(mmapPlatform("windows", false), undefined);
+ * ```
+ */
+export function mmapPlatform(os: string, glibc: boolean): MmapPlatform | undefined {
+  if (os === "linux" && glibc) return { library: "libc.so.6", mapNoReserve: 0x4000 };
+  if (os === "darwin") return { library: "libSystem.B.dylib", mapNoReserve: 0x40 };
+  return undefined;
+}
 
 const LIBC_SYMBOLS = {
   open: { parameters: ["buffer", "i32"], result: "i32" },
@@ -28,11 +57,18 @@ type Libc = Deno.DynamicLibrary<typeof LIBC_SYMBOLS>["symbols"];
 
 let libc: Libc | undefined;
 let registry: FinalizationRegistry<{ pointer: Deno.PointerValue; size: number }> | undefined;
+const platform = mmapPlatform(Deno.build.os, Deno.build.env === "gnu");
 
-/** Opens libc once; throws `Deno.errors.NotCapable` without `--allow-ffi`. */
+/**
+ * Opens libc once; throws `Deno.errors.NotCapable` without `--allow-ffi`, and a
+ * `GgufError` (`IO`) on a system with no known libc.
+ */
 function loadLibc(): Libc {
+  if (platform === undefined) {
+    throw new GgufError("IO", `mmap through FFI is not supported on ${Deno.build.target}`);
+  }
   if (libc === undefined) {
-    libc = Deno.dlopen("libc.so.6", LIBC_SYMBOLS).symbols;
+    libc = Deno.dlopen(platform.library, LIBC_SYMBOLS).symbols;
     const symbols = libc;
     registry = new FinalizationRegistry(({ pointer, size }) => {
       symbols.munmap(pointer, BigInt(size));
@@ -69,7 +105,7 @@ export function openDenoMmapSource(path: string, reader: ByteSource): ByteSource
       null,
       BigInt(size),
       PROT_READ | PROT_WRITE,
-      MAP_PRIVATE | MAP_NORESERVE,
+      MAP_PRIVATE | platform!.mapNoReserve,
       fd,
       0n,
     );

@@ -1,12 +1,13 @@
 /**
- * Safe file output: bytes go to a temporary file beside the target, which is renamed into
- * place only when complete; on any failure the temporary is removed and the target is
- * untouched.
+ * Safe file output: the output path is checked before any work, bytes go to a temporary
+ * file beside the target, which is flushed and renamed into place only when complete; on
+ * any failure the temporary is removed and the target is untouched. Temporaries left by a
+ * process that died (SIGKILL, a power cut) are removed by the next run for the same target.
  *
  * @module
  */
 import { nodeBuiltin } from "./_node_builtin.ts";
-import { GgufError } from "../model/errors.ts";
+import { formatInteger, GgufError } from "../model/errors.ts";
 import { ioError } from "./file_read.ts";
 import { toPath } from "./open_source.ts";
 
@@ -18,12 +19,15 @@ import { toPath } from "./open_source.ts";
 export interface FileSink {
   /** The temporary file's path. */
   readonly temporaryPath: string;
+  /** Appends bytes; the chunk may be reused once this resolves. */
   write(bytes: Uint8Array): Promise<void>;
+  /** Flushes to the disk, closes, and renames the temporary onto the target. */
   commit(): Promise<void>;
+  /** Closes and removes the temporary; the target is left as it was. */
   abort(): Promise<void>;
 }
 
-/** Options for {@linkcode openFileSink}. */
+/** Options for {@linkcode openFileSink} and {@linkcode checkOutputPath}. */
 export interface FileSinkOptions {
   /** Replace an existing target (default: refuse with `OUTPUT_EXISTS`). */
   force?: boolean;
@@ -31,24 +35,172 @@ export interface FileSinkOptions {
   inputs?: (string | URL)[];
 }
 
-async function identity(path: string): Promise<string | undefined> {
-  const fs = nodeBuiltin("node:fs/promises");
+/** What a checked output path will be written as. */
+export interface OutputTarget {
+  /**
+   * The file to write: the path itself, or for a symbolic link to a regular file, the
+   * file it points to (the link is kept).
+   */
+  path: string;
+  /** Whether a file is there now (replaced only with `force`). */
+  exists: boolean;
+}
+
+type Stats = import("node:fs").Stats;
+
+/** Bytes written between background flushes (the output is durable only at commit). */
+const BACKGROUND_FLUSH_BYTES = 256 << 20;
+
+function kindOf(stat: Stats): string {
+  if (stat.isDirectory()) return "a directory";
+  if (stat.isFIFO()) return "a FIFO";
+  if (stat.isCharacterDevice() || stat.isBlockDevice()) return "a device";
+  if (stat.isSocket()) return "a socket";
+  return "not a regular file";
+}
+
+function statOrUndefined(path: string, follow: boolean): Stats | undefined {
+  const fs = nodeBuiltin("node:fs");
   try {
-    const stat = await fs.stat(path);
-    return `${stat.dev}:${stat.ino}`;
-  } catch {
-    return undefined;
+    return follow ? fs.statSync(path) : fs.lstatSync(path);
+  } catch (cause) {
+    if ((cause as { code?: string }).code === "ENOENT") return undefined;
+    throw ioError(`Cannot write ${path}`, cause);
   }
 }
 
 /**
- * Opens a temporary file beside `target` for writing.
+ * Checks an output path before any work is done: it must be (or become) a regular file
+ * in an existing directory, not an input, and may exist only with `force`. A symbolic
+ * link to a regular file means that file (the link stays); a dangling link, a directory,
+ * a device, a FIFO or a socket is refused — write those as a stream (`-o -`) instead.
+ *
+ * @param target The output path.
+ * @param options `force` and the input paths.
+ * @returns The file to write and whether it exists.
+ * @throws {GgufError} `BAD_OUTPUT`, `SAME_FILE` or `OUTPUT_EXISTS`.
+ *
+ * @example
+ * ```ts
+ * import { checkOutputPath } from "./file_sink.ts";
+ * import assert from "node:assert/strict";
+ * const dir = await Deno.makeTempDir();
+ * assert.deepEqual(checkOutputPath(dir + "/out.gguf"), { path: dir + "/out.gguf", exists: false });
+ * assert.throws(() => checkOutputPath(dir), { code: "BAD_OUTPUT" });
+ * assert.throws(() => checkOutputPath(dir + "/missing/out.gguf"), { code: "BAD_OUTPUT" });
+ * ```
+ */
+export function checkOutputPath(
+  target: string | URL,
+  options: FileSinkOptions = {},
+): OutputTarget {
+  const fs = nodeBuiltin("node:fs");
+  const pathModule = nodeBuiltin("node:path");
+  const given = toPath(target);
+  if (given === "") throw new GgufError("BAD_OUTPUT", "Cannot write to an empty output path");
+  let path = given;
+  const link = statOrUndefined(given, false);
+  if (link?.isSymbolicLink()) {
+    const resolved = statOrUndefined(given, true);
+    if (resolved === undefined) {
+      throw new GgufError(
+        "BAD_OUTPUT",
+        `Cannot write ${given}: it is a symbolic link to a missing file (remove it, or name the file it should be)`,
+      );
+    }
+    path = fs.realpathSync(given);
+  }
+  const stat = statOrUndefined(path, true);
+  if (stat !== undefined && !stat.isFile()) {
+    throw new GgufError(
+      "BAD_OUTPUT",
+      `Cannot write ${given}: it is ${kindOf(stat)}; name a file${
+        stat.isDirectory()
+          ? " inside it"
+          : ", or write to standard output with -o - and redirect it"
+      }`,
+    );
+  }
+  const dir = pathModule.dirname(path);
+  const dirStat = statOrUndefined(dir, true);
+  if (dirStat === undefined || !dirStat.isDirectory()) {
+    throw new GgufError(
+      "BAD_OUTPUT",
+      `Cannot write ${given}: the directory ${dir} does not exist`,
+    );
+  }
+  if (stat !== undefined) {
+    for (const input of options.inputs ?? []) {
+      const other = statOrUndefined(toPath(input), true);
+      if (other !== undefined && other.dev === stat.dev && other.ino === stat.ino) {
+        throw new GgufError(
+          "SAME_FILE",
+          `Cannot write ${given}: it is the input; choose another output`,
+        );
+      }
+    }
+    if (!options.force) {
+      throw new GgufError(
+        "OUTPUT_EXISTS",
+        `Cannot write ${given}: it exists (pass --force to replace it)`,
+      );
+    }
+  }
+  return { path, exists: stat !== undefined };
+}
+
+/** Whether a process with this id is running (a process of another user counts as running). */
+function processAlive(pid: number): boolean {
+  try {
+    (globalThis as { process?: { kill(pid: number, signal: number): void } }).process?.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code !== "ESRCH";
+  }
+}
+
+/**
+ * Removes temporaries of `path` left by processes that no longer run (`.NAME.tmp-PID-…`).
+ *
+ * @param path The output file.
+ * @returns The removed temporaries' paths.
+ */
+function removeStaleTemporaries(path: string): string[] {
+  const fs = nodeBuiltin("node:fs");
+  const pathModule = nodeBuiltin("node:path");
+  const dir = pathModule.dirname(path);
+  const prefix = `.${pathModule.basename(path)}.tmp-`;
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length).split("-")[0]);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || processAlive(pid)) continue;
+    const stale = pathModule.join(dir, name);
+    try {
+      fs.rmSync(stale, { force: true });
+      removed.push(stale);
+    } catch {
+      // Not ours to remove after all (permissions): leave it.
+    }
+  }
+  return removed;
+}
+
+/**
+ * Opens a temporary file beside `target` for writing, after {@linkcode checkOutputPath}.
+ * Temporaries of the same target left by dead processes are removed first.
  *
  * @param target The output path.
  * @param options `force` to replace an existing file; `inputs` to refuse writing over them.
  * @returns A sink; call `commit()` on success or `abort()` on failure.
- * @throws {GgufError} `SAME_FILE` when the target is an input; `OUTPUT_EXISTS` when it
- *   exists without `force`; `IO` when the directory cannot be written.
+ * @throws {GgufError} `BAD_OUTPUT`, `SAME_FILE`, `OUTPUT_EXISTS`; `IO` when the directory
+ *   cannot be written.
  *
  * @example
  * ```ts
@@ -66,30 +218,14 @@ export async function openFileSink(
   options: FileSinkOptions = {},
 ): Promise<FileSink> {
   const fs = nodeBuiltin("node:fs/promises");
-  const path = toPath(target);
-  const targetId = await identity(path);
-  if (targetId !== undefined) {
-    for (const input of options.inputs ?? []) {
-      if ((await identity(toPath(input))) === targetId) {
-        throw new GgufError(
-          "SAME_FILE",
-          `Cannot write ${path}: it is the input; choose another output`,
-        );
-      }
-    }
-    if (!options.force) {
-      throw new GgufError(
-        "OUTPUT_EXISTS",
-        `Cannot write ${path}: it exists (pass --force to replace it)`,
-      );
-    }
-  }
-  const slash = path.lastIndexOf("/");
-  const dir = slash >= 0 ? path.slice(0, slash + 1) : "";
-  const base = path.slice(slash + 1);
-  const temporaryPath = `${dir}.${base}.tmp-${process.pid}-${
-    Math.random().toString(36).slice(2, 10)
-  }`;
+  const pathModule = nodeBuiltin("node:path");
+  const { path } = checkOutputPath(target, options);
+  removeStaleTemporaries(path);
+  const pid = (globalThis as { process?: { pid: number } }).process?.pid ?? 0;
+  const temporaryPath = pathModule.join(
+    pathModule.dirname(path),
+    `.${pathModule.basename(path)}.tmp-${pid}-${Math.random().toString(36).slice(2, 10)}`,
+  );
   let handle: Awaited<ReturnType<typeof fs.open>>;
   try {
     handle = await fs.open(temporaryPath, "wx");
@@ -97,9 +233,15 @@ export async function openFileSink(
     throw ioError(`Cannot write ${path}`, cause);
   }
   let open = true;
+  let written = 0;
+  let unsynced = 0;
+  /** A flush of what was written so far, running while later chunks are converted. */
+  let flushing: Promise<void> | undefined;
+  let flushError: unknown;
   const finish = async () => {
     if (!open) return;
     open = false;
+    await flushing;
     await handle.close();
   };
   return {
@@ -111,12 +253,28 @@ export async function openFileSink(
           const { bytesWritten } = await handle.write(bytes, done, bytes.length - done);
           done += bytesWritten;
         }
+        written += bytes.length;
+        unsynced += bytes.length;
+        if (flushError !== undefined) throw flushError;
+        if (unsynced >= BACKGROUND_FLUSH_BYTES && flushing === undefined) {
+          // Start writing back what the page cache holds, so the final flush before the
+          // rename has little left to do; conversion goes on meanwhile.
+          unsynced = 0;
+          flushing = handle.datasync().catch((error) => void (flushError = error)).finally(
+            () => void (flushing = undefined),
+          );
+        }
       } catch (cause) {
-        throw ioError(`Cannot write ${path}`, cause);
+        throw ioError(
+          `Cannot write ${path} (after ${formatInteger(written)} bytes)`,
+          cause,
+        );
       }
     },
     async commit() {
       try {
+        await flushing;
+        if (flushError !== undefined) throw flushError;
         await handle.datasync();
         await finish();
         await fs.rename(temporaryPath, path);

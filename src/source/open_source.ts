@@ -96,16 +96,16 @@ export async function openByteSource(
       try {
         return openDenoMmapSource(path, reader);
       } catch (error) {
-        if (!isPermissionError(error)) throw error;
+        // Any mapping failure falls back to positional reads (unless mmap was demanded).
+        const why = isPermissionError(error)
+          ? "FFI is not allowed (run Deno with --allow-ffi)"
+          : error instanceof Error
+          ? error.message
+          : String(error);
         if (access === "mmap") {
-          throw new GgufError(
-            "IO",
-            `Cannot map ${path}: FFI is not allowed (run Deno with --allow-ffi, or use positional reads)`,
-            undefined,
-            { cause: error },
-          );
+          throw new GgufError("IO", `Cannot map ${path}: ${why}`, undefined, { cause: error });
         }
-        notice(options, "mmap needs --allow-ffi on Deno; reading the file by position instead");
+        notice(options, `cannot mmap on Deno (${why}); reading the file by position instead`);
         return reader;
       }
     }

@@ -12,6 +12,7 @@ import { RUNTIME } from "./open_source.ts";
  * Standard input as a `ReadableStream<Uint8Array>`.
  *
  * @returns The process's stdin; reading pulls from it as the consumer asks.
+ * @throws {GgufError} `IO` when standard input is a directory.
  *
  * @example
  * ```ts ignore
@@ -19,6 +20,18 @@ import { RUNTIME } from "./open_source.ts";
  * ```
  */
 export function stdinStream(): ReadableStream<Uint8Array> {
+  let directory = false;
+  try {
+    directory = nodeBuiltin("node:fs").fstatSync(0).isDirectory();
+  } catch {
+    // No way to tell: reading will say what is wrong.
+  }
+  if (directory) {
+    throw new GgufError(
+      "IO",
+      "Cannot read standard input: it is a directory; redirect a model into it (< MODEL.gguf)",
+    );
+  }
   if (RUNTIME === "deno") return Deno.stdin.readable; // already a byte stream
   return fileDescriptorStream(0);
 }
@@ -84,6 +97,11 @@ export function stdoutSink(): ByteSink {
       new Promise<void>((resolve, reject) => {
         process.stdout.write(bytes, (error) => (error ? reject(error) : resolve()));
       });
+  // A failed write is reported through its callback, above; without a listener the
+  // stream's "error" event would also end the process with an uncaught stack trace.
+  if (RUNTIME !== "deno" && process.stdout.listenerCount("error") === 0) {
+    process.stdout.on("error", () => {});
+  }
   return {
     async write(bytes) {
       try {
@@ -98,4 +116,27 @@ export function stdoutSink(): ByteSink {
     commit: () => Promise.resolve(),
     abort: () => Promise.resolve(),
   };
+}
+
+/**
+ * The identity (`dev:ino`) of the file standard output is, when it is a regular file;
+ * `undefined` for a pipe or a terminal.
+ *
+ * @returns The identity, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { stdoutIdentity } from "./stdio.ts";
+ * import assert from "node:assert/strict";
+ * const identity = stdoutIdentity();
+ * assert.ok(identity === undefined || /^\d+:\d+$/.test(identity));
+ * ```
+ */
+export function stdoutIdentity(): string | undefined {
+  try {
+    const stat = nodeBuiltin("node:fs").fstatSync(1);
+    return stat.isFile() ? `${stat.dev}:${stat.ino}` : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -11,6 +11,7 @@ import { StreamBuffer } from "./stream_buffer.ts";
 
 /** A forward-only source over a stream, with access to the front of the stream. */
 export interface StreamSource extends ByteSource {
+  /** Always `"stream"`: read forward only. */
   readonly kind: "stream";
   /**
    * The first `length` bytes of the stream (fewer if it ends sooner), kept buffered;
@@ -25,6 +26,8 @@ export interface StreamSource extends ByteSource {
  * Wraps a stream as a forward-only source; `size` is unknown (`Number.MAX_SAFE_INTEGER`).
  *
  * @param stream The bytes, in any chunking; a byte stream is read with a BYOB reader.
+ * @param signal Cancels the stream when it fires, so a read pending on a stalled input
+ *   settles at once.
  * @returns The source; `close()` cancels the stream.
  *
  * @example
@@ -38,8 +41,14 @@ export interface StreamSource extends ByteSource {
  * await source.close();
  * ```
  */
-export function openStreamSource(stream: ReadableStream<Uint8Array>): StreamSource {
+export function openStreamSource(
+  stream: ReadableStream<Uint8Array>,
+  signal?: AbortSignal,
+): StreamSource {
   const buffer = new StreamBuffer(stream);
+  const onAbort = () => void buffer.cancel(signal!.reason).catch(() => {});
+  signal?.addEventListener("abort", onAbort, { once: true });
+  if (signal?.aborted) onAbort();
   return {
     kind: "stream",
     size: Number.MAX_SAFE_INTEGER,
@@ -62,6 +71,9 @@ export function openStreamSource(stream: ReadableStream<Uint8Array>): StreamSour
       await buffer.skipTo(offset);
       return await buffer.readExact(length, into);
     },
-    close: (reason?: unknown) => buffer.cancel(reason),
+    close(reason?: unknown) {
+      signal?.removeEventListener("abort", onAbort);
+      return buffer.cancel(reason);
+    },
   };
 }

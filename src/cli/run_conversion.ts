@@ -1,0 +1,167 @@
+/**
+ * The CLI's conversion run: the output checked before any work, the input opened, signals
+ * (SIGINT, SIGTERM, SIGHUP) turned into a clean abort at any moment — even while waiting
+ * on a stalled pipe — a progress bar, and the closing summary.
+ *
+ * @module
+ */
+import { GgufError } from "../model/errors.ts";
+import type { GgufModel } from "../model/gguf_model.ts";
+import { openGgufModel, type OpenModelOptions } from "../open/open_model.ts";
+import { type ConvertFileOptions, writeConvertedModel } from "../output/file.ts";
+import { checkOutputPath, openFileSink } from "../source/file_sink.ts";
+import { stdinStream, stdoutIdentity, stdoutSink } from "../source/stdio.ts";
+import { peakMemory } from "./peak_memory.ts";
+import { formatBytes, formatSeconds, ProgressBar } from "./progress_bar.ts";
+
+/** Where the CLI writes. */
+export interface CliIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+/** The signals that interrupt a conversion, with their numbers (exit status 128 + n). */
+export const SIGNALS: Readonly<Record<string, number>> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
+
+/**
+ * Opens the CLI's input: a file or split model by path, or standard input for `-` (with
+ * a notice when standard input is a terminal, where nothing would ever arrive).
+ *
+ * @param input A path, or `-`.
+ * @param options Open options, with the signal that cancels a pending read.
+ * @param notice Where the notice goes.
+ * @returns The open model.
+ */
+export function openInput(
+  input: string,
+  options: OpenModelOptions,
+  notice: (message: string) => void,
+): Promise<GgufModel> {
+  if (input !== "-") return openGgufModel(input, options);
+  if (process.stdin.isTTY === true) {
+    notice(
+      "reading the model from standard input, which is a terminal: pipe a file in (< MODEL.gguf) or press Ctrl-C",
+    );
+  }
+  return openGgufModel(stdinStream(), options);
+}
+
+/** Installs handlers for {@linkcode SIGNALS}; the returned function removes them. */
+function onSignals(handler: (name: string) => void): () => void {
+  const installed: [string, () => void][] = [];
+  for (const name of Object.keys(SIGNALS)) {
+    const listener = () => handler(name);
+    try {
+      process.on(name as "SIGINT", listener);
+      installed.push([name, listener]);
+    } catch {
+      // A signal this system does not have (SIGHUP on Windows).
+    }
+  }
+  return () => {
+    for (const [name, listener] of installed) process.off(name as "SIGINT", listener);
+  };
+}
+
+/**
+ * Converts `input` to `output` (a path or `-`) with signal handling, progress and summary.
+ *
+ * @param input A path or `-`.
+ * @param output A path or `-`.
+ * @param options Conversion options and `quiet`.
+ * @param cli Output streams, the warning printer, whether to show progress.
+ * @returns The exit status: 0, or 128 + the signal's number when interrupted.
+ * @throws {GgufError} For bad input, a bad output path or an I/O failure.
+ */
+export async function runConversion(
+  input: string,
+  output: string,
+  options: ConvertFileOptions & { quiet: boolean },
+  cli: {
+    io: CliIo;
+    warn: (message: string) => void;
+    notice: (message: string) => void;
+    progress: boolean;
+  },
+): Promise<number> {
+  // The output is checked before any byte is read.
+  if (output !== "-") {
+    checkOutputPath(output, { force: options.force, inputs: input === "-" ? [] : [input] });
+  }
+  const controller = new AbortController();
+  let interrupted: string | undefined;
+  const removeHandlers = onSignals((name) => {
+    interrupted ??= name;
+    controller.abort(
+      new GgufError("ABORTED", `Interrupted by ${name}; the output was not written`),
+    );
+  });
+  const bar = cli.progress ? new ProgressBar(cli.io.stderr) : undefined;
+  const start = performance.now();
+  let model: GgufModel | undefined;
+  try {
+    model = await openInput(input, { ...options, signal: controller.signal }, cli.notice);
+    const inputs = model.parts.flatMap((part) => (part.path === undefined ? [] : [part.path]));
+    if (output === "-") checkStdoutIsNotInput(inputs);
+    const openSink = () =>
+      output === "-"
+        ? Promise.resolve(stdoutSink())
+        : openFileSink(output, { force: options.force, inputs });
+    const result = await writeConvertedModel(model, openSink, {
+      ...options,
+      signal: controller.signal,
+      onWarning: cli.warn,
+      onProgress: bar ? (p) => bar.update(p.bytesWritten, p.totalBytes) : undefined,
+    });
+    bar?.finish();
+    if (!options.quiet) {
+      const counts = new Map<string, number>();
+      for (const entry of result.plan) {
+        counts.set(entry.action, (counts.get(entry.action) ?? 0) + 1);
+      }
+      const actions = [...counts].map(([action, n]) => `${n} ${action}`).join(", ");
+      const seconds = (performance.now() - start) / 1000;
+      cli.io.stderr(
+        `converted ${result.plan.length} tensors (${actions}) from ${result.parts} file${
+          result.parts === 1 ? "" : "s"
+        }: ${formatBytes(result.inputBytes)} -> ${formatBytes(result.outputBytes)}\n` +
+          `in ${formatSeconds(seconds)}, peak memory ${formatBytes(peakMemory())}; wrote ${
+            output === "-" ? "standard output" : output
+          }\n`,
+      );
+    }
+    return 0;
+  } catch (error) {
+    if (interrupted === undefined) throw error;
+    cli.io.stderr(
+      `error: interrupted by ${interrupted}; ${
+        output === "-" ? "standard output is incomplete" : `${output} was not written`
+      }\n`,
+    );
+    return 128 + SIGNALS[interrupted];
+  } finally {
+    bar?.finish();
+    removeHandlers();
+    await model?.close();
+  }
+}
+
+/** Refuses `-o - >> MODEL.gguf`: standard output appending to the very input being read. */
+function checkStdoutIsNotInput(inputs: string[]): void {
+  const out = stdoutIdentity();
+  if (out === undefined) return;
+  const fs = process.getBuiltinModule("node:fs") as typeof import("node:fs");
+  for (const input of inputs) {
+    try {
+      const stat = fs.statSync(input);
+      if (`${stat.dev}:${stat.ino}` === out) {
+        throw new GgufError(
+          "SAME_FILE",
+          `Cannot write to standard output: it is the input ${input}; redirect it elsewhere`,
+        );
+      }
+    } catch (error) {
+      if (error instanceof GgufError) throw error;
+    }
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * "Did you mean …?" for a mistyped command-line flag.
+ *
+ * @module
+ */
+
+/** Edit distance between two short strings (insertions, deletions, substitutions, swaps). */
+function distance(a: string, b: string): number {
+  const rows = a.length + 1;
+  const cols = b.length + 1;
+  const d: number[] = new Array(rows * cols).fill(0);
+  for (let i = 0; i < rows; i++) d[i * cols] = i;
+  for (let j = 0; j < cols; j++) d[j] = j;
+  for (let i = 1; i < rows; i++) {
+    for (let j = 1; j < cols; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(
+        d[(i - 1) * cols + j] + 1,
+        d[i * cols + j - 1] + 1,
+        d[(i - 1) * cols + j - 1] + cost,
+      );
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        best = Math.min(best, d[(i - 2) * cols + j - 2] + 1);
+      }
+      d[i * cols + j] = best;
+    }
+  }
+  return d[rows * cols - 1];
+}
+
+/**
+ * Turns a `node:util` `parseArgs` error into one line a person can act on: an unknown
+ * flag with the closest known one, or a flag missing its value.
+ *
+ * @param error What `parseArgs` threw.
+ * @param flags The known long flag names, without dashes.
+ * @returns The message.
+ *
+ * @example
+ * ```ts
+ * import { usageMessage } from "./suggest_flag.ts";
+ * import assert from "node:assert/strict";
+ * const error = Object.assign(new TypeError("Unknown option '--paln'"), {
+ *   code: "ERR_PARSE_ARGS_UNKNOWN_OPTION",
+ * });
+ * assert.equal(usageMessage(error, ["plan", "json"]), "unknown option --paln (did you mean --plan?)");
+ * ```
+ */
+export function usageMessage(error: unknown, flags: readonly string[]): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: string }).code;
+  const option = message.match(/'(-[^' ]+)/)?.[1];
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && option !== undefined) {
+    const name = option.replace(/^-+/, "").split("=")[0];
+    let best: string | undefined;
+    let bestDistance = Infinity;
+    for (const flag of flags) {
+      const d = distance(name, flag);
+      if (d < bestDistance) [best, bestDistance] = [flag, d];
+    }
+    const close = best !== undefined && bestDistance <= Math.max(1, Math.floor(name.length / 3));
+    return `unknown option ${option}${close ? ` (did you mean --${best}?)` : ""}`;
+  }
+  const quoted = message.match(/'([^']+)'/)?.[1] ?? "";
+  const flag = quoted.match(/--[a-z][a-z-]*/)?.[0] ?? option;
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && flag !== undefined) {
+    return /argument missing/.test(message) ? `${flag} needs a value` : `${flag} takes no value`;
+  }
+  return message;
+}
