@@ -1,7 +1,9 @@
 /**
  * Conversion through the CLI on Deno and Bun, file to file (`IN -o OUT`) and pipe to pipe
- * (`- -o - < IN > OUT`): peak RSS (VmHWM, as the closing summary reports it) and elapsed
- * time, for synthetic models of given sizes (generated on first use into out/).
+ * (`- -o - < IN > OUT`): peak RSS (as the closing summary reports it) and elapsed time, for
+ * synthetic models of given sizes (generated on first use into out/), each beside its floor
+ * measured in the same run: `dd conv=fdatasync` writing as many bytes (file to file) and
+ * `cat` of the output (pipe to pipe).
  *
  *   deno run -A bench/convert_file_bench.ts [--size-mb 330,3300]
  */
@@ -18,10 +20,26 @@ const { values } = parseArgs({
 const sizes = (values["size-mb"] ?? "330").split(",").map(Number);
 const runtimes = runtimeCommands("convert.ts");
 const lines = [
-  "| model | runtime | way | input MB | output MB | peak RSS MiB | seconds | output MB/s |",
-  "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+  "| model | runtime | way | input MB | output MB | peak RSS MiB | seconds | output MB/s | floor s | × floor |",
+  "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
 ];
+
 const quote = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
+
+/** Seconds `dd` takes to write `bytes` and flush them, or `cat` to copy a file through pipes. */
+function floorSeconds(way: string, path: string, bytes: number): number {
+  const start = performance.now();
+  const command = way === "file"
+    ? `dd if=/dev/zero of=${quote(path + ".floor")} bs=4M count=${
+      Math.ceil(bytes / (4 << 20))
+    } conv=fdatasync status=none`
+    : `cat < ${quote(path)} | cat > ${quote(path + ".floor")}`;
+  const run = spawnSync("bash", ["-c", command], { encoding: "utf8" });
+  const seconds = (performance.now() - start) / 1000;
+  rmSync(path + ".floor", { force: true });
+  if (run.status !== 0) throw new Error(`floor failed: ${run.stderr}`);
+  return seconds;
+}
 for (const sizeMb of sizes) {
   const model = ensureSyntheticModel(sizeMb);
   for (const [name, command] of runtimes) {
@@ -44,12 +62,13 @@ for (const sizeMb of sizes) {
       const peakBytes = Number(peak[1]) * (peak[2] === "GB" ? 1e9 : 1e6);
       const inMb = statSync(model).size / 1e6;
       const outMb = statSync(output).size / 1e6;
+      const floor = floorSeconds(way, output, statSync(output).size);
       lines.push(
         `| ${model} | ${name} | ${way === "file" ? "IN -o OUT" : "- -o - (pipes)"} | ${
           inMb.toFixed(0)
         } | ${outMb.toFixed(0)} | ${(peakBytes / 2 ** 20).toFixed(0)} | ${seconds.toFixed(1)} | ${
           (outMb / seconds).toFixed(0)
-        } |`,
+        } | ${floor.toFixed(1)} | ${(seconds / floor).toFixed(2)} |`,
       );
       rmSync(output);
     }

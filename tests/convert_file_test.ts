@@ -212,7 +212,8 @@ test("a missing output directory is refused before any work", conformance, async
     convertFile(fixture("gen/legacy.gguf").path, "/nonexistent-dir/out.gguf"),
     (e: unknown) =>
       e instanceof GgufError && e.code === "BAD_OUTPUT" &&
-      e.message === "Cannot write /nonexistent-dir/out.gguf: the directory /nonexistent-dir does not exist",
+      e.message ===
+        "Cannot write /nonexistent-dir/out.gguf: the directory /nonexistent-dir does not exist",
   );
 });
 

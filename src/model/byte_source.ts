@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { formatInteger } from "./errors.ts";
 
 /** How a {@linkcode ByteSource} reaches its bytes. */
 export type ByteSourceKind = "mmap" | "read" | "bytes" | "stream" | "http" | "blob";
@@ -42,6 +43,10 @@ export function checkRange(size: number, offset: number, length: number): void {
     !Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 ||
     offset + length > size
   ) {
-    throw new TypeError(`Byte range ${offset} + ${length} is outside the source (${size} bytes)`);
+    throw new TypeError(
+      `Byte range ${formatInteger(offset)} + ${formatInteger(length)} is outside the source (${
+        formatInteger(size)
+      } bytes)`,
+    );
   }
 }

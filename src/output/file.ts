@@ -6,7 +6,7 @@
  */
 import type { ByteSink } from "../model/byte_sink.ts";
 import type { TensorPlan } from "../model/conversion.ts";
-import { abortedError, GgufError } from "../model/errors.ts";
+import { abortedError, formatInteger, GgufError } from "../model/errors.ts";
 import type { GgufModel, GgufPart } from "../model/gguf_model.ts";
 import { type ConvertOptions, prepareConversion } from "../convert/prepare.ts";
 import { openGgufModel, type OpenModelOptions } from "../open/open_model.ts";
@@ -98,7 +98,10 @@ export async function writeConvertedModel(
       options.onProgress?.({ bytesWritten, totalBytes: header.fileSize });
     }
     if (bytesWritten !== header.fileSize) {
-      throw new GgufError("IO", `Wrote ${bytesWritten} bytes, expected ${header.fileSize}`);
+      throw new GgufError(
+        "IO",
+        `Wrote ${formatInteger(bytesWritten)} bytes, expected ${formatInteger(header.fileSize)}`,
+      );
     }
     options.signal?.throwIfAborted();
     await sink.commit();

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { GgufError } from "../model/errors.ts";
+import { formatInteger, GgufError } from "../model/errors.ts";
 import { type ByteSource, checkRange } from "../model/byte_source.ts";
 
 const O_RDONLY = 0;
@@ -113,7 +113,7 @@ export function openDenoMmapSource(path: string, reader: ByteSource): ByteSource
     symbols.close(fd);
   }
   if (pointer === null || Deno.UnsafePointer.value(pointer) === MAP_FAILED) {
-    throw new GgufError("IO", `Cannot map ${path} (${size} bytes) into memory`);
+    throw new GgufError("IO", `Cannot map ${path} (${formatInteger(size)} bytes) into memory`);
   }
   const buffer = Deno.UnsafePointerView.getArrayBuffer(pointer, size);
   registry!.register(buffer, { pointer, size });

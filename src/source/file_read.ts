@@ -5,7 +5,7 @@
  * @module
  */
 import { nodeBuiltin } from "./_node_builtin.ts";
-import { GgufError } from "../model/errors.ts";
+import { formatInteger, GgufError } from "../model/errors.ts";
 import { type ByteSource, checkRange } from "../model/byte_source.ts";
 
 /** What a file that is not a regular file is, and what to do instead. */
@@ -78,7 +78,7 @@ export async function openFileReadSource(path: string): Promise<ByteSource> {
           throw new GgufError(
             "TRUNCATED",
             `Cannot read ${path}: the file ended at byte ${
-              offset + done
+              formatInteger(offset + done)
             } while reading (was it truncated?)`,
             offset + done,
           );

@@ -43,13 +43,47 @@ function isPermissionError(error: unknown): boolean {
   return name === "NotCapable" || name === "PermissionDenied";
 }
 
-/** Turns a `file:` URL or a path into a path. */
-export function toPath(input: string | URL): string {
+/** Whether this process runs on Windows (where `file:` URLs name drive letters and shares). */
+const ON_WINDOWS =
+  (globalThis as { process?: { platform?: string } }).process?.platform === "win32";
+
+/**
+ * Turns a `file:` URL or a path into a path, as the operating system names it: on Windows
+ * `file:///C:/models/a%20b.gguf` is `C:\models\a b.gguf` and `file://server/share/x` is
+ * `\\server\share\x`; elsewhere the URL's decoded path (a host other than `localhost` is
+ * refused).
+ *
+ * @param input A path (returned as it is) or a `file:` URL.
+ * @param windows Whether to produce a Windows path (default: this process's system).
+ * @returns The path.
+ * @throws {TypeError} For a URL of another protocol, or a remote host off Windows.
+ *
+ * @example
+ * ```ts
+ * import { toPath } from "./open_source.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(toPath(new URL("file:///tmp/a%20b.gguf"), false), "/tmp/a b.gguf");
+ * assert.equal(toPath(new URL("file:///C:/m/a%20b.gguf"), true), "C:\\m\\a b.gguf");
+ * assert.equal(toPath(new URL("file://server/share/x.gguf"), true), "\\\\server\\share\\x.gguf");
+ * ```
+ */
+export function toPath(input: string | URL, windows: boolean = ON_WINDOWS): string {
   if (typeof input === "string") return input;
   if (input.protocol !== "file:") {
     throw new TypeError(`Cannot open ${input.href}: only file: URLs name local files`);
   }
-  return decodeURIComponent(input.pathname);
+  const path = decodeURIComponent(input.pathname);
+  const host = input.hostname === "localhost" ? "" : input.hostname;
+  if (!windows) {
+    if (host !== "") {
+      throw new TypeError(`Cannot open ${input.href}: a file: URL with a host names no local file`);
+    }
+    return path;
+  }
+  if (host !== "") return `\\\\${host}${path.replaceAll("/", "\\")}`;
+  // "/C:/x" names drive C:.
+  const drive = /^\/[A-Za-z]:/.test(path) ? path.slice(1) : path;
+  return drive.replaceAll("/", "\\");
 }
 
 /**
