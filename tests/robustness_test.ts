@@ -308,6 +308,37 @@ for (const [name, command] of RUNTIMES) {
   );
 }
 
+/** A file the kernel lets us read but not map (sysfs attributes refuse mmap with ENODEV). */
+const UNMAPPABLE = "/sys/kernel/mm/transparent_hugepage/enabled";
+
+for (const [name, command] of RUNTIMES) {
+  test(
+    `${name}: a file that cannot be mapped is read by position instead, with a notice`,
+    {
+      skip: (!existsSync(command[0]) && `${name} missing`) ||
+        (!existsSync(UNMAPPABLE) && "no sysfs"),
+    },
+    () => {
+      const run = (flags: string[]) =>
+        spawnSync(command[0], [...command.slice(1), "convert.ts", UNMAPPABLE, ...flags], {
+          cwd: ROOT,
+          encoding: "utf8",
+        });
+      const auto = run(["-v"]);
+      assert.equal(auto.status, 1);
+      assert.match(
+        auto.stderr,
+        /^note: cannot mmap on (Deno|Bun) \(.*\); reading the file by position instead\n/,
+      );
+      // Read, and found not to be a model: a clean error, not a crash.
+      assert.match(auto.stderr, /\nerror: Cannot read [^\n]*\n$/);
+      const forced = run(["--access", "mmap"]);
+      assert.equal(forced.status, 1);
+      assert.match(forced.stderr, /^error: Cannot map [^\n]*\n$/);
+    },
+  );
+}
+
 test("cancelling convertStream() with a stalled input settles and cancels the input", async () => {
   const bytes = new Uint8Array(readFileSync(join(ROOT, "samples", "tiny-llama.gguf")));
   const { stream, state } = stallingStream(bytes, 300_000);

@@ -44,7 +44,12 @@ export function openBunMmapSource(path: string, reader: ByteSource): ByteSource 
     const span = offset - start + length;
     if (span > MAX_BUN_MAPPING) return undefined;
     if (span === 0) return new Uint8Array(0);
-    const window = bun.mmap(path, { shared: false, offset: start, size: span });
+    let window: Uint8Array;
+    try {
+      window = bun.mmap(path, { shared: false, offset: start, size: span });
+    } catch {
+      return undefined; // no view: the caller reads by position
+    }
     return window.subarray(offset - start, offset - start + length);
   };
   return {

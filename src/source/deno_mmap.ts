@@ -113,7 +113,7 @@ export function openDenoMmapSource(path: string, reader: ByteSource): ByteSource
     symbols.close(fd);
   }
   if (pointer === null || Deno.UnsafePointer.value(pointer) === MAP_FAILED) {
-    throw new GgufError("IO", `Cannot map ${path} (${formatInteger(size)} bytes) into memory`);
+    throw new GgufError("IO", `mmap refused its ${formatInteger(size)} bytes`);
   }
   const buffer = Deno.UnsafePointerView.getArrayBuffer(pointer, size);
   registry!.register(buffer, { pointer, size });

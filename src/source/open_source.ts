@@ -120,32 +120,33 @@ export async function openByteSource(
     await reader.close();
     return bytesSource(new Uint8Array(0));
   }
-  try {
-    if (RUNTIME === "bun") {
-      const { openBunMmapSource } = await import("./bun_mmap.ts");
-      return openBunMmapSource(path, reader);
-    }
-    if (RUNTIME === "deno") {
-      const { openDenoMmapSource } = await import("./deno_mmap.ts");
-      try {
-        return openDenoMmapSource(path, reader);
-      } catch (error) {
-        // Any mapping failure falls back to positional reads (unless mmap was demanded).
-        const why = isPermissionError(error)
-          ? "FFI is not allowed (run Deno with --allow-ffi)"
-          : error instanceof Error
-          ? error.message
-          : String(error);
-        if (access === "mmap") {
-          throw new GgufError("IO", `Cannot map ${path}: ${why}`, undefined, { cause: error });
-        }
-        notice(options, `cannot mmap on Deno (${why}); reading the file by position instead`);
-        return reader;
+  const map = RUNTIME === "bun"
+    ? (await import("./bun_mmap.ts")).openBunMmapSource
+    : RUNTIME === "deno"
+    ? (await import("./deno_mmap.ts")).openDenoMmapSource
+    : undefined;
+  if (map !== undefined) {
+    try {
+      return map(path, reader);
+    } catch (error) {
+      // Any mapping failure falls back to positional reads (unless mmap was demanded).
+      const why = isPermissionError(error)
+        ? "FFI is not allowed (run Deno with --allow-ffi)"
+        : error instanceof Error
+        ? error.message
+        : String(error);
+      if (access === "mmap") {
+        await reader.close();
+        throw new GgufError("IO", `Cannot map ${path}: ${why}`, undefined, { cause: error });
       }
+      notice(
+        options,
+        `cannot mmap on ${
+          RUNTIME === "bun" ? "Bun" : "Deno"
+        } (${why}); reading the file by position instead`,
+      );
+      return reader;
     }
-  } catch (error) {
-    await reader.close();
-    throw error;
   }
   if (access === "mmap") {
     await reader.close();
