@@ -23,22 +23,10 @@ import {
   planConversion,
 } from "../mod.ts";
 import { formatInteger, type GgufModel, openGgufModel, readTensorRows } from "../advanced.ts";
+// The CLI's own renderings, so the page prints values exactly as `--dump` and `--plan` do.
+import { float32Text } from "../src/cli/float32_text.ts";
+import { GGUF_VALUE_TYPE_NAMES as TYPE_NAMES } from "../src/model/gguf_file.ts";
 
-const TYPE_NAMES = [
-  "UINT8",
-  "INT8",
-  "UINT16",
-  "INT16",
-  "UINT32",
-  "INT32",
-  "FLOAT32",
-  "BOOL",
-  "STRING",
-  "ARRAY",
-  "UINT64",
-  "INT64",
-  "FLOAT64",
-];
 const FLOAT32 = 6;
 const ARRAY = 9;
 /** Values shown per row at most. */
@@ -48,17 +36,6 @@ const MAX_STRING = 300;
 
 function $<T extends HTMLElement = HTMLElement>(selector: string): T {
   return document.querySelector<T>(selector)!;
-}
-
-/** The shortest decimal that reads back as the same float32 (-0 keeps its sign). */
-function float32Text(value: number): string {
-  if (!Number.isFinite(value)) return String(value);
-  if (value === 0) return Object.is(value, -0) ? "-0" : "0";
-  for (let digits = 1; digits < 9; digits++) {
-    const text = value.toPrecision(digits);
-    if (Math.fround(Number(text)) === value) return String(Number(text));
-  }
-  return String(Number(value.toPrecision(9)));
 }
 
 /** A scalar as JSON (strings quoted, so every character shows); FLOAT32 as its shortest decimal. */
