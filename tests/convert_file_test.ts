@@ -207,6 +207,13 @@ test("a truncated input leaves no file behind", conformance, async () => {
   }
 });
 
+test("convertFile() checks the output before it reads the input", async () => {
+  await assert.rejects(
+    convertFile("/nonexistent-model.gguf", "/nonexistent-dir/out.gguf"),
+    (e: unknown) => e instanceof GgufError && e.code === "BAD_OUTPUT",
+  );
+});
+
 test("a missing output directory is refused before any work", conformance, async () => {
   await assert.rejects(
     convertFile(fixture("gen/legacy.gguf").path, "/nonexistent-dir/out.gguf"),

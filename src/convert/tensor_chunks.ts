@@ -147,6 +147,9 @@ export async function* convertTensorChunks(
   const unitsByOutput = Math.floor(MAX_STEP_FLOAT_BYTES / (unit * 4));
   const stepElements = unit * Math.max(1, Math.min(unitsByInput, unitsByOutput));
 
+  // Requantizing dequantizes and quantizes a cache-sized pass of whole units at a time.
+  const pass = Math.max(unit, REQUANT_PASS_ELEMENTS - (REQUANT_PASS_ELEMENTS % unit));
+
   for (let first = 0; first < info.elements; first += stepElements) {
     signal?.throwIfAborted();
     const elements = Math.min(stepElements, info.elements - first);
@@ -162,7 +165,6 @@ export async function* convertTensorChunks(
       dequantize(src, values, blocks, littleEndian);
       yield new Uint8Array(values.buffer, values.byteOffset, elements * 4);
     } else {
-      const pass = Math.max(unit, REQUANT_PASS_ELEMENTS - (REQUANT_PASS_ELEMENTS % unit));
       const values = scratch.floats = grow(scratch.floats, pass, (n) => new Float32Array(n));
       const outStart = (first / to.blockSize) * to.bytesPerBlock;
       const outBytes = (elements / to.blockSize) * to.bytesPerBlock;

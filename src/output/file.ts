@@ -10,7 +10,8 @@ import { abortedError, formatInteger, GgufError } from "../model/errors.ts";
 import type { GgufModel, GgufPart } from "../model/gguf_model.ts";
 import { type ConvertOptions, prepareConversion } from "../convert/prepare.ts";
 import { openGgufModel, type OpenModelOptions } from "../open/open_model.ts";
-import { openFileSink } from "../source/file_sink.ts";
+import { remoteUrl } from "../open/resolve_input.ts";
+import { checkOutputPath, openFileSink } from "../source/file_sink.ts";
 import { encodeConverted } from "./encode_model.ts";
 
 /** Progress of a conversion to a sink. */
@@ -150,6 +151,8 @@ export async function convertFile(
   output: string | URL,
   options: ConvertFileOptions = {},
 ): Promise<ConvertFileResult> {
+  // The output is checked before any byte of the input is read (again once the parts are known).
+  checkOutputPath(output, { force: options.force, inputs: remoteUrl(input) ? [] : [input] });
   const model = await openGgufModel(input, { ...options, remote: options.remote ?? "stream" });
   try {
     const inputs = model.parts.flatMap((part) => (part.path === undefined ? [] : [part.path]));
