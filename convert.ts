@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { isatty } from "node:tty";
 import { parseArgs } from "node:util";
 import { formatPlan, planToJson } from "./src/cli/format_plan.ts";
 import { inspectModel, inspectRequest } from "./src/cli/inspect_command.ts";
@@ -22,6 +23,7 @@ import type { ConversionPolicy } from "./src/model/conversion.ts";
 import { conversionWarnings, planConversion } from "./src/convert/plan.ts";
 import { policyFromFlags } from "./src/convert/policy_from_flags.ts";
 import type { AccessMode } from "./src/source/open_source.ts";
+import { availableCores } from "./src/source/worker_thread.ts";
 
 /** The version printed by `--version`. */
 export const VERSION = "0.1.0";
@@ -85,6 +87,8 @@ Options:
                        the most memory the parsed header may take (default 64M;
                        e.g. 268435456, 256M, 1G); a larger header is refused
   --access MODE        auto (default: mmap where possible), mmap, or read
+  --threads N          threads converting, this one included (default: every core,
+                       ${availableCores()} here); the output is the same for any N
   --progress           show a progress bar on stderr (default when stderr is a terminal)
   -q, --quiet          no warnings, progress or summary
   -v, --verbose        notices, e.g. when mmap falls back to reads
@@ -154,6 +158,7 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
         lenient: { type: "boolean" },
         "max-header-memory": { type: "string" },
         access: { type: "string" },
+        threads: { type: "string" },
         quiet: { type: "boolean", short: "q" },
         verbose: { type: "boolean", short: "v" },
         help: { type: "boolean", short: "h" },
@@ -199,6 +204,11 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
       throw new UsageError(
         `--max-header-memory takes a byte count (64M, 1G), not "${headerMemory}"`,
       );
+    }
+    const threadsFlag = values.threads as string | undefined;
+    const threads = threadsFlag === undefined ? undefined : Number(threadsFlag);
+    if (threads !== undefined && (!/^\d+$/.test(threadsFlag!) || threads < 1 || threads > 1024)) {
+      throw new UsageError(`--threads takes a number of threads (1 to 1024), not "${threadsFlag}"`);
     }
     const open = {
       access,
@@ -246,7 +256,8 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
       }
       return 0;
     }
-    if (output === "-" && process.stdout.isTTY === true) {
+    // isatty(), not process.stdout.isTTY: that would make a pipe non-blocking (Bun, Node).
+    if (output === "-" && isatty(1)) {
       throw new UsageError(
         "refusing to write a binary model to a terminal; redirect standard output (-o - > OUT.gguf)",
       );
@@ -255,6 +266,7 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
       ...open,
       remote: "stream", // a URL is fetched once, not by ranges
       policy,
+      threads,
       quiet,
       force: values.force === true,
     }, {

@@ -292,6 +292,9 @@ async function convertRequest(request: Request, limits: Required<EdgeLimits>): P
       policy,
       onWarning: () => {},
       chunkBytes: CHUNK_BYTES,
+      // One thread per request: an edge isolate has no workers, and a server's other
+      // cores serve the other requests.
+      threads: 1,
       maxHeaderMemory: limits.maxHeaderMemory,
       maxHeaderBytes: limits.maxHeaderBytes,
     });

@@ -14,6 +14,7 @@ import { type EncodedGgufHeader, encodeGgufHeader } from "../format/encode_heade
 import { conversionWarnings, planConversion } from "./plan.ts";
 import { resolvePolicy } from "./policy.ts";
 import { checkChunkBytes } from "./tensor_chunks.ts";
+import { checkThreads } from "./convert_threads.ts";
 
 /** What every conversion takes. */
 export interface ConvertOptions {
@@ -23,6 +24,13 @@ export interface ConvertOptions {
   onWarning?: (message: string) => void;
   /** Input bytes read per step (default 1 MiB). */
   chunkBytes?: number;
+  /**
+   * Threads converting, this one included (default: every core the runtime reports; 1
+   * where there are no worker threads or no `SharedArrayBuffer`). Output bytes are the
+   * same for any number. With more than one, tensors converted in memory are views of
+   * `SharedArrayBuffer`s.
+   */
+  threads?: number;
   /** Stops the conversion between chunks with the signal's reason. */
   signal?: AbortSignal;
 }
@@ -33,6 +41,8 @@ export interface PreparedConversion {
   plan: TensorPlan[];
   /** The checked chunk size. */
   chunkBytes: number;
+  /** The checked number of threads (1 or more). */
+  threads: number;
   /** The converted file's header, when asked for. */
   header: EncodedGgufHeader | undefined;
 }
@@ -72,13 +82,14 @@ export function prepareConversion(
   withHeader = false,
 ): PreparedConversion {
   const chunkBytes = checkChunkBytes(options.chunkBytes);
+  const threads = checkThreads(options.threads);
   const policy = resolvePolicy(options.policy);
   const plan = planConversion(model, policy);
   const header = withHeader ? convertedHeader(model, plan) : undefined;
   for (const message of conversionWarnings(plan, policy)) {
     (options.onWarning ?? printWarning)(message);
   }
-  return { plan, chunkBytes, header };
+  return { plan, chunkBytes, threads, header };
 }
 
 /**

@@ -8,29 +8,31 @@
  */
 import type { TensorPlan } from "../model/conversion.ts";
 import type { ByteSource } from "../model/byte_source.ts";
-import { requireGgmlType } from "../model/ggml_type.ts";
-import { dequantizerOf, quantizerOf } from "./kernels.ts";
+import { type GgmlTypeTraits, requireGgmlType } from "../model/ggml_type.ts";
+import { convertRange, type RangeJob, type RangeScratch } from "./convert_range.ts";
+import type { ConvertThreads } from "./convert_threads.ts";
 
 /** Input bytes read per step unless the caller says otherwise. */
 export const DEFAULT_CHUNK_BYTES = 1 << 20;
 /** Float32 values produced per step, at most 4 MiB of them. */
 const MAX_STEP_FLOAT_BYTES = 4 << 20;
-/**
- * Float32 values requantized at a time within a step: the scratch values stay in the
- * core's cache between the dequantizer writing them and the quantizer reading them.
- */
-const REQUANT_PASS_ELEMENTS = 1 << 14;
+/** With threads, all threads' shares of a step together stay within 16 MiB of float32s. */
+const MAX_PARALLEL_FLOAT_BYTES = 16 << 20;
+/** Steps smaller than this are not worth a message to a worker. */
+const MIN_SPLIT_ELEMENTS = 1 << 14;
 /** Q8_0 and Q4_0 blocks hold 32 values. */
 const QUANT_BLOCK = 32;
 
 /** Buffers reused from chunk to chunk and tensor to tensor (grown as needed). */
-export interface ChunkScratch {
+export interface ChunkScratch extends RangeScratch {
   /** The bytes read from the source for one step. */
   input?: Uint8Array;
-  /** The float32 values one step dequantizes to. */
-  floats?: Float32Array;
-  /** The encoded output of one step. */
+  /** The output of one step (float32 values or blocks). */
   output?: Uint8Array;
+  /** The input of the step after it, read while the caller consumes this one. */
+  nextInput?: Uint8Array;
+  /** The output of the step after it, converted while the caller consumes this one. */
+  nextOutput?: Uint8Array;
 }
 
 /** Options for {@linkcode convertTensorChunks}. */
@@ -46,6 +48,11 @@ export interface TensorChunkOptions {
   into?: Uint8Array;
   /** Checked before every step. */
   signal?: AbortSignal;
+  /**
+   * Worker threads to share each step with. Their output goes to shared memory: `into`,
+   * if given, must be a view of a `SharedArrayBuffer` for the work to be split.
+   */
+  threads?: ConvertThreads;
 }
 
 /**
@@ -71,12 +78,13 @@ export function checkChunkBytes(chunkBytes: number | undefined): number {
   return value;
 }
 
-function grow<T extends Uint8Array | Float32Array>(
-  buffer: T | undefined,
-  length: number,
-  make: (length: number) => T,
-): T {
-  return buffer !== undefined && buffer.length >= length ? buffer : make(length);
+/** The buffer if it is long enough (and shared, when asked for), else a new one. */
+function grow(buffer: Uint8Array | undefined, length: number, shared: boolean): Uint8Array {
+  if (
+    buffer !== undefined && buffer.length >= length &&
+    (!shared || buffer.buffer instanceof SharedArrayBuffer)
+  ) return buffer;
+  return shared ? new Uint8Array(new SharedArrayBuffer(length)) : new Uint8Array(length);
 }
 
 /**
@@ -118,9 +126,13 @@ export async function* convertTensorChunks(
   const { scratch, into, signal } = options;
   const from = requireGgmlType(info.type);
   const to = requireGgmlType(plan.type);
+  const threads = options.threads?.parallel ? options.threads : undefined;
+  // Workers write into shared memory: the output buffer must be shared to be split.
+  const split = threads !== undefined && plan.action !== "keep" &&
+    (into === undefined || into.buffer instanceof SharedArrayBuffer);
   const readInput = (offset: number, length: number) => {
     if (source.kind === "bytes") return source.read(info.fileOffset + offset, length);
-    scratch.input = grow(scratch.input, length, (n) => new Uint8Array(n));
+    scratch.input = grow(scratch.input, length, split);
     return source.read(info.fileOffset + offset, length, scratch.input);
   };
 
@@ -136,54 +148,125 @@ export async function* convertTensorChunks(
     return;
   }
 
-  const dequantize = dequantizerOf(from)!.kernel;
-  const quantize = plan.typeName === "F32" ? undefined : quantizerOf(to)!;
+  const requantize = plan.typeName !== "F32";
+  const shares = split ? threads.threads : 1;
+  // File and stream outputs are pipelined: this thread converts its part of the next
+  // step and leaves the rest to the workers while the caller writes this step out of the
+  // other pair of buffers. Two steps in flight take the memory of one: the step is not
+  // scaled by the threads there.
+  const pipelined = split && into === undefined;
+  const scale = pipelined ? 0.5 : shares;
   // A step is whole input blocks and, when requantizing, whole output blocks too (block
-  // sizes are powers of two, so the larger is a multiple of the smaller).
-  const unit = quantize === undefined ? from.blockSize : Math.max(from.blockSize, QUANT_BLOCK);
+  // sizes are powers of two, so the larger is a multiple of the smaller). With threads,
+  // each thread gets a step's worth, within an overall bound.
+  const unit = requantize ? Math.max(from.blockSize, QUANT_BLOCK) : from.blockSize;
   const unitsByInput = Math.floor(
-    options.chunkBytes / ((unit / from.blockSize) * from.bytesPerBlock),
+    (options.chunkBytes * scale) / ((unit / from.blockSize) * from.bytesPerBlock),
   );
-  const unitsByOutput = Math.floor(MAX_STEP_FLOAT_BYTES / (unit * 4));
+  const floatBytes = Math.min(MAX_STEP_FLOAT_BYTES * scale, MAX_PARALLEL_FLOAT_BYTES);
+  const unitsByOutput = Math.floor(floatBytes / (unit * 4));
   const stepElements = unit * Math.max(1, Math.min(unitsByInput, unitsByOutput));
+  const stepOutBytes = requantize
+    ? (stepElements / to.blockSize) * to.bytesPerBlock
+    : stepElements * 4;
+  const range: RangeScratch = scratch;
+  const inputBuffer = (side: number, length: number, shared: boolean) =>
+    side === 0
+      ? (scratch.input = grow(scratch.input, length, shared))
+      : (scratch.nextInput = grow(scratch.nextInput, length, shared));
+  const outputBuffer = (side: number) =>
+    side === 0
+      ? (scratch.output = grow(scratch.output, stepOutBytes, split))
+      : (scratch.nextOutput = grow(scratch.nextOutput, stepOutBytes, split));
 
-  // Requantizing dequantizes and quantizes a cache-sized pass of whole units at a time.
-  const pass = Math.max(unit, REQUANT_PASS_ELEMENTS - (REQUANT_PASS_ELEMENTS % unit));
-
-  for (let first = 0; first < info.elements; first += stepElements) {
-    signal?.throwIfAborted();
+  /** Reads the input of the step starting at value `first` and names its output. */
+  const prepare = async (first: number, side: number): Promise<RangeJob> => {
     const elements = Math.min(stepElements, info.elements - first);
-    const blocks = elements / from.blockSize;
-    const src = await readInput(
-      (first / from.blockSize) * from.bytesPerBlock,
-      blocks * from.bytesPerBlock,
-    );
-    if (quantize === undefined) {
-      const values = into === undefined
-        ? (scratch.floats = grow(scratch.floats, stepElements, (n) => new Float32Array(n)))
-        : new Float32Array(into.buffer, into.byteOffset + first * 4, elements);
-      dequantize(src, values, blocks, littleEndian);
-      yield new Uint8Array(values.buffer, values.byteOffset, elements * 4);
-    } else {
-      const values = scratch.floats = grow(scratch.floats, pass, (n) => new Float32Array(n));
-      const outStart = (first / to.blockSize) * to.bytesPerBlock;
-      const outBytes = (elements / to.blockSize) * to.bytesPerBlock;
-      const out = into === undefined
-        ? (scratch.output = grow(
-          scratch.output,
-          (stepElements / to.blockSize) * to.bytesPerBlock,
-          (n) => new Uint8Array(n),
-        ))
-        : into.subarray(outStart, outStart + outBytes);
-      // Dequantize and requantize a cache-sized pass at a time; the output is one chunk.
-      for (let done = 0; done < elements; done += pass) {
-        const count = Math.min(pass, elements - done);
-        const inAt = (done / from.blockSize) * from.bytesPerBlock;
-        dequantize(src.subarray(inAt), values, count / from.blockSize, littleEndian);
-        const outAt = (done / to.blockSize) * to.bytesPerBlock;
-        quantize(values, out.subarray(outAt), count / to.blockSize);
+    const inStart = (first / from.blockSize) * from.bytesPerBlock;
+    const inBytes = (elements / from.blockSize) * from.bytesPerBlock;
+    const outStart = requantize ? (first / to.blockSize) * to.bytesPerBlock : first * 4;
+    const outBytes = requantize ? (elements / to.blockSize) * to.bytesPerBlock : elements * 4;
+    let src: Uint8Array;
+    if (source.kind === "bytes") {
+      src = await source.read(info.fileOffset + inStart, inBytes);
+      if (split && !(src.buffer instanceof SharedArrayBuffer)) {
+        // A view of a mapping or of the caller's bytes: workers need a shared copy.
+        const copy = inputBuffer(side, inBytes, true);
+        copy.set(src);
+        src = copy.subarray(0, inBytes);
       }
-      yield out.subarray(0, outBytes);
+    } else {
+      src = await source.read(
+        info.fileOffset + inStart,
+        inBytes,
+        inputBuffer(side, inBytes, split),
+      );
     }
+    const dst = into !== undefined
+      ? into.subarray(outStart, outStart + outBytes)
+      : outputBuffer(side).subarray(0, outBytes);
+    return { from: from.id, to: to.id, littleEndian, src, dst, elements };
+  };
+  /** Converts a step: split over the threads when it is worth it, else here. */
+  const convert = (job: RangeJob): Promise<void> | undefined => {
+    if (split && job.elements >= MIN_SPLIT_ELEMENTS) {
+      return threads!.run(splitJob(job, from, to, unit, shares), range);
+    }
+    convertRange(job, range);
+    return undefined;
+  };
+
+  if (!pipelined) {
+    for (let first = 0; first < info.elements; first += stepElements) {
+      signal?.throwIfAborted();
+      const job = await prepare(first, 0);
+      await convert(job);
+      yield job.dst;
+    }
+    return;
   }
+  let job = await prepare(0, 0);
+  let done = convert(job);
+  try {
+    for (let first = 0, side = 0; first < info.elements; first += stepElements, side ^= 1) {
+      signal?.throwIfAborted();
+      await done;
+      const current = job;
+      if (first + stepElements < info.elements) {
+        job = await prepare(first + stepElements, side ^ 1);
+        done = convert(job);
+      } else done = undefined;
+      yield current.dst;
+    }
+  } finally {
+    // Left early: the step in flight must not surface as an unhandled rejection.
+    done?.catch(() => {});
+  }
+}
+
+/** Splits a job into up to `shares` parts of whole units, in order. */
+function splitJob(
+  job: RangeJob,
+  from: GgmlTypeTraits,
+  to: GgmlTypeTraits,
+  unit: number,
+  shares: number,
+): RangeJob[] {
+  const units = job.elements / unit;
+  const per = Math.ceil(units / shares);
+  const outBytesPerElement = job.to === 0 ? 4 : to.bytesPerBlock / to.blockSize;
+  const jobs: RangeJob[] = [];
+  for (let firstUnit = 0; firstUnit < units; firstUnit += per) {
+    const first = firstUnit * unit;
+    const elements = Math.min(per, units - firstUnit) * unit;
+    const inAt = (first / from.blockSize) * from.bytesPerBlock;
+    const inEnd = ((first + elements) / from.blockSize) * from.bytesPerBlock;
+    jobs.push({
+      ...job,
+      src: job.src.subarray(inAt, inEnd),
+      dst: job.dst.subarray(first * outBytesPerElement, (first + elements) * outBytesPerElement),
+      elements,
+    });
+  }
+  return jobs;
 }

@@ -8,6 +8,7 @@
 import type { GgufModel } from "../model/gguf_model.ts";
 import type { PreparedConversion } from "../convert/prepare.ts";
 import { type ChunkScratch, convertTensorChunks } from "../convert/tensor_chunks.ts";
+import { ConvertThreads } from "../convert/convert_threads.ts";
 
 /** Options for {@linkcode encodeConverted}. */
 export interface EncodeOptions {
@@ -18,7 +19,8 @@ export interface EncodeOptions {
 /**
  * Yields the converted model's bytes in order: header, then each tensor's data padded as
  * the alignment asks. Chunks are views of reused buffers, valid only until the next is
- * asked for. Memory use is bounded by the chunk sizes, whatever the model's size.
+ * asked for. Memory use is bounded by the chunk sizes, whatever the model's size. The
+ * conversion's worker threads start when first needed and stop when the iteration ends.
  *
  * @param model The model being converted (its sources stay open throughout).
  * @param conversion From `prepareConversion(model, options, true)` (with its header).
@@ -51,18 +53,24 @@ export async function* encodeConverted(
     padding.length >= length ? padding.subarray(0, length) : (padding = new Uint8Array(length));
 
   signal?.throwIfAborted();
-  yield header.bytes;
-  let written = header.dataOffset;
-  for (const [i, entry] of plan.entries()) {
-    const part = model.parts[model.tensorParts[i]];
-    const start = header.dataOffset + header.offsets[i];
-    if (start > written) yield zeros(start - written);
-    yield* convertTensorChunks(part.source, part.header.littleEndian, entry, {
-      chunkBytes,
-      scratch,
-      signal,
-    });
-    written = start + entry.nbytes;
+  const threads = new ConvertThreads(conversion.threads);
+  try {
+    yield header.bytes;
+    let written = header.dataOffset;
+    for (const [i, entry] of plan.entries()) {
+      const part = model.parts[model.tensorParts[i]];
+      const start = header.dataOffset + header.offsets[i];
+      if (start > written) yield zeros(start - written);
+      yield* convertTensorChunks(part.source, part.header.littleEndian, entry, {
+        chunkBytes,
+        scratch,
+        signal,
+        threads,
+      });
+      written = start + entry.nbytes;
+    }
+    if (header.fileSize > written) yield zeros(header.fileSize - written);
+  } finally {
+    threads.close();
   }
-  if (header.fileSize > written) yield zeros(header.fileSize - written);
 }

@@ -11,6 +11,7 @@ import type { GgufFile, GgufMetadataEntry } from "../model/gguf_file.ts";
 import type { GgufModel } from "../model/gguf_model.ts";
 import { type ConvertOptions, prepareConversion } from "../convert/prepare.ts";
 import { type ChunkScratch, convertTensorChunks } from "../convert/tensor_chunks.ts";
+import { ConvertThreads } from "../convert/convert_threads.ts";
 import { openGgufModel, type OpenModelOptions } from "../open/open_model.ts";
 import type { GgufInput } from "../open/resolve_input.ts";
 
@@ -35,6 +36,7 @@ async function convertOne(
   chunkBytes: number,
   scratch: ChunkScratch,
   signal: AbortSignal | undefined,
+  threads: ConvertThreads,
 ): Promise<ConvertedTensor> {
   const { info } = entry;
   const base = {
@@ -56,15 +58,18 @@ async function convertOne(
       return { ...base, typeName: "F32", data, zeroCopy: true };
     }
   }
-  const data = entry.typeName === "F32"
-    ? new Float32Array(info.elements)
-    : new Uint8Array(entry.nbytes);
+  // Worker threads write into shared memory.
+  const buffer = threads.parallel
+    ? new SharedArrayBuffer(entry.nbytes)
+    : new ArrayBuffer(entry.nbytes);
+  const data = entry.typeName === "F32" ? new Float32Array(buffer) : new Uint8Array(buffer);
   const into = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const chunks = convertTensorChunks(source, littleEndian, entry, {
     chunkBytes,
     scratch,
     into,
     signal,
+    threads,
   });
   for await (const _ of chunks) {
     // Each chunk is already in place.
@@ -99,18 +104,24 @@ export async function* convertModelTensors(
   model: GgufModel,
   options: ConvertOptions = {},
 ): AsyncGenerator<ConvertedTensor, void, undefined> {
-  const { plan, chunkBytes } = prepareConversion(model, options);
+  const conversion = prepareConversion(model, options);
   const scratch: ChunkScratch = {};
-  for (const [i, entry] of plan.entries()) {
-    const part = model.parts[model.tensorParts[i]];
-    yield await convertOne(
-      part.source,
-      part.header.littleEndian,
-      entry,
-      chunkBytes,
-      scratch,
-      options.signal,
-    );
+  const threads = new ConvertThreads(conversion.threads);
+  try {
+    for (const [i, entry] of conversion.plan.entries()) {
+      const part = model.parts[model.tensorParts[i]];
+      yield await convertOne(
+        part.source,
+        part.header.littleEndian,
+        entry,
+        conversion.chunkBytes,
+        scratch,
+        options.signal,
+        threads,
+      );
+    }
+  } finally {
+    threads.close();
   }
 }
 

@@ -75,6 +75,27 @@ function fileDescriptorStream(fd: number): ReadableStream<Uint8Array> {
 }
 
 /**
+ * Writes all of `bytes` to a file descriptor with blocking writes on the runtime's thread
+ * pool (as `cat` does: a third faster into a pipe than `process.stdout` under Bun, and
+ * this thread stays free), retrying short writes and, on a non-blocking descriptor,
+ * `EAGAIN`.
+ */
+function writeAll(fd: number, bytes: Uint8Array): Promise<void> {
+  const fs = nodeBuiltin("node:fs");
+  return new Promise<void>((resolve, reject) => {
+    const from = (done: number) => {
+      if (done >= bytes.length) return resolve();
+      fs.write(fd, bytes, done, bytes.length - done, null, (error, written) => {
+        if (error === null) from(done + written);
+        else if (error.code === "EAGAIN") setTimeout(() => from(done), EAGAIN_DELAY_MS);
+        else reject(error);
+      });
+    };
+    from(0);
+  });
+}
+
+/**
  * Standard output as a {@linkcode ByteSink}. Each write resolves once the bytes are handed
  * to the operating system, so the caller may reuse its buffer. `abort()` cannot take back
  * what was written: a consumer of a failed conversion sees a short stream.
@@ -93,15 +114,9 @@ export function stdoutSink(): ByteSink {
         done += await Deno.stdout.write(bytes.subarray(done));
       }
     }
-    : (bytes: Uint8Array) =>
-      new Promise<void>((resolve, reject) => {
-        process.stdout.write(bytes, (error) => (error ? reject(error) : resolve()));
-      });
-  // A failed write is reported through its callback, above; without a listener the
-  // stream's "error" event would also end the process with an uncaught stack trace.
-  if (RUNTIME !== "deno" && process.stdout.listenerCount("error") === 0) {
-    process.stdout.on("error", () => {});
-  }
+    : (bytes: Uint8Array) => writeAll(1, bytes);
+  // `process.stdout` is left alone: under Bun and Node, touching it makes a pipe
+  // non-blocking, and every write then meets EAGAIN.
   return {
     async write(bytes) {
       try {

@@ -1,0 +1,208 @@
+/**
+ * The worker threads of one conversion: each step's run of blocks is split into whole
+ * units, the first part converted on this thread while the others are converted by
+ * workers into shared memory. Workers start when first needed and stop when the
+ * conversion closes the pool (or after a short idle time, so a forgotten pool never keeps
+ * a process alive). A worker that fails is not fatal: its part is redone here and the
+ * pool carries on with this thread alone.
+ *
+ * @module
+ */
+import {
+  availableCores,
+  canStartWorkers,
+  startWorker,
+  type WorkerThread,
+} from "../source/worker_thread.ts";
+import { convertRange, type RangeJob, type RangeScratch } from "./convert_range.ts";
+import type { WorkerAnswer, WorkerJob } from "./convert_worker.ts";
+
+/** The workers' module: TypeScript beside this one in the sources, JavaScript in dist/. */
+const WORKER_URL = new URL(
+  import.meta.url.endsWith(".ts") ? "./convert_worker.ts" : "./convert_worker.js",
+  import.meta.url,
+);
+
+/** Workers idle this long are stopped (and started again when needed). */
+const IDLE_MS = 2000;
+
+interface Slot {
+  thread: WorkerThread;
+  waiting?: { resolve(): void; reject(error: Error): void };
+}
+
+/** Thrown for a worker that could not run its part (the part is then redone here). */
+class WorkerFailure extends Error {}
+
+/**
+ * Checks the `threads` option and fills in its default.
+ *
+ * @param threads The caller's value: a positive integer, or `undefined` for every core.
+ * @returns The threads to use: 1 where this runtime has no workers or shared memory.
+ * @throws {TypeError} For anything but a positive integer.
+ *
+ * @example
+ * ```ts
+ * import { checkThreads } from "./convert_threads.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(checkThreads(1), 1);
+ * assert.ok(checkThreads(undefined) >= 1);
+ * assert.throws(() => checkThreads(0), TypeError);
+ * ```
+ */
+export function checkThreads(threads: number | undefined): number {
+  if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1)) {
+    throw new TypeError(`threads must be a positive integer, got ${threads}`);
+  }
+  if (!canStartWorkers()) return 1;
+  return threads ?? availableCores();
+}
+
+/**
+ * A conversion's threads: this one and `threads - 1` workers.
+ *
+ * @example Two threads dequantizing 64 Q8_0 blocks into shared memory
+ * ```ts
+ * import { ConvertThreads } from "./convert_threads.ts";
+ * import assert from "node:assert/strict";
+ * const src = new Uint8Array(new SharedArrayBuffer(64 * 34));
+ * for (let b = 0; b < 64; b++) src.set([0x00, 0x3c, b], b * 34); // scale 1, first value b
+ * const dst = new Uint8Array(new SharedArrayBuffer(64 * 32 * 4));
+ * const pool = new ConvertThreads(2);
+ * try {
+ *   const half = 32 * 34, halfOut = 32 * 32 * 4;
+ *   await pool.run([
+ *     { from: 8, to: 0, littleEndian: true, src: src.subarray(0, half), dst: dst.subarray(0, halfOut), elements: 1024 },
+ *     { from: 8, to: 0, littleEndian: true, src: src.subarray(half), dst: dst.subarray(halfOut), elements: 1024 },
+ *   ], {});
+ * } finally {
+ *   pool.close();
+ * }
+ * assert.equal(new Float32Array(dst.buffer)[63 * 32], 63);
+ * ```
+ */
+export class ConvertThreads {
+  /** The threads converting, this one included. */
+  readonly threads: number;
+  #slots: Slot[] = [];
+  #nextId = 1;
+  #broken = false;
+  #idle: ReturnType<typeof setTimeout> | undefined;
+  #workerUrl: URL;
+
+  /**
+   * @param threads This thread and the workers to add (1: no workers at all).
+   * @param workerUrl The workers' module (tests substitute one).
+   */
+  constructor(threads: number, workerUrl: URL = WORKER_URL) {
+    this.threads = threads;
+    this.#workerUrl = workerUrl;
+  }
+
+  /** `true` while parts of a step may go to workers. */
+  get parallel(): boolean {
+    return this.threads > 1 && !this.#broken;
+  }
+
+  #start(): Slot | undefined {
+    const url = this.#workerUrl;
+    const started: { slot?: Slot } = {};
+    const thread = startWorker(url, {
+      onMessage: (data) => {
+        const answer = data as WorkerAnswer;
+        const waiting = started.slot?.waiting;
+        if (waiting === undefined) return;
+        started.slot!.waiting = undefined;
+        if (answer.error === undefined) waiting.resolve();
+        else waiting.reject(new Error(answer.error));
+      },
+      onError: (error) => {
+        const waiting = started.slot?.waiting;
+        if (started.slot !== undefined) started.slot.waiting = undefined;
+        waiting?.reject(new WorkerFailure(error.message));
+      },
+    });
+    if (thread === undefined) return undefined;
+    return (started.slot = { thread });
+  }
+
+  #post(slot: Slot, job: RangeJob): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      slot.thread.keepAlive(true);
+      const idle = () => slot.thread.keepAlive(false);
+      slot.waiting = {
+        resolve: () => (idle(), resolve()),
+        reject: (error) => (idle(), reject(error)),
+      };
+      const message: WorkerJob = { ...job, id: this.#nextId++ };
+      try {
+        slot.thread.postMessage(message);
+      } catch (error) {
+        slot.waiting = undefined;
+        idle();
+        reject(new WorkerFailure(String(error)));
+      }
+    });
+  }
+
+  /**
+   * Converts every job: the others are posted to workers, then the first is converted on
+   * this thread before the call returns; the promise resolves when the workers' parts are
+   * done too (so a caller may write out a previous step meanwhile). Jobs beyond the
+   * workers, and every job once a worker has failed, are converted on this thread. The
+   * jobs' `src` and `dst` must be views of `SharedArrayBuffer`s.
+   *
+   * @param jobs Disjoint runs of blocks.
+   * @param scratch This thread's pass buffer.
+   * @returns Resolves when every job is done.
+   */
+  async run(jobs: RangeJob[], scratch: RangeScratch): Promise<void> {
+    clearTimeout(this.#idle);
+    // Each answer is caught at once: one failing while an earlier one is awaited is no
+    // unhandled rejection.
+    const posted: [RangeJob, Promise<unknown>][] = [];
+    const here: RangeJob[] = [jobs[0]];
+    for (const job of jobs.slice(1)) {
+      const index = posted.length;
+      if (this.parallel && index < this.threads - 1) {
+        const slot = this.#slots[index] ?? this.#start();
+        if (slot !== undefined) {
+          this.#slots[index] = slot;
+          posted.push([job, this.#post(slot, job).then(() => undefined, (error) => error)]);
+          continue;
+        }
+        this.#broken = true;
+      }
+      here.push(job);
+    }
+    for (const job of here) convertRange(job, scratch);
+    let failure: unknown;
+    for (const [job, done] of posted) {
+      const error = await done;
+      if (error === undefined) continue;
+      if (!(error instanceof WorkerFailure)) failure ??= error;
+      else {
+        // The worker is gone: its part is redone here, and no more parts go to workers.
+        this.#broken = true;
+        convertRange(job, scratch);
+      }
+    }
+    if (failure !== undefined) throw failure;
+    if (this.#broken) this.close();
+    else if (this.#slots.length > 0) {
+      this.#idle = setTimeout(() => this.#stop(), IDLE_MS);
+      (this.#idle as { unref?(): void }).unref?.();
+    }
+  }
+
+  #stop(): void {
+    for (const slot of this.#slots) slot.thread.terminate();
+    this.#slots = [];
+  }
+
+  /** Stops the workers (they start again if the pool is used again). */
+  close(): void {
+    clearTimeout(this.#idle);
+    this.#stop();
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * The worker threads' module: converts each run of blocks it is sent, into the shared
+ * memory the job names, and answers with the job's number (or the error's message).
+ *
+ * @module
+ */
+import { convertRange, type RangeJob, type RangeScratch } from "./convert_range.ts";
+
+/** A job as posted to a worker thread. */
+export interface WorkerJob extends RangeJob {
+  /** Echoed in the answer. */
+  id: number;
+}
+
+/** A worker thread's answer. */
+export interface WorkerAnswer {
+  /** The job's number. */
+  id: number;
+  /** Set when the job failed. */
+  error?: string;
+}
+
+const scope = globalThis as unknown as {
+  onmessage: ((event: { data: WorkerJob }) => void) | null;
+  postMessage(answer: WorkerAnswer): void;
+};
+const scratch: RangeScratch = {};
+
+scope.onmessage = ({ data: job }) => {
+  try {
+    convertRange(job, scratch);
+    scope.postMessage({ id: job.id });
+  } catch (error) {
+    scope.postMessage({ id: job.id, error: String(error) });
+  }
+};
