@@ -95,6 +95,13 @@ export {
   DEFAULT_CHUNK_BYTES,
   type TensorChunkOptions,
 } from "./src/convert/tensor_chunks.ts";
+export {
+  AUTO_THREADS_MIN_ELEMENTS,
+  checkThreads,
+  ConvertThreads,
+} from "./src/convert/convert_threads.ts";
+export { convertRange, type RangeJob, type RangeScratch } from "./src/convert/convert_range.ts";
+export { availableCores, canStartWorkers } from "./src/source/worker_thread.ts";
 export { convertModelTensors } from "./src/output/memory.ts";
 export { encodeConverted, type EncodeOptions } from "./src/output/encode_model.ts";
 export { writeConvertedModel, type WriteOptions } from "./src/output/file.ts";

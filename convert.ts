@@ -88,7 +88,8 @@ Options:
                        e.g. 268435456, 256M, 1G); a larger header is refused
   --access MODE        auto (default: mmap where possible), mmap, or read
   --threads N          threads converting, this one included (default: every core,
-                       ${availableCores()} here); the output is the same for any N
+                       ${availableCores()} here, when at least 16 Mi values are converted;
+                       else 1); the output is the same for any N
   --progress           show a progress bar on stderr (default when stderr is a terminal)
   -q, --quiet          no warnings, progress or summary
   -v, --verbose        notices, e.g. when mmap falls back to reads

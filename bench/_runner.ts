@@ -66,7 +66,7 @@ export function fixturesDir(): string {
 }
 
 /** The project's pinned binary from node_modules, or the one on PATH. */
-function binary(name: string): string {
+export function binary(name: string): string {
   const local = new URL(`../node_modules/.bin/${name}`, import.meta.url).pathname;
   return existsSync(local) ? local : name;
 }

@@ -17,11 +17,15 @@ import {
 import { convertRange, type RangeJob, type RangeScratch } from "./convert_range.ts";
 import type { WorkerAnswer, WorkerJob } from "./convert_worker.ts";
 
-/** The workers' module: TypeScript beside this one in the sources, JavaScript in dist/. */
-const WORKER_URL = new URL(
-  import.meta.url.endsWith(".ts") ? "./convert_worker.ts" : "./convert_worker.js",
-  import.meta.url,
-);
+/**
+ * The workers' module: TypeScript beside this one in the sources, JavaScript in dist/;
+ * none where this module has no URL (some bundles), and then no workers either.
+ */
+function defaultWorkerUrl(): URL | undefined {
+  const here: unknown = import.meta.url;
+  if (typeof here !== "string") return undefined;
+  return new URL(here.endsWith(".ts") ? "./convert_worker.ts" : "./convert_worker.js", here);
+}
 
 /** Workers idle this long are stopped (and started again when needed). */
 const IDLE_MS = 2000;
@@ -35,27 +39,38 @@ interface Slot {
 class WorkerFailure extends Error {}
 
 /**
+ * Below this many values to convert, the default is one thread: starting a worker costs
+ * tens of milliseconds, about what one thread converts in the time (64 MiB of float32s).
+ */
+export const AUTO_THREADS_MIN_ELEMENTS = 1 << 24;
+
+/**
  * Checks the `threads` option and fills in its default.
  *
- * @param threads The caller's value: a positive integer, or `undefined` for every core.
- * @returns The threads to use: 1 where this runtime has no workers or shared memory.
+ * @param threads The caller's value: a positive integer, or `undefined` for the default.
+ * @param work The values the conversion converts (the default uses one thread for a
+ *   conversion too small to gain from more).
+ * @returns The threads to use: `threads` if given, else every core for a conversion of
+ *   at least {@linkcode AUTO_THREADS_MIN_ELEMENTS} values, else 1; always 1 where this
+ *   runtime has no workers or no shared memory.
  * @throws {TypeError} For anything but a positive integer.
  *
  * @example
  * ```ts
  * import { checkThreads } from "./convert_threads.ts";
  * import assert from "node:assert/strict";
- * assert.equal(checkThreads(1), 1);
- * assert.ok(checkThreads(undefined) >= 1);
- * assert.throws(() => checkThreads(0), TypeError);
+ * assert.equal(checkThreads(1, 1e9), 1);
+ * assert.equal(checkThreads(undefined, 1000), 1);
+ * assert.ok(checkThreads(undefined, 1e9) >= 1);
+ * assert.throws(() => checkThreads(0, 1000), TypeError);
  * ```
  */
-export function checkThreads(threads: number | undefined): number {
+export function checkThreads(threads: number | undefined, work: number): number {
   if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1)) {
     throw new TypeError(`threads must be a positive integer, got ${threads}`);
   }
   if (!canStartWorkers()) return 1;
-  return threads ?? availableCores();
+  return threads ?? (work >= AUTO_THREADS_MIN_ELEMENTS ? availableCores() : 1);
 }
 
 /**
@@ -88,13 +103,13 @@ export class ConvertThreads {
   #nextId = 1;
   #broken = false;
   #idle: ReturnType<typeof setTimeout> | undefined;
-  #workerUrl: URL;
+  #workerUrl: URL | undefined;
 
   /**
    * @param threads This thread and the workers to add (1: no workers at all).
    * @param workerUrl The workers' module (tests substitute one).
    */
-  constructor(threads: number, workerUrl: URL = WORKER_URL) {
+  constructor(threads: number, workerUrl?: URL) {
     this.threads = threads;
     this.#workerUrl = workerUrl;
   }
@@ -105,7 +120,8 @@ export class ConvertThreads {
   }
 
   #start(): Slot | undefined {
-    const url = this.#workerUrl;
+    const url = this.#workerUrl ?? defaultWorkerUrl();
+    if (url === undefined) return undefined;
     const started: { slot?: Slot } = {};
     const thread = startWorker(url, {
       onMessage: (data) => {

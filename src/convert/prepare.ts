@@ -25,10 +25,10 @@ export interface ConvertOptions {
   /** Input bytes read per step (default 1 MiB). */
   chunkBytes?: number;
   /**
-   * Threads converting, this one included (default: every core the runtime reports; 1
-   * where there are no worker threads or no `SharedArrayBuffer`). Output bytes are the
-   * same for any number. With more than one, tensors converted in memory are views of
-   * `SharedArrayBuffer`s.
+   * Threads converting, this one included (default: every core the runtime reports, for
+   * a conversion of at least 16 Mi values; 1 for smaller ones, and where there are no
+   * worker threads or no `SharedArrayBuffer`). Output bytes are the same for any number.
+   * With more than one, tensors converted in memory are views of `SharedArrayBuffer`s.
    */
   threads?: number;
   /** Stops the conversion between chunks with the signal's reason. */
@@ -82,9 +82,11 @@ export function prepareConversion(
   withHeader = false,
 ): PreparedConversion {
   const chunkBytes = checkChunkBytes(options.chunkBytes);
-  const threads = checkThreads(options.threads);
+  if (options.threads !== undefined) checkThreads(options.threads, 0); // bad options first
   const policy = resolvePolicy(options.policy);
   const plan = planConversion(model, policy);
+  const work = plan.reduce((sum, p) => sum + (p.action === "keep" ? 0 : p.info.elements), 0);
+  const threads = checkThreads(options.threads, work);
   const header = withHeader ? convertedHeader(model, plan) : undefined;
   for (const message of conversionWarnings(plan, policy)) {
     (options.onWarning ?? printWarning)(message);

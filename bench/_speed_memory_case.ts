@@ -1,0 +1,45 @@
+/**
+ * One in-memory measurement for speed_bench.ts, in a fresh process:
+ *   <runtime> bench/_speed_memory_case.ts convert MODEL.gguf THREADS [--requantize Q8_0]
+ *   <runtime> bench/_speed_memory_case.ts floor MODEL.gguf
+ * `convert` runs convertGguf(); `floor` allocates and fills as many bytes, tensor by
+ * tensor, as the converted model holds (what any loader must at least do). Prints one
+ * JSON line: elapsed ms, baseline and peak RSS, the final model's bytes.
+ */
+import { readFileSync } from "node:fs";
+import { convertGguf, planConversion, readGguf } from "../mod.ts";
+
+function status(field: string): number {
+  const match = readFileSync("/proc/self/status", "utf8").match(
+    new RegExp(`^${field}:\\s+(\\d+) kB`, "m"),
+  );
+  return Number(match![1]) * 1024;
+}
+
+const [mode, path, threads, flag, type] = process.argv.slice(2);
+const policy = flag === "--requantize" ? { requantize: type as "Q8_0" } : {};
+let sizes: number[] = [];
+if (mode === "floor") {
+  // The output sizes come from the plan: reading the header is not part of the floor.
+  const header = await readGguf(path);
+  sizes = planConversion(header, policy).map((entry) => entry.nbytes);
+}
+const baseline = status("VmRSS");
+const start = performance.now();
+let finalBytes = 0;
+if (mode === "convert") {
+  const model = await convertGguf(path, { threads: Number(threads), policy, onWarning() {} });
+  for (const tensor of model.tensors.values()) finalBytes += tensor.data.byteLength;
+} else {
+  const kept: Uint8Array[] = [];
+  for (const size of sizes) {
+    const bytes = new Uint8Array(size);
+    bytes.fill(1);
+    kept.push(bytes);
+    finalBytes += size;
+  }
+}
+const ms = performance.now() - start;
+process.stdout.write(
+  JSON.stringify({ ms, baseline, peak: status("VmHWM"), finalBytes }) + "\n",
+);

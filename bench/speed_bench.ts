@@ -1,0 +1,250 @@
+/**
+ * The speed suite: every way of converting, on Deno and Bun, with 1, 2 and all threads,
+ * each figure beside its floor measured in the same run (interleaved, median of --runs):
+ *
+ * - file → file (`IN -o OUT`) vs `dd conv=fdatasync` writing as many bytes;
+ * - pipe → pipe (`- -o - < IN | cat > OUT`) vs `cat < OUT | cat > COPY`;
+ * - in memory (`convertGguf()`) vs allocating and filling the final bytes;
+ * - requantizing to Q8_0 file → file vs F32 output of the same model, and both vs llama.cpp's
+ *   `llama_model_quantize` (`llama-quantize --allow-requantize`, every core) where its
+ *   prebuilt library can be had (see _llama_quantize.ts; Linux x64).
+ *
+ * Threads beyond the machine's cores are not run: the table reports what it finds, so the
+ * same command shows the scaling on a 16-core machine.
+ *
+ *   deno run -A bench/speed_bench.ts [--size-mb 330] [--runs 3] [--threads 1,2,all]
+ */
+import { spawnSync } from "node:child_process";
+import { cpus } from "node:os";
+import { rmSync, statSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { binary } from "./_runner.ts";
+import { ensureSyntheticModel } from "./synthetic_model.ts";
+
+const { values } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    "size-mb": { type: "string", default: "330" },
+    runs: { type: "string", default: "3" },
+    threads: { type: "string", default: "1,2,all" },
+  },
+});
+const cores = navigator.hardwareConcurrency;
+const threadCounts = [
+  ...new Set(
+    values.threads.split(",").map((t) => (t === "all" ? cores : Number(t))).filter((t) =>
+      t <= cores
+    ),
+  ),
+];
+const runs = Number(values.runs);
+const model = ensureSyntheticModel(Number(values["size-mb"]));
+const out = `${model}.speed.gguf`;
+const copy = `${model}.speed-copy`;
+const quote = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
+const runtimes: [string, string[]][] = [
+  ["deno", [binary("deno"), "run", "-A"]],
+  ["bun", [binary("bun")]],
+];
+
+/** Runs a shell command, returning seconds and stdout; throws on failure. */
+function timed(command: string): { seconds: number; stdout: string; stderr: string } {
+  const start = performance.now();
+  const run = spawnSync("bash", ["-c", command], { encoding: "utf8", maxBuffer: 1 << 26 });
+  const seconds = (performance.now() - start) / 1000;
+  if (run.status !== 0) throw new Error(`${command} failed (${run.status}): ${run.stderr}`);
+  return { seconds, stdout: run.stdout, stderr: run.stderr };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const peakMib = (stderr: string) => {
+  const peak = stderr.match(/peak memory ([\d.]+) (MB|GB)/);
+  return peak === null ? NaN : (Number(peak[1]) * (peak[2] === "GB" ? 1e9 : 1e6)) / 2 ** 20;
+};
+
+interface Row {
+  runtime: string;
+  way: string;
+  threads: number | string;
+  seconds: number;
+  floorName: string;
+  floor: number;
+  peak: string;
+  target?: string;
+}
+const rows: Row[] = [];
+
+function ddFloor(bytes: number): number {
+  const blocks = Math.ceil(bytes / (4 << 20));
+  return timed(`dd if=/dev/zero of=${quote(copy)} bs=4M count=${blocks} conv=fdatasync status=none`)
+    .seconds;
+}
+
+function catFloor(): number {
+  return timed(`cat < ${quote(out)} | cat > ${quote(copy)}`).seconds;
+}
+
+const cli = (command: string[], args: string) =>
+  `${command.map(quote).join(" ")} convert.ts ${args}`;
+
+/** Median seconds of `measure` and of `floor`, interleaved; the last run's stderr. */
+function paired(measure: () => { seconds: number; stderr: string }, floor: () => number) {
+  const times: number[] = [];
+  const floors: number[] = [];
+  let stderr = "";
+  for (let i = 0; i < runs; i++) {
+    const run = measure();
+    times.push(run.seconds);
+    stderr = run.stderr;
+    floors.push(floor());
+  }
+  return { seconds: median(times), floor: median(floors), stderr };
+}
+
+const llama = (type: string) => {
+  const run = timed(
+    `${quote(binary("deno"))} run -A bench/_llama_quantize.ts ${quote(model)} ${
+      quote(copy)
+    } ${type}`,
+  );
+  const result = JSON.parse(run.stdout.trim().split("\n").at(-1)!);
+  return result.unavailable === undefined ? result.ms / 1000 : NaN;
+};
+const llamaQ8 = median(Array.from({ length: runs }, () => llama("Q8_0")));
+const llamaF32 = median(Array.from({ length: runs }, () => llama("F32")));
+
+for (const [runtime, command] of runtimes) {
+  const perThreads = new Map<number, Record<string, number>>();
+  for (const threads of threadCounts) {
+    const t = `--threads ${threads}`;
+    const seconds: Record<string, number> = {};
+    // File to file.
+    const file = paired(
+      () => timed(cli(command, `${quote(model)} -o ${quote(out)} --force ${t}`)),
+      () => ddFloor(statSync(out).size),
+    );
+    seconds.file = file.seconds;
+    rows.push({
+      runtime,
+      way: "file → file",
+      threads,
+      seconds: file.seconds,
+      floorName: "dd conv=fdatasync",
+      floor: file.floor,
+      peak: peakMib(file.stderr).toFixed(0),
+      target: "≤ 1.15× floor",
+    });
+    // Pipe to pipe.
+    const pipe = paired(
+      () => timed(cli(command, `- -o - ${t} < ${quote(model)} 2>/dev/null | cat > ${quote(out)}`)),
+      catFloor,
+    );
+    rows.push({
+      runtime,
+      way: "pipe → pipe",
+      threads,
+      seconds: pipe.seconds,
+      floorName: "cat | cat",
+      floor: pipe.floor,
+      peak: "",
+      target: "≤ 1.5× floor",
+    });
+    // In memory.
+    const memoryCase = (args: string) =>
+      JSON.parse(
+        timed(`${command.map(quote).join(" ")} bench/_speed_memory_case.ts ${args}`).stdout,
+      );
+    const memory = { times: [] as number[], floors: [] as number[], peak: 0, final: 0 };
+    for (let i = 0; i < runs; i++) {
+      const run = memoryCase(`convert ${quote(model)} ${threads}`);
+      memory.times.push(run.ms / 1000);
+      memory.peak = (run.peak - run.baseline) / 2 ** 20;
+      memory.final = run.finalBytes / 2 ** 20;
+      memory.floors.push(memoryCase(`floor ${quote(model)}`).ms / 1000);
+    }
+    seconds.memory = median(memory.times);
+    rows.push({
+      runtime,
+      way: "in memory",
+      threads,
+      seconds: seconds.memory,
+      floorName: "allocate + fill",
+      floor: median(memory.floors),
+      peak: `${memory.peak.toFixed(0)} over baseline for ${memory.final.toFixed(0)}`,
+    });
+    // Requantizing to Q8_0, file to file, beside F32 output and llama.cpp.
+    const q8 = paired(
+      () => timed(cli(command, `${quote(model)} -o ${quote(out)} --force --requantize Q8_0 ${t}`)),
+      () => 0,
+    );
+    seconds.q8 = q8.seconds;
+    rows.push({
+      runtime,
+      way: "--requantize Q8_0 file → file",
+      threads,
+      seconds: q8.seconds,
+      floorName: "F32 output (above)",
+      floor: file.seconds,
+      peak: peakMib(q8.stderr).toFixed(0),
+      target: "≤ 1.5× F32 output",
+    });
+    perThreads.set(threads, seconds);
+  }
+  for (
+    const [way, key, floor] of [["F32 file → file", "file", llamaF32], [
+      "Q8_0 file → file",
+      "q8",
+      llamaQ8,
+    ]] as const
+  ) {
+    for (const threads of threadCounts) {
+      rows.push({
+        runtime,
+        way,
+        threads,
+        seconds: perThreads.get(threads)![key],
+        floorName: `llama_model_quantize (${cores} threads)`,
+        floor,
+        peak: "",
+      });
+    }
+  }
+  // Scaling: each way's time with one thread over its time with more.
+  const one = perThreads.get(1);
+  if (one !== undefined) {
+    for (const threads of threadCounts.filter((t) => t > 1)) {
+      for (const key of ["memory", "file", "q8"]) {
+        rows.push({
+          runtime,
+          way: `speed-up ${key === "q8" ? "Q8_0 file" : key}`,
+          threads,
+          seconds: perThreads.get(threads)![key],
+          floorName: "1 thread",
+          floor: one[key],
+          peak: "",
+          target: key === "memory" ? "≥ 1.6× at 2 threads" : undefined,
+        });
+      }
+    }
+  }
+}
+rmSync(out, { force: true });
+rmSync(copy, { force: true });
+
+const lines = [
+  `### Speed: ${model} (${(statSync(model).size / 1e6).toFixed(0)} MB), ${cores} cores (${
+    cpus()[0]?.model ?? "?"
+  }), median of ${runs}`,
+  "",
+  "| runtime | way | threads | seconds | floor | floor s | × floor | target | peak MiB |",
+  "| --- | --- | ---: | ---: | --- | ---: | ---: | --- | --- |",
+];
+for (const r of rows) {
+  const ratio = r.way.startsWith("speed-up") ? r.floor / r.seconds : r.seconds / r.floor;
+  lines.push(
+    `| ${r.runtime} | ${r.way} | ${r.threads} | ${r.seconds.toFixed(2)} | ${r.floorName} | ${
+      Number.isNaN(r.floor) ? "n/a" : r.floor.toFixed(2)
+    } | ${Number.isNaN(ratio) ? "n/a" : ratio.toFixed(2)} | ${r.target ?? ""} | ${r.peak} |`,
+  );
+}
+process.stdout.write(lines.join("\n") + "\n");
