@@ -144,7 +144,7 @@ for (const [runtime, command] of runtimes) {
       way: "pipe → pipe",
       threads,
       seconds: pipe.seconds,
-      floorName: "cat | cat",
+      floorName: "cat → cat",
       floor: pipe.floor,
       peak: "",
       target: "≤ 1.5× floor",

@@ -29,17 +29,22 @@ export interface ChunkScratch extends RangeScratch {
   input?: Uint8Array;
   /** The output of one step (float32 values or blocks). */
   output?: Uint8Array;
-  /** The input of the step after it, read while the caller consumes this one. */
+  /** The other step's input (steps alternate between the two). */
   nextInput?: Uint8Array;
-  /** The output of the step after it, converted while the caller consumes this one. */
+  /** The other step's output. */
   nextOutput?: Uint8Array;
+  /** Which of the two the last step used. */
+  side?: 0 | 1;
 }
 
 /** Options for {@linkcode convertTensorChunks}. */
 export interface TensorChunkOptions {
   /** Input bytes read per step (at least one block is always read). */
   chunkBytes: number;
-  /** Buffers to reuse; each yielded chunk is then valid only until the next is asked for. */
+  /**
+   * Buffers to reuse. Without `into`, a yielded chunk stays valid until the second chunk
+   * after it is asked for: a consumer may write one chunk out while the next is made.
+   */
   scratch: ChunkScratch;
   /**
    * The tensor's whole output (`plan.nbytes` bytes, 4-byte aligned): chunks are written
@@ -130,35 +135,35 @@ export async function* convertTensorChunks(
   // Workers write into shared memory: the output buffer must be shared to be split.
   const split = threads !== undefined && plan.action !== "keep" &&
     (into === undefined || into.buffer instanceof SharedArrayBuffer);
-  const readInput = (offset: number, length: number) => {
-    if (source.kind === "bytes") return source.read(info.fileOffset + offset, length);
-    scratch.input = grow(scratch.input, length, split);
-    return source.read(info.fileOffset + offset, length, scratch.input);
-  };
+  // Without `into`, steps alternate between two sets of buffers, so that a chunk stays
+  // valid while the next is made (a file sink writes one while the threads convert the next).
+  const flip = () => (scratch.side = scratch.side === 1 ? 0 : 1);
+  const inputBuffer = (side: number, length: number, shared: boolean) =>
+    side === 0
+      ? (scratch.input = grow(scratch.input, length, shared))
+      : (scratch.nextInput = grow(scratch.nextInput, length, shared));
 
   if (plan.typeName !== "F32" && plan.action === "keep") {
     // The bytes as they are.
     for (let done = 0; done < info.nbytes; done += options.chunkBytes) {
       signal?.throwIfAborted();
       const length = Math.min(options.chunkBytes, info.nbytes - done);
-      yield into === undefined
-        ? await readInput(done, length)
-        : await source.read(info.fileOffset + done, length, into.subarray(done, done + length));
+      const at = info.fileOffset + done;
+      if (into !== undefined) {
+        yield await source.read(at, length, into.subarray(done, done + length));
+      } else if (source.kind === "bytes") yield await source.read(at, length);
+      else yield await source.read(at, length, inputBuffer(flip(), length, false));
     }
     return;
   }
 
   const requantize = plan.typeName !== "F32";
   const shares = split ? threads.threads : 1;
-  // File and stream outputs are pipelined: this thread converts its part of the next
-  // step and leaves the rest to the workers while the caller writes this step out of the
-  // other pair of buffers. Two steps in flight take the memory of one: the step is not
-  // scaled by the threads there.
-  const pipelined = split && into === undefined;
-  const scale = pipelined ? 0.5 : shares;
   // A step is whole input blocks and, when requantizing, whole output blocks too (block
-  // sizes are powers of two, so the larger is a multiple of the smaller). With threads,
-  // each thread gets a step's worth, within an overall bound.
+  // sizes are powers of two, so the larger is a multiple of the smaller). Into a tensor's
+  // own buffer each thread gets a step's worth, within an overall bound; into the two
+  // reused sets of buffers, the threads share one step's worth.
+  const scale = into === undefined ? 1 : shares;
   const unit = requantize ? Math.max(from.blockSize, QUANT_BLOCK) : from.blockSize;
   const unitsByInput = Math.floor(
     (options.chunkBytes * scale) / ((unit / from.blockSize) * from.bytesPerBlock),
@@ -169,27 +174,24 @@ export async function* convertTensorChunks(
   const stepOutBytes = requantize
     ? (stepElements / to.blockSize) * to.bytesPerBlock
     : stepElements * 4;
-  const range: RangeScratch = scratch;
-  const inputBuffer = (side: number, length: number, shared: boolean) =>
-    side === 0
-      ? (scratch.input = grow(scratch.input, length, shared))
-      : (scratch.nextInput = grow(scratch.nextInput, length, shared));
   const outputBuffer = (side: number) =>
     side === 0
       ? (scratch.output = grow(scratch.output, stepOutBytes, split))
       : (scratch.nextOutput = grow(scratch.nextOutput, stepOutBytes, split));
 
-  /** Reads the input of the step starting at value `first` and names its output. */
-  const prepare = async (first: number, side: number): Promise<RangeJob> => {
+  for (let first = 0; first < info.elements; first += stepElements) {
+    signal?.throwIfAborted();
+    const side = into === undefined ? flip() : 0;
     const elements = Math.min(stepElements, info.elements - first);
     const inStart = (first / from.blockSize) * from.bytesPerBlock;
     const inBytes = (elements / from.blockSize) * from.bytesPerBlock;
     const outStart = requantize ? (first / to.blockSize) * to.bytesPerBlock : first * 4;
     const outBytes = requantize ? (elements / to.blockSize) * to.bytesPerBlock : elements * 4;
+    const parallel = split && elements >= MIN_SPLIT_ELEMENTS;
     let src: Uint8Array;
     if (source.kind === "bytes") {
       src = await source.read(info.fileOffset + inStart, inBytes);
-      if (split && !(src.buffer instanceof SharedArrayBuffer)) {
+      if (parallel && !(src.buffer instanceof SharedArrayBuffer)) {
         // A view of a mapping or of the caller's bytes: workers need a shared copy.
         const copy = inputBuffer(side, inBytes, true);
         copy.set(src);
@@ -205,42 +207,10 @@ export async function* convertTensorChunks(
     const dst = into !== undefined
       ? into.subarray(outStart, outStart + outBytes)
       : outputBuffer(side).subarray(0, outBytes);
-    return { from: from.id, to: to.id, littleEndian, src, dst, elements };
-  };
-  /** Converts a step: split over the threads when it is worth it, else here. */
-  const convert = (job: RangeJob): Promise<void> | undefined => {
-    if (split && job.elements >= MIN_SPLIT_ELEMENTS) {
-      return threads!.run(splitJob(job, from, to, unit, shares), range);
-    }
-    convertRange(job, range);
-    return undefined;
-  };
-
-  if (!pipelined) {
-    for (let first = 0; first < info.elements; first += stepElements) {
-      signal?.throwIfAborted();
-      const job = await prepare(first, 0);
-      await convert(job);
-      yield job.dst;
-    }
-    return;
-  }
-  let job = await prepare(0, 0);
-  let done = convert(job);
-  try {
-    for (let first = 0, side = 0; first < info.elements; first += stepElements, side ^= 1) {
-      signal?.throwIfAborted();
-      await done;
-      const current = job;
-      if (first + stepElements < info.elements) {
-        job = await prepare(first + stepElements, side ^ 1);
-        done = convert(job);
-      } else done = undefined;
-      yield current.dst;
-    }
-  } finally {
-    // Left early: the step in flight must not surface as an unhandled rejection.
-    done?.catch(() => {});
+    const job = { from: from.id, to: to.id, littleEndian, src, dst, elements };
+    if (parallel) await threads!.run(splitJob(job, from, to, unit, shares), scratch);
+    else convertRange(job, scratch);
+    yield dst;
   }
 }
 

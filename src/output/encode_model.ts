@@ -18,8 +18,8 @@ export interface EncodeOptions {
 
 /**
  * Yields the converted model's bytes in order: header, then each tensor's data padded as
- * the alignment asks. Chunks are views of reused buffers, valid only until the next is
- * asked for. Memory use is bounded by the chunk sizes, whatever the model's size. The
+ * the alignment asks. Chunks are views of reused buffers, each valid until the second
+ * chunk after it is asked for (so one can be written out while the next is made). Memory use is bounded by the chunk sizes, whatever the model's size. The
  * conversion's worker threads start when first needed and stop when the iteration ends.
  *
  * @param model The model being converted (its sources stay open throughout).

@@ -93,10 +93,24 @@ export async function writeConvertedModel(
   const sink = await openSink(conversion.plan);
   try {
     let bytesWritten = 0;
-    for await (const chunk of encodeConverted(model, conversion, options)) {
-      await sink.write(chunk);
-      bytesWritten += chunk.length;
-      options.onProgress?.({ bytesWritten, totalBytes: header.fileSize });
+    // Each chunk is written while the next is made (a chunk stays valid until the second
+    // after it is asked for): the sink's writes run beside the conversion.
+    const chunks = encodeConverted(model, conversion, options);
+    let writing: Promise<void> | undefined;
+    try {
+      for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
+        await writing;
+        const chunk = next.value;
+        writing = sink.write(chunk).then(() => {
+          bytesWritten += chunk.length;
+          options.onProgress?.({ bytesWritten, totalBytes: header.fileSize });
+        });
+        // A failure surfaces at the next await of `writing`, not as an unhandled rejection.
+        writing.catch(() => {});
+      }
+      await writing;
+    } finally {
+      await chunks.return(undefined);
     }
     if (bytesWritten !== header.fileSize) {
       throw new GgufError(
