@@ -87,9 +87,9 @@ Options:
                        the most memory the parsed header may take (default 64M;
                        e.g. 268435456, 256M, 1G); a larger header is refused
   --access MODE        auto (default: mmap where possible), mmap, or read
-  --threads N          threads converting, this one included (default: every core,
-                       ${availableCores()} here, when at least 16 Mi values are converted;
-                       else 1); the output is the same for any N
+  --threads N          threads converting, this one included; the output is the same
+                       for any N (default: every core, ${availableCores()} here, less one for the
+                       writes unless requantizing; 1 below 16 Mi values to convert)
   --progress           show a progress bar on stderr (default when stderr is a terminal)
   -q, --quiet          no warnings, progress or summary
   -v, --verbose        notices, e.g. when mmap falls back to reads

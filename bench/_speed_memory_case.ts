@@ -28,7 +28,8 @@ const baseline = status("VmRSS");
 const start = performance.now();
 let finalBytes = 0;
 if (mode === "convert") {
-  const model = await convertGguf(path, { threads: Number(threads), policy, onWarning() {} });
+  const count = threads === "default" ? undefined : Number(threads);
+  const model = await convertGguf(path, { threads: count, policy, onWarning() {} });
   for (const tensor of model.tensors.values()) finalBytes += tensor.data.byteLength;
 } else {
   const kept: Uint8Array[] = [];

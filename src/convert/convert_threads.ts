@@ -50,9 +50,10 @@ export const AUTO_THREADS_MIN_ELEMENTS = 1 << 24;
  * @param threads The caller's value: a positive integer, or `undefined` for the default.
  * @param work The values the conversion converts (the default uses one thread for a
  *   conversion too small to gain from more).
- * @returns The threads to use: `threads` if given, else every core for a conversion of
- *   at least {@linkcode AUTO_THREADS_MIN_ELEMENTS} values, else 1; always 1 where this
- *   runtime has no workers or no shared memory.
+ * @param spare Cores the default leaves to other work (the writes of a file output).
+ * @returns The threads to use: `threads` if given, else every core but `spare` (at least
+ *   one) for a conversion of at least {@linkcode AUTO_THREADS_MIN_ELEMENTS} values, else
+ *   1; always 1 where this runtime has no workers or no shared memory.
  * @throws {TypeError} For anything but a positive integer.
  *
  * @example
@@ -62,15 +63,17 @@ export const AUTO_THREADS_MIN_ELEMENTS = 1 << 24;
  * assert.equal(checkThreads(1, 1e9), 1);
  * assert.equal(checkThreads(undefined, 1000), 1);
  * assert.ok(checkThreads(undefined, 1e9) >= 1);
+ * assert.ok(checkThreads(undefined, 1e9, 1) >= 1);
  * assert.throws(() => checkThreads(0, 1000), TypeError);
  * ```
  */
-export function checkThreads(threads: number | undefined, work: number): number {
+export function checkThreads(threads: number | undefined, work: number, spare = 0): number {
   if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1)) {
     throw new TypeError(`threads must be a positive integer, got ${threads}`);
   }
   if (!canStartWorkers()) return 1;
-  return threads ?? (work >= AUTO_THREADS_MIN_ELEMENTS ? availableCores() : 1);
+  if (threads !== undefined) return threads;
+  return work >= AUTO_THREADS_MIN_ELEMENTS ? Math.max(1, availableCores() - spare) : 1;
 }
 
 /**

@@ -25,10 +25,12 @@ export interface ConvertOptions {
   /** Input bytes read per step (default 1 MiB). */
   chunkBytes?: number;
   /**
-   * Threads converting, this one included (default: every core the runtime reports, for
-   * a conversion of at least 16 Mi values; 1 for smaller ones, and where there are no
-   * worker threads or no `SharedArrayBuffer`). Output bytes are the same for any number.
-   * With more than one, tensors converted in memory are views of `SharedArrayBuffer`s.
+   * Threads converting, this one included. Default: for a conversion of at least 16 Mi
+   * values, every core the runtime reports — less one for a file or stream output that
+   * only dequantizes (its writes take a core) — and 1 for smaller conversions, or where
+   * there are no worker threads or no `SharedArrayBuffer`. Output bytes are the same for
+   * any number. With more than one, tensors converted in memory are views of
+   * `SharedArrayBuffer`s.
    */
   threads?: number;
   /** Stops the conversion between chunks with the signal's reason. */
@@ -86,7 +88,11 @@ export function prepareConversion(
   const policy = resolvePolicy(options.policy);
   const plan = planConversion(model, policy);
   const work = plan.reduce((sum, p) => sum + (p.action === "keep" ? 0 : p.info.elements), 0);
-  const threads = checkThreads(options.threads, work);
+  // Written out as float32, the output is several times the input: one core goes to the
+  // writes (measured on 2 cores: one converting thread beside the writes is the fastest),
+  // unless requantizing, where conversion is the larger part.
+  const writeBound = withHeader && !plan.some((p) => p.action === "requantize");
+  const threads = checkThreads(options.threads, work, writeBound ? 1 : 0);
   const header = withHeader ? convertedHeader(model, plan) : undefined;
   for (const message of conversionWarnings(plan, policy)) {
     (options.onWarning ?? printWarning)(message);

@@ -11,7 +11,7 @@
 import { formatInteger, GgufError } from "../model/errors.ts";
 
 /** Bytes per BYOB read. */
-const BYOB_CHUNK = 64 * 1024;
+const BYOB_CHUNK = 256 * 1024;
 /**
  * Reads between two turns of the event loop. A stream whose chunks are ready at once (an
  * endless run of empty chunks, say) would otherwise keep the reading in microtasks, where
