@@ -5,7 +5,16 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -15,6 +24,7 @@ import {
   convertGguf,
   convertStream,
   ggmlType,
+  GgufError,
 } from "../mod.ts";
 import { encodeGgufHeader, type TensorLayoutInput } from "../src/format/encode_header.ts";
 import { ConvertThreads } from "../src/convert/convert_threads.ts";
@@ -235,3 +245,65 @@ test("a conversion left early stops its workers: the process exits", { skip: noW
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("--threads: the CLI writes the same bytes with any number, and refuses a bad one", async () => {
+  const { main } = await import("../convert.ts");
+  const dir = mkdtempSync(join(tmpdir(), "gguf-threads-"));
+  const quiet = { stdout: () => {}, stderr: () => {} };
+  try {
+    const sample = new URL("../samples/tiny-llama.gguf", import.meta.url).pathname;
+    const digests = [];
+    for (const threads of ["1", "2", "3"]) {
+      const out = join(dir, `t${threads}.gguf`);
+      const args = [sample, "-o", out, "-q", "--threads", threads, "--requantize", "Q8_0"];
+      assert.equal(await main(args, quiet), 0);
+      digests.push(sha256(readFileSync(out)));
+    }
+    assert.deepEqual(new Set(digests).size, 1);
+    for (const bad of ["0", "1.5", "x", "2000", "=-1"]) {
+      let err = "";
+      const flags = bad.startsWith("=") ? [`--threads${bad}`] : ["--threads", bad];
+      const status = await main([sample, "--plan", ...flags], {
+        stdout: () => {},
+        stderr: (t) => (err += t),
+      });
+      assert.equal(status, 2, bad);
+      assert.match(err, /--threads takes a number of threads/);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test(
+  "aborting a threaded conversion midway leaves no file and no temporary, and fails as ABORTED",
+  {
+    skip: conformance.skip || noWorkers,
+  },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gguf-threads-"));
+    try {
+      const { path } = tiledModel(dir);
+      const out = join(dir, "out.gguf");
+      const controller = new AbortController();
+      let chunks = 0;
+      await assert.rejects(
+        convertFile(path, out, {
+          threads: 3,
+          chunkBytes: CHUNK_BYTES,
+          signal: controller.signal,
+          onWarning: () => {},
+          onProgress: () => {
+            if (++chunks === 20) controller.abort();
+          },
+        }),
+        (e: unknown) => e instanceof GgufError && e.code === "ABORTED",
+      );
+      assert.ok(chunks >= 20);
+      assert.equal(existsSync(out), false);
+      assert.deepEqual(readdirSync(dir).sort(), ["tiled.gguf"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

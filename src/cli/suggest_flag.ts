@@ -64,7 +64,12 @@ export function usageMessage(error: unknown, flags: readonly string[]): string {
   const quoted = message.match(/'([^']+)'/)?.[1] ?? "";
   const flag = quoted.match(/--[a-z][a-z-]*/)?.[0] ?? option;
   if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && flag !== undefined) {
-    return /argument missing/.test(message) ? `${flag} needs a value` : `${flag} takes no value`;
+    if (/argument missing/.test(message)) return `${flag} needs a value`;
+    // A value starting with "-" (e.g. --threads -1): parseArgs cannot tell it from a flag.
+    if (/ambiguous/.test(message)) {
+      return `${flag} needs a value; one starting with "-" is written ${flag}=-…`;
+    }
+    return `${flag} takes no value`;
   }
   return message;
 }

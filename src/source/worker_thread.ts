@@ -82,7 +82,8 @@ export function canStartWorkers(): boolean {
 /**
  * The number of cores this process may use, as the runtime reports it.
  *
- * @returns `navigator.hardwareConcurrency` where it is a positive integer, else 1.
+ * @returns `navigator.hardwareConcurrency` (Node 20: `os.availableParallelism()`) where it
+ *   is a positive integer, else 1.
  *
  * @example
  * ```ts
@@ -93,7 +94,14 @@ export function canStartWorkers(): boolean {
  */
 export function availableCores(): number {
   const { navigator } = globalThis as { navigator?: { hardwareConcurrency?: number } };
-  const cores = navigator?.hardwareConcurrency;
+  let cores = navigator?.hardwareConcurrency;
+  if (cores === undefined) {
+    // Node 20 has no navigator.
+    const get = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } })
+      .process?.getBuiltinModule;
+    const os = get?.("node:os") as { availableParallelism?: () => number } | undefined;
+    cores = os?.availableParallelism?.();
+  }
   return Number.isSafeInteger(cores) && cores! > 0 ? cores! : 1;
 }
 
