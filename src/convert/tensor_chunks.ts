@@ -41,11 +41,14 @@ export interface ChunkScratch extends RangeScratch {
 export interface TensorChunkOptions {
   /** Input bytes read per step (at least one block is always read). */
   chunkBytes: number;
-  /**
-   * Buffers to reuse. Without `into`, a yielded chunk stays valid until the second chunk
-   * after it is asked for: a consumer may write one chunk out while the next is made.
-   */
+  /** Buffers to reuse; a yielded chunk stays valid until the next is asked for. */
   scratch: ChunkScratch;
+  /**
+   * Without `into`: alternate between two sets of buffers, so that a chunk stays valid
+   * until the second chunk after it is asked for (a consumer may then write one chunk out
+   * while the next is made, at the memory of one more step).
+   */
+  alternate?: boolean;
   /**
    * The tensor's whole output (`plan.nbytes` bytes, 4-byte aligned): chunks are written
    * straight into it, and the yielded chunks are views of it.
@@ -135,9 +138,9 @@ export async function* convertTensorChunks(
   // Workers write into shared memory: the output buffer must be shared to be split.
   const split = threads !== undefined && plan.action !== "keep" &&
     (into === undefined || into.buffer instanceof SharedArrayBuffer);
-  // Without `into`, steps alternate between two sets of buffers, so that a chunk stays
-  // valid while the next is made (a file sink writes one while the threads convert the next).
-  const flip = () => (scratch.side = scratch.side === 1 ? 0 : 1);
+  // Asked to, steps alternate between two sets of buffers, so that a chunk stays valid
+  // while the next is made (a file sink writes one while the threads convert the next).
+  const flip = () => options.alternate ? (scratch.side = scratch.side === 1 ? 0 : 1) : 0;
   const inputBuffer = (side: number, length: number, shared: boolean) =>
     side === 0
       ? (scratch.input = grow(scratch.input, length, shared))

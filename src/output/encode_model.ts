@@ -14,17 +14,24 @@ import { ConvertThreads } from "../convert/convert_threads.ts";
 export interface EncodeOptions {
   /** Stops the encoding between chunks with the signal's reason. */
   signal?: AbortSignal;
+  /**
+   * Keep each chunk valid until the second chunk after it is asked for (two sets of step
+   * buffers), so that one can be written out while the next is made. Default: valid until
+   * the next is asked for.
+   */
+  alternate?: boolean;
 }
 
 /**
  * Yields the converted model's bytes in order: header, then each tensor's data padded as
- * the alignment asks. Chunks are views of reused buffers, each valid until the second
- * chunk after it is asked for (so one can be written out while the next is made). Memory use is bounded by the chunk sizes, whatever the model's size. The
- * conversion's worker threads start when first needed and stop when the iteration ends.
+ * the alignment asks. Chunks are views of reused buffers, valid until the next is asked
+ * for (with `alternate`, until the second after it). Memory use is bounded by the chunk
+ * sizes, whatever the model's size. The conversion's worker threads start when first
+ * needed and stop when the iteration ends.
  *
  * @param model The model being converted (its sources stay open throughout).
  * @param conversion From `prepareConversion(model, options, true)` (with its header).
- * @param options An abort signal.
+ * @param options An abort signal; `alternate` to keep each chunk valid a step longer.
  * @returns An async iterator of chunks whose lengths add up to `header.fileSize`.
  *
  * @example
@@ -66,6 +73,7 @@ export async function* encodeConverted(
         scratch,
         signal,
         threads,
+        alternate: options.alternate,
       });
       written = start + entry.nbytes;
     }
