@@ -316,6 +316,10 @@ for (const runtime of RUNTIMES) {
       // Node has no mmap: -v says so, once; Bun and Deno (-A) map the file and say nothing.
       const notices = cli.stderr.split(NOTICE).length - 1;
       assert.equal(notices, runtime.runtime === "node" ? 1 : 0, cli.stderr);
+      // With worker threads (dist/'s convert_worker.js, started as each runtime does).
+      const threadsOut = join(project, `threads-${tag}.gguf`);
+      runtime.cli([SAMPLE, "-o", threadsOut, "-q", "--threads", "3"], project);
+      assert.equal(sha256File(threadsOut), expected, "CLI output with 3 threads");
 
       const apiOut = join(project, `api-${tag}.gguf`);
       const script = runtime.script([SAMPLE, apiOut], project);

@@ -27,6 +27,12 @@ function defaultWorkerUrl(): URL | undefined {
   return new URL(here.endsWith(".ts") ? "./convert_worker.ts" : "./convert_worker.js", here);
 }
 
+/**
+ * A worker's part takes milliseconds (a step is at most 16 MiB of float32s); one not
+ * answered in this time is given up and redone on this thread.
+ */
+const ANSWER_MS = 60_000;
+
 /** Workers idle this long are stopped (and started again when needed). */
 const IDLE_MS = 2000;
 
@@ -148,7 +154,17 @@ export class ConvertThreads {
   #post(slot: Slot, job: RangeJob): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       slot.thread.keepAlive(true);
-      const idle = () => slot.thread.keepAlive(false);
+      // A worker that never answers must not hang the conversion: its part is redone here.
+      const timer = setTimeout(() => {
+        slot.waiting = undefined;
+        slot.thread.terminate();
+        idle();
+        reject(new WorkerFailure(`no answer in ${ANSWER_MS / 1000} s`));
+      }, ANSWER_MS);
+      const idle = () => {
+        clearTimeout(timer);
+        slot.thread.keepAlive(false);
+      };
       slot.waiting = {
         resolve: () => (idle(), resolve()),
         reject: (error) => (idle(), reject(error)),

@@ -7,6 +7,10 @@ import { nodeBuiltin } from "./_node_builtin.ts";
 import type { ByteSink } from "../model/byte_sink.ts";
 import { GgufError } from "../model/errors.ts";
 import { RUNTIME } from "./open_source.ts";
+import { preferReadSize } from "./stream_buffer.ts";
+
+/** Bytes per read of standard input. */
+const STDIN_READ_BYTES = 256 * 1024;
 
 /**
  * Standard input as a `ReadableStream<Uint8Array>`.
@@ -32,8 +36,11 @@ export function stdinStream(): ReadableStream<Uint8Array> {
       "Cannot read standard input: it is a directory; redirect a model into it (< MODEL.gguf)",
     );
   }
-  if (RUNTIME === "deno") return Deno.stdin.readable; // already a byte stream
-  return fileDescriptorStream(0);
+  // Read 256 KiB at a time: a quarter of the reads of the default 64 KiB.
+  return preferReadSize(
+    RUNTIME === "deno" ? Deno.stdin.readable : fileDescriptorStream(0),
+    STDIN_READ_BYTES,
+  );
 }
 
 /** Retry delay when a non-blocking descriptor has no data yet. */

@@ -10,8 +10,34 @@
  */
 import { formatInteger, GgufError } from "../model/errors.ts";
 
-/** Bytes per BYOB read. */
-const BYOB_CHUNK = 256 * 1024;
+/** Bytes per BYOB read, unless the stream asked for another size. */
+const BYOB_CHUNK = 64 * 1024;
+/** Streams that read best in larger pieces (standard input), with their read size. */
+const READ_SIZES = new WeakMap<ReadableStream<Uint8Array>, number>();
+
+/**
+ * Asks that a byte stream be read `bytes` at a time (BYOB reads) instead of 64 KiB:
+ * standard input reads 256 KiB, which takes 0.1–0.3 s off a 1.7 GB pipe. Other streams
+ * (an edge request's body) keep 64 KiB, which keeps their runtime's buffers small.
+ *
+ * @param stream The stream.
+ * @param bytes The read size.
+ * @returns The stream.
+ *
+ * @example
+ * ```ts
+ * import { preferReadSize } from "./stream_buffer.ts";
+ * const stream = preferReadSize(new Blob([new Uint8Array(8)]).stream(), 256 * 1024);
+ * await stream.cancel();
+ * ```
+ */
+export function preferReadSize(
+  stream: ReadableStream<Uint8Array>,
+  bytes: number,
+): ReadableStream<Uint8Array> {
+  READ_SIZES.set(stream, bytes);
+  return stream;
+}
 /**
  * Reads between two turns of the event loop. A stream whose chunks are ready at once (an
  * endless run of empty chunks, say) would otherwise keep the reading in microtasks, where
@@ -56,7 +82,10 @@ export class StreamBuffer {
   /** Absolute offset of the first buffered (unread) byte. */
   position = 0;
 
+  readonly #readSize: number;
+
   constructor(stream: ReadableStream<Uint8Array>) {
+    this.#readSize = READ_SIZES.get(stream) ?? BYOB_CHUNK;
     try {
       this.#reader = stream.getReader({ mode: "byob" });
       this.#byob = true;
@@ -73,14 +102,14 @@ export class StreamBuffer {
       if (this.#ended) return { done: true, value: undefined }; // cancelled meanwhile
     }
     if (!this.#byob) return await (this.#reader as ReadableStreamDefaultReader<Uint8Array>).read();
-    const buffer = this.#free.pop() ?? new ArrayBuffer(BYOB_CHUNK);
+    const buffer = this.#free.pop() ?? new ArrayBuffer(this.#readSize);
     const result = await (this.#reader as ReadableStreamBYOBReader).read(new Uint8Array(buffer));
     return result as ReadableStreamReadResult<Uint8Array>;
   }
 
   /** Returns a consumed chunk's buffer to the pool when it is a whole BYOB buffer. */
   #recycle(chunk: Uint8Array): void {
-    if (this.#byob && chunk.buffer.byteLength === BYOB_CHUNK && this.#free.length < 4) {
+    if (this.#byob && chunk.buffer.byteLength === this.#readSize && this.#free.length < 4) {
       this.#free.push(chunk.buffer as ArrayBuffer);
     }
   }

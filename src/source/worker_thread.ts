@@ -152,11 +152,18 @@ export function startWorker(url: URL, events: WorkerEvents): WorkerThread | unde
   }
   const Node = nodeWorkerConstructor();
   if (Node === undefined) return undefined;
-  // Under Node the module sees the same web globals as elsewhere.
+  // Under Node the module sees the same web globals as elsewhere; messages that come
+  // before it has loaded wait for it, as a web worker's do.
   const bootstrap = `const { parentPort } = require("node:worker_threads");
 globalThis.postMessage = (message) => parentPort.postMessage(message);
-parentPort.on("message", (data) => globalThis.onmessage?.({ data }));
-import(${JSON.stringify(url.href)}).catch((error) => setImmediate(() => { throw error; }));`;
+let early = [];
+const deliver = (data) => globalThis.onmessage?.({ data });
+parentPort.on("message", (data) => (early === undefined ? deliver(data) : early.push(data)));
+import(${JSON.stringify(url.href)}).then(() => {
+  const waiting = early;
+  early = undefined;
+  waiting.forEach(deliver);
+}, (error) => setImmediate(() => { throw error; }));`;
   const worker = new Node(bootstrap, { eval: true });
   worker.on("message", (data) => events.onMessage(data));
   worker.on("error", (error) => events.onError(error));
