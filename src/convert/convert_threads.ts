@@ -115,8 +115,12 @@ export class ConvertThreads {
   #workerUrl: URL | undefined;
 
   /**
+   * A pool for one conversion; no worker starts before {@linkcode ConvertThreads.run}
+   * needs one.
+   *
    * @param threads This thread and the workers to add (1: no workers at all).
-   * @param workerUrl The workers' module (tests substitute one).
+   * @param workerUrl The workers' module (default: `convert_worker` beside this module;
+   *   tests substitute one).
    */
   constructor(threads: number, workerUrl?: URL) {
     this.threads = threads;
