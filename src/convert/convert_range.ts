@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { requireGgmlType } from "../model/ggml_type.ts";
+import { bytesFor, requireGgmlType } from "../model/ggml_type.ts";
 import { dequantizerOf, quantizerOf } from "./kernels.ts";
 
 /**
@@ -89,9 +89,7 @@ export function convertRange(job: RangeJob, scratch: RangeScratch): void {
   const values = scratch.pass;
   for (let done = 0; done < elements; done += pass) {
     const count = Math.min(pass, elements - done);
-    const inAt = (done / from.blockSize) * from.bytesPerBlock;
-    dequantize(src.subarray(inAt), values, count / from.blockSize, littleEndian);
-    const outAt = (done / to.blockSize) * to.bytesPerBlock;
-    quantize(values, dst.subarray(outAt), count / to.blockSize);
+    dequantize(src.subarray(bytesFor(from, done)), values, count / from.blockSize, littleEndian);
+    quantize(values, dst.subarray(bytesFor(to, done)), count / to.blockSize);
   }
 }

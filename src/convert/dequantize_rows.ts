@@ -5,7 +5,7 @@
  */
 import type { ConvertedTensor } from "../model/conversion.ts";
 import { GgufError } from "../model/errors.ts";
-import { requireGgmlType } from "../model/ggml_type.ts";
+import { bytesFor, requireGgmlType } from "../model/ggml_type.ts";
 import { dequantizerOf } from "./kernels.ts";
 
 /**
@@ -75,7 +75,7 @@ export function dequantizeRows(
       `Cannot dequantize rows of "${tensor.name}": its rows are not whole ${traits.name} blocks`,
     );
   }
-  const rowBytes = (rowLength / traits.blockSize) * traits.bytesPerBlock;
+  const rowBytes = bytesFor(traits, rowLength);
   const src = tensor.data.subarray(firstRow * rowBytes, (firstRow + rowCount) * rowBytes);
   dequantizer.kernel(src, out, count / traits.blockSize, tensor.littleEndian);
   return out.subarray(0, count);

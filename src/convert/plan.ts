@@ -6,7 +6,7 @@
  * @module
  */
 import type { ConversionPolicy, TensorPlan } from "../model/conversion.ts";
-import { requireGgmlType } from "../model/ggml_type.ts";
+import { bytesFor, requireGgmlType } from "../model/ggml_type.ts";
 import type { GgufFile } from "../model/gguf_file.ts";
 import type { GgufModel } from "../model/gguf_model.ts";
 import { decideTensor, type ResolvedPolicy, resolvePolicy } from "./policy.ts";
@@ -49,7 +49,7 @@ export function planConversion(
       action: decision.action,
       type: out.id,
       typeName: out.name,
-      nbytes: (info.elements / out.blockSize) * out.bytesPerBlock,
+      nbytes: bytesFor(out, info.elements),
       reason: decision.reason,
       unsupported: decision.unsupported,
     };

@@ -5,7 +5,7 @@
  * @module
  */
 import { formatInteger, GgufError } from "../model/errors.ts";
-import { requireGgmlType } from "../model/ggml_type.ts";
+import { bytesFor, requireGgmlType } from "../model/ggml_type.ts";
 import type { TensorInfo } from "../model/gguf_file.ts";
 import type { GgufModel } from "../model/gguf_model.ts";
 import { dequantizerOf } from "./kernels.ts";
@@ -97,7 +97,7 @@ export async function readTensorRows(
   const count = rowCount * rowLength;
   const out = options.into ?? new Float32Array(count);
   if (out.length < count) throw new TypeError(`into holds ${out.length} values, ${count} needed`);
-  const rowBytes = (rowLength / traits.blockSize) * traits.bytesPerBlock;
+  const rowBytes = bytesFor(traits, rowLength);
   const offset = info.fileOffset + firstRow * rowBytes;
   const length = rowCount * rowBytes;
   const source = part.source;

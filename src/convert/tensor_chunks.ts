@@ -8,7 +8,7 @@
  */
 import type { TensorPlan } from "../model/conversion.ts";
 import type { ByteSource } from "../model/byte_source.ts";
-import { type GgmlTypeTraits, requireGgmlType } from "../model/ggml_type.ts";
+import { bytesFor, type GgmlTypeTraits, requireGgmlType } from "../model/ggml_type.ts";
 import { convertRange, type RangeJob, type RangeScratch } from "./convert_range.ts";
 import type { ConvertThreads } from "./convert_threads.ts";
 
@@ -168,15 +168,12 @@ export async function* convertTensorChunks(
   // reused sets of buffers, the threads share one step's worth.
   const scale = into === undefined ? 1 : shares;
   const unit = requantize ? Math.max(from.blockSize, QUANT_BLOCK) : from.blockSize;
-  const unitsByInput = Math.floor(
-    (options.chunkBytes * scale) / ((unit / from.blockSize) * from.bytesPerBlock),
-  );
+  const unitsByInput = Math.floor((options.chunkBytes * scale) / bytesFor(from, unit));
   const floatBytes = Math.min(MAX_STEP_FLOAT_BYTES * scale, MAX_PARALLEL_FLOAT_BYTES);
   const unitsByOutput = Math.floor(floatBytes / (unit * 4));
   const stepElements = unit * Math.max(1, Math.min(unitsByInput, unitsByOutput));
-  const stepOutBytes = requantize
-    ? (stepElements / to.blockSize) * to.bytesPerBlock
-    : stepElements * 4;
+  // `to` is F32 when dequantizing: 4 bytes a value.
+  const stepOutBytes = bytesFor(to, stepElements);
   const outputBuffer = (side: number) =>
     side === 0
       ? (scratch.output = grow(scratch.output, stepOutBytes, split))
@@ -186,10 +183,10 @@ export async function* convertTensorChunks(
     signal?.throwIfAborted();
     const side = into === undefined ? flip() : 0;
     const elements = Math.min(stepElements, info.elements - first);
-    const inStart = (first / from.blockSize) * from.bytesPerBlock;
-    const inBytes = (elements / from.blockSize) * from.bytesPerBlock;
-    const outStart = requantize ? (first / to.blockSize) * to.bytesPerBlock : first * 4;
-    const outBytes = requantize ? (elements / to.blockSize) * to.bytesPerBlock : elements * 4;
+    const inStart = bytesFor(from, first);
+    const inBytes = bytesFor(from, elements);
+    const outStart = bytesFor(to, first);
+    const outBytes = bytesFor(to, elements);
     const parallel = split && elements >= MIN_SPLIT_ELEMENTS;
     let src: Uint8Array;
     if (source.kind === "bytes") {
@@ -227,17 +224,14 @@ function splitJob(
 ): RangeJob[] {
   const units = job.elements / unit;
   const per = Math.ceil(units / shares);
-  const outBytesPerElement = job.to === 0 ? 4 : to.bytesPerBlock / to.blockSize;
   const jobs: RangeJob[] = [];
   for (let firstUnit = 0; firstUnit < units; firstUnit += per) {
     const first = firstUnit * unit;
     const elements = Math.min(per, units - firstUnit) * unit;
-    const inAt = (first / from.blockSize) * from.bytesPerBlock;
-    const inEnd = ((first + elements) / from.blockSize) * from.bytesPerBlock;
     jobs.push({
       ...job,
-      src: job.src.subarray(inAt, inEnd),
-      dst: job.dst.subarray(first * outBytesPerElement, (first + elements) * outBytesPerElement),
+      src: job.src.subarray(bytesFor(from, first), bytesFor(from, first + elements)),
+      dst: job.dst.subarray(bytesFor(to, first), bytesFor(to, first + elements)),
       elements,
     });
   }

@@ -22,7 +22,7 @@ import {
   TYPED_ARRAY_COST,
 } from "./memory_budget.ts";
 import { formatInteger, GgufError } from "../model/errors.ts";
-import { ggmlType } from "../model/ggml_type.ts";
+import { bytesFor, ggmlType } from "../model/ggml_type.ts";
 import {
   GGUF_VALUE_TYPE_NAMES,
   type GgufArray,
@@ -622,7 +622,7 @@ function readTensorInfo(
     );
   }
   const offset = cursor.u64(`the data offset of ${what}`);
-  const nbytes = (elements / traits.blockSize) * traits.bytesPerBlock;
+  const nbytes = bytesFor(traits, elements);
   return {
     name,
     type,

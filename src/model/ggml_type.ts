@@ -171,3 +171,22 @@ export function requireGgmlType(type: number | string): GgmlTypeTraits {
   }
   return traits;
 }
+
+/**
+ * The bytes that `elements` values take in a type, as whole blocks.
+ *
+ * @param traits The type.
+ * @param elements A whole number of the type's blocks' values.
+ * @returns `elements / blockSize × bytesPerBlock`.
+ *
+ * @example
+ * ```ts
+ * import { bytesFor, requireGgmlType } from "./ggml_type.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(bytesFor(requireGgmlType("Q8_0"), 64), 68);
+ * assert.equal(bytesFor(requireGgmlType("F32"), 3), 12);
+ * ```
+ */
+export function bytesFor(traits: GgmlTypeTraits, elements: number): number {
+  return (elements / traits.blockSize) * traits.bytesPerBlock;
+}
