@@ -10,7 +10,29 @@ type Builtins = {
   "node:fs": typeof import("node:fs");
   "node:fs/promises": typeof import("node:fs/promises");
   "node:path": typeof import("node:path");
+  "node:os": typeof import("node:os");
+  "node:worker_threads": typeof import("node:worker_threads");
 };
+
+/**
+ * Returns a Node built-in module, or `undefined` where the runtime has none (an edge
+ * isolate, a browser).
+ *
+ * @param name The module's `node:` name.
+ * @returns The module, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { findNodeBuiltin } from "./_node_builtin.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(typeof findNodeBuiltin("node:os")?.availableParallelism, "function");
+ * ```
+ */
+export function findNodeBuiltin<K extends keyof Builtins>(name: K): Builtins[K] | undefined {
+  const get = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } })
+    .process?.getBuiltinModule;
+  return get?.(name) as Builtins[K] | undefined;
+}
 
 /**
  * Returns a Node built-in module, or throws a `TypeError` where the runtime has none.
@@ -26,11 +48,9 @@ type Builtins = {
  * ```
  */
 export function nodeBuiltin<K extends keyof Builtins>(name: K): Builtins[K] {
-  const get = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } })
-    .process?.getBuiltinModule;
-  const module = get?.(name);
+  const module = findNodeBuiltin(name);
   if (module === undefined) {
     throw new TypeError(`This runtime has no ${name}: files cannot be read or written here`);
   }
-  return module as Builtins[K];
+  return module;
 }

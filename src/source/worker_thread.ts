@@ -1,11 +1,13 @@
 /**
  * Worker threads behind one interface: the web `Worker` where the runtime has one (Deno,
  * Bun, browsers), `node:worker_threads` under Node. The worker module itself is written
- * against the web globals (`onmessage`, `postMessage`); under Node a two-line bootstrap
+ * against the web globals (`onmessage`, `postMessage`); under Node a short bootstrap
  * provides them.
  *
  * @module
  */
+import { findNodeBuiltin } from "./_node_builtin.ts";
+
 /** A started worker thread. */
 export interface WorkerThread {
   /** Sends a message (views of `SharedArrayBuffer`s are shared, not copied). */
@@ -50,10 +52,7 @@ type WebWorkerConstructor = new (url: URL, options: { type: "module" }) => WebWo
 type NodeWorkerConstructor = new (code: string, options: { eval: true }) => NodeWorker;
 
 function nodeWorkerConstructor(): NodeWorkerConstructor | undefined {
-  const get = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } })
-    .process?.getBuiltinModule;
-  const threads = get?.("node:worker_threads") as { Worker?: NodeWorkerConstructor } | undefined;
-  return threads?.Worker;
+  return findNodeBuiltin("node:worker_threads")?.Worker as NodeWorkerConstructor | undefined;
 }
 
 function webWorkerConstructor(): WebWorkerConstructor | undefined {
@@ -96,11 +95,7 @@ export function availableCores(): number {
   const { navigator } = globalThis as { navigator?: { hardwareConcurrency?: number } };
   let cores = navigator?.hardwareConcurrency;
   if (cores === undefined) {
-    // Node 20 has no navigator.
-    const get = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } })
-      .process?.getBuiltinModule;
-    const os = get?.("node:os") as { availableParallelism?: () => number } | undefined;
-    cores = os?.availableParallelism?.();
+    cores = findNodeBuiltin("node:os")?.availableParallelism?.(); // Node 20 has no navigator
   }
   return Number.isSafeInteger(cores) && cores! > 0 ? cores! : 1;
 }
