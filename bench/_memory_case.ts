@@ -5,16 +5,10 @@
  */
 import { readFileSync } from "node:fs";
 import { convertGguf, dequantize, readGguf } from "../mod.ts";
-
-function status(field: string): number {
-  const match = readFileSync("/proc/self/status", "utf8").match(
-    new RegExp(`^${field}:\\s+(\\d+) kB`, "m"),
-  );
-  return Number(match![1]) * 1024;
-}
+import { procStatus } from "./_runner.ts";
 
 const [mode, path] = process.argv.slice(2);
-const baseline = status("VmRSS");
+const baseline = procStatus("VmRSS");
 const start = performance.now();
 let finalBytes = 0;
 if (mode === "stream") {
@@ -34,5 +28,5 @@ if (mode === "stream") {
 }
 const ms = performance.now() - start;
 process.stdout.write(
-  JSON.stringify({ mode, baseline, peak: status("VmHWM"), finalBytes, ms }) + "\n",
+  JSON.stringify({ mode, baseline, peak: procStatus("VmHWM"), finalBytes, ms }) + "\n",
 );

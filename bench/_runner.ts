@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 
 /**
  * A minimal benchmark runner for Deno and Bun alike: warm up, time a fixed number of
@@ -77,4 +77,12 @@ export function runtimeCommands(script: string): [string, string[]][] {
     ["deno", [binary("deno"), "run", "-A", script]],
     ["bun", [binary("bun"), script]],
   ];
+}
+
+/** A field of this process's /proc/self/status in bytes (Linux), e.g. VmRSS or VmHWM. */
+export function procStatus(field: string): number {
+  const match = readFileSync("/proc/self/status", "utf8").match(
+    new RegExp(`^${field}:\\s+(\\d+) kB`, "m"),
+  );
+  return Number(match![1]) * 1024;
 }

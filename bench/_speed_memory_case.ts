@@ -6,15 +6,8 @@
  * tensor, as the converted model holds (what any loader must at least do). Prints one
  * JSON line: elapsed ms, baseline and peak RSS, the final model's bytes.
  */
-import { readFileSync } from "node:fs";
 import { convertGguf, planConversion, readGguf } from "../mod.ts";
-
-function status(field: string): number {
-  const match = readFileSync("/proc/self/status", "utf8").match(
-    new RegExp(`^${field}:\\s+(\\d+) kB`, "m"),
-  );
-  return Number(match![1]) * 1024;
-}
+import { procStatus } from "./_runner.ts";
 
 const [mode, path, threads, flag, type] = process.argv.slice(2);
 const policy = flag === "--requantize" ? { requantize: type as "Q8_0" } : {};
@@ -24,7 +17,7 @@ if (mode === "floor") {
   const header = await readGguf(path);
   sizes = planConversion(header, policy).map((entry) => entry.nbytes);
 }
-const baseline = status("VmRSS");
+const baseline = procStatus("VmRSS");
 const start = performance.now();
 let finalBytes = 0;
 if (mode === "convert") {
@@ -42,5 +35,5 @@ if (mode === "convert") {
 }
 const ms = performance.now() - start;
 process.stdout.write(
-  JSON.stringify({ ms, baseline, peak: status("VmHWM"), finalBytes }) + "\n",
+  JSON.stringify({ ms, baseline, peak: procStatus("VmHWM"), finalBytes }) + "\n",
 );

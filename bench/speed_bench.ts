@@ -87,18 +87,17 @@ function catFloor(): number {
 const cli = (command: string[], args: string) =>
   `${command.map(quote).join(" ")} convert.ts ${args}`;
 
-/** Median seconds of `measure` and of `floor`, interleaved; the last run's stderr. */
-function paired(measure: () => { seconds: number; stderr: string }, floor: () => number) {
+/** Median seconds of `measure` and of `floor` (if any), interleaved; the last run. */
+function paired<T extends { seconds: number }>(measure: () => T, floor?: () => number) {
   const times: number[] = [];
   const floors: number[] = [];
-  let stderr = "";
+  let last: T | undefined;
   for (let i = 0; i < runs; i++) {
-    const run = measure();
-    times.push(run.seconds);
-    stderr = run.stderr;
-    floors.push(floor());
+    last = measure();
+    times.push(last.seconds);
+    if (floor !== undefined) floors.push(floor());
   }
-  return { seconds: median(times), floor: median(floors), stderr };
+  return { seconds: median(times), floor: median(floors), last: last! };
 }
 
 const llama = (type: string) => {
@@ -131,7 +130,7 @@ for (const [runtime, command] of runtimes) {
       seconds: file.seconds,
       floorName: "dd conv=fdatasync",
       floor: file.floor,
-      peak: peakMib(file.stderr).toFixed(0),
+      peak: peakMib(file.last.stderr).toFixed(0),
       target: "≤ 1.15× floor",
     });
     // Pipe to pipe.
@@ -149,33 +148,33 @@ for (const [runtime, command] of runtimes) {
       peak: "",
       target: "≤ 1.5× floor",
     });
-    // In memory.
-    const memoryCase = (args: string) =>
-      JSON.parse(
+    // In memory: the child reports its own time and memory.
+    const memoryCase = (args: string) => {
+      const run = JSON.parse(
         timed(`${command.map(quote).join(" ")} bench/_speed_memory_case.ts ${args}`).stdout,
       );
-    const memory = { times: [] as number[], floors: [] as number[], peak: 0, final: 0 };
-    for (let i = 0; i < runs; i++) {
-      const run = memoryCase(`convert ${quote(model)} ${threads}`);
-      memory.times.push(run.ms / 1000);
-      memory.peak = (run.peak - run.baseline) / 2 ** 20;
-      memory.final = run.finalBytes / 2 ** 20;
-      memory.floors.push(memoryCase(`floor ${quote(model)}`).ms / 1000);
-    }
-    seconds.memory = median(memory.times);
+      return { ...run, seconds: run.ms / 1000 };
+    };
+    const memory = paired(
+      () => memoryCase(`convert ${quote(model)} ${threads}`),
+      () => memoryCase(`floor ${quote(model)}`).seconds,
+    );
+    seconds.memory = memory.seconds;
+    const { peak, baseline, finalBytes } = memory.last;
     rows.push({
       runtime,
       way: "in memory",
       threads,
-      seconds: seconds.memory,
+      seconds: memory.seconds,
       floorName: "allocate + fill",
-      floor: median(memory.floors),
-      peak: `${memory.peak.toFixed(0)} over baseline for ${memory.final.toFixed(0)}`,
+      floor: memory.floor,
+      peak: `${((peak - baseline) / 2 ** 20).toFixed(0)} over baseline for ${
+        (finalBytes / 2 ** 20).toFixed(0)
+      }`,
     });
     // Requantizing to Q8_0, file to file, beside F32 output and llama.cpp.
     const q8 = paired(
       () => timed(cli(command, `${quote(model)} -o ${quote(out)} --force --requantize Q8_0 ${t}`)),
-      () => 0,
     );
     seconds.q8 = q8.seconds;
     rows.push({
@@ -185,7 +184,7 @@ for (const [runtime, command] of runtimes) {
       seconds: q8.seconds,
       floorName: "F32 output (above)",
       floor: file.seconds,
-      peak: peakMib(q8.stderr).toFixed(0),
+      peak: peakMib(q8.last.stderr).toFixed(0),
       target: "≤ 1.5× F32 output",
     });
     perThreads.set(threads, seconds);
