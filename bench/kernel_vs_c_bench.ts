@@ -1,14 +1,14 @@
 /**
  * Our dequantization kernels against ggml's portable C (`dequantize_row_*` in
  * `src/ggml-quants.c`) on the same bytes in the same run: one command prints, per type,
- * million weights per second under Deno and under Bun, of the kernel and of the simple
- * one it replaced ("before": `tests/_reference_kernels.ts`), of ggml's C built with `-O3`
+ * million weights per second under Deno and under Bun, of `dequantize()` (the SIMD kernel
+ * where the type has one) and of the portable JavaScript kernel, of ggml's C built with `-O3`
  * (and with `-O3 -march=native` if given), and our speed as a fraction of the `-O3` C.
  *
  * The C is called through each runtime's FFI from the very process that times our
  * kernel, on the very buffer it reads (4 Mi weights of `bench/_blocks.ts`'s random blocks
  * per type), and its output is compared bit for bit with ours before anything is timed.
- * Runs alternate ours, before, C, C native, ours, before, C … and the best of each is
+ * Runs alternate ours, portable, C, C native, ours, portable, C … and the best of each is
  * kept, because the machine may be shared. The driver runs the worker under Deno, then
  * Bun, `--passes` times over, and keeps the best of every pass. The ratios divide bests
  * taken in the same processes, so they hold better than the absolute figures on a busy
@@ -35,7 +35,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { dequantize, ggmlType } from "../mod.ts";
-import { REFERENCE_KERNELS } from "../tests/_reference_kernels.ts";
+import { dequantizerOf } from "../src/convert/kernels.ts";
 import { randomBlocks } from "./_blocks.ts";
 import { runtimeCommands, runtimeName } from "./_runner.ts";
 
@@ -49,7 +49,7 @@ type CKernel = (src: Uint8Array, dst: Float32Array, k: number) => void;
 /** What a worker measured for one type: best milliseconds per call. */
 interface TypeResult {
   ours: number;
-  before: number;
+  portable: number;
   c: number | null;
   native: number | null;
 }
@@ -129,7 +129,9 @@ async function worker(types: string[], rounds: number): Promise<void> {
     const src = randomBlocks(type, WEIGHTS);
     const blocks = src.length / traits.bytesPerBlock;
     const runOurs = () => void dequantize(traits.id, src, ours);
-    const runBefore = () => REFERENCE_KERNELS[type](src, ours, blocks);
+    const portable = dequantizerOf(traits.id)!.portable;
+    const runPortable = () => portable(src, ours, blocks, true);
+
     for (const [label, kernels] of [["-O3", c], ["-O3 -march=native", native]] as const) {
       if (kernels === undefined) continue;
       runOurs();
@@ -147,14 +149,19 @@ async function worker(types: string[], rounds: number): Promise<void> {
     // Timed runs all write to the same warm output.
     for (let i = 0; i < 5; i++) {
       runOurs();
-      runBefore();
+      runPortable();
     }
-    const best: TypeResult = { ours: Infinity, before: Infinity, c: null, native: null };
+    const best: TypeResult = {
+      ours: Infinity,
+      portable: Infinity,
+      c: null,
+      native: null,
+    };
     if (c) best.c = Infinity;
     if (native) best.native = Infinity;
     for (let r = 0; r < rounds; r++) {
       best.ours = Math.min(best.ours, time(runOurs));
-      best.before = Math.min(best.before, time(runBefore));
+      best.portable = Math.min(best.portable, time(runPortable));
       if (c) best.c = Math.min(best.c!, time(() => c[type](src, ours, WEIGHTS)));
       if (native) {
         best.native = Math.min(
@@ -209,7 +216,7 @@ function driver(types: string[], rounds: number, passes: number): void {
         const a = seen.results[type];
         const b = report.results[type];
         a.ours = Math.min(a.ours, b.ours);
-        a.before = Math.min(a.before, b.before);
+        a.portable = Math.min(a.portable, b.portable);
         if (a.c !== null && b.c !== null) a.c = Math.min(a.c, b.c);
         if (a.native !== null && b.native !== null) a.native = Math.min(a.native, b.native);
       }
@@ -221,7 +228,7 @@ function driver(types: string[], rounds: number, passes: number): void {
     `### Dequantize ${WEIGHTS / 1048576} Mi weights: gguf-stream vs ggml's C, M weights/s ` +
     `(best of ${rounds} × ${passes}; ${deno.runtime}, ${bun.runtime})`,
     "",
-    "| type | Deno before | Deno | Bun before | Bun | C -O3 | C -O3 native | Deno / C | Bun / C |",
+    "| type | Deno portable | Deno | Bun portable | Bun | C -O3 | C -O3 native | Deno / C | Bun / C |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const type of types) {
@@ -232,11 +239,11 @@ function driver(types: string[], rounds: number, passes: number): void {
     const cRate = rate(cMs);
     const ratio = (ms: number) => (cRate === null ? null : rate(ms)! / cRate);
     lines.push(
-      `| ${type} | ${cell(rate(d.before))} | ${cell(rate(d.ours))} | ${cell(rate(b.before))} | ${
-        cell(rate(b.ours))
-      } | ${cell(cRate)} | ${cell(rate(nativeMs))} | ${cell(ratio(d.ours), 2)} | ${
-        cell(ratio(b.ours), 2)
-      } |`,
+      `| ${type} | ${cell(rate(d.portable))} | ${cell(rate(d.ours))} | ${
+        cell(rate(b.portable))
+      } | ${cell(rate(b.ours))} | ${cell(cRate)} | ${cell(rate(nativeMs))} | ${
+        cell(ratio(d.ours), 2)
+      } | ${cell(ratio(b.ours), 2)} |`,
     );
   }
   if (!c) {

@@ -9,7 +9,8 @@
  * either), and JavaScriptCore replaces every NaN by the canonical one when it boxes a
  * double in its lower tiers, so the payload depends on how far the kernel was compiled.
  * (ggml's C does not pin them down either: the result depends on the compiler's operand
- * order and on FMA contraction.)
+ * order and on FMA contraction.) The SIMD kernels (WebAssembly) are held to the same
+ * reference; 3 MiB of blocks span many of their 16 Ki-weight pieces and end mid-piece.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -24,6 +25,7 @@ import { dequantizeRowQ5_1 } from "../src/convert/dequant/q5_1.ts";
 import { dequantizeRowQ5K } from "../src/convert/dequant/q5_k.ts";
 import { dequantizeRowQ6K } from "../src/convert/dequant/q6_k.ts";
 import { dequantizeRowQ8_0 } from "../src/convert/dequant/q8_0.ts";
+import { hasSimdKernel, simdKernel } from "../src/convert/simd/simd_kernels.ts";
 import { REFERENCE_KERNELS, type ReferenceKernel } from "./_reference_kernels.ts";
 
 interface Case {
@@ -33,7 +35,7 @@ interface Case {
   halves: number[];
 }
 
-const CASES: Case[] = [
+const PORTABLE: Case[] = [
   { type: "Q4_0", kernel: dequantizeRowQ4_0, halves: [0] },
   { type: "Q4_1", kernel: dequantizeRowQ4_1, halves: [0, 2] },
   { type: "Q5_0", kernel: dequantizeRowQ5_0, halves: [0] },
@@ -45,6 +47,15 @@ const CASES: Case[] = [
   { type: "Q5_K", kernel: dequantizeRowQ5K, halves: [0, 2] },
   { type: "Q6_K", kernel: dequantizeRowQ6K, halves: [208] },
 ];
+
+/** The SIMD kernels (WebAssembly), which every runtime tested here can run. */
+const SIMD: Case[] = PORTABLE.filter((c) => hasSimdKernel(ggmlType(c.type)!.id)).map((c) => {
+  const kernel = simdKernel(ggmlType(c.type)!.id);
+  assert.ok(kernel !== undefined, `${c.type}: no SIMD kernel in this runtime`);
+  return { ...c, label: `${c.type}'s SIMD kernel`, kernel };
+});
+
+const CASES: (Case & { label?: string })[] = [...PORTABLE, ...SIMD];
 
 /** Bytes of random blocks per type. */
 const BYTES = 3 << 20;
@@ -134,8 +145,8 @@ function hex(bits: number): string {
   return "0x" + bits.toString(16).padStart(8, "0");
 }
 
-for (const { type, kernel, halves } of CASES) {
-  test(`${type}'s optimized kernel gives the reference kernel's float32 bits on random blocks with edge scales`, () => {
+for (const { type, kernel, halves, label = `${type}'s optimized kernel` } of CASES) {
+  test(`${label} gives the reference kernel's float32 bits on random blocks with edge scales`, () => {
     const { blockSize, bytesPerBlock } = ggmlType(type)!;
     const reference = REFERENCE_KERNELS[type];
     const src = randomBlocks(type, halves, 0x9e3779b9 ^ bytesPerBlock);
@@ -168,7 +179,7 @@ for (const { type, kernel, halves } of CASES) {
     }
   });
 
-  test(`${type}'s optimized kernel reads any byte offset and a few blocks alike`, () => {
+  test(`${label} reads any byte offset and a few blocks alike`, () => {
     const { blockSize, bytesPerBlock } = ggmlType(type)!;
     const reference = REFERENCE_KERNELS[type];
     const whole = randomBlocks(type, halves, 7 * bytesPerBlock).subarray(0, 9 * bytesPerBlock);

@@ -27,6 +27,7 @@ import { dequantizeRowTq1_0, dequantizeRowTq2_0 } from "./dequant/tq.ts";
 import { dequantizeRowMxfp4, dequantizeRowNvfp4 } from "./dequant/fp4.ts";
 import { dequantizeRowQ1_0, dequantizeRowQ2_0 } from "./dequant/q1_q2.ts";
 import { quantizeRowQ4_0 } from "./quant/q4_0.ts";
+import { hasSimdKernel, type SimdKernel, simdKernel } from "./simd/simd_kernels.ts";
 import { quantizeRowQ8_0 } from "./quant/q8_0.ts";
 
 /**
@@ -50,8 +51,15 @@ export type QuantizeKernel = (src: Float32Array, dst: Uint8Array, blocks: number
 
 /** A type's dequantizer, and whether it reads multi-byte fields in either byte order. */
 export interface Dequantizer {
-  /** The kernel: `blocks` whole blocks from `src` to float32 values in `dst`. */
+  /**
+   * The kernel: `blocks` whole blocks from `src` to float32 values in `dst`. For Q4_0,
+   * Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K and Q6_K it runs the SIMD kernel
+   * (`simd/simd_kernels.ts`) on little-endian blocks where WebAssembly SIMD is available,
+   * the portable one otherwise: the same values either way.
+   */
   readonly kernel: DequantizeKernel;
+  /** The portable JavaScript kernel (what `kernel` falls back to). */
+  readonly portable: DequantizeKernel;
   /** `true` when the kernel can read big-endian blocks (plain float types). */
   readonly endianAware: boolean;
 }
@@ -59,8 +67,22 @@ export interface Dequantizer {
 const DEQUANTIZERS = new Map<number, Dequantizer>();
 const QUANTIZERS = new Map<number, QuantizeKernel>();
 
-function dequantizer(id: number, kernel: DequantizeKernel, endianAware = false): void {
-  DEQUANTIZERS.set(id, { kernel, endianAware });
+/** `portable`, or the type's SIMD kernel for little-endian blocks once it is known to run. */
+function preferSimd(id: number, portable: DequantizeKernel): DequantizeKernel {
+  if (!hasSimdKernel(id)) return portable;
+  let simd: SimdKernel | undefined | null = null; // null: not looked up yet
+  return (src, dst, blocks, littleEndian) => {
+    if (littleEndian) {
+      // Looked up at the first call: the module is compiled only when it is needed.
+      if (simd === null) simd = simdKernel(id);
+      if (simd !== undefined) return simd(src, dst, blocks);
+    }
+    portable(src, dst, blocks, littleEndian);
+  };
+}
+
+function dequantizer(id: number, portable: DequantizeKernel, endianAware = false): void {
+  DEQUANTIZERS.set(id, { kernel: preferSimd(id, portable), portable, endianAware });
 }
 
 dequantizer(GgmlType.F32, dequantizeRowF32, true);

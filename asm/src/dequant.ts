@@ -1,0 +1,227 @@
+// gguf-stream's SIMD dequantizers, in AssemblyScript, compiled to WebAssembly by
+// asm/build.ts into src/convert/simd/_dequant_wasm.ts. Each function reads `blocks` whole
+// blocks at `src` and writes their float32 values at `dst`, bit for bit as ggml's
+// `dequantize_row_*` (see the portable kernels in src/convert/dequant/ for the block
+// layouts): every product of a scale and a quant is exact in float32, so each value is
+// rounded once, by the same IEEE single operation as in C. `fp16` is the address of a
+// 65,536-entry float32 table of every half (the JavaScript side writes it once).
+// Little-endian blocks only; memory is laid out by the caller.
+
+// @ts-nocheck: AssemblyScript, not TypeScript (usize, v128, load<T>, @inline).
+
+@inline function half(fp16: usize, at: usize): f32 {
+  return load<f32>(fp16 + (<usize>load<u16>(at) << 2));
+}
+
+/** 16 small signed integers (i8 lanes) times `d`: 16 floats at `dst`. */
+@inline function storeScaled(dst: usize, q: v128, d: v128): void {
+  const lo = i16x8.extend_low_i8x16_s(q);
+  const hi = i16x8.extend_high_i8x16_s(q);
+  v128.store(dst, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo)), d));
+  v128.store(dst, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo)), d), 16);
+  v128.store(dst, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi)), d), 32);
+  v128.store(dst, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi)), d), 48);
+}
+
+/** 16 small unsigned integers (u8 lanes) q: q·d + m, 16 floats at `dst`. */
+@inline function storeScaledAdd(dst: usize, q: v128, d: v128, m: v128): void {
+  const lo = i16x8.extend_low_i8x16_u(q);
+  const hi = i16x8.extend_high_i8x16_u(q);
+  const a = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(lo));
+  const b = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(lo));
+  const c = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(hi));
+  const e = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(hi));
+  v128.store(dst, f32x4.add(f32x4.mul(a, d), m));
+  v128.store(dst, f32x4.add(f32x4.mul(b, d), m), 16);
+  v128.store(dst, f32x4.add(f32x4.mul(c, d), m), 32);
+  v128.store(dst, f32x4.add(f32x4.mul(e, d), m), 48);
+}
+
+/** 16 small unsigned integers (u8 lanes) q: q·d − m, 16 floats at `dst`. */
+@inline function storeScaledSub(dst: usize, q: v128, d: v128, m: v128): void {
+  const lo = i16x8.extend_low_i8x16_u(q);
+  const hi = i16x8.extend_high_i8x16_u(q);
+  const a = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(lo));
+  const b = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(lo));
+  const c = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(hi));
+  const e = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(hi));
+  v128.store(dst, f32x4.sub(f32x4.mul(a, d), m));
+  v128.store(dst, f32x4.sub(f32x4.mul(b, d), m), 16);
+  v128.store(dst, f32x4.sub(f32x4.mul(c, d), m), 32);
+  v128.store(dst, f32x4.sub(f32x4.mul(e, d), m), 48);
+}
+
+/**
+ * The fifth bits of a Q5_0/Q5_1 block's 32 quants as 16 or 0 per lane: bits 0–15 of `qh`
+ * (`first`) or bits 16–31.
+ */
+@inline function fifthBits(qh: u32, first: bool): v128 {
+  const bytes = i32x4.splat(qh);
+  const spread = first
+    ? i8x16.swizzle(bytes, i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1))
+    : i8x16.swizzle(bytes, i8x16(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+  const bits = i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
+  return v128.and(i8x16.eq(v128.and(spread, bits), bits), i8x16.splat(16));
+}
+
+/** Q4_0: 18 bytes, half d and 16 bytes of nibbles; w = (q − 8)·d. */
+export function q4_0(src: usize, dst: usize, blocks: i32, fp16: usize): void {
+  const mask = i8x16.splat(15);
+  const eight = i8x16.splat(8);
+  for (let b = 0; b < blocks; b++, src += 18, dst += 128) {
+    const d = f32x4.splat(half(fp16, src));
+    const q = v128.load(src, 2);
+    storeScaled(dst, i8x16.sub(v128.and(q, mask), eight), d);
+    storeScaled(dst + 64, i8x16.sub(i8x16.shr_u(q, 4), eight), d);
+  }
+}
+
+/** Q4_1: 20 bytes, half d, half m and 16 bytes of nibbles; w = q·d + m. */
+export function q4_1(src: usize, dst: usize, blocks: i32, fp16: usize): void {
+  const mask = i8x16.splat(15);
+  for (let b = 0; b < blocks; b++, src += 20, dst += 128) {
+    const d = f32x4.splat(half(fp16, src));
+    const m = f32x4.splat(half(fp16, src + 2));
+    const q = v128.load(src, 4);
+    storeScaledAdd(dst, v128.and(q, mask), d, m);
+    storeScaledAdd(dst + 64, i8x16.shr_u(q, 4), d, m);
+  }
+}
+
+/** Q5_0: 22 bytes, half d, 32 fifth bits, 16 bytes of nibbles; w = (q − 16)·d. */
+export function q5_0(src: usize, dst: usize, blocks: i32, fp16: usize): void {
+  const mask = i8x16.splat(15);
+  const sixteen = i8x16.splat(16);
+  for (let b = 0; b < blocks; b++, src += 22, dst += 128) {
+    const d = f32x4.splat(half(fp16, src));
+    const qh = load<u32>(src, 2);
+    const q = v128.load(src, 6);
+    const lo = v128.or(v128.and(q, mask), fifthBits(qh, true));
+    const hi = v128.or(i8x16.shr_u(q, 4), fifthBits(qh, false));
+    storeScaled(dst, i8x16.sub(lo, sixteen), d);
+    storeScaled(dst + 64, i8x16.sub(hi, sixteen), d);
+  }
+}
+
+/** Q5_1: 24 bytes, half d, half m, 32 fifth bits, 16 bytes of nibbles; w = q·d + m. */
+export function q5_1(src: usize, dst: usize, blocks: i32, fp16: usize): void {
+  const mask = i8x16.splat(15);
+  for (let b = 0; b < blocks; b++, src += 24, dst += 128) {
+    const d = f32x4.splat(half(fp16, src));
+    const m = f32x4.splat(half(fp16, src + 2));
+    const qh = load<u32>(src, 4);
+    const q = v128.load(src, 8);
+    storeScaledAdd(dst, v128.or(v128.and(q, mask), fifthBits(qh, true)), d, m);
+    storeScaledAdd(dst + 64, v128.or(i8x16.shr_u(q, 4), fifthBits(qh, false)), d, m);
+  }
+}
+
+/** Q8_0: 34 bytes, half d and 32 signed bytes; w = q·d. */
+export function q8_0(src: usize, dst: usize, blocks: i32, fp16: usize): void {
+  for (let b = 0; b < blocks; b++, src += 34, dst += 128) {
+    const d = f32x4.splat(half(fp16, src));
+    storeScaled(dst, v128.load(src, 2), d);
+    storeScaled(dst + 64, v128.load(src, 18), d);
+  }
+}
+
+/**
+ * A K-quant's 6-bit scale (`min` false) or min (`min` true) of pair `j` from its 12
+ * packed bytes at `k` (ggml's get_scale_min_k4).
+ */
+@inline function scaleMin(k: usize, j: i32, min: bool): u32 {
+  if (j < 4) return <u32>load<u8>(k + j + (min ? 4 : 0)) & 63;
+  const low = <u32>load<u8>(k + j + 4);
+  const top = <u32>load<u8>(k + j - (min ? 0 : 4)) >> 6;
+  return (min ? low >> 4 : low & 15) | (top << 4);
+}
+
+/** Q4_K: 144 bytes, half d, half dmin, 12 scale bytes, 128 bytes of nibbles. */
+export function q4_k(src: usize, dst: usize, blocks: i32, fp16: usize): void {
+  const mask = i8x16.splat(15);
+  for (let b = 0; b < blocks; b++, src += 144, dst += 1024) {
+    const d = half(fp16, src);
+    const dmin = half(fp16, src + 2);
+    for (let g = 0; g < 4; g++) {
+      const d1 = f32x4.splat(d * <f32>scaleMin(src + 4, 2 * g, false));
+      const m1 = f32x4.splat(dmin * <f32>scaleMin(src + 4, 2 * g, true));
+      const d2 = f32x4.splat(d * <f32>scaleMin(src + 4, 2 * g + 1, false));
+      const m2 = f32x4.splat(dmin * <f32>scaleMin(src + 4, 2 * g + 1, true));
+      const q = src + 16 + 32 * <usize>g;
+      const out = dst + 256 * <usize>g;
+      const a = v128.load(q);
+      const c = v128.load(q, 16);
+      storeScaledSub(out, v128.and(a, mask), d1, m1);
+      storeScaledSub(out + 64, v128.and(c, mask), d1, m1);
+      storeScaledSub(out + 128, i8x16.shr_u(a, 4), d2, m2);
+      storeScaledSub(out + 192, i8x16.shr_u(c, 4), d2, m2);
+    }
+  }
+}
+
+/** Q5_K: 176 bytes, half d, half dmin, 12 scale bytes, 32 bytes of fifth bits, 128 of nibbles. */
+export function q5_k(src: usize, dst: usize, blocks: i32, fp16: usize): void {
+  const mask = i8x16.splat(15);
+  const sixteen = i8x16.splat(16);
+  for (let b = 0; b < blocks; b++, src += 176, dst += 1024) {
+    const d = half(fp16, src);
+    const dmin = half(fp16, src + 2);
+    const h0 = v128.load(src, 16);
+    const h1 = v128.load(src, 32);
+    for (let g = 0; g < 4; g++) {
+      const d1 = f32x4.splat(d * <f32>scaleMin(src + 4, 2 * g, false));
+      const m1 = f32x4.splat(dmin * <f32>scaleMin(src + 4, 2 * g, true));
+      const d2 = f32x4.splat(d * <f32>scaleMin(src + 4, 2 * g + 1, false));
+      const m2 = f32x4.splat(dmin * <f32>scaleMin(src + 4, 2 * g + 1, true));
+      const q = src + 48 + 32 * <usize>g;
+      const out = dst + 256 * <usize>g;
+      const a = v128.load(q);
+      const c = v128.load(q, 16);
+      // Bit 2g of high-bit byte l goes to weight l of the low nibbles, bit 2g + 1 to the
+      // high: 16 where it is set (a byte compare; WebAssembly's byte shifts are emulated).
+      const bit0 = i8x16.splat(<i8>(1 << (2 * <i8>g)));
+      const bit1 = i8x16.splat(<i8>(2 << (2 * <i8>g)));
+      const ha0 = v128.and(i8x16.eq(v128.and(h0, bit0), bit0), sixteen);
+      const hc0 = v128.and(i8x16.eq(v128.and(h1, bit0), bit0), sixteen);
+      const ha1 = v128.and(i8x16.eq(v128.and(h0, bit1), bit1), sixteen);
+      const hc1 = v128.and(i8x16.eq(v128.and(h1, bit1), bit1), sixteen);
+      storeScaledSub(out, v128.or(v128.and(a, mask), ha0), d1, m1);
+      storeScaledSub(out + 64, v128.or(v128.and(c, mask), hc0), d1, m1);
+      storeScaledSub(out + 128, v128.or(i8x16.shr_u(a, 4), ha1), d2, m2);
+      storeScaledSub(out + 192, v128.or(i8x16.shr_u(c, 4), hc1), d2, m2);
+    }
+  }
+}
+
+/**
+ * Q6_K: 210 bytes, 128 bytes of low nibbles, 64 of 2-bit pairs, 16 signed scales, half d;
+ * w = (d·scale)·(q − 32), the product rounded once as in C.
+ */
+export function q6_k(src: usize, dst: usize, blocks: i32, fp16: usize): void {
+  const mask = i8x16.splat(15);
+  const three = i8x16.splat(3);
+  const bias = i8x16.splat(32);
+  for (let b = 0; b < blocks; b++, src += 210, dst += 1024) {
+    const d = half(fp16, src + 208);
+    for (let n: usize = 0; n < 2; n++) {
+      const ql = src + 64 * n;
+      const qh = src + 128 + 32 * n;
+      const sc = src + 192 + 8 * n;
+      const out = dst + 512 * n;
+      for (let c: usize = 0; c < 2; c++) {
+        const a = v128.load(ql + 16 * c);
+        const e = v128.load(ql + 32 + 16 * c);
+        const h = v128.load(qh + 16 * c);
+        const q1 = v128.or(v128.and(a, mask), i8x16.shl(v128.and(h, three), 4));
+        const q2 = v128.or(v128.and(e, mask), i8x16.shl(v128.and(i8x16.shr_u(h, 2), three), 4));
+        const q3 = v128.or(i8x16.shr_u(a, 4), i8x16.shl(v128.and(i8x16.shr_u(h, 4), three), 4));
+        const q4 = v128.or(i8x16.shr_u(e, 4), i8x16.shl(i8x16.shr_u(h, 6), 4));
+        const at = out + 64 * c;
+        storeScaled(at, i8x16.sub(q1, bias), f32x4.splat(d * <f32>load<i8>(sc + c)));
+        storeScaled(at + 128, i8x16.sub(q2, bias), f32x4.splat(d * <f32>load<i8>(sc + c + 2)));
+        storeScaled(at + 256, i8x16.sub(q3, bias), f32x4.splat(d * <f32>load<i8>(sc + c + 4)));
+        storeScaled(at + 384, i8x16.sub(q4, bias), f32x4.splat(d * <f32>load<i8>(sc + c + 6)));
+      }
+    }
+  }
+}

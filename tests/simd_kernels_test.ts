@@ -1,0 +1,127 @@
+/**
+ * The SIMD dequantizers (WebAssembly, asm/src/dequant.ts): the committed module is what its
+ * source compiles to; on every fixture tensor of their types both they and the portable
+ * kernels give ggml's float32 bits; and where WebAssembly cannot run, the portable kernels
+ * give the same bytes. (Random blocks with edge scales: kernel_speed_equivalence_test.ts.)
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { compile, wasmModuleText } from "../asm/build.ts";
+import { ggmlType, readGguf } from "../mod.ts";
+import { dequantizerOf } from "../src/convert/kernels.ts";
+import { hasSimdKernel, simdKernel } from "../src/convert/simd/simd_kernels.ts";
+import { conformance, listFixtures } from "./_fixtures.ts";
+import { sha256 } from "./_hash.ts";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const RUNTIME = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
+const ASC = join(ROOT, "node_modules", "assemblyscript", "bin", "asc.js");
+const SIMD_TYPES = ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K"];
+
+test(
+  "the committed WebAssembly is what asm/src/dequant.ts compiles to",
+  { skip: existsSync(ASC) ? false : "assemblyscript is not installed (npm ci)" },
+  () => {
+    const committed = readFileSync(join(ROOT, "src/convert/simd/_dequant_wasm.ts"), "utf8");
+    assert.equal(committed, wasmModuleText(compile()), "run: deno run -A asm/build.ts");
+  },
+);
+
+test("the SIMD types are Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K and Q6_K", () => {
+  for (const name of SIMD_TYPES) {
+    const id = ggmlType(name)!.id;
+    assert.ok(hasSimdKernel(id), name);
+    assert.ok(simdKernel(id) !== undefined, `${name}: WebAssembly SIMD runs in ${RUNTIME}`);
+  }
+  for (const name of ["F32", "F16", "BF16", "Q2_K", "Q3_K", "IQ4_NL"]) {
+    assert.equal(hasSimdKernel(ggmlType(name)!.id), false, name);
+  }
+});
+
+test(
+  "SIMD and portable kernels give ggml's float32 bits for every fixture tensor of their types",
+  conformance,
+  async () => {
+    const seen = new Set<string>();
+    for (const fixture of listFixtures()) {
+      const wanted = fixture.expected.tensors.filter((t) =>
+        SIMD_TYPES.includes(t.type) && t.f32_sha256 !== null
+      );
+      if (wanted.length === 0) continue;
+      const file = readFileSync(fixture.path);
+      const header = await readGguf(fixture.path, { lenient: fixture.lenientOracle });
+      for (const expected of wanted) {
+        const info = header.tensors.find((t) => t.name === expected.name)!;
+        const traits = ggmlType(info.type)!;
+        const src = new Uint8Array(file.buffer, file.byteOffset + info.fileOffset, info.nbytes);
+        const blocks = info.elements / traits.blockSize;
+        const label = `${fixture.id} ${info.name} (${traits.name})`;
+        const simd = new Float32Array(info.elements);
+        simdKernel(traits.id)!(src, simd, blocks);
+        assert.equal(sha256(simd), expected.f32_sha256, `${label}, SIMD`);
+        const portable = new Float32Array(info.elements);
+        dequantizerOf(traits.id)!.portable(src, portable, blocks, true);
+        assert.equal(sha256(portable), expected.f32_sha256, `${label}, portable`);
+        seen.add(traits.name);
+      }
+    }
+    assert.deepEqual([...seen].sort(), [...SIMD_TYPES].sort(), "the fixtures hold every type");
+  },
+);
+
+/** The SHA-256 of every tensor of the sample model dequantized, in order (script text). */
+const SAMPLE_DIGEST = `
+  const hash = createHash("sha256");
+  for (const info of header.tensors) {
+    if (dequantizerOf(info.type) === undefined) continue;
+    const bytes = file.subarray(info.fileOffset, info.fileOffset + info.nbytes);
+    const values = dequantize(info.type, bytes);
+    hash.update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+  }
+  const digest = hash.digest("hex");
+`;
+
+test("without WebAssembly the portable kernels run, giving the same bytes", async () => {
+  const sample = join(ROOT, "samples", "tiny-llama.gguf");
+  const header = await readGguf(sample);
+  const file = readFileSync(sample);
+  const { dequantize } = await import("../mod.ts");
+  const { createHash } = await import("node:crypto");
+  const want: string = new Function(
+    "header",
+    "file",
+    "dequantize",
+    "dequantizerOf",
+    "createHash",
+    SAMPLE_DIGEST + "return digest;",
+  )(header, file, dequantize, dequantizerOf, createHash);
+  const dir = mkdtempSync(join(tmpdir(), "gguf-simd-"));
+  try {
+    const script = join(dir, "no_wasm.ts");
+    const url = (path: string) => JSON.stringify(pathToFileURL(join(ROOT, path)).href);
+    writeFileSync(
+      script,
+      `delete (globalThis as { WebAssembly?: unknown }).WebAssembly;
+      const { dequantize, readGguf } = await import(${url("mod.ts")});
+      const { dequantizerOf } = await import(${url("src/convert/kernels.ts")});
+      const { createHash } = await import("node:crypto");
+      const { readFileSync } = await import("node:fs");
+      const header = await readGguf(${JSON.stringify(sample)});
+      const file = readFileSync(${JSON.stringify(sample)});
+      ${SAMPLE_DIGEST}
+      console.log(typeof WebAssembly, digest);
+      `,
+    );
+    const args = RUNTIME === "deno" ? ["run", "-A", script] : [script];
+    const run = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 60_000 });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout.trim(), `undefined ${want}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
