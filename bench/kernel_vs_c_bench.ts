@@ -1,14 +1,16 @@
 /**
  * Our dequantization kernels against ggml's portable C (`dequantize_row_*` in
  * `src/ggml-quants.c`) on the same bytes in the same run: one command prints, per type,
- * million weights per second under Deno and under Bun, of `dequantize()` (the SIMD kernel
- * where the type has one) and of the portable JavaScript kernel, of ggml's C built with `-O3`
+ * million weights per second under Deno and under Bun, of `dequantize()` into an array (the
+ * SIMD kernel where the type has one, copying its values out of WebAssembly memory), of the
+ * SIMD kernel writing in place into a buffer of its own memory (`simdOutputBuffer()`, what
+ * the file, stream and requantizing paths give it: "in place"), and of the portable kernel, of ggml's C built with `-O3`
  * (and with `-O3 -march=native` if given), and our speed as a fraction of the `-O3` C.
  *
  * The C is called through each runtime's FFI from the very process that times our
  * kernel, on the very buffer it reads (4 Mi weights of `bench/_blocks.ts`'s random blocks
  * per type), and its output is compared bit for bit with ours before anything is timed.
- * Runs alternate ours, portable, C, C native, ours, portable, C … and the best of each is
+ * Runs alternate ours, in place, portable, C, C native, ours, … (every output 16 MiB) and the best of each is
  * kept, because the machine may be shared. The driver runs the worker under Deno, then
  * Bun, `--passes` times over, and keeps the best of every pass. The ratios divide bests
  * taken in the same processes, so they hold better than the absolute figures on a busy
@@ -36,6 +38,7 @@
 import { execFileSync } from "node:child_process";
 import { dequantize, ggmlType } from "../mod.ts";
 import { dequantizerOf } from "../src/convert/kernels.ts";
+import { simdKernel, simdOutputBuffer } from "../src/convert/simd/simd_kernels.ts";
 import { randomBlocks } from "./_blocks.ts";
 import { runtimeCommands, runtimeName } from "./_runner.ts";
 
@@ -50,6 +53,8 @@ type CKernel = (src: Uint8Array, dst: Float32Array, k: number) => void;
 interface TypeResult {
   ours: number;
   portable: number;
+  /** The SIMD kernel into its own memory, if the type has one. */
+  inPlace: number | null;
   c: number | null;
   native: number | null;
 }
@@ -131,6 +136,16 @@ async function worker(types: string[], rounds: number): Promise<void> {
     const runOurs = () => void dequantize(traits.id, src, ours);
     const portable = dequantizerOf(traits.id)!.portable;
     const runPortable = () => portable(src, ours, blocks, true);
+    const simd = simdKernel(traits.id);
+    const placeBytes = simd === undefined ? undefined : simdOutputBuffer(WEIGHTS * 4);
+    const place = placeBytes && new Float32Array(placeBytes.buffer, placeBytes.byteOffset, WEIGHTS);
+    const runInPlace = simd && place ? () => simd(src, place, blocks) : undefined;
+    if (runInPlace !== undefined) {
+      runInPlace();
+      runOurs();
+      const at = sameBits(place!, ours);
+      if (at >= 0) throw new Error(`${type}: in place and into an array differ at weight ${at}`);
+    }
 
     for (const [label, kernels] of [["-O3", c], ["-O3 -march=native", native]] as const) {
       if (kernels === undefined) continue;
@@ -154,6 +169,7 @@ async function worker(types: string[], rounds: number): Promise<void> {
     const best: TypeResult = {
       ours: Infinity,
       portable: Infinity,
+      inPlace: runInPlace ? Infinity : null,
       c: null,
       native: null,
     };
@@ -161,6 +177,7 @@ async function worker(types: string[], rounds: number): Promise<void> {
     if (native) best.native = Infinity;
     for (let r = 0; r < rounds; r++) {
       best.ours = Math.min(best.ours, time(runOurs));
+      if (runInPlace) best.inPlace = Math.min(best.inPlace!, time(runInPlace));
       best.portable = Math.min(best.portable, time(runPortable));
       if (c) best.c = Math.min(best.c!, time(() => c[type](src, ours, WEIGHTS)));
       if (native) {
@@ -217,6 +234,7 @@ function driver(types: string[], rounds: number, passes: number): void {
         const b = report.results[type];
         a.ours = Math.min(a.ours, b.ours);
         a.portable = Math.min(a.portable, b.portable);
+        if (a.inPlace !== null && b.inPlace !== null) a.inPlace = Math.min(a.inPlace, b.inPlace);
         if (a.c !== null && b.c !== null) a.c = Math.min(a.c, b.c);
         if (a.native !== null && b.native !== null) a.native = Math.min(a.native, b.native);
       }
@@ -228,8 +246,8 @@ function driver(types: string[], rounds: number, passes: number): void {
     `### Dequantize ${WEIGHTS / 1048576} Mi weights: gguf-stream vs ggml's C, M weights/s ` +
     `(best of ${rounds} × ${passes}; ${deno.runtime}, ${bun.runtime})`,
     "",
-    "| type | Deno portable | Deno | Bun portable | Bun | C -O3 | C -O3 native | Deno / C | Bun / C |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| type | Deno portable | Deno | Deno in place | Bun portable | Bun | Bun in place | C -O3 | C -O3 native | Deno / C | Bun / C | in place / C |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const type of types) {
     const d = deno.results[type];
@@ -237,13 +255,17 @@ function driver(types: string[], rounds: number, passes: number): void {
     const cMs = d.c === null || b.c === null ? null : Math.min(d.c, b.c);
     const nativeMs = d.native === null || b.native === null ? null : Math.min(d.native, b.native);
     const cRate = rate(cMs);
-    const ratio = (ms: number) => (cRate === null ? null : rate(ms)! / cRate);
+    const ratio = (ms: number | null) => cRate === null || ms === null ? null : rate(ms)! / cRate;
+    const places = [ratio(d.inPlace), ratio(b.inPlace)].filter((x) => x !== null);
+    const place = places.length === 0
+      ? "–"
+      : `${Math.min(...places).toFixed(2)}–${Math.max(...places).toFixed(2)}`;
     lines.push(
-      `| ${type} | ${cell(rate(d.portable))} | ${cell(rate(d.ours))} | ${
+      `| ${type} | ${cell(rate(d.portable))} | ${cell(rate(d.ours))} | ${cell(rate(d.inPlace))} | ${
         cell(rate(b.portable))
-      } | ${cell(rate(b.ours))} | ${cell(cRate)} | ${cell(rate(nativeMs))} | ${
-        cell(ratio(d.ours), 2)
-      } | ${cell(ratio(b.ours), 2)} |`,
+      } | ${cell(rate(b.ours))} | ${cell(rate(b.inPlace))} | ${cell(cRate)} | ${
+        cell(rate(nativeMs))
+      } | ${cell(ratio(d.ours), 2)} | ${cell(ratio(b.ours), 2)} | ${place} |`,
     );
   }
   if (!c) {

@@ -1,7 +1,8 @@
 /**
  * The SIMD dequantizers (WebAssembly, asm/src/dequant.ts): the committed module is what its
- * source compiles to; on every fixture tensor of their types both they and the portable
- * kernels give ggml's float32 bits; and where WebAssembly cannot run, the portable kernels
+ * source compiles to; on every fixture tensor of their types they (into an ordinary array
+ * and in place, into a buffer of their own memory) and the portable kernels give ggml's
+ * float32 bits; and where WebAssembly cannot run, the portable kernels
  * give the same bytes. (Random blocks with edge scales: kernel_speed_equivalence_test.ts.)
  */
 import assert from "node:assert/strict";
@@ -14,7 +15,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { compile, wasmModuleText } from "../asm/build.ts";
 import { ggmlType, readGguf } from "../mod.ts";
 import { dequantizerOf } from "../src/convert/kernels.ts";
-import { hasSimdKernel, simdKernel } from "../src/convert/simd/simd_kernels.ts";
+import { hasSimdKernel, simdKernel, simdOutputBuffer } from "../src/convert/simd/simd_kernels.ts";
 import { conformance, listFixtures } from "./_fixtures.ts";
 import { sha256 } from "./_hash.ts";
 
@@ -44,7 +45,7 @@ test("the SIMD types are Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K and Q6_K", () 
 });
 
 test(
-  "SIMD and portable kernels give ggml's float32 bits for every fixture tensor of their types",
+  "SIMD kernels (into an array and in place) and portable ones give ggml's bits on every fixture tensor",
   conformance,
   async () => {
     const seen = new Set<string>();
@@ -64,6 +65,10 @@ test(
         const simd = new Float32Array(info.elements);
         simdKernel(traits.id)!(src, simd, blocks);
         assert.equal(sha256(simd), expected.f32_sha256, `${label}, SIMD`);
+        const own = simdOutputBuffer(info.elements * 4)!;
+        const inPlace = new Float32Array(own.buffer, own.byteOffset, info.elements);
+        simdKernel(traits.id)!(src, inPlace, blocks);
+        assert.equal(sha256(inPlace), expected.f32_sha256, `${label}, SIMD in place`);
         const portable = new Float32Array(info.elements);
         dequantizerOf(traits.id)!.portable(src, portable, blocks, true);
         assert.equal(sha256(portable), expected.f32_sha256, `${label}, portable`);

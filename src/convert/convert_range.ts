@@ -7,6 +7,7 @@
  */
 import { bytesFor, requireGgmlType } from "../model/ggml_type.ts";
 import { dequantizerOf, quantizerOf } from "./kernels.ts";
+import { simdOutputBuffer } from "./simd/simd_kernels.ts";
 
 /**
  * Float32 values requantized at a time: the scratch values stay in the core's cache
@@ -84,7 +85,11 @@ export function convertRange(job: RangeJob, scratch: RangeScratch): void {
   const quantize = quantizerOf(to)!;
   const pass = requantizePass(Math.max(from.blockSize, to.blockSize));
   if (scratch.pass === undefined || scratch.pass.length < pass) {
-    scratch.pass = new Float32Array(pass);
+    // Where the SIMD kernels run, they dequantize into this buffer in place.
+    const bytes = simdOutputBuffer(pass * 4);
+    scratch.pass = bytes === undefined
+      ? new Float32Array(pass)
+      : new Float32Array(bytes.buffer, bytes.byteOffset, pass);
   }
   const values = scratch.pass;
   for (let done = 0; done < elements; done += pass) {

@@ -10,6 +10,7 @@ import type { TensorPlan } from "../model/conversion.ts";
 import type { ByteSource } from "../model/byte_source.ts";
 import { bytesFor, type GgmlTypeTraits, requireGgmlType } from "../model/ggml_type.ts";
 import { convertRange, type RangeJob, type RangeScratch } from "./convert_range.ts";
+import { simdOutputBuffer } from "./simd/simd_kernels.ts";
 import type { ConvertThreads } from "./convert_threads.ts";
 
 /** Input bytes read per step unless the caller says otherwise. */
@@ -86,13 +87,22 @@ export function checkChunkBytes(chunkBytes: number | undefined): number {
   return value;
 }
 
-/** The buffer if it is long enough (and shared, when asked for), else a new one. */
-function grow(buffer: Uint8Array | undefined, length: number, shared: boolean): Uint8Array {
+/**
+ * The buffer if it is long enough (and shared, when asked for), else a new one: shared, or
+ * for float32 values (`simd`) one the SIMD kernels write into in place, where they run.
+ */
+function grow(
+  buffer: Uint8Array | undefined,
+  length: number,
+  shared: boolean,
+  simd = false,
+): Uint8Array {
   if (
     buffer !== undefined && buffer.length >= length &&
     (!shared || buffer.buffer instanceof SharedArrayBuffer)
   ) return buffer;
-  return shared ? new Uint8Array(new SharedArrayBuffer(length)) : new Uint8Array(length);
+  if (shared) return new Uint8Array(new SharedArrayBuffer(length));
+  return (simd ? simdOutputBuffer(length) : undefined) ?? new Uint8Array(length);
 }
 
 /**
@@ -176,8 +186,8 @@ export async function* convertTensorChunks(
   const stepOutBytes = bytesFor(to, stepElements);
   const outputBuffer = (side: number) =>
     side === 0
-      ? (scratch.output = grow(scratch.output, stepOutBytes, split))
-      : (scratch.nextOutput = grow(scratch.nextOutput, stepOutBytes, split));
+      ? (scratch.output = grow(scratch.output, stepOutBytes, split, !requantize))
+      : (scratch.nextOutput = grow(scratch.nextOutput, stepOutBytes, split, !requantize));
 
   for (let first = 0; first < info.elements; first += stepElements) {
     signal?.throwIfAborted();
