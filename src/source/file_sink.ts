@@ -49,7 +49,7 @@ export interface OutputTarget {
 type Stats = import("node:fs").Stats;
 
 /** Bytes written between background flushes (the output is durable only at commit). */
-const BACKGROUND_FLUSH_BYTES = 256 << 20;
+const BACKGROUND_FLUSH_BYTES = 64 << 20;
 
 function kindOf(stat: Stats): string {
   if (stat.isDirectory()) return "a directory";
