@@ -45,6 +45,8 @@ import { runtimeCommands, runtimeName } from "./_runner.ts";
 /** The types ggml's `ggml-quants.c` has a portable `dequantize_row_*` for, slowest first. */
 const ALL_TYPES = ["Q4_K", "Q5_K", "Q8_0", "Q5_0", "Q5_1", "Q6_K", "Q2_K", "Q3_K", "Q4_0", "Q4_1"];
 const WEIGHTS = 1 << 22;
+/** The chunk loop's step: 4 MiB of float32 values. */
+const STEP_WEIGHTS = 1 << 20;
 
 /** A C dequantizer: `k` weights from `src` into `dst`. */
 type CKernel = (src: Uint8Array, dst: Float32Array, k: number) => void;
@@ -53,8 +55,10 @@ type CKernel = (src: Uint8Array, dst: Float32Array, k: number) => void;
 interface TypeResult {
   ours: number;
   portable: number;
-  /** The SIMD kernel into its own memory, if the type has one. */
+  /** The SIMD kernel into its own memory in 4 MiB steps, if the type has one. */
   inPlace: number | null;
+  /** ggml's C -O3 in the same 4 MiB steps. */
+  cSteps: number | null;
   c: number | null;
   native: number | null;
 }
@@ -137,15 +141,35 @@ async function worker(types: string[], rounds: number): Promise<void> {
     const portable = dequantizerOf(traits.id)!.portable;
     const runPortable = () => portable(src, ours, blocks, true);
     const simd = simdKernel(traits.id);
-    const placeBytes = simd === undefined ? undefined : simdOutputBuffer(WEIGHTS * 4);
-    const place = placeBytes && new Float32Array(placeBytes.buffer, placeBytes.byteOffset, WEIGHTS);
-    const runInPlace = simd && place ? () => simd(src, place, blocks) : undefined;
+    // In place as the chunk loop calls it: steps of STEP_WEIGHTS into one reused buffer.
+    const placeBytes = simd === undefined ? undefined : simdOutputBuffer(STEP_WEIGHTS * 4);
+    const place = placeBytes &&
+      new Float32Array(placeBytes.buffer, placeBytes.byteOffset, STEP_WEIGHTS);
+    const stepBlocks = STEP_WEIGHTS / traits.blockSize;
+    const stepBytes = stepBlocks * traits.bytesPerBlock;
+    const runInPlace = simd && place
+      ? () => {
+        for (let at = 0; at < blocks; at += stepBlocks) {
+          simd(src.subarray((at / stepBlocks) * stepBytes), place, stepBlocks);
+        }
+      }
+      : undefined;
     if (runInPlace !== undefined) {
-      runInPlace();
       runOurs();
-      const at = sameBits(place!, ours);
-      if (at >= 0) throw new Error(`${type}: in place and into an array differ at weight ${at}`);
+      for (let at = 0; at < blocks; at += stepBlocks) {
+        simd!(src.subarray((at / stepBlocks) * stepBytes), place!, stepBlocks);
+        const step = ours.subarray(at * traits.blockSize, at * traits.blockSize + STEP_WEIGHTS);
+        const wrong = sameBits(place!, step);
+        if (wrong >= 0) throw new Error(`${type}: in place differs at weight ${at + wrong}`);
+      }
     }
+    // ggml's C the same way, into an array of one step.
+    const cStep = new Float32Array(STEP_WEIGHTS);
+    const runCSteps = (kernels: Record<string, CKernel>) => {
+      for (let at = 0; at < blocks; at += stepBlocks) {
+        kernels[type](src.subarray((at / stepBlocks) * stepBytes), cStep, STEP_WEIGHTS);
+      }
+    };
 
     for (const [label, kernels] of [["-O3", c], ["-O3 -march=native", native]] as const) {
       if (kernels === undefined) continue;
@@ -170,6 +194,7 @@ async function worker(types: string[], rounds: number): Promise<void> {
       ours: Infinity,
       portable: Infinity,
       inPlace: runInPlace ? Infinity : null,
+      cSteps: null,
       c: null,
       native: null,
     };
@@ -180,6 +205,7 @@ async function worker(types: string[], rounds: number): Promise<void> {
       if (runInPlace) best.inPlace = Math.min(best.inPlace!, time(runInPlace));
       best.portable = Math.min(best.portable, time(runPortable));
       if (c) best.c = Math.min(best.c!, time(() => c[type](src, ours, WEIGHTS)));
+      if (c) best.cSteps = Math.min(best.cSteps ?? Infinity, time(() => runCSteps(c)));
       if (native) {
         best.native = Math.min(
           best.native!,
@@ -235,6 +261,7 @@ function driver(types: string[], rounds: number, passes: number): void {
         a.ours = Math.min(a.ours, b.ours);
         a.portable = Math.min(a.portable, b.portable);
         if (a.inPlace !== null && b.inPlace !== null) a.inPlace = Math.min(a.inPlace, b.inPlace);
+        if (a.cSteps !== null && b.cSteps !== null) a.cSteps = Math.min(a.cSteps, b.cSteps);
         if (a.c !== null && b.c !== null) a.c = Math.min(a.c, b.c);
         if (a.native !== null && b.native !== null) a.native = Math.min(a.native, b.native);
       }
@@ -246,8 +273,8 @@ function driver(types: string[], rounds: number, passes: number): void {
     `### Dequantize ${WEIGHTS / 1048576} Mi weights: gguf-stream vs ggml's C, M weights/s ` +
     `(best of ${rounds} × ${passes}; ${deno.runtime}, ${bun.runtime})`,
     "",
-    "| type | Deno portable | Deno | Deno in place | Bun portable | Bun | Bun in place | C -O3 | C -O3 native | Deno / C | Bun / C | in place / C |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| type | Deno portable | Deno | Deno in place | Bun portable | Bun | Bun in place | C -O3 | C -O3 native | C -O3 in steps | Deno / C | Bun / C | in place / C in steps |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const type of types) {
     const d = deno.results[type];
@@ -256,7 +283,10 @@ function driver(types: string[], rounds: number, passes: number): void {
     const nativeMs = d.native === null || b.native === null ? null : Math.min(d.native, b.native);
     const cRate = rate(cMs);
     const ratio = (ms: number | null) => cRate === null || ms === null ? null : rate(ms)! / cRate;
-    const places = [ratio(d.inPlace), ratio(b.inPlace)].filter((x) => x !== null);
+    const cStepMs = d.cSteps === null || b.cSteps === null ? null : Math.min(d.cSteps, b.cSteps);
+    const stepRatio = (ms: number | null) =>
+      cStepMs === null || ms === null ? null : rate(ms)! / rate(cStepMs)!;
+    const places = [stepRatio(d.inPlace), stepRatio(b.inPlace)].filter((x) => x !== null);
     const place = places.length === 0
       ? "–"
       : `${Math.min(...places).toFixed(2)}–${Math.max(...places).toFixed(2)}`;
@@ -265,7 +295,9 @@ function driver(types: string[], rounds: number, passes: number): void {
         cell(rate(b.portable))
       } | ${cell(rate(b.ours))} | ${cell(rate(b.inPlace))} | ${cell(cRate)} | ${
         cell(rate(nativeMs))
-      } | ${cell(ratio(d.ours), 2)} | ${cell(ratio(b.ours), 2)} | ${place} |`,
+      } | ${cell(rate(cStepMs))} | ${cell(ratio(d.ours), 2)} | ${
+        cell(ratio(b.ours), 2)
+      } | ${place} |`,
     );
   }
   if (!c) {
