@@ -1,6 +1,7 @@
-// gguf-stream's SIMD dequantizers, in AssemblyScript, compiled to WebAssembly by
-// asm/build.ts into src/convert/simd/_dequant_wasm.ts. Each function reads `blocks` whole
-// blocks at `src` and writes their float32 values at `dst`, bit for bit as ggml's
+// gguf-stream's SIMD kernels (dequantizers; the Q8_0 quantizer at the end), in
+// AssemblyScript, compiled to WebAssembly by asm/build.ts into
+// src/convert/simd/_dequant_wasm.ts. Each dequantizer reads `blocks` whole blocks at `src`
+// and writes their float32 values at `dst`, bit for bit as ggml's
 // `dequantize_row_*` (see the portable kernels in src/convert/dequant/ for the block
 // layouts): every product of a scale and a quant is exact in float32, so each value is
 // rounded once, by the same IEEE single operation as in C. `fp16` is the address of a
@@ -224,4 +225,72 @@ export function q6_k(src: usize, dst: usize, blocks: i32, fp16: usize): void {
       }
     }
   }
+}
+
+// ---- Quantization --------------------------------------------------------------------
+
+/** The bits of the IEEE half nearest `x` (ties to even), for a finite x ≥ 0. */
+@inline function toHalf(x: f32): u32 {
+  const abs = reinterpret<u32>(x);
+  if (abs >= 0x47800000) return 0x7c00; // 2^16 and up: no half holds it
+  if (abs >= 0x38800000) {
+    const dropped = abs & 0x1fff;
+    let half = (abs - 0x38000000) >> 13;
+    if (dropped > 0x1000 || (dropped == 0x1000 && (half & 1) != 0)) half++;
+    return half;
+  }
+  if (abs <= 0x33000000) return 0;
+  const shift = 126 - (abs >> 23);
+  const significand = (abs & 0x7fffff) | 0x800000;
+  let half = significand >> shift;
+  const dropped = significand & ((1 << shift) - 1);
+  const tie: u32 = 1 << (shift - 1);
+  if (dropped > tie || (dropped == tie && (half & 1) != 0)) half++;
+  return half;
+}
+
+/** roundf (ties away from zero) of 4 finite values, as i32 lanes. */
+@inline function roundAway(v: v128): v128 {
+  const t = f32x4.trunc(v);
+  const away = f32x4.ge(f32x4.abs(f32x4.sub(v, t)), f32x4.splat(0.5));
+  const one = v128.or(v128.and(v, i32x4.splat(0x80000000)), f32x4.splat(1));
+  return i32x4.trunc_sat_f32x4_s(f32x4.add(t, v128.and(away, one)));
+}
+
+/**
+ * Q8_0 from float32, as ggml's quantize_row_q8_0_ref: d = max|x| / 127, q = roundf(x / d).
+ * Quantizes blocks from the first until one whose max|x| is not finite or whose 1/d
+ * overflows (the caller quantizes that one its own way); returns how many it wrote.
+ */
+export function q8_0_from_f32(src: usize, dst: usize, blocks: i32): i32 {
+  for (let b = 0; b < blocks; b++, src += 128, dst += 34) {
+    const x0 = v128.load(src);
+    const x1 = v128.load(src, 16);
+    const x2 = v128.load(src, 32);
+    const x3 = v128.load(src, 48);
+    const x4 = v128.load(src, 64);
+    const x5 = v128.load(src, 80);
+    const x6 = v128.load(src, 96);
+    const x7 = v128.load(src, 112);
+    let m = f32x4.max(
+      f32x4.max(f32x4.max(f32x4.abs(x0), f32x4.abs(x1)), f32x4.max(f32x4.abs(x2), f32x4.abs(x3))),
+      f32x4.max(f32x4.max(f32x4.abs(x4), f32x4.abs(x5)), f32x4.max(f32x4.abs(x6), f32x4.abs(x7))),
+    );
+    m = f32x4.max(m, i32x4.shuffle(m, m, 2, 3, 0, 1));
+    m = f32x4.max(m, i32x4.shuffle(m, m, 1, 0, 3, 2));
+    const amax = f32x4.extract_lane(m, 0);
+    if (!(amax <= f32.MAX_VALUE)) return b; // NaN or Inf
+    const d: f32 = amax / 127;
+    const id: f32 = d != 0 ? <f32>1 / d : 0;
+    if (!(id <= f32.MAX_VALUE)) return b;
+    store<u16>(dst, <u16>toHalf(d));
+    const s = f32x4.splat(id);
+    const a = i16x8.narrow_i32x4_s(roundAway(f32x4.mul(x0, s)), roundAway(f32x4.mul(x1, s)));
+    const c = i16x8.narrow_i32x4_s(roundAway(f32x4.mul(x2, s)), roundAway(f32x4.mul(x3, s)));
+    const e = i16x8.narrow_i32x4_s(roundAway(f32x4.mul(x4, s)), roundAway(f32x4.mul(x5, s)));
+    const g = i16x8.narrow_i32x4_s(roundAway(f32x4.mul(x6, s)), roundAway(f32x4.mul(x7, s)));
+    v128.store(dst, i8x16.narrow_i16x8_s(a, c), 2);
+    v128.store(dst, i8x16.narrow_i16x8_s(e, g), 18);
+  }
+  return blocks;
 }

@@ -27,7 +27,13 @@ import { dequantizeRowTq1_0, dequantizeRowTq2_0 } from "./dequant/tq.ts";
 import { dequantizeRowMxfp4, dequantizeRowNvfp4 } from "./dequant/fp4.ts";
 import { dequantizeRowQ1_0, dequantizeRowQ2_0 } from "./dequant/q1_q2.ts";
 import { quantizeRowQ4_0 } from "./quant/q4_0.ts";
-import { hasSimdKernel, type SimdKernel, simdKernel } from "./simd/simd_kernels.ts";
+import {
+  hasSimdKernel,
+  type SimdKernel,
+  simdKernel,
+  type SimdQuantizer,
+  simdQuantizerQ8_0,
+} from "./simd/simd_kernels.ts";
 import { quantizeRowQ8_0 } from "./quant/q8_0.ts";
 
 /**
@@ -81,6 +87,15 @@ function preferSimd(id: number, portable: DequantizeKernel): DequantizeKernel {
   };
 }
 
+/** The Q8_0 quantizer: the SIMD one once it is known to run, else `portable`. */
+function preferSimdQuantizer(portable: QuantizeKernel): QuantizeKernel {
+  let simd: SimdQuantizer | undefined | null = null; // null: not looked up yet
+  return (src, dst, blocks) => {
+    if (simd === null) simd = simdQuantizerQ8_0(portable);
+    (simd ?? portable)(src, dst, blocks);
+  };
+}
+
 function dequantizer(id: number, portable: DequantizeKernel, endianAware = false): void {
   DEQUANTIZERS.set(id, { kernel: preferSimd(id, portable), portable, endianAware });
 }
@@ -114,7 +129,7 @@ dequantizer(GgmlType.NVFP4, dequantizeRowNvfp4);
 dequantizer(GgmlType.Q1_0, dequantizeRowQ1_0);
 dequantizer(GgmlType.Q2_0, dequantizeRowQ2_0);
 
-QUANTIZERS.set(GgmlType.Q8_0, quantizeRowQ8_0);
+QUANTIZERS.set(GgmlType.Q8_0, preferSimdQuantizer(quantizeRowQ8_0));
 QUANTIZERS.set(GgmlType.Q4_0, quantizeRowQ4_0);
 
 /**

@@ -1,7 +1,7 @@
 /**
- * The SIMD dequantizers: ggml's legacy and K-quant types dequantized by WebAssembly SIMD
- * (asm/src/dequant.ts, compiled into `_dequant_wasm.ts`), 2–3× the portable kernels'
- * speed, bit for bit the same values. Blocks are copied into the module's memory a
+ * The SIMD kernels: ggml's legacy and K-quant types dequantized, and Q8_0 quantized, by
+ * WebAssembly SIMD (asm/src/dequant.ts, compiled into `_dequant_wasm.ts`), 2–3× the
+ * portable kernels' speed, bit for bit the same values. Blocks are copied into the module's memory a
  * cache-sized piece at a time; the values are written straight into a buffer made by
  * {@linkcode simdOutputBuffer} (a memory of its own: the chunk loop's output buffers), or
  * copied out into any other array. Where WebAssembly or its SIMD is not available (an
@@ -38,6 +38,8 @@ const TYPES: ReadonlyMap<number, readonly [string, number, number]> = new Map([
 ]);
 
 type WasmKernel = (src: number, dst: number, blocks: number, fp16: number) => void;
+/** Quantizes blocks until one it leaves to the caller; returns how many it wrote. */
+type WasmQuantizer = (src: number, dst: number, blocks: number) => number;
 
 /** One instance of the module, with its own memory. */
 interface Instance {
@@ -45,6 +47,9 @@ interface Instance {
   floats: Float32Array;
   exports: Record<string, WasmKernel>;
 }
+
+/** A SIMD quantizer: `blocks × 32` float32 values from `src` into blocks in `dst`. */
+export type SimdQuantizer = (src: Float32Array, dst: Uint8Array, blocks: number) => void;
 
 /** The compiled module in this thread: undefined before the first use, null if none. */
 let compiled: WebAssembly.Module | null | undefined;
@@ -188,6 +193,60 @@ export function simdKernel(id: number): SimdKernel | undefined {
         kernel(INPUT_AT, OUTPUT_AT, count, FP16_AT);
         const first = OUTPUT_AT / 4;
         dst.set(floats.subarray(first, first + count * blockSize), done * blockSize);
+      }
+    }
+  };
+}
+
+/**
+ * The SIMD Q8_0 quantizer, if this runtime can run it: ggml's `quantize_row_q8_0_ref` bit
+ * for bit. A block whose largest magnitude is not finite, or whose scale's inverse
+ * overflows, is left to `fallback` (the portable quantizer, which follows C there).
+ *
+ * @param fallback Quantizes one block: `fallback(src, dst, 1)` on that block's values.
+ * @returns The quantizer, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { simdQuantizerQ8_0 } from "./simd_kernels.ts";
+ * import { quantizeRowQ8_0 } from "../quant/q8_0.ts";
+ * import assert from "node:assert/strict";
+ * const quantize = simdQuantizerQ8_0(quantizeRowQ8_0)!;
+ * const values = new Float32Array(32).fill(0.5);
+ * values[0] = NaN; // left to the portable quantizer
+ * const out = new Uint8Array(34);
+ * quantize(values, out, 1);
+ * const want = new Uint8Array(34);
+ * quantizeRowQ8_0(values, want, 1);
+ * assert.deepEqual(out, want);
+ * ```
+ */
+export function simdQuantizerQ8_0(
+  fallback: (src: Float32Array, dst: Uint8Array, blocks: number) => void,
+): SimdQuantizer | undefined {
+  if (shared === undefined) shared = instantiate();
+  if (shared === null) return undefined;
+  const common = shared;
+  const perPiece = PIECE_WEIGHTS / 32;
+  return (src, dst, blocks) => {
+    // Values already in an instance's memory are read there; others are copied in.
+    const owner = OWNERS.get(src.buffer);
+    const { bytes, floats, exports } = owner ?? common;
+    const quantize = exports.q8_0_from_f32 as unknown as WasmQuantizer;
+    for (let done = 0; done < blocks;) {
+      const count = Math.min(perPiece, blocks - done);
+      let from = src.byteOffset + done * 128;
+      if (owner === undefined) {
+        floats.set(src.subarray(done * 32, (done + count) * 32), OUTPUT_AT / 4);
+        from = OUTPUT_AT;
+      }
+      const wrote = quantize(from, INPUT_AT, count);
+      dst.set(bytes.subarray(INPUT_AT, INPUT_AT + wrote * 34), done * 34);
+      done += wrote;
+      if (wrote < count) {
+        // One block the portable quantizer takes (a NaN or an infinity among its values).
+        fallback(src.subarray(done * 32, done * 32 + 32), dst.subarray(done * 34), 1);
+        done++;
       }
     }
   };
