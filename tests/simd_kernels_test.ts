@@ -15,12 +15,13 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { compile, wasmModuleText } from "../asm/build.ts";
 import { ggmlType, readGguf } from "../mod.ts";
 import { dequantizerOf } from "../src/convert/kernels.ts";
+import { quantizeRowQ4_0 } from "../src/convert/quant/q4_0.ts";
 import { quantizeRowQ8_0 } from "../src/convert/quant/q8_0.ts";
 import {
   hasSimdKernel,
   simdKernel,
   simdOutputBuffer,
-  simdQuantizerQ8_0,
+  simdQuantizer,
 } from "../src/convert/simd/simd_kernels.ts";
 import { conformance, listFixtures } from "./_fixtures.ts";
 import { sha256 } from "./_hash.ts";
@@ -137,53 +138,62 @@ test("without WebAssembly the portable kernels run, giving the same bytes", asyn
   }
 });
 
-test("the SIMD Q8_0 quantizer gives the portable one's bytes, NaN, infinities and ties included", () => {
-  const quantize = simdQuantizerQ8_0(quantizeRowQ8_0);
-  assert.ok(quantize !== undefined, `WebAssembly SIMD runs in ${RUNTIME}`);
-  let state = 12345;
-  const next = () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 4294967296;
-  };
-  const blocks = 20_000;
-  const values = new Float32Array(blocks * 32);
-  const bits = new Uint32Array(values.buffer);
-  for (let b = 0; b < blocks; b++) {
-    for (let j = 0, i = b * 32; j < 32; j++, i++) {
-      switch (b % 8) {
-        case 0: // any bit pattern: NaNs, infinities, subnormals
-          bits[i] = (next() * 4294967296) >>> 0;
-          break;
-        case 1: // roundf's ties: q·d with d = 127 / 127
-          values[i] = j === 5 ? 127 : (Math.round(next() * 508) - 254) / 2;
-          break;
-        case 2: // scales whose inverse overflows, and subnormals
-          values[i] = (next() - 0.5) * (j % 2 ? 1e-38 : 1e-44);
-          break;
-        case 3: // scales past the largest half
-          values[i] = (next() - 0.5) * 6e38;
-          break;
-        case 4: // zeros of both signs
-          values[i] = j === 3 ? -0 : 0;
-          break;
-        default:
-          values[i] = (next() - 0.5) * Math.exp((next() - 0.5) * 20);
+for (
+  const [name, id, portable, bytes] of [
+    ["Q8_0", 8, quantizeRowQ8_0, 34],
+    ["Q4_0", 2, quantizeRowQ4_0, 18],
+  ] as const
+) {
+  test(`the SIMD ${name} quantizer gives the portable one's bytes, NaN, infinities and ties included`, () => {
+    const quantize = simdQuantizer(id, portable);
+    assert.ok(quantize !== undefined, `WebAssembly SIMD runs in ${RUNTIME}`);
+    let state = 12345;
+    const next = () => {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      return (state >>> 0) / 4294967296;
+    };
+    const blocks = 20_000;
+    const values = new Float32Array(blocks * 32);
+    const bits = new Uint32Array(values.buffer);
+    for (let b = 0; b < blocks; b++) {
+      for (let j = 0, i = b * 32; j < 32; j++, i++) {
+        switch (b % 8) {
+          case 0: // any bit pattern: NaNs, infinities, subnormals
+            bits[i] = (next() * 4294967296) >>> 0;
+            break;
+          case 1: // ties: halves up to ±127, and a largest magnitude of either sign, repeated
+            values[i] = j === 5 || j === 9
+              ? (b % 16 === 1 ? -127 : 127)
+              : (Math.round(next() * 508) - 254) / 2;
+            break;
+          case 2: // scales whose inverse overflows, and subnormals
+            values[i] = (next() - 0.5) * (j % 2 ? 1e-38 : 1e-44);
+            break;
+          case 3: // scales past the largest half
+            values[i] = (next() - 0.5) * 6e38;
+            break;
+          case 4: // zeros of both signs
+            values[i] = j === 3 ? -0 : 0;
+            break;
+          default:
+            values[i] = (next() - 0.5) * Math.exp((next() - 0.5) * 20);
+        }
       }
     }
-  }
-  const want = new Uint8Array(blocks * 34);
-  quantizeRowQ8_0(values, want, blocks);
-  const got = new Uint8Array(blocks * 34);
-  quantize(values, got, blocks);
-  const at = got.findIndex((byte, i) => byte !== want[i]);
-  assert.equal(at, -1, `block ${Math.floor(at / 34)} (case ${Math.floor(at / 34) % 8})`);
-  // The same from values in a buffer of the module's own memory (the requantization pass).
-  const own = simdOutputBuffer(values.byteLength)!;
-  const inPlace = new Float32Array(own.buffer, own.byteOffset, values.length);
-  inPlace.set(values);
-  got.fill(0);
-  quantize(inPlace, got, blocks);
-  assert.deepEqual(got, want);
-});
+    const want = new Uint8Array(blocks * bytes);
+    portable(values, want, blocks);
+    const got = new Uint8Array(blocks * bytes);
+    quantize(values, got, blocks);
+    const at = got.findIndex((byte, i) => byte !== want[i]);
+    assert.equal(at, -1, `block ${Math.floor(at / bytes)} (case ${Math.floor(at / bytes) % 8})`);
+    // The same from values in a buffer of the module's own memory (the requantization pass).
+    const own = simdOutputBuffer(values.byteLength)!;
+    const inPlace = new Float32Array(own.buffer, own.byteOffset, values.length);
+    inPlace.set(values);
+    got.fill(0);
+    quantize(inPlace, got, blocks);
+    assert.deepEqual(got, want);
+  });
+}

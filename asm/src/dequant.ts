@@ -294,3 +294,62 @@ export function q8_0_from_f32(src: usize, dst: usize, blocks: i32): i32 {
   }
   return blocks;
 }
+
+/** Q4_0's quants of 4 finite values: min(15, trunc(x·id + 8.5)), as i32 lanes. */
+@inline function nibbles(x: v128, id: v128): v128 {
+  const t = f32x4.add(f32x4.mul(x, id), f32x4.splat(8.5));
+  return i32x4.min_s(i32x4.trunc_sat_f32x4_s(t), i32x4.splat(15));
+}
+
+/**
+ * Q4_0 from float32, as ggml's quantize_row_q4_0_ref: `max` is the first value of the
+ * largest magnitude, d = max / −8, q = min(15, (int8)(x / d + 8.5)). Stops, as
+ * q8_0_from_f32 does, at a block holding a NaN or an infinity or whose 1/d overflows.
+ */
+export function q4_0_from_f32(src: usize, dst: usize, blocks: i32): i32 {
+  for (let b = 0; b < blocks; b++, src += 128, dst += 18) {
+    const x0 = v128.load(src);
+    const x1 = v128.load(src, 16);
+    const x2 = v128.load(src, 32);
+    const x3 = v128.load(src, 48);
+    const x4 = v128.load(src, 64);
+    const x5 = v128.load(src, 80);
+    const x6 = v128.load(src, 96);
+    const x7 = v128.load(src, 112);
+    let m = f32x4.max(
+      f32x4.max(f32x4.max(f32x4.abs(x0), f32x4.abs(x1)), f32x4.max(f32x4.abs(x2), f32x4.abs(x3))),
+      f32x4.max(f32x4.max(f32x4.abs(x4), f32x4.abs(x5)), f32x4.max(f32x4.abs(x6), f32x4.abs(x7))),
+    );
+    m = f32x4.max(m, i32x4.shuffle(m, m, 2, 3, 0, 1));
+    m = f32x4.max(m, i32x4.shuffle(m, m, 1, 0, 3, 2));
+    const amax = f32x4.extract_lane(m, 0);
+    if (!(amax <= f32.MAX_VALUE)) return b; // NaN or Inf
+    // C keeps the first value whose magnitude exceeds all before it; 0 when all are zeros.
+    let max: f32 = 0;
+    if (amax > 0) {
+      const all = f32x4.splat(amax);
+      for (let k: usize = 0; k < 8; k++) {
+        const hits = i32x4.bitmask(f32x4.eq(f32x4.abs(v128.load(src + 16 * k)), all));
+        if (hits != 0) {
+          max = load<f32>(src + 16 * k + 4 * <usize>ctz(hits));
+          break;
+        }
+      }
+    }
+    const d: f32 = max / -8;
+    const id: f32 = d != 0 ? <f32>1 / d : 0;
+    if (!(Mathf.abs(id) <= f32.MAX_VALUE)) return b;
+    store<u16>(dst, <u16>(toHalf(Mathf.abs(d)) | ((reinterpret<u32>(d) >> 16) & 0x8000)));
+    const s = f32x4.splat(id);
+    const low = i8x16.narrow_i16x8_u(
+      i16x8.narrow_i32x4_s(nibbles(x0, s), nibbles(x1, s)),
+      i16x8.narrow_i32x4_s(nibbles(x2, s), nibbles(x3, s)),
+    );
+    const high = i8x16.narrow_i16x8_u(
+      i16x8.narrow_i32x4_s(nibbles(x4, s), nibbles(x5, s)),
+      i16x8.narrow_i32x4_s(nibbles(x6, s), nibbles(x7, s)),
+    );
+    v128.store(dst, v128.or(low, i8x16.shl(high, 4)), 2);
+  }
+  return blocks;
+}

@@ -32,7 +32,7 @@ import {
   type SimdKernel,
   simdKernel,
   type SimdQuantizer,
-  simdQuantizerQ8_0,
+  simdQuantizer,
 } from "./simd/simd_kernels.ts";
 import { quantizeRowQ8_0 } from "./quant/q8_0.ts";
 
@@ -87,11 +87,11 @@ function preferSimd(id: number, portable: DequantizeKernel): DequantizeKernel {
   };
 }
 
-/** The Q8_0 quantizer: the SIMD one once it is known to run, else `portable`. */
-function preferSimdQuantizer(portable: QuantizeKernel): QuantizeKernel {
+/** A quantizer: the SIMD one once it is known to run, else `portable`. */
+function preferSimdQuantizer(id: number, portable: QuantizeKernel): QuantizeKernel {
   let simd: SimdQuantizer | undefined | null = null; // null: not looked up yet
   return (src, dst, blocks) => {
-    if (simd === null) simd = simdQuantizerQ8_0(portable);
+    if (simd === null) simd = simdQuantizer(id, portable);
     (simd ?? portable)(src, dst, blocks);
   };
 }
@@ -129,8 +129,8 @@ dequantizer(GgmlType.NVFP4, dequantizeRowNvfp4);
 dequantizer(GgmlType.Q1_0, dequantizeRowQ1_0);
 dequantizer(GgmlType.Q2_0, dequantizeRowQ2_0);
 
-QUANTIZERS.set(GgmlType.Q8_0, preferSimdQuantizer(quantizeRowQ8_0));
-QUANTIZERS.set(GgmlType.Q4_0, quantizeRowQ4_0);
+QUANTIZERS.set(GgmlType.Q8_0, preferSimdQuantizer(GgmlType.Q8_0, quantizeRowQ8_0));
+QUANTIZERS.set(GgmlType.Q4_0, preferSimdQuantizer(GgmlType.Q4_0, quantizeRowQ4_0));
 
 /**
  * The dequantizer of a type, if gguf-stream has one.

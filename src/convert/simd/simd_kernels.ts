@@ -198,20 +198,28 @@ export function simdKernel(id: number): SimdKernel | undefined {
   };
 }
 
+/** Export name and block bytes of each quantizer, by ggml type id (32 values a block). */
+const QUANTIZERS: ReadonlyMap<number, readonly [string, number]> = new Map([
+  [2, ["q4_0_from_f32", 18]],
+  [8, ["q8_0_from_f32", 34]],
+]);
+
 /**
- * The SIMD Q8_0 quantizer, if this runtime can run it: ggml's `quantize_row_q8_0_ref` bit
- * for bit. A block whose largest magnitude is not finite, or whose scale's inverse
- * overflows, is left to `fallback` (the portable quantizer, which follows C there).
+ * The SIMD quantizer into Q8_0 or Q4_0, if this runtime can run it: ggml's
+ * `quantize_row_q8_0_ref` / `quantize_row_q4_0_ref` bit for bit. A block holding a NaN or
+ * an infinity, or whose scale's inverse overflows, is left to `fallback` (the portable
+ * quantizer, which follows C there).
  *
+ * @param id The ggml type id: 8 (Q8_0) or 2 (Q4_0).
  * @param fallback Quantizes one block: `fallback(src, dst, 1)` on that block's values.
  * @returns The quantizer, or `undefined`.
  *
  * @example
  * ```ts
- * import { simdQuantizerQ8_0 } from "./simd_kernels.ts";
+ * import { simdQuantizer } from "./simd_kernels.ts";
  * import { quantizeRowQ8_0 } from "../quant/q8_0.ts";
  * import assert from "node:assert/strict";
- * const quantize = simdQuantizerQ8_0(quantizeRowQ8_0)!;
+ * const quantize = simdQuantizer(8, quantizeRowQ8_0)!;
  * const values = new Float32Array(32).fill(0.5);
  * values[0] = NaN; // left to the portable quantizer
  * const out = new Uint8Array(34);
@@ -221,18 +229,22 @@ export function simdKernel(id: number): SimdKernel | undefined {
  * assert.deepEqual(out, want);
  * ```
  */
-export function simdQuantizerQ8_0(
+export function simdQuantizer(
+  id: number,
   fallback: (src: Float32Array, dst: Uint8Array, blocks: number) => void,
 ): SimdQuantizer | undefined {
+  const type = QUANTIZERS.get(id);
+  if (type === undefined) return undefined;
   if (shared === undefined) shared = instantiate();
   if (shared === null) return undefined;
+  const [name, blockBytes] = type;
   const common = shared;
   const perPiece = PIECE_WEIGHTS / 32;
   return (src, dst, blocks) => {
     // Values already in an instance's memory are read there; others are copied in.
     const owner = OWNERS.get(src.buffer);
     const { bytes, floats, exports } = owner ?? common;
-    const quantize = exports.q8_0_from_f32 as unknown as WasmQuantizer;
+    const quantize = exports[name] as unknown as WasmQuantizer;
     for (let done = 0; done < blocks;) {
       const count = Math.min(perPiece, blocks - done);
       let from = src.byteOffset + done * 128;
@@ -241,11 +253,11 @@ export function simdQuantizerQ8_0(
         from = OUTPUT_AT;
       }
       const wrote = quantize(from, INPUT_AT, count);
-      dst.set(bytes.subarray(INPUT_AT, INPUT_AT + wrote * 34), done * 34);
+      dst.set(bytes.subarray(INPUT_AT, INPUT_AT + wrote * blockBytes), done * blockBytes);
       done += wrote;
       if (wrote < count) {
         // One block the portable quantizer takes (a NaN or an infinity among its values).
-        fallback(src.subarray(done * 32, done * 32 + 32), dst.subarray(done * 34), 1);
+        fallback(src.subarray(done * 32, done * 32 + 32), dst.subarray(done * blockBytes), 1);
         done++;
       }
     }
