@@ -249,6 +249,19 @@ export function q6_k(src: usize, dst: usize, blocks: i32, fp16: usize): void {
   return half;
 }
 
+/** The largest magnitude among 32 values (NaN if one is NaN). */
+@inline function largestMagnitude(
+  x0: v128, x1: v128, x2: v128, x3: v128, x4: v128, x5: v128, x6: v128, x7: v128,
+): f32 {
+  let m = f32x4.max(
+    f32x4.max(f32x4.max(f32x4.abs(x0), f32x4.abs(x1)), f32x4.max(f32x4.abs(x2), f32x4.abs(x3))),
+    f32x4.max(f32x4.max(f32x4.abs(x4), f32x4.abs(x5)), f32x4.max(f32x4.abs(x6), f32x4.abs(x7))),
+  );
+  m = f32x4.max(m, i32x4.shuffle(m, m, 2, 3, 0, 1));
+  m = f32x4.max(m, i32x4.shuffle(m, m, 1, 0, 3, 2));
+  return f32x4.extract_lane(m, 0);
+}
+
 /** roundf (ties away from zero) of 4 finite values, as i32 lanes. */
 @inline function roundAway(v: v128): v128 {
   const t = f32x4.trunc(v);
@@ -272,13 +285,7 @@ export function q8_0_from_f32(src: usize, dst: usize, blocks: i32): i32 {
     const x5 = v128.load(src, 80);
     const x6 = v128.load(src, 96);
     const x7 = v128.load(src, 112);
-    let m = f32x4.max(
-      f32x4.max(f32x4.max(f32x4.abs(x0), f32x4.abs(x1)), f32x4.max(f32x4.abs(x2), f32x4.abs(x3))),
-      f32x4.max(f32x4.max(f32x4.abs(x4), f32x4.abs(x5)), f32x4.max(f32x4.abs(x6), f32x4.abs(x7))),
-    );
-    m = f32x4.max(m, i32x4.shuffle(m, m, 2, 3, 0, 1));
-    m = f32x4.max(m, i32x4.shuffle(m, m, 1, 0, 3, 2));
-    const amax = f32x4.extract_lane(m, 0);
+    const amax = largestMagnitude(x0, x1, x2, x3, x4, x5, x6, x7);
     if (!(amax <= f32.MAX_VALUE)) return b; // NaN or Inf
     const d: f32 = amax / 127;
     const id: f32 = d != 0 ? <f32>1 / d : 0;
@@ -316,13 +323,7 @@ export function q4_0_from_f32(src: usize, dst: usize, blocks: i32): i32 {
     const x5 = v128.load(src, 80);
     const x6 = v128.load(src, 96);
     const x7 = v128.load(src, 112);
-    let m = f32x4.max(
-      f32x4.max(f32x4.max(f32x4.abs(x0), f32x4.abs(x1)), f32x4.max(f32x4.abs(x2), f32x4.abs(x3))),
-      f32x4.max(f32x4.max(f32x4.abs(x4), f32x4.abs(x5)), f32x4.max(f32x4.abs(x6), f32x4.abs(x7))),
-    );
-    m = f32x4.max(m, i32x4.shuffle(m, m, 2, 3, 0, 1));
-    m = f32x4.max(m, i32x4.shuffle(m, m, 1, 0, 3, 2));
-    const amax = f32x4.extract_lane(m, 0);
+    const amax = largestMagnitude(x0, x1, x2, x3, x4, x5, x6, x7);
     if (!(amax <= f32.MAX_VALUE)) return b; // NaN or Inf
     // C keeps the first value whose magnitude exceeds all before it; 0 when all are zeros.
     let max: f32 = 0;
