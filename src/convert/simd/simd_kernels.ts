@@ -1,12 +1,12 @@
 /**
- * The SIMD kernels: ggml's legacy and K-quant types dequantized, and Q8_0 quantized, by
- * WebAssembly SIMD (asm/src/dequant.ts, compiled into `_dequant_wasm.ts`), 2–3× the
- * portable kernels' speed, bit for bit the same values. Blocks are copied into the module's memory a
- * cache-sized piece at a time; the values are written straight into a buffer made by
- * {@linkcode simdOutputBuffer} (a memory of its own: the chunk loop's output buffers), or
- * copied out into any other array. Where WebAssembly or its SIMD is not available (an
- * embedder that forbids compiling code, such as Cloudflare Workers; an engine without
- * SIMD) there are none, and the portable kernels run.
+ * The SIMD kernels: ggml's legacy and K-quant types dequantized, and Q8_0 and Q4_0
+ * quantized, by WebAssembly SIMD (asm/src/dequant.ts, compiled into `_dequant_wasm.ts`),
+ * 2–3× the portable kernels' speed, bit for bit the same values. Input is copied into the
+ * module's memory a cache-sized piece at a time; dequantized values are written straight
+ * into a buffer made by {@linkcode simdOutputBuffer} (a memory of its own: the chunk loop's
+ * output buffers), or copied out into any other array. Where WebAssembly or its SIMD is
+ * not available (an embedder that forbids compiling code, such as Cloudflare Workers; an
+ * engine without SIMD) there are none, and the portable kernels run.
  *
  * @module
  */
@@ -247,6 +247,7 @@ export function simdQuantizer(
     const quantize = exports[name] as unknown as WasmQuantizer;
     for (let done = 0; done < blocks;) {
       const count = Math.min(perPiece, blocks - done);
+      // Quantizing swaps the pieces' roles: values in the output piece, blocks in the input's.
       let from = src.byteOffset + done * 128;
       if (owner === undefined) {
         floats.set(src.subarray(done * 32, (done + count) * 32), OUTPUT_AT / 4);
