@@ -37,6 +37,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { dequantize, ggmlType } from "../mod.ts";
+import { bytesFor } from "../src/model/ggml_type.ts";
 import { dequantizerOf } from "../src/convert/kernels.ts";
 import { simdKernel, simdOutputBuffer } from "../src/convert/simd/simd_kernels.ts";
 import { randomBlocks } from "./_blocks.ts";
@@ -145,31 +146,31 @@ async function worker(types: string[], rounds: number): Promise<void> {
     const placeBytes = simd === undefined ? undefined : simdOutputBuffer(STEP_WEIGHTS * 4);
     const place = placeBytes &&
       new Float32Array(placeBytes.buffer, placeBytes.byteOffset, STEP_WEIGHTS);
-    const stepBlocks = STEP_WEIGHTS / traits.blockSize;
-    const stepBytes = stepBlocks * traits.bytesPerBlock;
-    const runInPlace = simd && place
-      ? () => {
-        for (let at = 0; at < blocks; at += stepBlocks) {
-          simd(src.subarray((at / stepBlocks) * stepBytes), place, stepBlocks);
-        }
+    /** Calls `convert` on each STEP_WEIGHTS run of the blocks, with its first weight. */
+    const eachStep = (convert: (blocks: Uint8Array, first: number) => void) => {
+      for (let first = 0; first < WEIGHTS; first += STEP_WEIGHTS) {
+        convert(
+          src.subarray(bytesFor(traits, first), bytesFor(traits, first + STEP_WEIGHTS)),
+          first,
+        );
       }
+    };
+    const stepBlocks = STEP_WEIGHTS / traits.blockSize;
+    const runInPlace = simd && place
+      ? () => eachStep((blocks) => simd(blocks, place, stepBlocks))
       : undefined;
     if (runInPlace !== undefined) {
       runOurs();
-      for (let at = 0; at < blocks; at += stepBlocks) {
-        simd!(src.subarray((at / stepBlocks) * stepBytes), place!, stepBlocks);
-        const step = ours.subarray(at * traits.blockSize, at * traits.blockSize + STEP_WEIGHTS);
-        const wrong = sameBits(place!, step);
-        if (wrong >= 0) throw new Error(`${type}: in place differs at weight ${at + wrong}`);
-      }
+      eachStep((blocks, first) => {
+        simd!(blocks, place!, stepBlocks);
+        const wrong = sameBits(place!, ours.subarray(first, first + STEP_WEIGHTS));
+        if (wrong >= 0) throw new Error(`${type}: in place differs at weight ${first + wrong}`);
+      });
     }
     // ggml's C the same way, into an array of one step.
     const cStep = new Float32Array(STEP_WEIGHTS);
-    const runCSteps = (kernels: Record<string, CKernel>) => {
-      for (let at = 0; at < blocks; at += stepBlocks) {
-        kernels[type](src.subarray((at / stepBlocks) * stepBytes), cStep, STEP_WEIGHTS);
-      }
-    };
+    const runCSteps = (kernels: Record<string, CKernel>) =>
+      eachStep((blocks) => kernels[type](blocks, cStep, STEP_WEIGHTS));
 
     for (const [label, kernels] of [["-O3", c], ["-O3 -march=native", native]] as const) {
       if (kernels === undefined) continue;
