@@ -28,7 +28,7 @@ function defaultWorkerUrl(): URL | undefined {
 }
 
 /**
- * A worker's part takes milliseconds (a step is at most 16 MiB of float32s); one not
+ * A worker's part takes milliseconds (a step is at most 64 MiB of float32s); one not
  * answered in this time is given up and redone on this thread.
  */
 const ANSWER_MS = 60_000;

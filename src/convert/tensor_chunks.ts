@@ -17,8 +17,15 @@ import type { ConvertThreads } from "./convert_threads.ts";
 export const DEFAULT_CHUNK_BYTES = 1 << 20;
 /** Float32 values produced per step, at most 4 MiB of them. */
 const MAX_STEP_FLOAT_BYTES = 4 << 20;
-/** With threads, all threads' shares of a step together stay within 16 MiB of float32s. */
-const MAX_PARALLEL_FLOAT_BYTES = 16 << 20;
+/**
+ * With threads, into a tensor's own buffer, each thread converts this many steps' worth at
+ * a time: fewer, longer parts, so less time is spent waiting for the workers' answers.
+ */
+const SPLIT_STEPS = 4;
+/** Such a step's float32 values, all threads' parts together, stay within 64 MiB... */
+const MAX_SPLIT_FLOAT_BYTES = 64 << 20;
+/** ...and are read from at most 16 MiB of input (the workers' parts copied to shared memory). */
+const MAX_SPLIT_INPUT_BYTES = 16 << 20;
 /** Steps smaller than this are not worth a message to a worker. */
 const MIN_SPLIT_ELEMENTS = 1 << 14;
 /** Q8_0 and Q4_0 blocks hold 32 values. */
@@ -174,12 +181,17 @@ export async function* convertTensorChunks(
   const shares = split ? threads.threads : 1;
   // A step is whole input blocks and, when requantizing, whole output blocks too (block
   // sizes are powers of two, so the larger is a multiple of the smaller). Into a tensor's
-  // own buffer each thread gets a step's worth, within an overall bound; into the two
+  // own buffer each thread gets a few steps' worth, within overall bounds; into the two
   // reused sets of buffers, the threads share one step's worth.
-  const scale = into === undefined ? 1 : shares;
+  const scale = into !== undefined && split ? shares * SPLIT_STEPS : 1;
   const unit = requantize ? Math.max(from.blockSize, QUANT_BLOCK) : from.blockSize;
-  const unitsByInput = Math.floor((options.chunkBytes * scale) / bytesFor(from, unit));
-  const floatBytes = Math.min(MAX_STEP_FLOAT_BYTES * scale, MAX_PARALLEL_FLOAT_BYTES);
+  const inputBytes = scale === 1
+    ? options.chunkBytes
+    : Math.max(options.chunkBytes, Math.min(options.chunkBytes * scale, MAX_SPLIT_INPUT_BYTES));
+  const unitsByInput = Math.floor(inputBytes / bytesFor(from, unit));
+  const floatBytes = scale === 1
+    ? MAX_STEP_FLOAT_BYTES
+    : Math.min(MAX_STEP_FLOAT_BYTES * scale, MAX_SPLIT_FLOAT_BYTES);
   const unitsByOutput = Math.floor(floatBytes / (unit * 4));
   const stepElements = unit * Math.max(1, Math.min(unitsByInput, unitsByOutput));
   // `to` is F32 when dequantizing: 4 bytes a value.
@@ -200,13 +212,8 @@ export async function* convertTensorChunks(
     const parallel = split && elements >= MIN_SPLIT_ELEMENTS;
     let src: Uint8Array;
     if (source.kind === "bytes") {
+      // A view of a mapping or of the caller's bytes: shared with workers below, if needed.
       src = await source.read(info.fileOffset + inStart, inBytes);
-      if (parallel && !(src.buffer instanceof SharedArrayBuffer)) {
-        // A view of a mapping or of the caller's bytes: workers need a shared copy.
-        const copy = inputBuffer(side, inBytes, true);
-        copy.set(src);
-        src = copy.subarray(0, inBytes);
-      }
     } else {
       src = await source.read(
         info.fileOffset + inStart,
@@ -218,8 +225,20 @@ export async function* convertTensorChunks(
       ? into.subarray(outStart, outStart + outBytes)
       : outputBuffer(side).subarray(0, outBytes);
     const job = { from: from.id, to: to.id, littleEndian, src, dst, elements };
-    if (parallel) await threads!.run(splitJob(job, from, to, unit, shares), scratch);
-    else convertRange(job, scratch);
+    if (parallel) {
+      const jobs = splitJob(job, from, to, unit, shares);
+      if (!(src.buffer instanceof SharedArrayBuffer)) {
+        // Workers see shared memory only: their parts are copied there, while this thread
+        // reads its own part where it is.
+        const copy = inputBuffer(side, inBytes, true);
+        for (const part of jobs.slice(1)) {
+          const at = part.src.byteOffset - src.byteOffset;
+          copy.set(part.src, at);
+          part.src = copy.subarray(at, at + part.src.length);
+        }
+      }
+      await threads!.run(jobs, scratch);
+    } else convertRange(job, scratch);
     yield dst;
   }
 }
