@@ -9,7 +9,7 @@
 import { nodeBuiltin } from "./_node_builtin.ts";
 import { formatInteger, GgufError } from "../model/errors.ts";
 import { ioError } from "./file_read.ts";
-import { toPath } from "./open_source.ts";
+import { RUNTIME, toPath } from "./open_source.ts";
 
 /**
  * An output file being written: `write()` appends, `commit()` flushes, closes and renames
@@ -47,6 +47,49 @@ export interface OutputTarget {
 }
 
 type Stats = import("node:fs").Stats;
+
+/** The temporary file's handle. */
+interface OutputFile {
+  /** Writes at the end; resolves with the bytes written (possibly fewer than given). */
+  write(bytes: Uint8Array): Promise<number>;
+  /** Flushes the file's data to the disk (called while writes go on). */
+  datasync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Creates the file (failing if it exists), written on the runtime's thread pool so that
+ * conversion goes on meanwhile: Deno's `node:fs` handles write on this thread, its own
+ * files do not. Under Deno, flushes go through a second handle of the same file (a flush
+ * covers the file, whichever descriptor asks), so no write waits for one to end.
+ */
+async function createOutputFile(path: string): Promise<OutputFile> {
+  if (RUNTIME === "deno") {
+    const file = await Deno.open(path, { write: true, createNew: true });
+    let flusher: Deno.FsFile | undefined;
+    try {
+      flusher = await Deno.open(path, { write: true });
+    } catch (cause) {
+      file.close();
+      throw cause;
+    }
+    return {
+      write: (bytes) => file.write(bytes),
+      datasync: () => flusher.syncData(),
+      close() {
+        file.close();
+        flusher.close();
+        return Promise.resolve();
+      },
+    };
+  }
+  const handle = await nodeBuiltin("node:fs/promises").open(path, "wx");
+  return {
+    write: async (bytes) => (await handle.write(bytes, 0, bytes.length)).bytesWritten,
+    datasync: () => handle.datasync(),
+    close: () => handle.close(),
+  };
+}
 
 /** Bytes written between background flushes (the output is durable only at commit). */
 const BACKGROUND_FLUSH_BYTES = 64 << 20;
@@ -226,9 +269,9 @@ export async function openFileSink(
     pathModule.dirname(path),
     `.${pathModule.basename(path)}.tmp-${pid}-${Math.random().toString(36).slice(2, 10)}`,
   );
-  let handle: Awaited<ReturnType<typeof fs.open>>;
+  let handle: OutputFile;
   try {
-    handle = await fs.open(temporaryPath, "wx");
+    handle = await createOutputFile(temporaryPath);
   } catch (cause) {
     throw ioError(`Cannot write ${path}`, cause);
   }
@@ -250,8 +293,7 @@ export async function openFileSink(
       try {
         let done = 0;
         while (done < bytes.length) {
-          const { bytesWritten } = await handle.write(bytes, done, bytes.length - done);
-          done += bytesWritten;
+          done += await handle.write(bytes.subarray(done));
         }
         written += bytes.length;
         unsynced += bytes.length;
