@@ -2,7 +2,9 @@
  * The speed suite: every way of converting, on Deno and Bun, with 1, 2 and all threads,
  * each figure beside its floor measured in the same run (interleaved, median of --runs):
  *
- * - file → file (`IN -o OUT`) vs `dd conv=fdatasync` writing as many bytes;
+ * - file → file (`IN -o OUT`) vs `dd conv=fdatasync` writing as many bytes: into a new file
+ *   (both outputs removed before each run), and replacing the previous output (`--force`; dd
+ *   truncating its own);
  * - pipe → pipe (`- -o - < IN | cat > OUT`) vs `cat < OUT | cat > COPY`;
  * - in memory (`convertGguf()`) vs allocating and filling the final bytes;
  * - requantizing to Q8_0 file → file vs F32 output of the same model, and both vs llama.cpp's
@@ -47,8 +49,15 @@ const runtimes: [string, string[]][] = [
   ["bun", [binary("bun")]],
 ];
 
-/** Runs a shell command, returning seconds and stdout; throws on failure. */
-function timed(command: string): { seconds: number; stdout: string; stderr: string } {
+/**
+ * Runs a shell command, returning seconds and stdout; throws on failure. `fresh` files are
+ * removed first (untimed), so that the command writes a new file.
+ */
+function timed(
+  command: string,
+  fresh: string[] = [],
+): { seconds: number; stdout: string; stderr: string } {
+  for (const path of fresh) rmSync(path, { force: true });
   // Dirty pages of the previous run (a pipe's output is written without a flush) are written
   // back first, so that no run pays for the one before it.
   spawnSync("sync");
@@ -77,10 +86,13 @@ interface Row {
 }
 const rows: Row[] = [];
 
-function ddFloor(bytes: number): number {
+/** `dd` writing `bytes`: over its previous output (truncated in place), or to a new file. */
+function ddFloor(bytes: number, fresh = false): number {
   const blocks = Math.ceil(bytes / (4 << 20));
-  return timed(`dd if=/dev/zero of=${quote(copy)} bs=4M count=${blocks} conv=fdatasync status=none`)
-    .seconds;
+  return timed(
+    `dd if=/dev/zero of=${quote(copy)} bs=4M count=${blocks} conv=fdatasync status=none`,
+    fresh ? [copy] : [],
+  ).seconds;
 }
 
 function catFloor(): number {
@@ -120,18 +132,35 @@ for (const [runtime, command] of runtimes) {
   for (const threads of threadCounts) {
     const t = threads === "default" ? "" : `--threads ${threads}`;
     const seconds: Record<string, number> = {};
-    // File to file.
+    // File to a new file, both ways: the previous output is removed before each run.
+    const outBytes = () => statSync(out).size;
+    const fresh = paired(
+      () => timed(cli(command, `${quote(model)} -o ${quote(out)} ${t}`), [out]),
+      () => ddFloor(outBytes(), true),
+    );
+    rows.push({
+      runtime,
+      way: "file → new file",
+      threads,
+      seconds: fresh.seconds,
+      floorName: "dd conv=fdatasync, new file",
+      floor: fresh.floor,
+      peak: peakMib(fresh.last.stderr).toFixed(0),
+      target: "≤ 1.15× floor",
+    });
+    // File to file, replacing the previous output (dd truncates its own in place; the CLI
+    // writes a temporary and renames it over the old file).
     const file = paired(
       () => timed(cli(command, `${quote(model)} -o ${quote(out)} --force ${t}`)),
-      () => ddFloor(statSync(out).size),
+      () => ddFloor(outBytes()),
     );
     seconds.file = file.seconds;
     rows.push({
       runtime,
-      way: "file → file",
+      way: "file → file, replacing",
       threads,
       seconds: file.seconds,
-      floorName: "dd conv=fdatasync",
+      floorName: "dd conv=fdatasync, over its output",
       floor: file.floor,
       peak: peakMib(file.last.stderr).toFixed(0),
       target: "≤ 1.15× floor",
