@@ -10,6 +10,7 @@ import { nodeBuiltin } from "./_node_builtin.ts";
 import { formatInteger, GgufError } from "../model/errors.ts";
 import { ioError } from "./file_read.ts";
 import { RUNTIME, toPath } from "./open_source.ts";
+import { dropCachedPages } from "./page_cache.ts";
 
 /**
  * An output file being written: `write()` appends, `commit()` flushes, closes and renames
@@ -262,8 +263,10 @@ export async function openFileSink(
 ): Promise<FileSink> {
   const fs = nodeBuiltin("node:fs/promises");
   const pathModule = nodeBuiltin("node:path");
-  const { path } = checkOutputPath(target, options);
+  const { path, exists } = checkOutputPath(target, options);
   removeStaleTemporaries(path);
+  // The file being replaced keeps its bytes until the rename; its cached pages can go now.
+  if (exists) await dropCachedPages(path);
   const pid = (globalThis as { process?: { pid: number } }).process?.pid ?? 0;
   const temporaryPath = pathModule.join(
     pathModule.dirname(path),

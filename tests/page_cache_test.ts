@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { dropCachedPages } from "../src/source/page_cache.ts";
+import { openFileSink } from "../src/source/file_sink.ts";
+import { RUNTIME } from "../src/source/open_source.ts";
+
+/** Where the kernel can be advised: Linux with glibc, under Deno (tests run with -A) or Bun. */
+const advisable = process.platform === "linux" && RUNTIME !== "node" &&
+  ["/lib/x86_64-linux-gnu/libc.so.6", "/lib/aarch64-linux-gnu/libc.so.6", "/lib64/libc.so.6"]
+    .some(existsSync);
+
+test("dropCachedPages() advises the kernel where it can, and never changes the file", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gguf-page-cache-"));
+  try {
+    const path = join(dir, "old.gguf");
+    const bytes = new Uint8Array(1 << 20).map((_, i) => i * 7);
+    writeFileSync(path, bytes);
+    assert.equal(await dropCachedPages(path), advisable);
+    assert.deepEqual(new Uint8Array(readFileSync(path)), bytes);
+    // A path that cannot be opened is no error: there is nothing to advise.
+    assert.equal(await dropCachedPages(join(dir, "missing.gguf")), false);
+    assert.equal(await dropCachedPages(dir + "/\0bad"), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a file sink replacing a file leaves it whole until the commit", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gguf-page-cache-"));
+  try {
+    const path = join(dir, "out.gguf");
+    writeFileSync(path, "previous contents");
+    const sink = await openFileSink(path, { force: true });
+    await sink.write(new Uint8Array([1, 2, 3]));
+    assert.equal(readFileSync(path, "utf8"), "previous contents");
+    await sink.abort();
+    assert.equal(readFileSync(path, "utf8"), "previous contents");
+    const again = await openFileSink(path, { force: true });
+    await again.write(new Uint8Array([1, 2, 3]));
+    await again.commit();
+    assert.deepEqual([...readFileSync(path)], [1, 2, 3]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
