@@ -129,6 +129,12 @@ const llamaF32 = median(Array.from({ length: runs }, () => llama("F32")));
 
 for (const [runtime, command] of runtimes) {
   const perThreads = new Map<number | "default", Record<string, number>>();
+  const memoryCase = (args: string) => {
+    const run = JSON.parse(
+      timed(`${command.map(quote).join(" ")} bench/_speed_memory_case.ts ${args}`).stdout,
+    );
+    return { ...run, seconds: run.ms / 1000 };
+  };
   for (const threads of threadCounts) {
     const t = threads === "default" ? "" : `--threads ${threads}`;
     const seconds: Record<string, number> = {};
@@ -181,12 +187,6 @@ for (const [runtime, command] of runtimes) {
       target: "≤ 1.5× floor",
     });
     // In memory: the child reports its own time and memory.
-    const memoryCase = (args: string) => {
-      const run = JSON.parse(
-        timed(`${command.map(quote).join(" ")} bench/_speed_memory_case.ts ${args}`).stdout,
-      );
-      return { ...run, seconds: run.ms / 1000 };
-    };
     const memory = paired(
       () => memoryCase(`convert ${quote(model)} ${threads}`),
       () => memoryCase(`floor ${quote(model)}`).seconds,
@@ -253,9 +253,32 @@ for (const [runtime, command] of runtimes) {
           floorName: "1 thread",
           floor: one[key],
           peak: "",
-          target: key === "memory" && threads === 2 ? "≥ 1.6× at 2 threads" : undefined,
         });
       }
+    }
+    // In memory, the page faults' cost drifts over a run on a virtual machine (freed memory
+    // handed back to the host is slow to touch again), so the speed-up is measured once more
+    // with one thread and two taken in turns: the median of each pair's ratio.
+    if (cores >= 2) {
+      const ratios: number[] = [];
+      const pairs: [number, number][] = [];
+      for (let i = 0; i < runs; i++) {
+        const single = memoryCase(`convert ${quote(model)} 1`).seconds;
+        const double = memoryCase(`convert ${quote(model)} 2`).seconds;
+        ratios.push(single / double);
+        pairs.push([single, double]);
+      }
+      const at = ratios.indexOf(median(ratios));
+      rows.push({
+        runtime,
+        way: "speed-up memory, 1 and 2 threads in turns (median pair)",
+        threads: 2,
+        seconds: pairs[at][1],
+        floorName: "1 thread",
+        floor: pairs[at][0],
+        peak: "",
+        target: "≥ 1.6× at 2 threads",
+      });
     }
   }
 }
