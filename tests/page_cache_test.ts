@@ -12,17 +12,17 @@ const advisable = process.platform === "linux" && RUNTIME !== "node" &&
   ["/lib/x86_64-linux-gnu/libc.so.6", "/lib/aarch64-linux-gnu/libc.so.6", "/lib64/libc.so.6"]
     .some(existsSync);
 
-test("dropCachedPages() advises the kernel where it can, and never changes the file", async () => {
+test("dropCachedPages() advises the kernel where it can, and never changes the file", () => {
   const dir = mkdtempSync(join(tmpdir(), "gguf-page-cache-"));
   try {
     const path = join(dir, "old.gguf");
     const bytes = new Uint8Array(1 << 20).map((_, i) => i * 7);
     writeFileSync(path, bytes);
-    assert.equal(await dropCachedPages(path), advisable);
+    assert.equal(dropCachedPages(path), advisable);
     assert.deepEqual(new Uint8Array(readFileSync(path)), bytes);
     // A path that cannot be opened is no error: there is nothing to advise.
-    assert.equal(await dropCachedPages(join(dir, "missing.gguf")), false);
-    assert.equal(await dropCachedPages(dir + "/\0bad"), false);
+    assert.equal(dropCachedPages(join(dir, "missing.gguf")), false);
+    assert.equal(dropCachedPages(dir + "/\0bad"), false);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -266,7 +266,7 @@ export async function openFileSink(
   const { path, exists } = checkOutputPath(target, options);
   removeStaleTemporaries(path);
   // The file being replaced keeps its bytes until the rename; its cached pages can go now.
-  if (exists) await dropCachedPages(path);
+  if (exists) dropCachedPages(path);
   const pid = (globalThis as { process?: { pid: number } }).process?.pid ?? 0;
   const temporaryPath = pathModule.join(
     pathModule.dirname(path),

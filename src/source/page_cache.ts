@@ -22,7 +22,8 @@ interface Fadvise {
   close(fd: number): void;
 }
 
-let calls: Promise<Fadvise | null> | undefined;
+/** The libc calls: undefined before the first use, null where there are none. */
+let calls: Fadvise | null | undefined;
 
 function isLinux(): boolean {
   const platform = (globalThis as { process?: { platform?: string } }).process?.platform;
@@ -47,14 +48,20 @@ function loadDeno(): Fadvise | null {
   };
 }
 
-async function loadBun(): Promise<Fadvise | null> {
+/** `bun:ffi`, reached without an import a bundler would try to resolve. */
+interface BunFfi {
+  dlopen(
+    path: string,
+    symbols: Record<string, { args: string[]; returns: string }>,
+  ): { symbols: Record<string, (...args: unknown[]) => number> };
+}
+
+function loadBun(): Fadvise | null {
   if (!isLinux()) return null;
-  const ffi = await import("bun:ffi" as string) as {
-    dlopen(
-      path: string,
-      symbols: Record<string, { args: string[]; returns: string }>,
-    ): { symbols: Record<string, (...args: unknown[]) => number> };
-  };
+  const get = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } })
+    .process?.getBuiltinModule;
+  const ffi = get?.("bun:ffi") as BunFfi | undefined;
+  if (ffi === undefined) return null;
   const { symbols } = ffi.dlopen(LIBC, {
     open: { args: ["ptr", "i32"], returns: "i32" },
     close: { args: ["i32"], returns: "i32" },
@@ -67,10 +74,14 @@ async function loadBun(): Promise<Fadvise | null> {
   };
 }
 
-function load(): Promise<Fadvise | null> {
-  calls ??=
-    (async () => RUNTIME === "deno" ? loadDeno() : RUNTIME === "bun" ? await loadBun() : null)()
-      .catch(() => null);
+function load(): Fadvise | null {
+  if (calls === undefined) {
+    try {
+      calls = RUNTIME === "deno" ? loadDeno() : RUNTIME === "bun" ? loadBun() : null;
+    } catch {
+      calls = null; // no such library, or FFI refused
+    }
+  }
   return calls;
 }
 
@@ -92,14 +103,14 @@ function load(): Promise<Fadvise | null> {
  * import assert from "node:assert/strict";
  * const path = (await Deno.makeTempDir()) + "/old.gguf";
  * await Deno.writeFile(path, new Uint8Array([1, 2, 3]));
- * assert.equal(typeof await dropCachedPages(path), "boolean");
+ * assert.equal(typeof dropCachedPages(path), "boolean");
  * assert.deepEqual([...await Deno.readFile(path)], [1, 2, 3]); // the bytes are still there
  * ```
  */
-export async function dropCachedPages(path: string): Promise<boolean> {
+export function dropCachedPages(path: string): boolean {
   // A NUL would end the C string early, naming another file.
   if (path.includes("\0")) return false;
-  const libc = await load();
+  const libc = load();
   if (libc === null) return false;
   try {
     const fd = libc.open(new TextEncoder().encode(path + "\0"));
