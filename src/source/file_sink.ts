@@ -72,6 +72,7 @@ async function createOutputFile(path: string): Promise<OutputFile> {
       flusher = await Deno.open(path, { write: true });
     } catch (cause) {
       file.close();
+      await Deno.remove(path).catch(() => {}); // ours: created just above
       throw cause;
     }
     return {

@@ -15,7 +15,7 @@ const O_RDONLY = 0;
 /** glibc's shared library on Linux. */
 const LIBC = "libc.so.6";
 
-/** The three libc calls, however the runtime reaches them; `null` where it cannot. */
+/** The three libc calls, however the runtime reaches them. */
 interface Fadvise {
   open(path: Uint8Array): number;
   dropAll(fd: number): number;
@@ -92,7 +92,7 @@ function load(): Fadvise | null {
  * they make room for the new file's pages instead of other files' being evicted. (On a
  * virtual machine that hands freed memory back to its host, page-cache pages are also much
  * faster to write when they were freed moments before: replacing the bench model's 1.7 GB
- * output measured 1.55–1.67 s instead of 2.49–2.63 s.)
+ * output took 1.61–1.78 s instead of 2.19–2.72 s.)
  *
  * @param path The file.
  * @returns `true` if the kernel took the advice, `false` where it could not be given.
