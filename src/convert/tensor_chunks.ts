@@ -212,7 +212,7 @@ export async function* convertTensorChunks(
     const parallel = split && elements >= MIN_SPLIT_ELEMENTS;
     let src: Uint8Array;
     if (source.kind === "bytes") {
-      // A view of a mapping or of the caller's bytes: shared with workers below, if needed.
+      // A view of the caller's bytes: shared with workers below, if needed.
       src = await source.read(info.fileOffset + inStart, inBytes);
     } else {
       src = await source.read(
