@@ -185,13 +185,13 @@ export async function* convertTensorChunks(
   // reused sets of buffers, the threads share one step's worth.
   const scale = into !== undefined && split ? shares * SPLIT_STEPS : 1;
   const unit = requantize ? Math.max(from.blockSize, QUANT_BLOCK) : from.blockSize;
-  const inputBytes = scale === 1
-    ? options.chunkBytes
-    : Math.max(options.chunkBytes, Math.min(options.chunkBytes * scale, MAX_SPLIT_INPUT_BYTES));
+  // (With `scale` 1 these are the caller's chunk and one step's floats.)
+  const inputBytes = Math.max(
+    options.chunkBytes,
+    Math.min(options.chunkBytes * scale, MAX_SPLIT_INPUT_BYTES),
+  );
   const unitsByInput = Math.floor(inputBytes / bytesFor(from, unit));
-  const floatBytes = scale === 1
-    ? MAX_STEP_FLOAT_BYTES
-    : Math.min(MAX_STEP_FLOAT_BYTES * scale, MAX_SPLIT_FLOAT_BYTES);
+  const floatBytes = Math.min(MAX_STEP_FLOAT_BYTES * scale, MAX_SPLIT_FLOAT_BYTES);
   const unitsByOutput = Math.floor(floatBytes / (unit * 4));
   const stepElements = unit * Math.max(1, Math.min(unitsByInput, unitsByOutput));
   // `to` is F32 when dequantizing: 4 bytes a value.
