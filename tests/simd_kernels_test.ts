@@ -72,7 +72,7 @@ test(
         const simd = new Float32Array(info.elements);
         simdKernel(traits.id)!(src, simd, blocks);
         assert.equal(sha256(simd), expected.f32_sha256, `${label}, SIMD`);
-        const own = simdOutputBuffer(info.elements * 4)!;
+        const own = simdOutputBuffer(info.elements * 4);
         const inPlace = new Float32Array(own.buffer, own.byteOffset, info.elements);
         simdKernel(traits.id)!(src, inPlace, blocks);
         assert.equal(sha256(inPlace), expected.f32_sha256, `${label}, SIMD in place`);
@@ -189,7 +189,7 @@ for (
     const at = got.findIndex((byte, i) => byte !== want[i]);
     assert.equal(at, -1, `block ${Math.floor(at / bytes)} (case ${Math.floor(at / bytes) % 8})`);
     // The same from values in a buffer of the module's own memory (the requantization pass).
-    const own = simdOutputBuffer(values.byteLength)!;
+    const own = simdOutputBuffer(values.byteLength);
     const inPlace = new Float32Array(own.buffer, own.byteOffset, values.length);
     inPlace.set(values);
     got.fill(0);

@@ -87,9 +87,7 @@ export function convertRange(job: RangeJob, scratch: RangeScratch): void {
   if (scratch.pass === undefined || scratch.pass.length < pass) {
     // Where the SIMD kernels run, they dequantize into this buffer in place.
     const bytes = simdOutputBuffer(pass * 4);
-    scratch.pass = bytes === undefined
-      ? new Float32Array(pass)
-      : new Float32Array(bytes.buffer, bytes.byteOffset, pass);
+    scratch.pass = new Float32Array(bytes.buffer, bytes.byteOffset, pass);
   }
   const values = scratch.pass;
   for (let done = 0; done < elements; done += pass) {

@@ -109,7 +109,7 @@ function grow(
     (!shared || buffer.buffer instanceof SharedArrayBuffer)
   ) return buffer;
   if (shared) return new Uint8Array(new SharedArrayBuffer(length));
-  return (simd ? simdOutputBuffer(length) : undefined) ?? new Uint8Array(length);
+  return simd ? simdOutputBuffer(length) : new Uint8Array(length);
 }
 
 /**

@@ -113,17 +113,18 @@ function sharedInstance(): Instance | null {
 /**
  * A zeroed buffer the SIMD kernels write float32 values into directly, where they run: a
  * view of a WebAssembly memory of its own, so a kernel given a `Float32Array` over it skips
- * copying its values out (Q4_K in 4 MiB steps: 2.6–2.8 against 1.9 G weights/s). `undefined` where WebAssembly SIMD
- * cannot run: use an ordinary buffer. The chunk loop's output buffers are made this way.
+ * copying its values out (Q4_K in 4 MiB steps: 2.6–2.8 against 1.9 G weights/s). Where
+ * WebAssembly SIMD cannot run (or has no memory to spare), an ordinary buffer. The chunk
+ * loop's output buffers and the requantization pass are made this way.
  *
  * @param length The buffer's length in bytes (a multiple of 4).
- * @returns The buffer, or `undefined`.
+ * @returns The buffer.
  *
  * @example
  * ```ts
  * import { simdKernel, simdOutputBuffer } from "./simd_kernels.ts";
  * import assert from "node:assert/strict";
- * const out = simdOutputBuffer(32 * 4)!;
+ * const out = simdOutputBuffer(32 * 4);
  * const values = new Float32Array(out.buffer, out.byteOffset, 32);
  * const block = new Uint8Array(34);
  * block.set([0x00, 0x3c, 0x02]); // d = 1.0, first quant 2
@@ -131,9 +132,9 @@ function sharedInstance(): Instance | null {
  * assert.equal(values[0], 2);
  * ```
  */
-export function simdOutputBuffer(length: number): Uint8Array | undefined {
+export function simdOutputBuffer(length: number): Uint8Array {
   const owner = instantiate(length);
-  if (owner === null) return undefined;
+  if (owner === null) return new Uint8Array(length);
   OWNERS.set(owner.bytes.buffer, owner);
   return owner.bytes.subarray(END, END + length);
 }
