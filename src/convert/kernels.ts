@@ -6,7 +6,7 @@
  * @module
  */
 import type { GgmlTypeTraits } from "../model/ggml_type.ts";
-import { GgmlType } from "../model/ggml_type.ts";
+import { GgmlType, ggmlType } from "../model/ggml_type.ts";
 import { dequantizeRowBf16, dequantizeRowF16, dequantizeRowF32 } from "./dequant/float.ts";
 import { dequantizeRowIq4Nl } from "./dequant/iq4_nl.ts";
 import { dequantizeRowIq4Xs } from "./dequant/iq4_xs.ts";
@@ -148,6 +148,22 @@ QUANTIZERS.set(GgmlType.Q4_0, preferSimdQuantizer(GgmlType.Q4_0, quantizeRowQ4_0
  */
 export function dequantizerOf(type: GgmlTypeTraits | number): Dequantizer | undefined {
   return DEQUANTIZERS.get(typeof type === "number" ? type : type.id);
+}
+
+/**
+ * The names of the types gguf-stream quantizes into, in ggml's type-id order.
+ *
+ * @returns The names, e.g. `["Q4_0", "Q8_0"]`.
+ *
+ * @example
+ * ```ts
+ * import { quantizableTypes } from "./kernels.ts";
+ * import assert from "node:assert/strict";
+ * assert.ok(quantizableTypes().includes("Q8_0"));
+ * ```
+ */
+export function quantizableTypes(): string[] {
+  return [...QUANTIZERS.keys()].sort((a, b) => a - b).map((id) => ggmlType(id)!.name);
 }
 
 /**

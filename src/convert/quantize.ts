@@ -5,7 +5,7 @@
  * @module
  */
 import { requireGgmlType } from "../model/ggml_type.ts";
-import { quantizerOf } from "./kernels.ts";
+import { quantizableTypes, quantizerOf } from "./kernels.ts";
 
 /**
  * Quantizes float32 values into whole blocks of Q8_0 or Q4_0, bit for bit as ggml's
@@ -37,7 +37,7 @@ import { quantizerOf } from "./kernels.ts";
  * ```
  */
 export function quantize(
-  type: "Q8_0" | "Q4_0" | number | string,
+  type: number | string,
   src: Float32Array,
   dst?: Uint8Array,
 ): Uint8Array {
@@ -45,7 +45,9 @@ export function quantize(
   const kernel = quantizerOf(traits);
   if (kernel === undefined) {
     throw new TypeError(
-      `Cannot quantize to ${traits.name}: gguf-stream quantizes only to Q8_0 and Q4_0`,
+      `Cannot quantize to ${traits.name}: gguf-stream quantizes only to ${
+        quantizableTypes().join(", ")
+      }`,
     );
   }
   if (src.length % traits.blockSize !== 0) {
