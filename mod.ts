@@ -78,3 +78,4 @@ export {
 export { convertStream, type ConvertStreamOptions } from "./src/output/stream.ts";
 export { type ModelInfo, modelInfo, type ModelInfoInput } from "./src/model/model_info.ts";
 export { fileTypeName } from "./src/model/file_type.ts";
+export { hasRawBytes, stringBytes } from "./src/format/utf8.ts";

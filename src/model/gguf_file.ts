@@ -69,12 +69,17 @@ export interface GgufArray {
 /**
  * A metadata value: `number` for 8- to 32-bit integers and floats, `bigint` for
  * 64-bit integers (exact), `boolean`, `string`, or a {@linkcode GgufArray}.
+ *
+ * GGUF strings are bytes. A string is their UTF-8 decoding, except that each byte that is
+ * not part of well-formed UTF-8 is the lone surrogate U+DC00 + byte (U+DC80–U+DCFF), so
+ * no two byte strings read alike and every one is written back unchanged;
+ * `stringBytes(text)` gives the bytes.
  */
 export type GgufValue = number | bigint | boolean | string | GgufArray;
 
 /** One metadata key/value pair, as read from the file. */
 export interface GgufMetadataEntry {
-  /** The key, decoded as UTF-8. */
+  /** The key: its UTF-8 decoding, bytes that are not UTF-8 as U+DC80–U+DCFF. */
   key: string;
   /** The value type id. */
   type: GgufValueType;
@@ -86,7 +91,7 @@ export interface GgufMetadataEntry {
 
 /** One entry of the tensor index. */
 export interface TensorInfo {
-  /** The tensor's name. */
+  /** The tensor's name: its UTF-8 decoding, bytes that are not UTF-8 as U+DC80–U+DCFF. */
   name: string;
   /** The ggml type id (see {@linkcode GGML_TYPES}). */
   type: number;
