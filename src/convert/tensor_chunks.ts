@@ -65,8 +65,9 @@ export interface TensorChunkOptions {
   /** Checked before every step. */
   signal?: AbortSignal;
   /**
-   * Worker threads to share each step with. Their output goes to shared memory: `into`,
-   * if given, must be a view of a `SharedArrayBuffer` for the work to be split.
+   * Worker threads to share each step with. They write into shared memory: `into` itself
+   * when it is a view of a `SharedArrayBuffer`, else shared scratch memory whose bytes this
+   * thread copies into `into` (so results stay ordinary `ArrayBuffer`s).
    */
   threads?: ConvertThreads;
 }
@@ -152,9 +153,7 @@ export async function* convertTensorChunks(
   const from = requireGgmlType(info.type);
   const to = requireGgmlType(plan.type);
   const threads = options.threads?.parallel ? options.threads : undefined;
-  // Workers write into shared memory: the output buffer must be shared to be split.
-  const split = threads !== undefined && plan.action !== "keep" &&
-    (into === undefined || into.buffer instanceof SharedArrayBuffer);
+  const split = threads !== undefined && plan.action !== "keep";
   // Asked to, steps alternate between two sets of buffers, so that a chunk stays valid
   // while the next is made (a file sink writes one while the threads convert the next).
   const flip = () => options.alternate ? (scratch.side = scratch.side === 1 ? 0 : 1) : 0;
@@ -237,7 +236,18 @@ export async function* convertTensorChunks(
           part.src = copy.subarray(at, at + part.src.length);
         }
       }
+      // Workers write shared memory only: into an ordinary buffer, their parts go through
+      // scratch memory and are copied in once done.
+      const own = jobs[0].dst.length;
+      const copied = dst.buffer instanceof SharedArrayBuffer ? [] : jobs.slice(1).map((part) => {
+        const at = part.dst.byteOffset - dst.byteOffset - own;
+        const target = part.dst;
+        scratch.output = grow(scratch.output, outBytes - own, true);
+        part.dst = scratch.output.subarray(at, at + target.length);
+        return [target, part.dst];
+      });
       await threads!.run(jobs, scratch);
+      for (const [target, part] of copied) target.set(part);
     } else convertRange(job, scratch);
     yield dst;
   }

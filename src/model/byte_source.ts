@@ -31,10 +31,23 @@ export interface ByteSource {
    */
   view(offset: number, length: number): Uint8Array | undefined;
   /**
-   * Releases the source. For a mapping, views stay valid: the memory is unmapped when
-   * the last view is garbage-collected.
+   * `true` when views are valid only until `close()` (a mapping made through Deno's FFI:
+   * after `close()` they read zeros); absent or `false` when views stay valid as long as
+   * they are reachable (caller's bytes, Bun's mappings, which Bun unmaps when the last view
+   * is garbage-collected).
    */
-  close(): Promise<void>;
+  readonly viewsEndAtClose?: boolean;
+  /**
+   * Releases the source. With `keepViews`, what views need stays (a model dropped without
+   * `close()` is released this way, as its views may still be in use).
+   */
+  close(options?: CloseOptions): Promise<void>;
+}
+
+/** Options for {@linkcode ByteSource.close}. */
+export interface CloseOptions {
+  /** Release files and handles, but keep what views of the source still read. */
+  keepViews?: boolean;
 }
 
 /** Checks `offset`/`length` against `size`; a bad range is the caller's error (`TypeError`). */

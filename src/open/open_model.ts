@@ -25,7 +25,8 @@ export type OpenModelOptions = ReadOptions;
 
 /** Closes the sources of models that were garbage-collected without `close()`. */
 const UNCLOSED = new FinalizationRegistry<ByteSource[]>((sources) => {
-  for (const source of sources) source.close().catch(() => {});
+  // Views of a mapping may outlive the model: they keep what they read.
+  for (const source of sources) source.close({ keepViews: true }).catch(() => {});
 });
 
 const SPLIT_NAME = /^(.*)-(\d{5})-of-(\d{5})\.gguf$/;

@@ -26,6 +26,15 @@ export interface ConvertedModel {
   metadata: Map<string, GgufMetadataEntry>;
   /** Every tensor by name, in file order; each carries its own type. */
   tensors: Map<string, ConvertedTensor>;
+  /**
+   * Releases what zero-copy tensors read: on Deno, a mapping of the input, whose views read
+   * zeros afterwards. Until then (or until the process exits) every view stays valid. A
+   * no-op where no view depends on it (Bun unmaps when the last view is collected; copies
+   * own their memory).
+   */
+  close(): Promise<void>;
+  /** `await using model = await convertGguf(…)` closes it at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** Converts one planned tensor: a view where it can be one, else through the chunk loop. */
@@ -37,6 +46,7 @@ async function convertOne(
   scratch: ChunkScratch,
   signal: AbortSignal | undefined,
   threads: ConvertThreads,
+  viewable: boolean,
 ): Promise<ConvertedTensor> {
   const { info } = entry;
   const base = {
@@ -48,7 +58,7 @@ async function convertOne(
     type: entry.type,
     littleEndian: entry.typeName === "F32" ? true : littleEndian,
   };
-  if (entry.action === "keep" && (entry.typeName !== "F32" || littleEndian)) {
+  if (viewable && entry.action === "keep" && (entry.typeName !== "F32" || littleEndian)) {
     const view = source.view(info.fileOffset, info.nbytes);
     if (view !== undefined && entry.typeName !== "F32") {
       return { ...base, typeName: entry.typeName, data: view, zeroCopy: true };
@@ -58,10 +68,9 @@ async function convertOne(
       return { ...base, typeName: "F32", data, zeroCopy: true };
     }
   }
-  // Worker threads write into shared memory.
-  const buffer = threads.parallel
-    ? new SharedArrayBuffer(entry.nbytes)
-    : new ArrayBuffer(entry.nbytes);
+  // An ordinary buffer whatever the thread count: the workers' parts pass through shared
+  // scratch memory (see convertTensorChunks).
+  const buffer = new ArrayBuffer(entry.nbytes);
   const data = entry.typeName === "F32" ? new Float32Array(buffer) : new Uint8Array(buffer);
   const into = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const chunks = convertTensorChunks(source, littleEndian, entry, {
@@ -100,9 +109,22 @@ async function convertOne(
  * await model.close();
  * ```
  */
-export async function* convertModelTensors(
+export function convertModelTensors(
   model: GgufModel,
   options: ConvertOptions = {},
+): AsyncGenerator<ConvertedTensor, void, undefined> {
+  return convertEach(model, options, true);
+}
+
+/**
+ * The tensors of an open model, converted in order. Views of a source whose views end at
+ * its `close()` are given only with `viewsAfterClose` (the caller keeps the model open for
+ * as long as they are used); otherwise such tensors are copied.
+ */
+async function* convertEach(
+  model: GgufModel,
+  options: ConvertOptions,
+  viewsAfterClose: boolean,
 ): AsyncGenerator<ConvertedTensor, void, undefined> {
   const conversion = prepareConversion(model, options);
   const scratch: ChunkScratch = {};
@@ -118,6 +140,7 @@ export async function* convertModelTensors(
         scratch,
         options.signal,
         threads,
+        viewsAfterClose || part.source.viewsEndAtClose !== true,
       );
     }
   } finally {
@@ -155,7 +178,8 @@ export async function* convertTensors(
 ): AsyncGenerator<ConvertedTensor, void, undefined> {
   const model = await openGgufModel(input, { ...options, remote: options.remote ?? "stream" });
   try {
-    yield* convertModelTensors(model, options);
+    // The model is closed when the loop ends: no tensor may depend on it staying open.
+    yield* convertEach(model, options, false);
   } finally {
     await model.close();
   }
@@ -173,7 +197,8 @@ export async function* convertTensors(
  * @param input A path, `file:` URL, `http(s):` URL (fetched in one request unless
  *   `remote: "range"`), `ByteSource`, the file's bytes, a `Blob` or a stream.
  * @param options Policy, warnings, chunk size, parse and access options.
- * @returns The header, the metadata and every tensor by name.
+ * @returns The header, the metadata and every tensor by name; `close()` it when done with
+ *   its zero-copy tensors (on Deno they read a mapping that lives until then).
  * @throws {GgufError} For an invalid file, or a tensor the policy refuses or cannot convert.
  *
  * @example
@@ -185,6 +210,7 @@ export async function* convertTensors(
  * const tensor = model.tensors.get("blk.0.attn_q.weight")!;
  * assert.equal(tensor.info.typeName, "Q4_K");
  * assert.equal(tensor.typeName, "Q8_0");
+ * await model.close(); // releases the mapping its zero-copy tensors read (Deno)
  * ```
  */
 export async function convertGguf(
@@ -192,13 +218,26 @@ export async function convertGguf(
   options: ConvertInputOptions = {},
 ): Promise<ConvertedModel> {
   const model = await openGgufModel(input, { ...options, remote: options.remote ?? "stream" });
+  let keepOpen = false;
   try {
     const tensors = new Map<string, ConvertedTensor>();
-    for await (const tensor of convertModelTensors(model, options)) {
+    for await (const tensor of convertEach(model, options, true)) {
       tensors.set(tensor.name, tensor);
+      if (tensor.zeroCopy && model.parts.some((part) => part.source.viewsEndAtClose === true)) {
+        keepOpen = true;
+      }
     }
-    return { header: model.parts[0].header, metadata: model.metadata, tensors };
+    // Views of a mapping that ends at close() keep the model open until the result closes.
+    const close = keepOpen ? () => model.close() : () => Promise.resolve();
+    const result: ConvertedModel = {
+      header: model.parts[0].header,
+      metadata: model.metadata,
+      tensors,
+      close,
+      [Symbol.asyncDispose]: () => result.close(),
+    };
+    return result;
   } finally {
-    await model.close();
+    if (!keepOpen) await model.close();
   }
 }

@@ -1,9 +1,18 @@
 /**
- * A byte source over libc `mmap`, reached through `Deno.dlopen` (needs `--allow-ffi`).
- * The mapping is private and copy-on-write (`MAP_PRIVATE | MAP_NORESERVE`): a write into
- * a view changes only this process's copy, never the file. It is unmapped when its
- * `ArrayBuffer` is garbage-collected, so no view can outlive it; `close()` only drops
- * the source's own reference.
+ * A byte source over libc `mmap`, reached through `Deno.dlopen` (needs `--allow-ffi`,
+ * which is queried first: this module never prompts). The mapping is private and
+ * copy-on-write (`MAP_PRIVATE | MAP_NORESERVE`): a write into a view changes only this
+ * process's copy, never the file.
+ *
+ * Lifetime: garbage collection cannot tell when the last view of a mapping dies — a view's
+ * `ArrayBuffer` can be transferred (`buffer.transfer()`, a `postMessage` or
+ * `structuredClone` transfer list), which moves the memory to a new buffer that nothing
+ * here can see. So the mapping is never unmapped while a view may reach it:
+ * - `close()` releases the file and replaces the mapping with zero pages: views made
+ *   before read zeros from then on (they never read freed memory or crash), and the
+ *   address range stays reserved;
+ * - `close({ keepViews: true })` (a model dropped without `close()`) releases the file
+ *   handle only: the mapping stays, and its views stay valid, until the process exits.
  *
  * @module
  */
@@ -14,6 +23,9 @@ const O_RDONLY = 0;
 const PROT_READ = 1;
 const PROT_WRITE = 2;
 const MAP_PRIVATE = 2;
+const MAP_FIXED = 0x10;
+/** `MAP_ANONYMOUS` on Linux (0x20) and macOS (0x1000). */
+const MAP_ANONYMOUS: Record<string, number> = { linux: 0x20, darwin: 0x1000 };
 const MAP_FAILED = 2n ** 64n - 1n;
 
 /** Where libc lives and what its `MAP_NORESERVE` is, per operating system. */
@@ -50,29 +62,26 @@ const LIBC_SYMBOLS = {
   open: { parameters: ["buffer", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
-  munmap: { parameters: ["pointer", "usize"], result: "i32" },
 } as const;
 
 type Libc = Deno.DynamicLibrary<typeof LIBC_SYMBOLS>["symbols"];
 
 let libc: Libc | undefined;
-let registry: FinalizationRegistry<{ pointer: Deno.PointerValue; size: number }> | undefined;
 const platform = mmapPlatform(Deno.build.os, Deno.build.env === "gnu");
 
 /**
- * Opens libc once; throws `Deno.errors.NotCapable` without `--allow-ffi`, and a
- * `GgufError` (`IO`) on a system with no known libc.
+ * Opens libc once; throws `Deno.errors.NotCapable` unless FFI is already granted (asking
+ * would prompt on a terminal), and a `GgufError` (`IO`) on a system with no known libc.
  */
 function loadLibc(): Libc {
   if (platform === undefined) {
     throw new GgufError("IO", `mmap through FFI is not supported on ${Deno.build.target}`);
   }
   if (libc === undefined) {
+    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
+      throw new Deno.errors.NotCapable("FFI is not granted (run Deno with --allow-ffi)");
+    }
     libc = Deno.dlopen(platform.library, LIBC_SYMBOLS).symbols;
-    const symbols = libc;
-    registry = new FinalizationRegistry(({ pointer, size }) => {
-      symbols.munmap(pointer, BigInt(size));
-    });
   }
   return libc;
 }
@@ -116,11 +125,28 @@ export function openDenoMmapSource(path: string, reader: ByteSource): ByteSource
     throw new GgufError("IO", `mmap refused its ${formatInteger(size)} bytes`);
   }
   const buffer = Deno.UnsafePointerView.getArrayBuffer(pointer, size);
-  registry!.register(buffer, { pointer, size });
   let whole: Uint8Array | undefined = new Uint8Array(buffer);
   const mapped = (): Uint8Array => {
     if (whole === undefined) throw new TypeError(`The mapping of ${path} was closed`);
     return whole;
+  };
+  const release = (keepViews: boolean) => {
+    if (whole === undefined) return;
+    whole = undefined;
+    if (keepViews) return;
+    // Zero pages over the same range: the file is released, views read zeros.
+    const zeros = symbols.mmap(
+      pointer,
+      BigInt(size),
+      PROT_READ | PROT_WRITE,
+      MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS[Deno.build.os] | platform!.mapNoReserve,
+      -1,
+      0n,
+    );
+    if (zeros === null || Deno.UnsafePointer.value(zeros) === MAP_FAILED) {
+      // The old mapping is still in place, so views stay valid: it is kept until exit.
+      return;
+    }
   };
   return {
     kind: "mmap",
@@ -130,8 +156,9 @@ export function openDenoMmapSource(path: string, reader: ByteSource): ByteSource
       return mapped().subarray(offset, offset + length);
     },
     read: (offset, length, into) => reader.read(offset, length, into),
-    close() {
-      whole = undefined;
+    viewsEndAtClose: true,
+    close(options) {
+      release(options?.keepViews === true);
       return reader.close();
     },
   };
