@@ -26,6 +26,8 @@ const FLOAT_BITS = new Uint32Array(FLOAT.buffer);
 /** Per-group scratch: each weight's x² and x³ as C rounds them (the same in every pass). */
 const W = new Float32Array(16);
 const WX = new Float32Array(16);
+/** The quants of the inverse scale being tried, kept in case it wins. */
+const TRIAL = new Int8Array(16);
 
 /**
  * ggml's `nearest_int`: adds 1.5 × 2^23 in float32 and reads the low 23 bits, which is
@@ -49,6 +51,11 @@ export function nearestInt(value: number): number {
   const sum = Math.fround(value + 12582912);
   // In [2^23, 2^24) the float32's low 23 bits are sum − 2^23, so the result is sum − 1.5·2^23.
   if (sum >= 8388608 && sum < 16777216) return sum - 12582912;
+  return lowBits(sum);
+}
+
+/** `nearest_int` from the float32 sum's bits, outside the range where it is sum − 1.5·2^23. */
+function lowBits(sum: number): number {
   FLOAT[0] = sum;
   return (FLOAT_BITS[0] & 0x7fffff) - 0x400000;
 }
@@ -108,6 +115,7 @@ export function makeQxQuants(
   }
   const w = W;
   const wx = WX;
+  const trial = TRIAL;
   let iscale = Math.fround(-nmax / max);
   let sumlx = 0;
   let suml2 = 0;
@@ -132,14 +140,12 @@ export function makeQxQuants(
     for (let i = 0; i < n; i++) {
       let l = nearestInt(Math.fround(iscale * x[at + i]));
       l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
+      trial[i] = l;
       sumlx = Math.fround(sumlx + Math.fround(wx[i] * l));
       suml2 = Math.fround(suml2 + Math.fround(Math.fround(w[i] * l) * l));
     }
     if (suml2 > 0 && Math.fround(sumlx * sumlx) > Math.fround(best * suml2)) {
-      for (let i = 0; i < n; i++) {
-        const l = nearestInt(Math.fround(iscale * x[at + i]));
-        L[lAt + i] = nmax + (l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l);
-      }
+      for (let i = 0; i < n; i++) L[lAt + i] = trial[i] + nmax;
       scale = Math.fround(sumlx / suml2);
       best = Math.fround(scale * sumlx);
     }
