@@ -34,6 +34,8 @@ import {
   type SimdQuantizer,
   simdQuantizer,
 } from "./simd/simd_kernels.ts";
+import { quantizeRowQ3K } from "./quant/q3_k.ts";
+import { quantizeRowQ6K } from "./quant/q6_k.ts";
 import { quantizeRowQ8_0 } from "./quant/q8_0.ts";
 
 /**
@@ -131,6 +133,8 @@ dequantizer(GgmlType.Q2_0, dequantizeRowQ2_0);
 
 QUANTIZERS.set(GgmlType.Q8_0, preferSimdQuantizer(GgmlType.Q8_0, quantizeRowQ8_0));
 QUANTIZERS.set(GgmlType.Q4_0, preferSimdQuantizer(GgmlType.Q4_0, quantizeRowQ4_0));
+QUANTIZERS.set(GgmlType.Q3_K, preferSimdQuantizer(GgmlType.Q3_K, quantizeRowQ3K));
+QUANTIZERS.set(GgmlType.Q6_K, preferSimdQuantizer(GgmlType.Q6_K, quantizeRowQ6K));
 
 /**
  * The dequantizer of a type, if gguf-stream has one.
