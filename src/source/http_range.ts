@@ -12,20 +12,25 @@ import { formatInteger, GgufError } from "../model/errors.ts";
 import { readCappedBody } from "./capped_body.ts";
 import {
   type FetchFunction,
-  htmlPageError,
-  isHtmlResponse,
+  httpUrl,
   isTransientStatus,
-  looksLikeHtml,
   requestSettings,
-  retryAfterMs,
   type RetryOptions,
   send,
-  TransientError,
+  transientStatus,
+  withRetries,
+} from "./http_request.ts";
+import {
+  changedError,
+  htmlPageError,
+  isHtmlResponse,
+  looksLikeHtml,
+  parseContentRange,
+  statusError,
   type Validators,
   validatorsDiffer,
   validatorsOf,
-  withRetries,
-} from "./http_request.ts";
+} from "./http_response.ts";
 
 export type { FetchFunction, RetryOptions };
 
@@ -75,39 +80,19 @@ const IGNORES_RANGES = new WeakSet<object>();
  *
  * @param error What was thrown.
  * @returns `true` when the server answered a range request with the whole file.
+ *
+ * @example
+ * ```ts
+ * import { ignoresRanges, openHttpRangeSource } from "./http_range.ts";
+ * import assert from "node:assert/strict";
+ * const fetch = () => Promise.resolve(new Response(new Uint8Array(8))); // 200, no ranges
+ * const error = await openHttpRangeSource("https://example.com/m.gguf", { fetch })
+ *   .catch((e) => e);
+ * assert.equal(ignoresRanges(error), true);
+ * ```
  */
 export function ignoresRanges(error: unknown): boolean {
   return typeof error === "object" && error !== null && IGNORES_RANGES.has(error);
-}
-
-/** The URL checked to be `http:` or `https:`. */
-export function httpUrl(url: string | URL): URL {
-  const target = new URL(url);
-  if (target.protocol !== "http:" && target.protocol !== "https:") {
-    throw new TypeError(`Cannot fetch ${target.href}: only http: and https: URLs can be fetched`);
-  }
-  return target;
-}
-
-/** The error for a status that is neither the bytes nor worth another try. */
-export function statusError(where: string, response: Response, range = ""): GgufError {
-  return new GgufError(
-    "IO",
-    `Cannot fetch ${where}${range}: the server answered ${response.status} ${response.statusText}`
-      .trimEnd() +
-      (response.status === 401 || response.status === 403
-        ? " (a gated model needs an Authorization header: pass it in the headers option)"
-        : ""),
-  );
-}
-
-/** A transient status as a {@linkcode TransientError} carrying its `Retry-After`. */
-export async function transientStatus(response: Response): Promise<TransientError> {
-  await response.body?.cancel().catch(() => {});
-  return new TransientError(
-    `the server answered ${response.status} ${response.statusText}`.trimEnd(),
-    { retryAfter: retryAfterMs(response.headers.get("retry-after")) },
-  );
 }
 
 /**
@@ -127,19 +112,6 @@ export async function transientStatus(response: Response): Promise<TransientErro
  */
 export function describeUrl(url: URL): string {
   return `${url.origin}${url.pathname}`;
-}
-
-/** Parses `Content-Range: bytes START-END/TOTAL`, or the `*` form a 416 carries. */
-export function parseContentRange(
-  header: string | null,
-): { start: number; end: number; total: number | undefined } | undefined {
-  const match = header?.match(/^\s*bytes\s+(?:(\d+)-(\d+)|\*)\/(\d+|\*)\s*$/i);
-  if (match === null || match === undefined) return undefined;
-  const total = match[3] === "*" ? undefined : Number(match[3]);
-  const start = match[1] === undefined ? 0 : Number(match[1]);
-  const end = match[2] === undefined ? -1 : Number(match[2]);
-  if (![start, end + 1, total ?? 0].every(Number.isSafeInteger)) return undefined;
-  return { start, end, total };
 }
 
 /**
@@ -197,6 +169,20 @@ export async function openHttpRangeSource(
  * @returns The source and its pin.
  * @throws {GgufError} As {@linkcode openHttpRangeSource}.
  * @throws {TypeError} For a URL that is not `http:` or `https:`, or a bad option.
+ *
+ * @example
+ * ```ts
+ * import { openHttpRange } from "./http_range.ts";
+ * import assert from "node:assert/strict";
+ * const fetch = () =>
+ *   Promise.resolve(new Response(new Uint8Array(4), {
+ *     status: 206,
+ *     headers: { "content-range": "bytes 0-3/4", etag: '"v1"' },
+ *   }));
+ * const { source, pin } = await openHttpRange("https://example.com/m.gguf", { fetch });
+ * assert.deepEqual([pin.size, pin.validators.etag], [4, '"v1"']);
+ * await source.close();
+ * ```
  */
 export async function openHttpRange(
   url: string | URL,
@@ -352,16 +338,4 @@ export async function openHttpRange(
     },
   };
   return { source, pin };
-}
-
-/**
- * The error for a file that changed on the server while it was read: its size, `ETag`
- * or `Last-Modified` differ from the first response's. Never a mix of two files' bytes.
- */
-export function changedError(where: string, offset: number): GgufError {
-  return new GgufError(
-    "IO",
-    `Cannot read ${where}: it changed on the server while being read (its size, ETag or Last-Modified differ from the first response's); start again`,
-    offset,
-  );
 }

@@ -41,6 +41,14 @@ export const DEFAULT_MAX_REDIRECTS = 10;
  * @param options The caller's options.
  * @returns The settings.
  * @throws {TypeError} For a count or delay that is not a non-negative integer.
+ *
+ * @example
+ * ```ts
+ * import { requestSettings } from "./http_request.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(requestSettings({ retry: { attempts: 2 } }).attempts, 2);
+ * assert.throws(() => requestSettings({ maxRedirects: -1 }), TypeError);
+ * ```
  */
 export function requestSettings(
   options: {
@@ -84,12 +92,38 @@ export class TransientError extends Error {
   }
 }
 
-/** Statuses that say "try again later". */
+/**
+ * Whether a status says "try again later": `408`, `429`, and `5xx` but for `501` and `505`
+ * (which no retry changes).
+ *
+ * @param status An HTTP status.
+ * @returns `true` when another attempt may succeed.
+ *
+ * @example
+ * ```ts
+ * import { isTransientStatus } from "./http_request.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual([503, 429, 404, 501].map(isTransientStatus), [true, true, false, false]);
+ * ```
+ */
 export function isTransientStatus(status: number): boolean {
   return status === 408 || status === 429 || (status >= 500 && status !== 501 && status !== 505);
 }
 
-/** A `Retry-After` header (seconds or an HTTP date) in milliseconds, if it parses. */
+/**
+ * A `Retry-After` header (seconds, or an HTTP date) in milliseconds.
+ *
+ * @param header The header's value, or `null`.
+ * @returns The wait, or `undefined` when there is none or it does not parse.
+ *
+ * @example
+ * ```ts
+ * import { retryAfterMs } from "./http_request.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(retryAfterMs("2"), 2000);
+ * assert.equal(retryAfterMs("soon"), undefined);
+ * ```
+ */
 export function retryAfterMs(header: string | null): number | undefined {
   if (header === null) return undefined;
   const text = header.trim();
@@ -155,6 +189,52 @@ export function describeNetworkError(error: unknown): string {
   return code === undefined ? text : `${code} (${text})`;
 }
 
+/**
+ * A transient status as a {@linkcode TransientError} carrying its `Retry-After`; the
+ * response's body is cancelled.
+ *
+ * @param response A response whose status {@linkcode isTransientStatus} accepts.
+ * @returns The error to throw inside {@linkcode withRetries}.
+ *
+ * @example
+ * ```ts
+ * import { transientStatus } from "./http_request.ts";
+ * import assert from "node:assert/strict";
+ * const busy = new Response(null, { status: 503, headers: { "retry-after": "1" } });
+ * assert.equal((await transientStatus(busy)).retryAfter, 1000);
+ * ```
+ */
+export async function transientStatus(response: Response): Promise<TransientError> {
+  await response.body?.cancel().catch(() => {});
+  return new TransientError(
+    `the server answered ${response.status} ${response.statusText}`.trimEnd(),
+    { retryAfter: retryAfterMs(response.headers.get("retry-after")) },
+  );
+}
+
+/**
+ * The URL, checked to be one the remote sources fetch.
+ *
+ * @param url A URL.
+ * @returns It as a `URL`.
+ * @throws {TypeError} For a URL that is not `http:` or `https:`.
+ *
+ * @example
+ * ```ts
+ * import { httpUrl } from "./http_request.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(httpUrl("https://example.com/m.gguf").host, "example.com");
+ * assert.throws(() => httpUrl("file:///m.gguf"), TypeError);
+ * ```
+ */
+export function httpUrl(url: string | URL): URL {
+  const target = new URL(url);
+  if (target.protocol !== "http:" && target.protocol !== "https:") {
+    throw new TypeError(`Cannot fetch ${target.href}: only http: and https: URLs can be fetched`);
+  }
+  return target;
+}
+
 /** Whether the caller's signal fired. */
 function aborted(settings: RequestSettings): boolean {
   return settings.signal?.aborted === true;
@@ -186,6 +266,19 @@ function wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
  * @param attempt One try.
  * @returns What the successful try returned.
  * @throws {GgufError} `IO` once the attempts are spent, naming the last failure.
+ *
+ * @example
+ * ```ts
+ * import { requestSettings, TransientError, withRetries } from "./http_request.ts";
+ * import assert from "node:assert/strict";
+ * const settings = requestSettings({ retry: { baseDelay: 1 } });
+ * let tries = 0;
+ * const value = await withRetries("Cannot fetch x", settings, () => {
+ *   if (++tries < 3) throw new TransientError("the server answered 503");
+ *   return Promise.resolve("done");
+ * });
+ * assert.deepEqual([value, tries], ["done", 3]);
+ * ```
  */
 export async function withRetries<T>(
   what: string,
@@ -230,6 +323,25 @@ export interface Fetched {
  * @returns The final response and its URL.
  * @throws {TransientError} When the network fails.
  * @throws {GgufError} `IO` after too many redirects, or one to a URL that is not http(s).
+ *
+ * @example Following a redirect to another origin, without the token
+ * ```ts
+ * import { requestSettings, send } from "./http_request.ts";
+ * import assert from "node:assert/strict";
+ * const fetch = (url: URL, init: RequestInit) =>
+ *   Promise.resolve(
+ *     url.host === "a.example"
+ *       ? new Response(null, { status: 302, headers: { location: "https://b.example/m" } })
+ *       : new Response(new Headers(init.headers).get("authorization") ?? "none"),
+ *   );
+ * const sent = await send(
+ *   new URL("https://a.example/m"),
+ *   new Headers({ authorization: "Bearer t" }),
+ *   requestSettings({ fetch }),
+ * );
+ * assert.equal(sent.url.href, "https://b.example/m");
+ * assert.equal(await sent.response.text(), "none");
+ * ```
  */
 export async function send(
   url: URL,
@@ -288,74 +400,4 @@ export async function send(
     }
     current = next;
   }
-}
-
-/**
- * Whether bytes look like the start of an HTML page (`<!DOCTYPE html`, `<html`, after
- * any byte order mark and white space) rather than a model.
- *
- * @param bytes The first bytes of a body.
- * @returns `true` for an HTML page.
- *
- * @example
- * ```ts
- * import { looksLikeHtml } from "./http_request.ts";
- * import assert from "node:assert/strict";
- * assert.equal(looksLikeHtml(new TextEncoder().encode("\n<!doctype html><p>")), true);
- * assert.equal(looksLikeHtml(new TextEncoder().encode("GGUF")), false);
- * ```
- */
-export function looksLikeHtml(bytes: Uint8Array): boolean {
-  let start = 0;
-  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) start = 3;
-  while (start < bytes.length && start < 64 && [9, 10, 13, 32].includes(bytes[start])) start++;
-  const text = new TextDecoder().decode(bytes.subarray(start, start + 14)).toLowerCase();
-  return text.startsWith("<!doctype html") || text.startsWith("<html");
-}
-
-/** Whether a response says it is an HTML page. */
-export function isHtmlResponse(response: Response): boolean {
-  return /^\s*(text\/html|application\/xhtml\+xml)\b/i.test(
-    response.headers.get("content-type") ?? "",
-  );
-}
-
-/**
- * The error for a URL that serves an HTML page (a directory listing, a login page, a
- * "file not found" page with status 200) instead of a model.
- */
-export function htmlPageError(where: string, offset?: number): GgufError {
-  return new GgufError(
-    "IO",
-    `Cannot read ${where}: the server sent an HTML page, not a GGUF file (a directory listing, a login or an error page?); check the URL (on Hugging Face, use /resolve/ rather than /blob/)`,
-    offset,
-  );
-}
-
-/** A response's validators: what must not change while a file is read. */
-export interface Validators {
-  etag: string | null;
-  lastModified: string | null;
-}
-
-/** Reads a response's `ETag` and `Last-Modified`. */
-export function validatorsOf(response: Response): Validators {
-  return {
-    etag: response.headers.get("etag"),
-    lastModified: response.headers.get("last-modified"),
-  };
-}
-
-/**
- * Whether a later response's validators contradict the first ones: an `ETag` or a
- * `Last-Modified` that both carry and that differ (a weak and a strong form of one
- * `ETag` are the same: compressing proxies weaken tags).
- */
-export function validatorsDiffer(pinned: Validators, later: Validators): boolean {
-  const strip = (tag: string) => tag.replace(/^W\//, "");
-  if (pinned.etag !== null && later.etag !== null && strip(pinned.etag) !== strip(later.etag)) {
-    return true;
-  }
-  return pinned.lastModified !== null && later.lastModified !== null &&
-    pinned.lastModified !== later.lastModified;
 }

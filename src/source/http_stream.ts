@@ -8,32 +8,34 @@
  */
 import { formatInteger, GgufError } from "../model/errors.ts";
 import {
-  changedError,
   DEFAULT_FIRST_REQUEST_BYTES,
   describeUrl,
   type HttpOptions,
   type HttpPin,
-  httpUrl,
   ignoresRanges,
   openHttpRange,
-  parseContentRange,
-  statusError,
-  transientStatus,
 } from "./http_range.ts";
 import {
   describeNetworkError,
   type Fetched,
-  htmlPageError,
-  isHtmlResponse,
+  httpUrl,
   isTransientStatus,
-  looksLikeHtml,
   type RequestSettings,
   requestSettings,
   send,
-  validatorsDiffer,
-  validatorsOf,
+  transientStatus,
   withRetries,
 } from "./http_request.ts";
+import {
+  changedError,
+  htmlPageError,
+  isHtmlResponse,
+  looksLikeHtml,
+  parseContentRange,
+  statusError,
+  validatorsDiffer,
+  validatorsOf,
+} from "./http_response.ts";
 import { openStreamSource, type StreamSource } from "./stream_source.ts";
 
 /** Resumptions of one stream after resets, at most (each itself retried). */
