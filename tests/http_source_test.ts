@@ -251,6 +251,11 @@ test(
     await convertFile(url, out, { force: true });
     await convertFile(fixture("gen/legacy.gguf").path, fromFile, { force: true });
     assert.deepEqual(readFileSync(out), readFileSync(fromFile));
+    // A split model too: its later parts, which would be read by ranges, are streamed whole.
+    const split = "split/legacy-00001-of-00003.gguf";
+    await convertFile(`${plain.url}/${split}`, out, { force: true });
+    await convertFile(join(FIXTURES_DIR, split), fromFile, { force: true });
+    assert.deepEqual(readFileSync(out), readFileSync(fromFile));
   },
 );
 

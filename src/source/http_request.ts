@@ -378,7 +378,9 @@ export async function send(
     }
     const location = response.headers.get("location");
     if (![301, 302, 303, 307, 308].includes(response.status) || location === null) {
-      return { response, url: current, headers: sent };
+      // A caller's fetch may have followed redirects itself: pin where it ended.
+      const final = response.url ? new URL(response.url) : current;
+      return { response, url: final, headers: sent };
     }
     await response.body?.cancel().catch(() => {});
     const next = new URL(location, current);
