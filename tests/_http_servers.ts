@@ -31,14 +31,17 @@ export interface TestServer {
 
 function logRequests(server: Server, log: LoggedRequest[]): void {
   server.prependListener("request", (req: IncomingMessage, res: ServerResponse) => {
-    res.on("finish", () => {
-      log.push({
-        path: decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname),
-        range: req.headers.range,
-        headers: req.headers,
-        status: res.statusCode,
-        bytes: Number(res.getHeader("content-length") ?? 0),
-      });
+    const entry = () => ({
+      path: decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname),
+      range: req.headers.range,
+      headers: req.headers,
+      status: res.statusCode,
+      bytes: Number(res.getHeader("content-length") ?? 0),
+    });
+    res.on("finish", () => log.push(entry()));
+    // A response cut short (a reset mid-body) never finishes: log it when it closes.
+    res.on("close", () => {
+      if (!res.writableFinished) log.push(entry());
     });
   });
 }
@@ -109,4 +112,73 @@ export function startPlainServer(root: string, redirectTo?: string): Promise<Tes
   const log: LoggedRequest[] = [];
   logRequests(server, log);
   return listen(server, log);
+}
+
+/** What a scripted handler is given: the request, the response, and the request's number (1-based). */
+export type ScriptedHandler = (req: IncomingMessage, res: ServerResponse, count: number) => void;
+
+/** A server whose every answer is the test's `handler`, logged like the others. */
+export function startScriptedServer(handler: ScriptedHandler): Promise<TestServer> {
+  let count = 0;
+  const server = createServer((req, res) => handler(req, res, ++count));
+  const log: LoggedRequest[] = [];
+  logRequests(server, log);
+  return listen(server, log);
+}
+
+/** How {@linkcode serveBytes} answers. */
+export interface ServeOptions {
+  /** Extra headers (ETag, Last-Modified, Content-Type …). */
+  headers?: Record<string, string>;
+  /** Ignore Range: answer 200 with the whole file. */
+  ignoreRange?: boolean;
+  /** Write this many bytes of the body, then reset the connection. */
+  resetAfter?: number;
+}
+
+/**
+ * Answers `req` from `bytes` as a static server would: `Range: bytes=A-B` or `A-` gives a
+ * 206 (unless `If-Range` names other validators), anything else a 200.
+ */
+export function serveBytes(
+  req: IncomingMessage,
+  res: ServerResponse,
+  bytes: Uint8Array,
+  options: ServeOptions = {},
+): void {
+  const headers: Record<string, string> = { ...options.headers };
+  const match = req.headers.range?.match(/^bytes=(\d+)-(\d*)$/);
+  const ifRange = req.headers["if-range"] as string | undefined;
+  const validators = [headers.etag, headers["last-modified"]];
+  const honoured = match && !options.ignoreRange &&
+    (ifRange === undefined || validators.includes(ifRange));
+  let body = bytes;
+  let status = 200;
+  if (honoured) {
+    const start = Number(match[1]);
+    const end = match[2] === "" ? bytes.length - 1 : Math.min(Number(match[2]), bytes.length - 1);
+    body = bytes.subarray(start, end + 1);
+    status = 206;
+    headers["content-range"] = `bytes ${start}-${end}/${bytes.length}`;
+  }
+  headers["content-length"] = String(body.length);
+  res.writeHead(status, headers);
+  if (options.resetAfter !== undefined && options.resetAfter < body.length) {
+    res.write(body.subarray(0, options.resetAfter), () => {
+      // Let the bytes reach the client, then drop the connection mid-body.
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+    return;
+  }
+  res.end(body);
+}
+
+/** A free local port with nothing listening on it (for "connection refused"). */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === "string") throw new Error("no port");
+  return address.port;
 }

@@ -28,7 +28,14 @@ import { main } from "../convert.ts";
 import { ggufToJson } from "../src/cli/gguf_json.ts";
 import { assertHeaderMatches } from "./_compare.ts";
 import { conformance, fixture, FIXTURES_DIR, listFixtures } from "./_fixtures.ts";
-import { startPlainServer, startStaticServer, type TestServer } from "./_http_servers.ts";
+import {
+  closedPort,
+  serveBytes,
+  startPlainServer,
+  startScriptedServer,
+  startStaticServer,
+  type TestServer,
+} from "./_http_servers.ts";
 
 let server: TestServer;
 let plain: TestServer;
@@ -200,8 +207,14 @@ test(
         server,
         () => convertFile(`${server.url}/${id}`, fromUrl, { force: true }),
       );
+      // One GET for a file, or for a split model's first part; the others' headers by one
+      // range request each (these parts fit in it whole, so no body GET follows).
       assert.equal(requests, parts, id);
-      assert.ok(ranges.every((r) => r === undefined), `${id}: ${ranges}`);
+      assert.deepEqual(
+        ranges,
+        [undefined, ...Array(parts - 1).fill("bytes=0-1048575")],
+        `${id}: ${ranges}`,
+      );
       assert.deepEqual(readFileSync(fromUrl), readFileSync(fromFile), id);
     }
     // The CLI's -o does the same.
@@ -237,6 +250,11 @@ test(
     const fromFile = join(scratch, "plain-file.gguf");
     await convertFile(url, out, { force: true });
     await convertFile(fixture("gen/legacy.gguf").path, fromFile, { force: true });
+    assert.deepEqual(readFileSync(out), readFileSync(fromFile));
+    // A split model too: its later parts, which would be read by ranges, are streamed whole.
+    const split = "split/legacy-00001-of-00003.gguf";
+    await convertFile(`${plain.url}/${split}`, out, { force: true });
+    await convertFile(join(FIXTURES_DIR, split), fromFile, { force: true });
     assert.deepEqual(readFileSync(out), readFileSync(fromFile));
   },
 );
@@ -408,3 +426,314 @@ test(
     }
   },
 );
+
+// ---- Servers that misbehave: lengths, retries, resets, changes, redirects, pages. ----
+
+/** Retries with waits of a millisecond or so: the tests stay fast. */
+const FAST = { retry: { baseDelay: 1, maxDelay: 50 } };
+
+/** Runs `body` against a scripted server, closing it afterwards. */
+async function withServer<T>(
+  handler: Parameters<typeof startScriptedServer>[0],
+  body: (on: TestServer) => Promise<T>,
+): Promise<T> {
+  const on = await startScriptedServer(handler);
+  try {
+    return await body(on);
+  } finally {
+    await on.close();
+  }
+}
+
+/** Asserts a `GgufError` `IO` whose message matches every pattern. */
+function ioError(...patterns: RegExp[]): (error: unknown) => boolean {
+  return (error: unknown) => {
+    assert.ok(error instanceof GgufError, String(error));
+    assert.equal(error.code, "IO", error.message);
+    for (const pattern of patterns) assert.match(error.message, pattern);
+    return true;
+  };
+}
+
+test(
+  "a range answered with far more bytes than asked is refused without reading them all",
+  conformance,
+  async () => {
+    let sent = 0;
+    // An endless 206 (no Content-Length): chunks while the client takes them, at most 256 MiB.
+    await withServer((req, res) => {
+      res.writeHead(206, { "content-range": `bytes 0-1048575/${5 * 2 ** 30}` });
+      const chunk = new Uint8Array(64 * 1024);
+      const pump = () => {
+        while (sent < 256 << 20 && !res.destroyed) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once("drain", pump);
+        }
+        res.end();
+      };
+      req.socket.on("close", () => res.destroy());
+      pump();
+    }, async (on) => {
+      await assert.rejects(
+        readGguf(`${on.url}/m.gguf`, FAST),
+        ioError(/more than 1_048_576 bytes/),
+      );
+      assert.ok(sent < 32 << 20, `the server sent ${sent} bytes before the refusal`);
+    });
+    // A Content-Length of 3 GiB for a 1 MiB range: refused before its body is read.
+    await withServer((_req, res) => {
+      res.writeHead(206, {
+        "content-range": `bytes 0-1048575/${5 * 2 ** 30}`,
+        "content-length": String(3 * 2 ** 30),
+      });
+      res.write(new Uint8Array(1024));
+    }, async (on) => {
+      await assert.rejects(
+        readGguf(`${on.url}/m.gguf`, FAST),
+        ioError(/3_221_225_472 bytes \(its Content-Length\), 1_048_576 were asked for/),
+      );
+    });
+    // A Content-Range wider than the range asked for: refused before its body is read.
+    await withServer((_req, res) => {
+      res.writeHead(206, { "content-range": `bytes 0-${3 * 2 ** 30 - 1}/${3 * 2 ** 30}` });
+      res.write(new Uint8Array(1024));
+    }, async (on) => {
+      await assert.rejects(readGguf(`${on.url}/m.gguf`, FAST), ioError(/Content-Range/));
+    });
+  },
+);
+
+test(
+  "503 and 429 are retried with backoff and Retry-After, a bounded number of times",
+  conformance,
+  async () => {
+    const f = fixture("gen/legacy.gguf");
+    const file = readFileSync(f.path);
+    await withServer((req, res, count) => {
+      if (count === 1) res.writeHead(503, { "retry-after": "1" }).end();
+      else if (count === 2) res.writeHead(429).end();
+      else serveBytes(req, res, file);
+    }, async (on) => {
+      const started = performance.now();
+      const header = await readGguf(`${on.url}/m.gguf`, FAST);
+      assertHeaderMatches(ggufToJson(header), f.expected);
+      assert.deepEqual(on.log.map((e) => e.status), [503, 429, 206]);
+      // Retry-After (1 s, capped by maxDelay at 50 ms) was waited for, not the 1 ms backoff.
+      assert.ok(performance.now() - started >= 45, `${performance.now() - started} ms`);
+    });
+    await withServer((_req, res) => res.writeHead(503).end(), async (on) => {
+      await assert.rejects(
+        readGguf(`${on.url}/m.gguf`, FAST),
+        ioError(/answered 503 Service Unavailable \(after 4 attempts\)/),
+      );
+      assert.equal(on.log.length, 4);
+    });
+  },
+);
+
+test(
+  "a connection reset mid-body is retried for a range and resumed for a stream",
+  conformance,
+  async () => {
+    const id = "gen/legacy.gguf";
+    const file = readFileSync(fixture(id).path);
+    const validators = { etag: '"v1"', "last-modified": "Mon, 07 Dec 2026 06:00:00 GMT" };
+    // A range read: the first response is cut after 1000 bytes, the second is whole.
+    await withServer((req, res, count) => {
+      serveBytes(req, res, file, {
+        headers: validators,
+        resetAfter: count === 1 ? 1000 : undefined,
+      });
+    }, async (on) => {
+      const header = await readGguf(`${on.url}/m.gguf`, FAST);
+      assert.equal(header.tensors.length, fixture(id).expected.tensors.length);
+      assert.equal(on.log.length, 2);
+    });
+    // A conversion: the one GET is cut at 100_000 bytes and resumed there.
+    const fromFile = join(scratch, "reset-file.gguf");
+    const fromUrl = join(scratch, "reset-url.gguf");
+    await convertFile(fixture(id).path, fromFile, { force: true });
+    await withServer((req, res, count) => {
+      serveBytes(req, res, file, {
+        headers: validators,
+        resetAfter: count === 1 ? 100_000 : undefined,
+      });
+    }, async (on) => {
+      await convertFile(`${on.url}/m.gguf`, fromUrl, { force: true, ...FAST });
+      assert.deepEqual(on.log.map((e) => e.range), [undefined, "bytes=100000-"]);
+      assert.equal(on.log[1].headers["if-range"], '"v1"');
+    });
+    assert.deepEqual(readFileSync(fromUrl), readFileSync(fromFile));
+    // Without validators a reset cannot be resumed safely: the CLI names the URL and byte,
+    // as an error in the input, not as an internal failure.
+    await withServer(
+      (req, res) => serveBytes(req, res, file, { resetAfter: 100_000 }),
+      async (on) => {
+        const cli = await run([`${on.url}/m.gguf`, "-o", join(scratch, "reset-cli.gguf"), "-q"]);
+        assert.equal(cli.status, 1);
+        assert.match(
+          cli.stderr,
+          /^error: Cannot read http:\/\/127\.0\.0\.1:\d+\/m\.gguf at byte 100_000: .*no ETag or Last-Modified/,
+        );
+        assert.doesNotMatch(cli.stderr, /unexpected failure/);
+      },
+    );
+  },
+);
+
+test(
+  "a file that changes on the server between requests is an error, never mixed bytes",
+  conformance,
+  async () => {
+    const file = readFileSync(fixture("gen/legacy.gguf").path);
+    for (
+      const changing of [
+        (n: number) => ({ etag: `"v${n}"` }),
+        (n: number) => ({ "last-modified": new Date(Date.UTC(2026, 0, n)).toUTCString() }),
+      ]
+    ) {
+      await withServer((req, res, count) => {
+        serveBytes(req, res, file, { headers: changing(count) });
+      }, async (on) => {
+        // A header longer than the first request: the second request sees another version.
+        await assert.rejects(
+          readGguf(`${on.url}/m.gguf`, { firstRequestBytes: 64, ...FAST }),
+          ioError(/changed on the server while being read/),
+        );
+      });
+    }
+    // A stream reset mid-body whose file changed meanwhile is not resumed with new bytes.
+    await withServer((req, res, count) => {
+      serveBytes(req, res, file, {
+        headers: { etag: `"v${count}"` },
+        resetAfter: count === 1 ? 100_000 : undefined,
+      });
+    }, async (on) => {
+      await assert.rejects(
+        convertFile(`${on.url}/m.gguf`, join(scratch, "changed.gguf"), { force: true, ...FAST }),
+        ioError(/at byte 100_000: .*cannot resume there/),
+      );
+    });
+  },
+);
+
+test(
+  "redirect chains are followed to a bounded depth and the final URL is pinned",
+  conformance,
+  async () => {
+    const file = readFileSync(fixture("gen/legacy.gguf").path);
+    await withServer((req, res) => {
+      const path = new URL(req.url!, "http://x").pathname;
+      const hops = path.match(/^\/r\/(\d+)$/);
+      if (path === "/loop") res.writeHead(302, { location: "/loop" }).end();
+      else if (hops) {
+        const next = Number(hops[1]) - 1;
+        res.writeHead(302, { location: next === 0 ? "/m.gguf" : `/r/${next}` }).end();
+      } else serveBytes(req, res, file, { headers: { etag: '"v1"' } });
+    }, async (on) => {
+      const header = await readGguf(`${on.url}/r/3`, { firstRequestBytes: 64, ...FAST });
+      assert.equal(header.fileSize, file.length);
+      // Three redirects, the first range; later ranges go straight to the final URL.
+      const paths = on.log.map((e) => e.path);
+      assert.deepEqual(paths.slice(0, 4), ["/r/3", "/r/2", "/r/1", "/m.gguf"]);
+      assert.ok(paths.slice(4).length >= 1 && paths.slice(4).every((p) => p === "/m.gguf"));
+      const before = on.log.length;
+      await assert.rejects(readGguf(`${on.url}/loop`, FAST), ioError(/more than 10 redirects/));
+      assert.equal(on.log.length - before, 11);
+      await assert.rejects(
+        readGguf(`${on.url}/r/3`, { maxRedirects: 2, ...FAST }),
+        ioError(/more than 2 redirects/),
+      );
+    });
+  },
+);
+
+test(
+  "a split model by URL opens each later part's body only when the conversion reaches it",
+  conformance,
+  async () => {
+    const first = "split/kquants-00001-of-00003.gguf";
+    const local = await readGguf(join(FIXTURES_DIR, first));
+    const dataEnd = Math.max(...local.tensors.map((t) => t.fileOffset + t.nbytes));
+    const delivered = new Map<string, number>();
+    const opened: { path: string; range: string | null; firstPartRead: number }[] = [];
+    // A fetch that records each request and how much of part 1 the conversion had read by
+    // then; bodies come in 4 KiB chunks, so "read" is close to "consumed".
+    const counting = async (url: URL, init: RequestInit) => {
+      opened.push({
+        path: url.pathname,
+        range: new Headers(init.headers).get("range"),
+        firstPartRead: delivered.get(`/${first}`) ?? 0,
+      });
+      const response = await fetch(url, init);
+      if (response.body === null) return response;
+      const reader = response.body.getReader();
+      let pending = new Uint8Array(0);
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (pending.length === 0) {
+            const { value, done } = await reader.read();
+            if (done) return controller.close();
+            pending = value;
+          }
+          const chunk = pending.subarray(0, 4096);
+          pending = pending.subarray(chunk.length);
+          delivered.set(url.pathname, (delivered.get(url.pathname) ?? 0) + chunk.length);
+          controller.enqueue(chunk);
+        },
+        cancel: (reason) => reader.cancel(reason),
+      }, { highWaterMark: 0 });
+      return new Response(body, { status: response.status, headers: response.headers });
+    };
+    const out = join(scratch, "split-deferred.gguf");
+    await convertFile(`${server.url}/${first}`, out, {
+      force: true,
+      fetch: counting,
+      firstRequestBytes: 4096,
+    });
+    // A later part's header is read by ranges (its first 4 KiB, then up to the 64 KiB a
+    // stream's header read asks for); its body continues from there.
+    const bodies = opened.filter((o) => o.range === null || /^bytes=\d+-$/.test(o.range));
+    assert.deepEqual(bodies.map((o) => [o.path, o.range]), [
+      [`/${first}`, null],
+      ["/split/kquants-00002-of-00003.gguf", "bytes=65536-"],
+      ["/split/kquants-00003-of-00003.gguf", "bytes=65536-"],
+    ]);
+    // Part 2's GET waited until part 1's data was read.
+    assert.ok(bodies[1].firstPartRead >= dataEnd, `${bodies[1].firstPartRead} < ${dataEnd}`);
+    const fromFile = join(scratch, "split-deferred-file.gguf");
+    await convertFile(join(FIXTURES_DIR, first), fromFile, { force: true });
+    assert.deepEqual(readFileSync(out), readFileSync(fromFile));
+  },
+);
+
+test("a refused connection is named by its cause on every runtime", conformance, async () => {
+  const url = `http://127.0.0.1:${await closedPort()}/m.gguf`;
+  await assert.rejects(readGguf(url, FAST), ioError(/^Cannot fetch http:\/\/127.*ECONNREFUSED/));
+  await assert.rejects(
+    convertFile(url, join(scratch, "refused.gguf"), { force: true, ...FAST }),
+    ioError(/^Cannot fetch http:\/\/127.*ECONNREFUSED/),
+  );
+});
+
+test("a URL that serves an HTML page is named as such", conformance, async () => {
+  const page = "<!DOCTYPE html>\n<html><body>Index of /models</body></html>\n";
+  for (
+    const headers of [{ "content-type": "text/html; charset=utf-8" }, {
+      "content-type": "application/octet-stream",
+    }]
+  ) {
+    for (const ignoreRange of [true, false]) {
+      await withServer((req, res) => {
+        serveBytes(req, res, new TextEncoder().encode(page), { headers, ignoreRange });
+      }, async (on) => {
+        const url = `${on.url}/models/`;
+        await assert.rejects(readGguf(url, FAST), ioError(/sent an HTML page, not a GGUF file/));
+        await assert.rejects(
+          convertFile(url, join(scratch, "page.gguf"), { force: true, ...FAST }),
+          ioError(/sent an HTML page, not a GGUF file/),
+        );
+      });
+    }
+  }
+});

@@ -146,7 +146,8 @@ export async function openGgufModel(
       }
       for (let no = 1; no < count; no++) {
         const partPath = partLocation(path!, match, no);
-        const opening = await resolveInput(partPath, options);
+        // Read its header now, its data when the conversion reaches it.
+        const opening = await resolveInput(partPath, { ...options, deferBody: true });
         owned.push(opening.source);
         const part = {
           path: opening.path,

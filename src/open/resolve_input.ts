@@ -18,7 +18,7 @@ import { readGrowingHeader } from "../format/read_header.ts";
 import { blobSource } from "../source/blob.ts";
 import { bytesSource } from "../source/bytes.ts";
 import { type HttpOptions, openHttpRangeSource } from "../source/http_range.ts";
-import { openHttpStream } from "../source/http_stream.ts";
+import { openDeferredHttpStream, openHttpStream } from "../source/http_stream.ts";
 import { openByteSource, type OpenOptions, toPath } from "../source/open_source.ts";
 import { openStreamSource, type StreamSource } from "../source/stream_source.ts";
 
@@ -48,6 +48,13 @@ export interface ResolveOptions extends OpenOptions, HttpOptions {
    * stream whose tensor data is not in index order is reopened by ranges.
    */
   remote?: RemoteMode;
+  /**
+   * With `remote: "stream"`: read the header by `Range` requests and send the `GET` for
+   * the rest only when the data is first read. The parts after the first of a split
+   * model are opened so: they wait their turn without an open response that a server's
+   * idle timeout would close.
+   */
+  deferBody?: boolean;
 }
 
 /** Options for opening an input and reading its header. */
@@ -136,9 +143,11 @@ export async function resolveInput(
     if (remote !== "range" && remote !== "stream") {
       throw new TypeError(`remote must be "range" or "stream", not ${JSON.stringify(remote)}`);
     }
-    const source = remote === "stream"
-      ? openStreamSource(await openHttpStream(url, options), options.signal)
-      : await openHttpRangeSource(url, options);
+    const source = remote === "range"
+      ? await openHttpRangeSource(url, options)
+      : options.deferBody === true
+      ? await openDeferredHttpStream(url, options)
+      : openStreamSource(await openHttpStream(url, options), options.signal);
     return { source, owned: true, path: undefined, url: url.href };
   }
   if (typeof input === "string" || input instanceof URL) {

@@ -9,9 +9,30 @@
  */
 import { type ByteSource, checkRange } from "../model/byte_source.ts";
 import { formatInteger, GgufError } from "../model/errors.ts";
+import { readCappedBody } from "./capped_body.ts";
+import {
+  type FetchFunction,
+  httpUrl,
+  isTransientStatus,
+  requestSettings,
+  type RetryOptions,
+  send,
+  transientStatus,
+  withRetries,
+} from "./http_request.ts";
+import {
+  changedError,
+  htmlPageError,
+  isHtmlResponse,
+  looksLikeHtml,
+  parseContentRange,
+  statusError,
+  type Validators,
+  validatorsDiffer,
+  validatorsOf,
+} from "./http_response.ts";
 
-/** A `fetch`: the runtime's, or a caller's wrapper (auth, retries, a proxy, counting). */
-export type FetchFunction = (input: URL, init: RequestInit) => Promise<Response>;
+export type { FetchFunction, RetryOptions };
 
 /** How a model is fetched over HTTP(S). */
 export interface HttpOptions {
@@ -26,10 +47,53 @@ export interface HttpOptions {
   firstRequestBytes?: number;
   /** Aborts pending requests. */
   signal?: AbortSignal;
+  /**
+   * How a reset connection, a `5xx` or a `429` is retried (default: 4 attempts in all,
+   * waits from 0.5 s doubling, at most 30 s, a server's `Retry-After` honoured up to it).
+   */
+  retry?: RetryOptions;
+  /** Redirects followed before giving up (default 10); later requests go to the final URL. */
+  maxRedirects?: number;
 }
 
 /** The first request's length: most GGUF headers fit in it. */
 export const DEFAULT_FIRST_REQUEST_BYTES = 1 << 20;
+
+/** What a range source learnt from its first response, for a stream of the same file. */
+export interface HttpPin {
+  /** The URL after redirects: every later request goes there. */
+  url: URL;
+  /** The headers sent there (credentials dropped after a redirect to another origin). */
+  headers: Headers;
+  /** The file's size. */
+  size: number;
+  /** Its `ETag` and `Last-Modified`, which must not change while it is read. */
+  validators: Validators;
+}
+
+/** Errors that say a server ignores Range requests (it sent the whole file). */
+const IGNORES_RANGES = new WeakSet<object>();
+
+/**
+ * Whether an error from {@linkcode openHttpRangeSource} says the server ignores `Range`
+ * (so the file can only be read as one stream).
+ *
+ * @param error What was thrown.
+ * @returns `true` when the server answered a range request with the whole file.
+ *
+ * @example
+ * ```ts
+ * import { ignoresRanges, openHttpRangeSource } from "./http_range.ts";
+ * import assert from "node:assert/strict";
+ * const fetch = () => Promise.resolve(new Response(new Uint8Array(8))); // 200, no ranges
+ * const error = await openHttpRangeSource("https://example.com/m.gguf", { fetch })
+ *   .catch((e) => e);
+ * assert.equal(ignoresRanges(error), true);
+ * ```
+ */
+export function ignoresRanges(error: unknown): boolean {
+  return typeof error === "object" && error !== null && IGNORES_RANGES.has(error);
+}
 
 /**
  * A URL as error messages show it: without credentials, query or fragment, which may
@@ -50,39 +114,23 @@ export function describeUrl(url: URL): string {
   return `${url.origin}${url.pathname}`;
 }
 
-/** Wraps a failed `fetch` or body read as a `GgufError` with code `IO`. */
-function fetchError(what: string, cause: unknown): GgufError {
-  if (cause instanceof GgufError) return cause;
-  const reason = cause instanceof Error ? cause.message : String(cause);
-  return new GgufError("IO", `${what}: ${reason}`, undefined, { cause });
-}
-
-/** Parses `Content-Range: bytes START-END/TOTAL`, or the `*` form a 416 carries. */
-function parseContentRange(
-  header: string | null,
-): { start: number; end: number; total: number | undefined } | undefined {
-  const match = header?.match(/^\s*bytes\s+(?:(\d+)-(\d+)|\*)\/(\d+|\*)\s*$/i);
-  if (match === null || match === undefined) return undefined;
-  const total = match[3] === "*" ? undefined : Number(match[3]);
-  const start = match[1] === undefined ? 0 : Number(match[1]);
-  const end = match[2] === undefined ? -1 : Number(match[2]);
-  if (![start, end + 1, total ?? 0].every(Number.isSafeInteger)) return undefined;
-  return { start, end, total };
-}
-
 /**
  * Opens a model at an `http:` or `https:` URL for random access by `Range` requests. The
  * first request (`Range: bytes=0-…`, `firstRequestBytes` long) tells the size and is kept
  * as a prefix: reads inside it cost nothing, a read from byte 0 past it fetches only the
- * tail, and any other read is one request for exactly its bytes. Redirects are followed
- * (`fetch` does); every response must agree on the size and, when the server sends one,
- * the `ETag`, so a file replaced while it is read is an error, never a mix of two files.
+ * tail, and any other read is one request for exactly its bytes, read into a buffer of
+ * that size (a server that sends more is refused as soon as it does). Redirects are
+ * followed up to `maxRedirects` and the final URL is kept for later requests; a reset
+ * connection, a `5xx` or a `429` is retried (`retry`). Every response must agree on the
+ * size and, when the server sends them, the `ETag` and `Last-Modified`, so a file
+ * replaced while it is read is an error, never a mix of two files.
  *
  * @param url The model's URL.
  * @param options A `fetch` of your own, headers (tokens), the first request's length, a signal.
  * @returns A source whose `kind` is `"http"`; `view()` always returns `undefined`.
- * @throws {GgufError} `IO` when the request fails, the server answers with an error
- *   status, or it does not honour `Range` requests (a `200` with the whole file).
+ * @throws {GgufError} `IO` when the request fails (after its retries), the server answers
+ *   with an error status, sends an HTML page or more bytes than asked, does not honour
+ *   `Range` requests (a `200` with the whole file), or the file changes meanwhile.
  * @throws {TypeError} For a URL that is not `http:` or `https:`.
  *
  * @example Reading a model's first bytes over HTTP
@@ -109,128 +157,152 @@ export async function openHttpRangeSource(
   url: string | URL,
   options: HttpOptions = {},
 ): Promise<ByteSource> {
-  const target = new URL(url);
-  if (target.protocol !== "http:" && target.protocol !== "https:") {
-    throw new TypeError(`Cannot fetch ${target.href}: only http: and https: URLs can be fetched`);
-  }
+  return (await openHttpRange(url, options)).source;
+}
+
+/**
+ * {@linkcode openHttpRangeSource}, with what its first response pinned (the final URL,
+ * the size, the validators) so that a stream of the same file can check it is the same.
+ *
+ * @param url The model's URL.
+ * @param options As for {@linkcode openHttpRangeSource}.
+ * @returns The source and its pin.
+ * @throws {GgufError} As {@linkcode openHttpRangeSource}.
+ * @throws {TypeError} For a URL that is not `http:` or `https:`, or a bad option.
+ *
+ * @example
+ * ```ts
+ * import { openHttpRange } from "./http_range.ts";
+ * import assert from "node:assert/strict";
+ * const fetch = () =>
+ *   Promise.resolve(new Response(new Uint8Array(4), {
+ *     status: 206,
+ *     headers: { "content-range": "bytes 0-3/4", etag: '"v1"' },
+ *   }));
+ * const { source, pin } = await openHttpRange("https://example.com/m.gguf", { fetch });
+ * assert.deepEqual([pin.size, pin.validators.etag], [4, '"v1"']);
+ * await source.close();
+ * ```
+ */
+export async function openHttpRange(
+  url: string | URL,
+  options: HttpOptions = {},
+): Promise<{ source: ByteSource; pin: HttpPin }> {
+  const target = httpUrl(url);
   const where = describeUrl(target);
-  const fetchFn: FetchFunction = options.fetch ?? ((input, init) => fetch(input, init));
+  const settings = requestSettings(options);
   const firstBytes = options.firstRequestBytes ?? DEFAULT_FIRST_REQUEST_BYTES;
   if (!Number.isSafeInteger(firstBytes) || firstBytes < 1) {
     throw new TypeError(`firstRequestBytes must be a positive integer, got ${firstBytes}`);
   }
-
-  /** Sends `Range: bytes=start-(end-1)`. */
-  const request = async (start: number, end: number): Promise<Response> => {
-    const headers = new Headers(options.headers);
-    headers.set("range", `bytes=${start}-${end - 1}`);
-    // Ranges count bytes of the stored file: ask for it as it is stored (browsers ignore this).
-    headers.set("accept-encoding", "identity");
-    try {
-      return await fetchFn(target, { headers, redirect: "follow", signal: options.signal });
-    } catch (cause) {
-      throw fetchError(`Cannot fetch ${where}`, cause);
-    }
+  const base = new Headers(options.headers);
+  // Ranges count bytes of the stored file: ask for it as it is stored (browsers ignore this).
+  base.set("accept-encoding", "identity");
+  const ranged = (headers: Headers, start: number, end: number) => {
+    const copy = new Headers(headers);
+    copy.set("range", `bytes=${start}-${end - 1}`);
+    return copy;
   };
 
   const refuse = async (response: Response, start: number, end: number): Promise<never> => {
-    await response.body?.cancel().catch(() => {});
-    const range = `bytes ${formatInteger(start)}-${formatInteger(end - 1)}`;
-    if (response.status === 200) {
-      const length = response.headers.get("content-length");
-      throw new GgufError(
-        "IO",
-        `Cannot read ${where} by ranges: asked for ${range}, the server sent the whole file (200 OK${
-          length === null ? "" : `, ${formatInteger(Number(length))} bytes`
-        }): it does not honour Range requests. Download the file, or convert it in one pass (which reads it as one stream)`,
-      );
+    const range = ` (bytes ${formatInteger(start)}-${formatInteger(end - 1)})`;
+    if (response.status !== 200) {
+      await response.body?.cancel().catch(() => {});
+      throw statusError(where, response, range);
     }
-    throw new GgufError(
+    // The whole file, or a page: one chunk tells which, and the rest is never read.
+    let html = isHtmlResponse(response);
+    const reader = response.body?.getReader();
+    if (!html && reader !== undefined) {
+      const chunk = await reader.read().catch(() => undefined);
+      html = chunk?.value !== undefined && looksLikeHtml(chunk.value);
+    }
+    await reader?.cancel().catch(() => {});
+    if (html) throw htmlPageError(where);
+    const length = response.headers.get("content-length");
+    const error = new GgufError(
       "IO",
-      `Cannot fetch ${where} (${range}): the server answered ${response.status} ${response.statusText}`
-        .trimEnd() +
-        (response.status === 401 || response.status === 403
-          ? " (a gated model needs an Authorization header: pass it in the headers option)"
-          : ""),
+      `Cannot read ${where} by ranges: asked for${
+        range.slice(1, -1)
+      }, the server sent the whole file (200 OK${
+        length === null ? "" : `, ${formatInteger(Number(length))} bytes`
+      }): it does not honour Range requests. Download the file, or convert it in one pass (which reads it as one stream)`,
     );
+    IGNORES_RANGES.add(error);
+    throw error;
   };
 
   // The first request: the prefix, and the file's size from Content-Range.
-  const first = await request(0, firstBytes);
-  const firstRange = parseContentRange(first.headers.get("content-range"));
-  let size: number;
-  let prefix: Uint8Array;
-  const empty = (first.status === 416 && firstRange?.total === 0) ||
-    (first.status === 200 && first.headers.get("content-length") === "0");
-  if (empty) {
-    await first.body?.cancel().catch(() => {});
-    size = 0;
-    prefix = new Uint8Array(0);
-  } else if (first.status === 206) {
-    if (firstRange === undefined || firstRange.start !== 0 || firstRange.total === undefined) {
-      await first.body?.cancel().catch(() => {});
-      throw new GgufError(
-        "IO",
-        `Cannot read ${where} by ranges: the server's Content-Range (${
-          first.headers.get("content-range") ?? "none"
-        }) does not give the file's size`,
-      );
-    }
-    size = firstRange.total;
-    prefix = await body(first, firstRange.end + 1, 0);
-  } else {
-    return await refuse(first, 0, firstBytes);
-  }
-  const etag = first.headers.get("etag");
-
-  /** Reads a response's body, which must hold exactly `length` bytes from `start`. */
-  async function body(response: Response, length: number, start: number): Promise<Uint8Array> {
-    let bytes: Uint8Array;
-    try {
-      bytes = new Uint8Array(await response.arrayBuffer());
-    } catch (cause) {
-      throw fetchError(`Cannot read ${where} at byte ${formatInteger(start)}`, cause);
-    }
-    if (bytes.length !== length) {
-      throw new GgufError(
-        "IO",
-        `Cannot read ${where} at byte ${formatInteger(start)}: the server sent ${
-          formatInteger(bytes.length)
-        } bytes, ${formatInteger(length)} were asked for`,
-        start,
-      );
-    }
-    return bytes;
-  }
-
-  /** Fetches bytes `start` to `end` (exclusive) in one request. */
-  const fetchRange = async (start: number, end: number): Promise<Uint8Array> => {
-    const response = await request(start, end);
-    if (response.status !== 206) return await refuse(response, start, end);
+  const first = await withRetries(`Cannot fetch ${where}`, settings, async () => {
+    const sent = await send(target, ranged(base, 0, firstBytes), settings);
+    const response = sent.response;
+    if (isTransientStatus(response.status)) throw await transientStatus(response);
     const range = parseContentRange(response.headers.get("content-range"));
-    const tag = response.headers.get("etag");
-    if (range?.total !== size || (etag !== null && tag !== null && tag !== etag)) {
+    const pinned = { url: sent.url, headers: sent.headers, validators: validatorsOf(response) };
+    if (
+      (response.status === 416 && range?.total === 0) ||
+      (response.status === 200 && response.headers.get("content-length") === "0")
+    ) {
+      await response.body?.cancel().catch(() => {});
+      return { ...pinned, size: 0, prefix: new Uint8Array(0) };
+    }
+    if (response.status !== 206) return await refuse(response, 0, firstBytes);
+    if (isHtmlResponse(response)) {
+      await response.body?.cancel().catch(() => {});
+      throw htmlPageError(where);
+    }
+    if (
+      range === undefined || range.start !== 0 || range.total === undefined ||
+      range.end >= firstBytes || range.end >= range.total
+    ) {
       await response.body?.cancel().catch(() => {});
       throw new GgufError(
         "IO",
-        `Cannot read ${where}: it changed on the server while being read (size or ETag differ)`,
-        start,
+        `Cannot read ${where} by ranges: asked for bytes 0-${
+          formatInteger(firstBytes - 1)
+        }, the server's Content-Range (${
+          response.headers.get("content-range") ?? "none"
+        }) does not give those bytes and the file's size`,
       );
     }
-    if (range.start !== start || range.end !== end - 1) {
-      await response.body?.cancel().catch(() => {});
-      throw new GgufError(
-        "IO",
-        `Cannot read ${where}: asked for bytes ${formatInteger(start)}-${
-          formatInteger(end - 1)
-        }, the server sent ${formatInteger(range.start)}-${formatInteger(range.end)}`,
-        start,
-      );
-    }
-    return await body(response, end - start, start);
+    const prefix = await readCappedBody(response, range.end + 1, `Cannot read ${where}`, 0);
+    if (looksLikeHtml(prefix)) throw htmlPageError(where);
+    return { ...pinned, size: range.total, prefix };
+  });
+  const size = first.size;
+  let prefix = first.prefix;
+  const pin: HttpPin = {
+    url: first.url,
+    headers: first.headers,
+    size,
+    validators: first.validators,
   };
 
-  return {
+  /** Fetches bytes `start` to `end` (exclusive) in one request, retried when it fails. */
+  const fetchRange = (start: number, end: number): Promise<Uint8Array> =>
+    withRetries(`Cannot read ${where} at byte ${formatInteger(start)}`, settings, async () => {
+      const { response } = await send(pin.url, ranged(pin.headers, start, end), settings);
+      if (isTransientStatus(response.status)) throw await transientStatus(response);
+      if (response.status !== 206) return await refuse(response, start, end);
+      const range = parseContentRange(response.headers.get("content-range"));
+      if (range?.total !== size || validatorsDiffer(pin.validators, validatorsOf(response))) {
+        await response.body?.cancel().catch(() => {});
+        throw changedError(where, start);
+      }
+      if (range.start !== start || range.end !== end - 1) {
+        await response.body?.cancel().catch(() => {});
+        throw new GgufError(
+          "IO",
+          `Cannot read ${where}: asked for bytes ${formatInteger(start)}-${
+            formatInteger(end - 1)
+          }, the server sent ${formatInteger(range.start)}-${formatInteger(range.end)}`,
+          start,
+        );
+      }
+      return await readCappedBody(response, end - start, `Cannot read ${where}`, start);
+    });
+
+  const source: ByteSource = {
     kind: "http",
     size,
     async read(offset, length, into) {
@@ -265,4 +337,5 @@ export async function openHttpRangeSource(
       return Promise.resolve();
     },
   };
+  return { source, pin };
 }

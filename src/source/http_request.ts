@@ -1,0 +1,405 @@
+/**
+ * One HTTP request as the remote sources send it: redirects followed by hand to a bounded
+ * depth (so the final URL can be pinned), transient failures (a reset connection, `5xx`,
+ * `429`) retried with exponential backoff and `Retry-After`, and network errors described
+ * with their cause (`ECONNREFUSED`, `ENOTFOUND` …) on every runtime.
+ *
+ * @module
+ */
+import { GgufError } from "../model/errors.ts";
+
+/** A `fetch`: the runtime's, or a caller's wrapper (auth, retries, a proxy, counting). */
+export type FetchFunction = (input: URL, init: RequestInit) => Promise<Response>;
+
+/** How transient failures (a reset connection, `5xx`, `429`) are retried. */
+export interface RetryOptions {
+  /** Attempts in all, the first included (default 4; 1 disables retries). */
+  attempts?: number;
+  /** The first wait in milliseconds, doubled after each failure (default 500). */
+  baseDelay?: number;
+  /** The longest wait in milliseconds, a server's `Retry-After` included (default 30 000). */
+  maxDelay?: number;
+}
+
+/** The settings every request of one source shares. */
+export interface RequestSettings {
+  fetch: FetchFunction;
+  /** Redirects followed before giving up. */
+  maxRedirects: number;
+  attempts: number;
+  baseDelay: number;
+  maxDelay: number;
+  signal: AbortSignal | undefined;
+}
+
+/** The default number of redirects followed (browsers follow 20, curl 50 when asked). */
+export const DEFAULT_MAX_REDIRECTS = 10;
+
+/**
+ * Resolves a caller's fetch, retry and redirect options into settings, checking them.
+ *
+ * @param options The caller's options.
+ * @returns The settings.
+ * @throws {TypeError} For a count or delay that is not a non-negative integer.
+ *
+ * @example
+ * ```ts
+ * import { requestSettings } from "./http_request.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(requestSettings({ retry: { attempts: 2 } }).attempts, 2);
+ * assert.throws(() => requestSettings({ maxRedirects: -1 }), TypeError);
+ * ```
+ */
+export function requestSettings(
+  options: {
+    fetch?: FetchFunction;
+    retry?: RetryOptions;
+    maxRedirects?: number;
+    signal?: AbortSignal;
+  },
+): RequestSettings {
+  const retry = options.retry ?? {};
+  const settings: RequestSettings = {
+    fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+    maxRedirects: options.maxRedirects ?? DEFAULT_MAX_REDIRECTS,
+    attempts: retry.attempts ?? 4,
+    baseDelay: retry.baseDelay ?? 500,
+    maxDelay: retry.maxDelay ?? 30_000,
+    signal: options.signal,
+  };
+  for (const name of ["maxRedirects", "baseDelay", "maxDelay"] as const) {
+    const value = settings[name];
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new TypeError(`${name} must be a non-negative integer, got ${value}`);
+    }
+  }
+  if (!Number.isSafeInteger(settings.attempts) || settings.attempts < 1) {
+    throw new TypeError(`retry.attempts must be a positive integer, got ${settings.attempts}`);
+  }
+  return settings;
+}
+
+/**
+ * A failure worth another attempt: the network failed, or the server said to come back
+ * (`5xx`, `429`, `408`). `retryAfter` is the server's `Retry-After` in milliseconds.
+ */
+export class TransientError extends Error {
+  readonly retryAfter: number | undefined;
+  constructor(message: string, options?: { cause?: unknown; retryAfter?: number }) {
+    super(message, { cause: options?.cause });
+    this.name = "TransientError";
+    this.retryAfter = options?.retryAfter;
+  }
+}
+
+/**
+ * Whether a status says "try again later": `408`, `429`, and `5xx` but for `501` and `505`
+ * (which no retry changes).
+ *
+ * @param status An HTTP status.
+ * @returns `true` when another attempt may succeed.
+ *
+ * @example
+ * ```ts
+ * import { isTransientStatus } from "./http_request.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual([503, 429, 404, 501].map(isTransientStatus), [true, true, false, false]);
+ * ```
+ */
+export function isTransientStatus(status: number): boolean {
+  return status === 408 || status === 429 || (status >= 500 && status !== 501 && status !== 505);
+}
+
+/**
+ * A `Retry-After` header (seconds, or an HTTP date) in milliseconds.
+ *
+ * @param header The header's value, or `null`.
+ * @returns The wait, or `undefined` when there is none or it does not parse.
+ *
+ * @example
+ * ```ts
+ * import { retryAfterMs } from "./http_request.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(retryAfterMs("2"), 2000);
+ * assert.equal(retryAfterMs("soon"), undefined);
+ * ```
+ */
+export function retryAfterMs(header: string | null): number | undefined {
+  if (header === null) return undefined;
+  const text = header.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const date = Date.parse(text);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+/** Error codes of the common network failures, recognised in messages without a code. */
+const KNOWN_FAILURES: [RegExp, string][] = [
+  [/connection refused|ECONNREFUSED/i, "ECONNREFUSED"],
+  [/connection reset|ECONNRESET/i, "ECONNRESET"],
+  [/dns error|failed to lookup|name or service not known|ENOTFOUND|getaddrinfo/i, "ENOTFOUND"],
+  [/timed out|ETIMEDOUT/i, "ETIMEDOUT"],
+  [/broken pipe|EPIPE/i, "EPIPE"],
+];
+
+/**
+ * Describes a network failure with its causes: Deno and Node say only `fetch failed`
+ * and keep the reason (`connect ECONNREFUSED 127.0.0.1:8000`) in `error.cause`, Bun puts
+ * it in the message. The system error code leads, so every runtime names it alike.
+ *
+ * @param error What `fetch` or a body read threw.
+ * @returns One line: `ECONNREFUSED (fetch failed: connect ECONNREFUSED 127.0.0.1:8000)`.
+ *
+ * @example
+ * ```ts
+ * import { describeNetworkError } from "./http_request.ts";
+ * import assert from "node:assert/strict";
+ * const cause = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:9"), {
+ *   code: "ECONNREFUSED",
+ * });
+ * const error = new TypeError("fetch failed", { cause });
+ * assert.equal(
+ *   describeNetworkError(error),
+ *   "ECONNREFUSED (fetch failed: connect ECONNREFUSED 127.0.0.1:9)",
+ * );
+ * ```
+ */
+export function describeNetworkError(error: unknown): string {
+  const messages: string[] = [];
+  let code: string | undefined;
+  const seen = new Set<unknown>();
+  const visit = (value: unknown, depth: number): void => {
+    if (value === undefined || value === null || seen.has(value) || depth > 8) return;
+    seen.add(value);
+    if (!(value instanceof Error)) {
+      messages.push(String(value));
+      return;
+    }
+    const own = (value as { code?: unknown }).code;
+    if (code === undefined && typeof own === "string" && /^E[A-Z0-9_]+$/.test(own)) code = own;
+    const text = value.message.trim();
+    if (text !== "" && !messages.some((m) => m.includes(text))) messages.push(text);
+    // Node's happy-eyeballs connect failures are an AggregateError of one per address.
+    const errors = (value as { errors?: unknown }).errors;
+    if (Array.isArray(errors)) { for (const inner of errors.slice(0, 4)) visit(inner, depth + 1); }
+    visit(value.cause, depth + 1);
+  };
+  visit(error, 0);
+  const text = messages.join(": ") || "unknown network failure";
+  code ??= KNOWN_FAILURES.find(([pattern]) => pattern.test(text))?.[1];
+  return code === undefined ? text : `${code} (${text})`;
+}
+
+/**
+ * A transient status as a {@linkcode TransientError} carrying its `Retry-After`; the
+ * response's body is cancelled.
+ *
+ * @param response A response whose status {@linkcode isTransientStatus} accepts.
+ * @returns The error to throw inside {@linkcode withRetries}.
+ *
+ * @example
+ * ```ts
+ * import { transientStatus } from "./http_request.ts";
+ * import assert from "node:assert/strict";
+ * const busy = new Response(null, { status: 503, headers: { "retry-after": "1" } });
+ * assert.equal((await transientStatus(busy)).retryAfter, 1000);
+ * ```
+ */
+export async function transientStatus(response: Response): Promise<TransientError> {
+  await response.body?.cancel().catch(() => {});
+  return new TransientError(
+    `the server answered ${response.status} ${response.statusText}`.trimEnd(),
+    { retryAfter: retryAfterMs(response.headers.get("retry-after")) },
+  );
+}
+
+/**
+ * The URL, checked to be one the remote sources fetch.
+ *
+ * @param url A URL.
+ * @returns It as a `URL`.
+ * @throws {TypeError} For a URL that is not `http:` or `https:`.
+ *
+ * @example
+ * ```ts
+ * import { httpUrl } from "./http_request.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(httpUrl("https://example.com/m.gguf").host, "example.com");
+ * assert.throws(() => httpUrl("file:///m.gguf"), TypeError);
+ * ```
+ */
+export function httpUrl(url: string | URL): URL {
+  const target = new URL(url);
+  if (target.protocol !== "http:" && target.protocol !== "https:") {
+    throw new TypeError(`Cannot fetch ${target.href}: only http: and https: URLs can be fetched`);
+  }
+  return target;
+}
+
+/** Whether the caller's signal fired. */
+function aborted(settings: RequestSettings): boolean {
+  return settings.signal?.aborted === true;
+}
+
+/** Waits `ms`, or until the signal fires (then throws its reason). */
+function wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/**
+ * Runs `attempt` until it succeeds, retrying a {@linkcode TransientError} (and any error
+ * from the network, which `attempt` wraps as one) with exponential backoff, at most
+ * `settings.attempts` times in all. Other errors end at once.
+ *
+ * @param what What was being done, for the final error: `Cannot fetch URL`.
+ * @param settings The retry settings.
+ * @param attempt One try.
+ * @returns What the successful try returned.
+ * @throws {GgufError} `IO` once the attempts are spent, naming the last failure.
+ *
+ * @example
+ * ```ts
+ * import { requestSettings, TransientError, withRetries } from "./http_request.ts";
+ * import assert from "node:assert/strict";
+ * const settings = requestSettings({ retry: { baseDelay: 1 } });
+ * let tries = 0;
+ * const value = await withRetries("Cannot fetch x", settings, () => {
+ *   if (++tries < 3) throw new TransientError("the server answered 503");
+ *   return Promise.resolve("done");
+ * });
+ * assert.deepEqual([value, tries], ["done", 3]);
+ * ```
+ */
+export async function withRetries<T>(
+  what: string,
+  settings: RequestSettings,
+  attempt: () => Promise<T>,
+): Promise<T> {
+  for (let tries = 1;; tries++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!(error instanceof TransientError) || aborted(settings)) throw error;
+      if (tries >= settings.attempts) {
+        const after = tries > 1 ? ` (after ${tries} attempts)` : "";
+        throw new GgufError("IO", `${what}: ${error.message}${after}`, undefined, {
+          cause: error.cause ?? error,
+        });
+      }
+      const backoff = settings.baseDelay * 2 ** (tries - 1);
+      await wait(Math.min(settings.maxDelay, error.retryAfter ?? backoff), settings.signal);
+    }
+  }
+}
+
+/** Headers that must not follow a redirect to another origin (as `fetch` itself drops them). */
+const CREDENTIALS = ["authorization", "cookie", "proxy-authorization"];
+
+/** A response, and the URL it came from after redirects. */
+export interface Fetched {
+  response: Response;
+  url: URL;
+  /** The headers sent to `url` (credentials dropped after a redirect to another origin). */
+  headers: Headers;
+}
+
+/**
+ * Sends one GET, following redirects by hand up to `settings.maxRedirects`. A network
+ * failure is a {@linkcode TransientError}; statuses are the caller's to judge.
+ *
+ * @param url Where to send it.
+ * @param headers The request's headers.
+ * @param settings The fetch and redirect settings.
+ * @returns The final response and its URL.
+ * @throws {TransientError} When the network fails.
+ * @throws {GgufError} `IO` after too many redirects, or one to a URL that is not http(s).
+ *
+ * @example Following a redirect to another origin, without the token
+ * ```ts
+ * import { requestSettings, send } from "./http_request.ts";
+ * import assert from "node:assert/strict";
+ * const fetch = (url: URL, init: RequestInit) =>
+ *   Promise.resolve(
+ *     url.host === "a.example"
+ *       ? new Response(null, { status: 302, headers: { location: "https://b.example/m" } })
+ *       : new Response(new Headers(init.headers).get("authorization") ?? "none"),
+ *   );
+ * const sent = await send(
+ *   new URL("https://a.example/m"),
+ *   new Headers({ authorization: "Bearer t" }),
+ *   requestSettings({ fetch }),
+ * );
+ * assert.equal(sent.url.href, "https://b.example/m");
+ * assert.equal(await sent.response.text(), "none");
+ * ```
+ */
+export async function send(
+  url: URL,
+  headers: Headers,
+  settings: RequestSettings,
+): Promise<Fetched> {
+  let current = url;
+  let sent = new Headers(headers);
+  for (let hops = 0;; hops++) {
+    let response: Response;
+    try {
+      response = await settings.fetch(current, {
+        headers: sent,
+        redirect: "manual",
+        signal: settings.signal,
+      });
+    } catch (cause) {
+      if (aborted(settings)) throw cause;
+      throw new TransientError(describeNetworkError(cause), { cause });
+    }
+    if (response.type === "opaqueredirect") {
+      // A browser hides redirects from script: let it follow them, and pin where it ended.
+      try {
+        response = await settings.fetch(current, {
+          headers: sent,
+          redirect: "follow",
+          signal: settings.signal,
+        });
+      } catch (cause) {
+        if (aborted(settings)) throw cause;
+        throw new TransientError(describeNetworkError(cause), { cause });
+      }
+      return { response, url: response.url ? new URL(response.url) : current, headers: sent };
+    }
+    const location = response.headers.get("location");
+    if (![301, 302, 303, 307, 308].includes(response.status) || location === null) {
+      // A caller's fetch may have followed redirects itself: pin where it ended.
+      const final = response.url ? new URL(response.url) : current;
+      return { response, url: final, headers: sent };
+    }
+    await response.body?.cancel().catch(() => {});
+    const next = new URL(location, current);
+    if (next.protocol !== "http:" && next.protocol !== "https:") {
+      throw new GgufError(
+        "IO",
+        `Cannot follow the redirect from ${current.origin}${current.pathname} to ${next.protocol} (only http: and https: are fetched)`,
+      );
+    }
+    if (hops + 1 > settings.maxRedirects) {
+      throw new GgufError(
+        "IO",
+        `Cannot fetch ${url.origin}${url.pathname}: more than ${settings.maxRedirects} redirects (the last to ${next.origin}${next.pathname})`,
+      );
+    }
+    if (next.origin !== current.origin) {
+      sent = new Headers(sent);
+      for (const name of CREDENTIALS) sent.delete(name);
+    }
+    current = next;
+  }
+}
