@@ -29,6 +29,7 @@ import { dequantizeRowQ1_0, dequantizeRowQ2_0 } from "./dequant/q1_q2.ts";
 import { quantizeRowQ2K } from "./quant/q2_k.ts";
 import { quantizeRowQ4_0 } from "./quant/q4_0.ts";
 import { quantizeRowQ4K } from "./quant/q4_k.ts";
+import { quantizeRowQ5K } from "./quant/q5_k.ts";
 import {
   hasSimdKernel,
   type SimdKernel,
@@ -135,6 +136,7 @@ QUANTIZERS.set(GgmlType.Q8_0, preferSimdQuantizer(GgmlType.Q8_0, quantizeRowQ8_0
 QUANTIZERS.set(GgmlType.Q4_0, preferSimdQuantizer(GgmlType.Q4_0, quantizeRowQ4_0));
 QUANTIZERS.set(GgmlType.Q2_K, preferSimdQuantizer(GgmlType.Q2_K, quantizeRowQ2K));
 QUANTIZERS.set(GgmlType.Q4_K, preferSimdQuantizer(GgmlType.Q4_K, quantizeRowQ4K));
+QUANTIZERS.set(GgmlType.Q5_K, preferSimdQuantizer(GgmlType.Q5_K, quantizeRowQ5K));
 
 /**
  * The dequantizer of a type, if gguf-stream has one.
