@@ -8,6 +8,12 @@
  * Every float step is float32 in C's order (`Math.fround` after each operation), since
  * the comparisons between candidate errors decide which integers are written.
  *
+ * NaN weights are taken to be the plain quiet NaN (0x7FC00000, what F16 and BF16 NaNs
+ * widen to): `nearest_int` of any NaN is then 0. A float32 NaN carrying payload bits makes
+ * x86-64 ggml read those bits as an integer, and which payload survives depends on how the
+ * compiler ordered the operands; JavaScript does not keep payloads, so such weights may
+ * differ from ggml's in their own quants.
+ *
  * @module
  */
 
@@ -140,17 +146,27 @@ export class Qkx2Search {
       // As in C, a better candidate's min replaces `min` here too: the next candidates
       // are placed against it.
       iscale = f(f(f(rmin + f(rdelta * step)) + nmax) / f(max - min));
+      let changed = step === 0;
+      for (let i = at, k = 0; i < end; i++, k++) {
+        const l = clamp(nearestInt(f(iscale * f(x[i] - min))), nmax);
+        if (laux[k] !== l) {
+          laux[k] = l;
+          changed = true;
+        }
+      }
+      // The sums, the fit and its error depend on the quants alone (not on `min`), and
+      // `bestError` is at most the error of the previous candidate: the same quants as
+      // that candidate cannot win, so C's evaluation of them can be skipped.
+      if (!changed) continue;
       let sumL = 0;
       let sumL2 = 0;
       let sumXL = 0;
       for (let i = at, k = 0; i < end; i++, k++) {
-        const v = x[i];
-        const l = clamp(nearestInt(f(iscale * f(v - min))), nmax);
-        laux[k] = l;
+        const l = laux[k];
         const wl = f(w[k] * l);
         sumL = f(sumL + wl);
         sumL2 = f(sumL2 + f(wl * l));
-        sumXL = f(sumXL + f(wl * v));
+        sumXL = f(sumXL + f(wl * x[i]));
       }
       const D = f(f(sumW * sumL2) - f(sumL * sumL));
       if (D > 0) {
