@@ -40,7 +40,7 @@ const SCRATCH_BITS = new Int32Array(SCRATCH.buffer);
  */
 export function nearestInt(value: number): number {
   // Both sums are float32 values below 2^24, so the double sum rounded once is C's.
-  if (value >= -4194303 && value <= 4194303) return Math.fround(value + 12582912) - 12582912;
+  if (value >= -4194303 && value <= 4194303) return (Math.fround(value + 12582912) | 0) - 12582912;
   SCRATCH[0] = value + 12582912;
   return (SCRATCH_BITS[0] & 0x7fffff) - 0x400000;
 }
@@ -87,6 +87,7 @@ export class Qkx2Search {
   min = 0;
   readonly #params: Qkx2Params;
   readonly #laux: Uint8Array;
+  readonly #shifted: Float32Array;
 
   /**
    * @param params The K-quant's constants.
@@ -95,6 +96,7 @@ export class Qkx2Search {
     this.#params = params;
     this.weights = new Float32Array(params.n);
     this.#laux = new Uint8Array(params.n);
+    this.#shifted = new Float32Array(params.n);
   }
 
   /**
@@ -142,13 +144,20 @@ export class Qkx2Search {
       diff = useMad ? Math.abs(diff) : f(diff * diff);
       bestError = f(bestError + f(w[k] * diff));
     }
+    // x − min (float32) for the current `min`, which only a winning candidate changes.
+    const xm = this.#shifted;
+    let shifted = NaN;
     for (let step = 0; step <= nstep; step++) {
       // As in C, a better candidate's min replaces `min` here too: the next candidates
       // are placed against it.
       iscale = f(f(f(rmin + f(rdelta * step)) + nmax) / f(max - min));
+      if (shifted !== min) {
+        for (let i = at, k = 0; i < end; i++, k++) xm[k] = x[i] - min;
+        shifted = min;
+      }
       let changed = step === 0;
-      for (let i = at, k = 0; i < end; i++, k++) {
-        const l = clamp(nearestInt(f(iscale * f(x[i] - min))), nmax);
+      for (let k = 0; k < n; k++) {
+        const l = clamp(nearestInt(f(iscale * xm[k])), nmax);
         if (laux[k] !== l) {
           laux[k] = l;
           changed = true;
