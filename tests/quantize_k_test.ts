@@ -35,6 +35,8 @@ const CASES: Record<string, () => Float32Array> = {
     }),
   "subnormal weights (the half scales underflow to zero)": () =>
     new Float32Array(256).map((_, i) => pattern(i) * 2 ** -127),
+  "weights of 2^-40 (zero half scales, the search's quants stay)": () =>
+    new Float32Array(256).map((_, i) => pattern(i) * 2 ** -40),
   "tiny weights (subnormal half scales)": () =>
     new Float32Array(256).map((_, i) => pattern(i) * 2 ** -20),
   "NaN inside a run, NaN first in a run": () => {
@@ -164,6 +166,28 @@ const EXPECTED: Record<string, Record<"Q2_K" | "Q4_K" | "Q5_K", string[]>> = {
       "0000000000000000000000000000000000000000000000000000000000000000",
       "0000000000000000000000000000000000000000000000000000000000000000",
       "00000000000000000000000000000000",
+    ],
+  },
+  "weights of 2^-40 (zero half scales, the search's quants stay)": {
+    Q2_K: [
+      "efefffffefefffffefefffffefefffff44228866dd77dd88228877dd77228822",
+      "9977ddbb228866dd77dd88228866dd7744228866dd77dd88228877dd77228822",
+      "9977ddbb228866dd77dd88228866dd7700000000",
+    ],
+    Q4_K: [
+      "00000000fffcfffcfffdfffdffdcffdc8019a23bd56df78129b34cd57e08912a",
+      "c45ce67f18a23bc46df78019b34bd56e8019a23bd56df78129b34cd57e08912a",
+      "c45ce67f18a23bc46df78019b34bd56e8019a23bd56df78129b34cd57e08912a",
+      "c45ce67f18a23bc46df78019b34bd56e8019a23bd56df78129b34cd57e08912a",
+      "c45ce67f18a23bc46df78019b34bd56e",
+    ],
+    Q5_K: [
+      "00000000fffefffefffefffeffeeffeeaa55aa55aa55aaaa55aa55aa5555aa55",
+      "aa55aa5555aa55aa55aaaa55aa55aa5500225577aaccff11446699bbee003355",
+      "88aaddff22447799ccee11336688bbdd00225577aaccff11446699bbee003355",
+      "88aaddff22447799ccee11336688bbdd00225577aaccff11446699bbee003355",
+      "88aaddff22447799ccee11336688bbdd00225577aaccff11446699bbee003355",
+      "88aaddff22447799ccee11336688bbdd",
     ],
   },
   "tiny weights (subnormal half scales)": {
