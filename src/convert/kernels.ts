@@ -26,7 +26,10 @@ import { dequantizeRowIq3S, dequantizeRowIq3Xxs } from "./dequant/iq3.ts";
 import { dequantizeRowTq1_0, dequantizeRowTq2_0 } from "./dequant/tq.ts";
 import { dequantizeRowMxfp4, dequantizeRowNvfp4 } from "./dequant/fp4.ts";
 import { dequantizeRowQ1_0, dequantizeRowQ2_0 } from "./dequant/q1_q2.ts";
+import { quantizeRowQ2K } from "./quant/q2_k.ts";
 import { quantizeRowQ4_0 } from "./quant/q4_0.ts";
+import { quantizeRowQ4K } from "./quant/q4_k.ts";
+import { quantizeRowQ5K } from "./quant/q5_k.ts";
 import {
   hasSimdKernel,
   type SimdKernel,
@@ -133,8 +136,11 @@ dequantizer(GgmlType.Q2_0, dequantizeRowQ2_0);
 
 QUANTIZERS.set(GgmlType.Q8_0, preferSimdQuantizer(GgmlType.Q8_0, quantizeRowQ8_0));
 QUANTIZERS.set(GgmlType.Q4_0, preferSimdQuantizer(GgmlType.Q4_0, quantizeRowQ4_0));
+QUANTIZERS.set(GgmlType.Q2_K, preferSimdQuantizer(GgmlType.Q2_K, quantizeRowQ2K));
 QUANTIZERS.set(GgmlType.Q3_K, preferSimdQuantizer(GgmlType.Q3_K, quantizeRowQ3K));
 QUANTIZERS.set(GgmlType.Q6_K, preferSimdQuantizer(GgmlType.Q6_K, quantizeRowQ6K));
+QUANTIZERS.set(GgmlType.Q4_K, preferSimdQuantizer(GgmlType.Q4_K, quantizeRowQ4K));
+QUANTIZERS.set(GgmlType.Q5_K, preferSimdQuantizer(GgmlType.Q5_K, quantizeRowQ5K));
 
 /**
  * The dequantizer of a type, if gguf-stream has one.
