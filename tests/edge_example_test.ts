@@ -1,6 +1,6 @@
 /**
  * The edge example (examples/edge_convert.ts) end to end on localhost under Deno (node:http),
- * Bun.serve and workerd (through miniflare): output byte-identical to the file path,
+ * Bun.serve and workerd: output byte-identical to the file path,
  * bad models answered with 400, and workerd's peak memory for the ~330 MB bench model.
  */
 import assert from "node:assert/strict";

@@ -339,7 +339,7 @@ const serversSkip = !tools
 interface Server {
   url: string;
   child: ChildProcess;
-  /** The server process (for workerd, miniflare's node process). */
+  /** The server process (for workerd, the node process that started it). */
   pid: number;
 }
 
