@@ -28,7 +28,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const BIN = join(ROOT, "node_modules", ".bin");
 const tools = ["deno", "bun", "workerd"].every((name) => existsSync(join(BIN, name)));
 const skip = conformance.skip ||
-  (tools ? false : "deno, bun and miniflare are not installed in node_modules");
+  (tools ? false : "deno, bun and workerd are not installed in node_modules");
 
 /** Starts a server and waits for its "listening on URL" line. */
 async function start(

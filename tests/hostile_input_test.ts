@@ -331,7 +331,7 @@ test("a pipe or directory named as the model is refused at once, with advice", {
 
 const tools = ["deno", "bun", "workerd"].every((name) => existsSync(join(BIN, name)));
 const serversSkip = !tools
-  ? "deno, bun and miniflare are not installed in node_modules"
+  ? "deno, bun and workerd are not installed in node_modules"
   : LINUX
   ? false
   : "reads servers' memory from /proc";
