@@ -251,10 +251,12 @@ test("quantize() refuses bad arguments with a TypeError", () => {
   const values = new Float32Array(32);
   assert.throws(() => quantize("Q9", values), TypeError);
   assert.throws(() => quantize(4, values), TypeError); // a removed id
-  assert.throws(() => quantize("Q4_K", values), {
-    name: "TypeError",
-    message: "Cannot quantize to Q4_K: gguf-stream quantizes only to Q4_0, Q8_0",
-  });
+  assert.throws(
+    () => quantize("Q4_K", values),
+    (e) =>
+      e instanceof TypeError &&
+      /^Cannot quantize to Q4_K: gguf-stream quantizes only to Q4_0, .*Q8_0/.test(e.message),
+  );
   assert.throws(() => quantize("IQ2_XXS", values), /quantizes only to Q4_0/);
   assert.throws(() => quantize("Q8_0", new Float32Array(33)), {
     name: "TypeError",

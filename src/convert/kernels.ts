@@ -27,6 +27,9 @@ import { dequantizeRowTq1_0, dequantizeRowTq2_0 } from "./dequant/tq.ts";
 import { dequantizeRowMxfp4, dequantizeRowNvfp4 } from "./dequant/fp4.ts";
 import { dequantizeRowQ1_0, dequantizeRowQ2_0 } from "./dequant/q1_q2.ts";
 import { quantizeRowQ4_0 } from "./quant/q4_0.ts";
+import { quantizeRowQ4_1 } from "./quant/q4_1.ts";
+import { quantizeRowQ5_0 } from "./quant/q5_0.ts";
+import { quantizeRowQ5_1 } from "./quant/q5_1.ts";
 import {
   hasSimdKernel,
   type SimdKernel,
@@ -131,6 +134,9 @@ dequantizer(GgmlType.Q2_0, dequantizeRowQ2_0);
 
 QUANTIZERS.set(GgmlType.Q8_0, preferSimdQuantizer(GgmlType.Q8_0, quantizeRowQ8_0));
 QUANTIZERS.set(GgmlType.Q4_0, preferSimdQuantizer(GgmlType.Q4_0, quantizeRowQ4_0));
+QUANTIZERS.set(GgmlType.Q4_1, preferSimdQuantizer(GgmlType.Q4_1, quantizeRowQ4_1));
+QUANTIZERS.set(GgmlType.Q5_0, preferSimdQuantizer(GgmlType.Q5_0, quantizeRowQ5_0));
+QUANTIZERS.set(GgmlType.Q5_1, preferSimdQuantizer(GgmlType.Q5_1, quantizeRowQ5_1));
 
 /**
  * The dequantizer of a type, if gguf-stream has one.
