@@ -26,6 +26,8 @@ import { dequantizeRowIq3S, dequantizeRowIq3Xxs } from "./dequant/iq3.ts";
 import { dequantizeRowTq1_0, dequantizeRowTq2_0 } from "./dequant/tq.ts";
 import { dequantizeRowMxfp4, dequantizeRowNvfp4 } from "./dequant/fp4.ts";
 import { dequantizeRowQ1_0, dequantizeRowQ2_0 } from "./dequant/q1_q2.ts";
+import { quantizeRowBf16, quantizeRowF16 } from "./quant/float.ts";
+import { quantizeRowMxfp4 } from "./quant/mxfp4.ts";
 import { quantizeRowQ4_0 } from "./quant/q4_0.ts";
 import { quantizeRowQ4_1 } from "./quant/q4_1.ts";
 import { quantizeRowQ5_0 } from "./quant/q5_0.ts";
@@ -137,6 +139,9 @@ QUANTIZERS.set(GgmlType.Q4_0, preferSimdQuantizer(GgmlType.Q4_0, quantizeRowQ4_0
 QUANTIZERS.set(GgmlType.Q4_1, preferSimdQuantizer(GgmlType.Q4_1, quantizeRowQ4_1));
 QUANTIZERS.set(GgmlType.Q5_0, preferSimdQuantizer(GgmlType.Q5_0, quantizeRowQ5_0));
 QUANTIZERS.set(GgmlType.Q5_1, preferSimdQuantizer(GgmlType.Q5_1, quantizeRowQ5_1));
+QUANTIZERS.set(GgmlType.MXFP4, preferSimdQuantizer(GgmlType.MXFP4, quantizeRowMxfp4));
+QUANTIZERS.set(GgmlType.F16, preferSimdQuantizer(GgmlType.F16, quantizeRowF16));
+QUANTIZERS.set(GgmlType.BF16, preferSimdQuantizer(GgmlType.BF16, quantizeRowBf16));
 
 /**
  * The dequantizer of a type, if gguf-stream has one.
