@@ -27,6 +27,7 @@ import { dequantizeRowTq1_0, dequantizeRowTq2_0 } from "./dequant/tq.ts";
 import { dequantizeRowMxfp4, dequantizeRowNvfp4 } from "./dequant/fp4.ts";
 import { dequantizeRowQ1_0, dequantizeRowQ2_0 } from "./dequant/q1_q2.ts";
 import { quantizeRowBf16, quantizeRowF16 } from "./quant/float.ts";
+import { quantizeRowIq4Nl, quantizeRowIq4Xs } from "./quant/iq4.ts";
 import { quantizeRowMxfp4 } from "./quant/mxfp4.ts";
 import { quantizeRowQ4_0 } from "./quant/q4_0.ts";
 import { quantizeRowQ4_1 } from "./quant/q4_1.ts";
@@ -142,6 +143,8 @@ QUANTIZERS.set(GgmlType.Q5_1, preferSimdQuantizer(GgmlType.Q5_1, quantizeRowQ5_1
 QUANTIZERS.set(GgmlType.MXFP4, preferSimdQuantizer(GgmlType.MXFP4, quantizeRowMxfp4));
 QUANTIZERS.set(GgmlType.F16, preferSimdQuantizer(GgmlType.F16, quantizeRowF16));
 QUANTIZERS.set(GgmlType.BF16, preferSimdQuantizer(GgmlType.BF16, quantizeRowBf16));
+QUANTIZERS.set(GgmlType.IQ4_NL, preferSimdQuantizer(GgmlType.IQ4_NL, quantizeRowIq4Nl));
+QUANTIZERS.set(GgmlType.IQ4_XS, preferSimdQuantizer(GgmlType.IQ4_XS, quantizeRowIq4Xs));
 
 /**
  * The dequantizer of a type, if gguf-stream has one.
