@@ -1,7 +1,7 @@
 /**
  * The kernel table: for each ggml type id, the kernel that turns its blocks into float32
  * (bit for bit as ggml's `to_float`) and, for the target types, the one that turns
- * float32 into its blocks (as ggml's reference quantizers).
+ * float32 into its blocks (as ggml's `ggml_quantize_chunk` without an importance matrix).
  *
  * @module
  */
@@ -167,7 +167,7 @@ export function dequantizerOf(type: GgmlTypeTraits | number): Dequantizer | unde
 /**
  * The names of the types gguf-stream quantizes into, in ggml's type-id order.
  *
- * @returns The names, e.g. `["Q4_0", "Q8_0"]`.
+ * @returns The names, e.g. `["F16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", …]`.
  *
  * @example
  * ```ts
@@ -181,7 +181,7 @@ export function quantizableTypes(): string[] {
 }
 
 /**
- * The quantizer into a type, if gguf-stream has one (Q8_0 and Q4_0).
+ * The quantizer into a type, if gguf-stream has one (`quantizableTypes()` names them).
  *
  * @param type The type's traits (or id).
  * @returns Its kernel, or `undefined`.
