@@ -12,14 +12,12 @@
  * - a NaN never wins `v < min` or `v > max`; its quant is 0. A block of NaNs keeps
  *   `min = FLT_MAX` (half `0x7C00`) and `max = −FLT_MAX`, so `d` overflows to −Inf
  *   (`0xFC00`);
- * - an Inf makes `d` Inf and `1 / d` zero: every quant is 0 (Inf × 0 is NaN); a block of
- *   +Inf (or of −Inf) has `d = Inf − Inf`, x86-64's default NaN, which is negative: the
- *   half `0xFE00`. A range beyond float32 (`max − min` overflows) does the same as Inf;
+ * - an Inf, or a range beyond float32 (`max − min` overflows), makes `d` Inf (`0x7C00`)
+ *   and `1 / d` zero: every quant is 0 (an Inf's is NaN, a finite weight's 0.5 truncated).
+ *   A +Inf never becomes the minimum nor −Inf the maximum, so `d` is never NaN;
  * - C's `(int8_t)` of NaN, ±Inf or a float beyond the 32-bit range is undefined behaviour;
- *   x86-64 gives the integer 0x80000000, whose low byte 0 is what ggml writes. Where
- *   `1 / d` is large (a subnormal `d`), a quant can pass 127: its low byte, read as a
- *   C `int8_t`, goes through `MIN(15, …)` and is written whole, spilling into the high
- *   nibble as in C.
+ *   x86-64 gives the integer 0x80000000, whose low byte 0 is what ggml writes. So does
+ *   `1 / d` overflowing to Inf (a range below about 4.4e-38): every quant is 0.
  *
  * @module
  */
@@ -58,9 +56,9 @@ export function quantizeRowQ4_1(src: Float32Array, dst: Uint8Array, blocks: numb
       if (v > max) max = v;
     }
     const d = Math.fround(Math.fround(max - min) / 15);
-    // C's `d ? 1.0f / d : 0.0f`: NaN counts as true there, and `!== 0` keeps that.
+    // C's `d ? 1.0f / d : 0.0f` (d is never NaN here).
     const id = d !== 0 ? Math.fround(1 / d) : 0;
-    const dh = d === d ? fp32ToFp16(d) : 0xfe00; // only Inf − Inf: x86-64's negative NaN
+    const dh = fp32ToFp16(d);
     const mh = fp32ToFp16(min);
     dst[o] = dh & 0xff;
     dst[o + 1] = dh >> 8;

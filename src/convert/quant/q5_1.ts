@@ -9,7 +9,7 @@
  * and the missing clamp). C converts each quant straight to `uint8_t`, which x86-64 does
  * through a 32-bit integer: ggml keeps its low five bits, 0 for NaN, ±Inf or beyond the
  * 32-bit range. NaN and Inf give the scales that Q4_1 gives: a block of NaNs `d = −Inf`
- * (`0xFC00`) and `m = FLT_MAX` (`0x7C00`), a block of one Inf sign `d = NaN` (`0xFE00`).
+ * (`0xFC00`) and `m = FLT_MAX` (`0x7C00`), an Inf `d = Inf` and every quant 0.
  *
  * @module
  */
@@ -48,9 +48,9 @@ export function quantizeRowQ5_1(src: Float32Array, dst: Uint8Array, blocks: numb
       if (v > max) max = v;
     }
     const d = Math.fround(Math.fround(max - min) / 31);
-    // C's `d ? 1.0f / d : 0.0f`: NaN counts as true there, and `!== 0` keeps that.
+    // C's `d ? 1.0f / d : 0.0f` (d is never NaN: see q4_1.ts).
     const id = d !== 0 ? Math.fround(1 / d) : 0;
-    const dh = d === d ? fp32ToFp16(d) : 0xfe00; // only Inf − Inf: x86-64's negative NaN
+    const dh = fp32ToFp16(d);
     const mh = fp32ToFp16(min);
     dst[o] = dh & 0xff;
     dst[o + 1] = dh >> 8;
