@@ -5,16 +5,17 @@
  * passes `ntry = −1`).
  *
  * Each 32-weight group gets indices into the 16 non-linear levels `kvalues_iq4nl`
- * (`IQ4_VALUES`) and a scale found by a small search: the levels for the scale
- * `max / 127` (`max` the signed weight of largest magnitude, the first on ties), then for
- * the 15 scales `max / (127 ∓ t)`, t = −7…7, each judged by the least-squares scale of its
- * levels with weights `w²`; the best `Σwqx / Σwq²` wins. A group whose largest magnitude is
- * below 1e-15 gets scale 0.
+ * (`IQ4_VALUES`, −127 to 113) and a scale found by a small search. With `max` the signed
+ * weight of largest magnitude (the first on ties), the levels nearest `x × 127 / max` are
+ * fitted first, then those nearest `x × (t − 127) / max` for t = −7…7; each fit is the
+ * least-squares scale `Σwqx / Σwq²` of its levels with weights `w = x²`, and a later fit
+ * replaces the kept one only when `(Σwqx)² / Σwq²` is larger. A group whose largest
+ * magnitude is below 1e-15 gets scale 0.
  * - IQ4_NL (blocks of 32, 18 bytes): the half of that scale, then the 32 indices
  *   recomputed for it (weight j in the low nibble of byte j, j + 16 in the high one).
  * - IQ4_XS (super-blocks of 256, 136 bytes): a half `d = −max_scale / 32` (`max_scale`
  *   the group scale of largest magnitude), each group's scale as a 6-bit
- *   `round(scale / d) + 32` (low nibbles in 4 bytes, high bit pairs in a little-endian
+ *   `round(scale × (1 / d)) + 32`, the rounding clamped to −32…31 (low nibbles in 4 bytes, high bit pairs in a little-endian
  *   u16 before them), and each group's indices recomputed for `d × (that − 32)`.
  *
  * Every product, sum and quotient is float32, in C's order; `nearest_int` rounds half to

@@ -14,7 +14,8 @@
  * - a NaN never wins `amax < |w|`; its code is 0 (every error is NaN, none is smaller);
  * - an Inf makes `log2f` Inf, and C's `(uint8_t)` of Inf is undefined behaviour: x86-64
  *   gives the low byte of 0x80000000, so `e = 0`. Every weight then takes code 0 (its
- *   errors all round to its own magnitude, or are Inf) unless it lies within a few 2^-128;
+ *   errors all round to its own magnitude, or are Inf) unless its magnitude is below
+ *   about 12 × 2^-128 (3.5e-38);
  * - a largest magnitude below 2^-125 gives a negative exponent whose low byte is kept
  *   (`e` = 256 − …), the scale of a large power of two: every weight's code is then 0,
  *   the first of the two zeros, both far nearer than any other product;
