@@ -1,7 +1,7 @@
 /**
  * The kernel table: for each ggml type id, the kernel that turns its blocks into float32
  * (bit for bit as ggml's `to_float`) and, for the target types, the one that turns
- * float32 into its blocks (as ggml's reference quantizers).
+ * float32 into its blocks (as ggml's `ggml_quantize_chunk` without an importance matrix).
  *
  * @module
  */
@@ -26,10 +26,16 @@ import { dequantizeRowIq3S, dequantizeRowIq3Xxs } from "./dequant/iq3.ts";
 import { dequantizeRowTq1_0, dequantizeRowTq2_0 } from "./dequant/tq.ts";
 import { dequantizeRowMxfp4, dequantizeRowNvfp4 } from "./dequant/fp4.ts";
 import { dequantizeRowQ1_0, dequantizeRowQ2_0 } from "./dequant/q1_q2.ts";
+import { quantizeRowBf16, quantizeRowF16 } from "./quant/float.ts";
+import { quantizeRowIq4Nl, quantizeRowIq4Xs } from "./quant/iq4.ts";
+import { quantizeRowMxfp4 } from "./quant/mxfp4.ts";
 import { quantizeRowQ2K } from "./quant/q2_k.ts";
-import { quantizeRowQ4_0 } from "./quant/q4_0.ts";
 import { quantizeRowQ4K } from "./quant/q4_k.ts";
+import { quantizeRowQ4_0 } from "./quant/q4_0.ts";
+import { quantizeRowQ4_1 } from "./quant/q4_1.ts";
 import { quantizeRowQ5K } from "./quant/q5_k.ts";
+import { quantizeRowQ5_0 } from "./quant/q5_0.ts";
+import { quantizeRowQ5_1 } from "./quant/q5_1.ts";
 import {
   hasSimdKernel,
   type SimdKernel,
@@ -136,11 +142,19 @@ dequantizer(GgmlType.Q2_0, dequantizeRowQ2_0);
 
 QUANTIZERS.set(GgmlType.Q8_0, preferSimdQuantizer(GgmlType.Q8_0, quantizeRowQ8_0));
 QUANTIZERS.set(GgmlType.Q4_0, preferSimdQuantizer(GgmlType.Q4_0, quantizeRowQ4_0));
+QUANTIZERS.set(GgmlType.Q4_1, preferSimdQuantizer(GgmlType.Q4_1, quantizeRowQ4_1));
+QUANTIZERS.set(GgmlType.Q5_0, preferSimdQuantizer(GgmlType.Q5_0, quantizeRowQ5_0));
+QUANTIZERS.set(GgmlType.Q5_1, preferSimdQuantizer(GgmlType.Q5_1, quantizeRowQ5_1));
 QUANTIZERS.set(GgmlType.Q2_K, preferSimdQuantizer(GgmlType.Q2_K, quantizeRowQ2K));
 QUANTIZERS.set(GgmlType.Q3_K, preferSimdQuantizer(GgmlType.Q3_K, quantizeRowQ3K));
-QUANTIZERS.set(GgmlType.Q6_K, preferSimdQuantizer(GgmlType.Q6_K, quantizeRowQ6K));
 QUANTIZERS.set(GgmlType.Q4_K, preferSimdQuantizer(GgmlType.Q4_K, quantizeRowQ4K));
 QUANTIZERS.set(GgmlType.Q5_K, preferSimdQuantizer(GgmlType.Q5_K, quantizeRowQ5K));
+QUANTIZERS.set(GgmlType.Q6_K, preferSimdQuantizer(GgmlType.Q6_K, quantizeRowQ6K));
+QUANTIZERS.set(GgmlType.IQ4_NL, preferSimdQuantizer(GgmlType.IQ4_NL, quantizeRowIq4Nl));
+QUANTIZERS.set(GgmlType.IQ4_XS, preferSimdQuantizer(GgmlType.IQ4_XS, quantizeRowIq4Xs));
+QUANTIZERS.set(GgmlType.MXFP4, preferSimdQuantizer(GgmlType.MXFP4, quantizeRowMxfp4));
+QUANTIZERS.set(GgmlType.F16, preferSimdQuantizer(GgmlType.F16, quantizeRowF16));
+QUANTIZERS.set(GgmlType.BF16, preferSimdQuantizer(GgmlType.BF16, quantizeRowBf16));
 
 /**
  * The dequantizer of a type, if gguf-stream has one.
@@ -163,7 +177,7 @@ export function dequantizerOf(type: GgmlTypeTraits | number): Dequantizer | unde
 /**
  * The names of the types gguf-stream quantizes into, in ggml's type-id order.
  *
- * @returns The names, e.g. `["Q4_0", "Q8_0"]`.
+ * @returns The names, e.g. `["F16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", …]`.
  *
  * @example
  * ```ts
@@ -177,7 +191,7 @@ export function quantizableTypes(): string[] {
 }
 
 /**
- * The quantizer into a type, if gguf-stream has one (Q8_0 and Q4_0).
+ * The quantizer into a type, if gguf-stream has one (`quantizableTypes()` names them).
  *
  * @param type The type's traits (or id).
  * @returns Its kernel, or `undefined`.
