@@ -55,6 +55,7 @@ export {
   openHttpRangeSource,
 } from "./src/source/http_range.ts";
 export { openHttpStream } from "./src/source/http_stream.ts";
+export type { RetryOptions } from "./src/source/http_request.ts";
 export { blobSource } from "./src/source/blob.ts";
 export {
   DEFAULT_MAX_HEADER_BYTES,

@@ -47,7 +47,7 @@ export {
   type TensorAction,
   type TensorPlan,
 } from "./src/model/conversion.ts";
-export type { ByteSource } from "./src/model/byte_source.ts";
+export type { ByteSource, CloseOptions } from "./src/model/byte_source.ts";
 export type { GgufInput } from "./src/open/resolve_input.ts";
 export { readGguf, type ReadGgufOptions } from "./src/open/read_gguf.ts";
 export {

@@ -1,3 +1,4 @@
+/// <reference lib="esnext.disposable" preserve="true" />
 /**
  * A model as one or more parsed GGUF files, each with the byte source that reads it.
  *

@@ -1,3 +1,4 @@
+/// <reference lib="esnext.disposable" preserve="true" />
 /**
  * In-memory conversion: every tensor of a model as a zero-copy view, kept bytes, float32
  * values or requantized blocks, one tensor at a time, each written straight into its
