@@ -14,7 +14,7 @@
  */
 import { FP16_TO_F32 } from "../dequant/_fp16.ts";
 import { IQ4_VALUES } from "../dequant/_iq4_values.ts";
-import { Q8_CODES, writeQ8_0Block } from "./_q8_0_block.ts";
+import { BLOCK_CODES, writeQ8_0Block } from "./_block_scale.ts";
 
 /** The levels of each byte's low and high nibble, as signed bytes. */
 const LOW = new Uint8Array(256);
@@ -41,7 +41,7 @@ export function transcodeIq4NlToQ8_0(src: Uint8Array, dst: Uint8Array, blocks: n
 
 /** Transcodes `blocks` IQ4_XS blocks (136 bytes) into 8 × `blocks` Q8_0 blocks. */
 export function transcodeIq4XsToQ8_0(src: Uint8Array, dst: Uint8Array, blocks: number): void {
-  const codes = Q8_CODES;
+  const codes = BLOCK_CODES;
   const values = IQ4_VALUES;
   for (let b = 0, s = 0, o = 0; b < blocks; b++, s += 136) {
     const d = FP16_TO_F32[src[s] | (src[s + 1] << 8)];

@@ -1,5 +1,6 @@
 /**
- * Transcoders from the grid types with one scale per 32 values into Q8_0. Every value of
+ * Transcoders from the grid types with one scale per 32 values into Q8_0 (and, where the
+ * codes fit ±15 — IQ1_S and IQ3_S — into Q5_0, at 5.5 bits per weight instead of 8.5). Every value of
  * these types is `s × k`: s = d × (an odd integer M) × a power of two, and k a small
  * integer (a grid magnitude with its sign, or 8·grid ± 1 for the ⅛-shifted IQ1 grids),
  * so Q8_0 holds a group as a half scale and codes (see `writeQ8_0Block()`):
@@ -22,11 +23,14 @@ import { FP16_TO_F32 } from "../dequant/_fp16.ts";
 import { IQ1S_GRID } from "../dequant/_iq1_tables.ts";
 import { IQ2XXS_GRID, KSIGNS_IQ2XS } from "../dequant/_iq2_tables.ts";
 import { IQ3S_GRID, IQ3XXS_GRID } from "../dequant/_iq3_tables.ts";
-import { Q8_CODES, writeQ8_0Block } from "./_q8_0_block.ts";
+import { BLOCK_CODES, writeQ5_0Block, writeQ8_0Block } from "./_block_scale.ts";
+
+/** Writes one 32-value target block from `BLOCK_CODES` (see `_block_scale.ts`). */
+type BlockWriter = typeof writeQ8_0Block;
 
 /** Codes 8·grid + delta·8 for the 8 IQ1 grid values at `IQ1S_GRID[g..g+7]`, times `mult`. */
 function iq1Group(at: number, g: number, delta: number, mult: number): void {
-  for (let j = 0; j < 8; j++) Q8_CODES[at + j] = (8 * IQ1S_GRID[g + j] + delta) * mult;
+  for (let j = 0; j < 8; j++) BLOCK_CODES[at + j] = (8 * IQ1S_GRID[g + j] + delta) * mult;
 }
 
 /** Codes ±grid[g..g+n−1] with bit (first + j) of `signs` negating value j, at `at`. */
@@ -40,24 +44,34 @@ function signedGroup(
 ): void {
   for (let j = 0; j < n; j++) {
     const v = grid[g + j];
-    Q8_CODES[at + j] = (signs >> (first + j)) & 1 ? -v : v;
+    BLOCK_CODES[at + j] = (signs >> (first + j)) & 1 ? -v : v;
   }
 }
 
-/** Transcodes `blocks` IQ1_S super-blocks (50 bytes) into 8 × `blocks` Q8_0 blocks. */
-export function transcodeIq1SToQ8_0(src: Uint8Array, dst: Uint8Array, blocks: number): void {
+/** IQ1_S super-blocks into 32-value blocks of `bytes` bytes written by `write`. */
+function iq1S(src: Uint8Array, dst: Uint8Array, blocks: number, write: BlockWriter, bytes: number) {
   for (let b = 0, s = 0, o = 0; b < blocks; b++, s += 50) {
     const d = FP16_TO_F32[src[s] | (src[s + 1] << 8)];
-    for (let ib = 0; ib < 8; ib++, o += 34) {
+    for (let ib = 0; ib < 8; ib++, o += bytes) {
       const h = src[s + 34 + 2 * ib] | (src[s + 35 + 2 * ib] << 8);
       const delta = h & 0x8000 ? -1 : 1;
       const q = s + 2 + 4 * ib;
       for (let l = 0; l < 4; l++) {
         iq1Group(8 * l, (src[q + l] | (((h >> (3 * l)) & 7) << 8)) << 3, delta, 1);
       }
-      writeQ8_0Block(dst, o, d, 2 * ((h >> 12) & 7) + 1, 0.125);
+      write(dst, o, d, 2 * ((h >> 12) & 7) + 1, 0.125);
     }
   }
+}
+
+/** Transcodes `blocks` IQ1_S super-blocks (50 bytes) into 8 × `blocks` Q8_0 blocks. */
+export function transcodeIq1SToQ8_0(src: Uint8Array, dst: Uint8Array, blocks: number): void {
+  iq1S(src, dst, blocks, writeQ8_0Block, 34);
+}
+
+/** Transcodes `blocks` IQ1_S super-blocks (50 bytes) into 8 × `blocks` Q5_0 blocks. */
+export function transcodeIq1SToQ5_0(src: Uint8Array, dst: Uint8Array, blocks: number): void {
+  iq1S(src, dst, blocks, writeQ5_0Block, 22);
 }
 
 function gcd(a: number, b: number): number {
@@ -128,11 +142,11 @@ export function transcodeIq3XxsToQ8_0(src: Uint8Array, dst: Uint8Array, blocks: 
   }
 }
 
-/** Transcodes `blocks` IQ3_S super-blocks (110 bytes) into 8 × `blocks` Q8_0 blocks. */
-export function transcodeIq3SToQ8_0(src: Uint8Array, dst: Uint8Array, blocks: number): void {
+/** IQ3_S super-blocks into 32-value blocks of `bytes` bytes written by `write`. */
+function iq3S(src: Uint8Array, dst: Uint8Array, blocks: number, write: BlockWriter, bytes: number) {
   for (let b = 0, s = 0, o = 0; b < blocks; b++, s += 110) {
     const d = FP16_TO_F32[src[s] | (src[s + 1] << 8)];
-    for (let ib = 0; ib < 8; ib++, o += 34) {
+    for (let ib = 0; ib < 8; ib++, o += bytes) {
       const high = src[s + 66 + ib];
       const q = s + 2 + 8 * ib;
       const signs = s + 74 + 4 * ib;
@@ -143,7 +157,17 @@ export function transcodeIq3SToQ8_0(src: Uint8Array, dst: Uint8Array, blocks: nu
         signedGroup(8 * l + 4, IQ3S_GRID, g2, 4, src[signs + l], 4);
       }
       const scale = (src[s + 106 + (ib >> 1)] >> (4 * (ib & 1))) & 15;
-      writeQ8_0Block(dst, o, d, 2 * scale + 1, 1);
+      write(dst, o, d, 2 * scale + 1, 1);
     }
   }
+}
+
+/** Transcodes `blocks` IQ3_S super-blocks (110 bytes) into 8 × `blocks` Q8_0 blocks. */
+export function transcodeIq3SToQ8_0(src: Uint8Array, dst: Uint8Array, blocks: number): void {
+  iq3S(src, dst, blocks, writeQ8_0Block, 34);
+}
+
+/** Transcodes `blocks` IQ3_S super-blocks (110 bytes) into 8 × `blocks` Q5_0 blocks. */
+export function transcodeIq3SToQ5_0(src: Uint8Array, dst: Uint8Array, blocks: number): void {
+  iq3S(src, dst, blocks, writeQ5_0Block, 22);
 }
