@@ -36,8 +36,8 @@ const CHOSEN = new Int32Array(32);
  * lands nearest s (one rounding, |D·f − s| ≤ 2^-11·|s|, or 2^-25·f below the normal halfs).
  * A scale past the largest half even for the largest f saturates at ±65504. A zero,
  * infinite or NaN s is written as such, which gives the source's values too. Codes sharing
- * a power of two give it to the scale first; codes past `limit` even then (only IQ1_M's
- * 135 = 15·9 into Q8_0) are rounded to a scale s·max|k|/limit.
+ * a power of two give it to the scale first; codes past `limit` even then go to
+ * {@linkcode clampOrRound}.
  */
 function chooseScale(d: number, mult: number, pow2: number, limit: number): number {
   const codes = BLOCK_CODES;
@@ -67,15 +67,7 @@ function chooseScale(d: number, mult: number, pow2: number, limit: number): numb
   }
   s *= 2 ** shift;
   kmax >>= shift;
-  if (kmax > limit) {
-    const h = saturatingHalfBits((s * kmax) / limit);
-    const v = FP16_TO_F32[h];
-    for (let i = 0; i < 32; i++) {
-      const c = Math.round(((codes[i] >> shift) * s) / v);
-      out[i] = c > limit ? limit : c < -limit ? -limit : c;
-    }
-    return h;
-  }
+  if (kmax > limit) return clampOrRound(s, shift, limit);
   const factors = FACTORS[mult < 0 ? -mult : mult];
   let h = -1;
   let f = 1;
@@ -101,6 +93,46 @@ function chooseScale(d: number, mult: number, pow2: number, limit: number): numb
   }
   for (let i = 0; i < 32; i++) out[i] = (codes[i] >> shift) * f;
   return h;
+}
+
+/**
+ * The block for codes past `limit` even after sharing powers of two (IQ1_M's 135 = 15·9,
+ * Q3_K's 128 = 32·4 into Q8_0): of two ways, the one with the smaller squared error —
+ * keep the scale (half(s)) and clamp the few codes past `limit`, or widen the scale to
+ * half(s·max|k|/limit) and round every code to it.
+ */
+function clampOrRound(s: number, shift: number, limit: number): number {
+  const codes = BLOCK_CODES;
+  const out = CHOSEN;
+  const hClamp = saturatingHalfBits(s);
+  const vClamp = FP16_TO_F32[hClamp];
+  let kmax = 0;
+  let errClamp = 0;
+  for (let i = 0; i < 32; i++) {
+    const k = codes[i] >> shift;
+    const c = k > limit ? limit : k < -limit ? -limit : k;
+    const e = c * vClamp - k * s;
+    errClamp += e * e;
+    if (k > kmax) kmax = k;
+    else if (-k > kmax) kmax = -k;
+  }
+  const hRound = saturatingHalfBits((s * kmax) / limit);
+  const vRound = FP16_TO_F32[hRound];
+  let errRound = 0;
+  for (let i = 0; i < 32; i++) {
+    const k = codes[i] >> shift;
+    const r = Math.round((k * s) / vRound);
+    const c = r > limit ? limit : r < -limit ? -limit : r;
+    const e = c * vRound - k * s;
+    errRound += e * e;
+    out[i] = c;
+  }
+  if (errRound <= errClamp) return hRound;
+  for (let i = 0; i < 32; i++) {
+    const k = codes[i] >> shift;
+    out[i] = k > limit ? limit : k < -limit ? -limit : k;
+  }
+  return hClamp;
 }
 
 /**

@@ -19,6 +19,7 @@ import {
   transcodeIq3SToQ8_0,
   transcodeIq3XxsToQ8_0,
 } from "./iq_grid_to_q.ts";
+import { transcodeQ3KToQ8_0 } from "./k3_to_q8_0.ts";
 import { transcodeQ4KToQ4_1, transcodeQ5KToQ5_1 } from "./k_to_q_1.ts";
 import { transcodeQ4_0ToQ4_1, transcodeQ4_1ToQ5_1, transcodeQ5_0ToQ5_1 } from "./legacy_to_q_1.ts";
 import {
@@ -138,6 +139,7 @@ registerTranscoder({ from: T.IQ3_S, to: T.Q8_0, kernel: transcodeIq3SToQ8_0, los
 registerTranscoder({ from: T.MXFP4, to: T.Q5_0, kernel: transcodeMxfp4ToQ5_0, lossless: false });
 registerTranscoder({ from: T.IQ1_S, to: T.Q5_0, kernel: transcodeIq1SToQ5_0, lossless: false });
 registerTranscoder({ from: T.IQ3_S, to: T.Q5_0, kernel: transcodeIq3SToQ5_0, lossless: false });
+registerTranscoder({ from: T.Q3_K, to: T.Q8_0, kernel: transcodeQ3KToQ8_0, lossless: false });
 registerTranscoder({ from: T.Q4_K, to: T.Q4_1, kernel: transcodeQ4KToQ4_1, lossless: false });
 registerTranscoder({ from: T.Q5_K, to: T.Q5_1, kernel: transcodeQ5KToQ5_1, lossless: false });
 registerTranscoder({ from: T.Q4_0, to: T.Q4_1, kernel: transcodeQ4_0ToQ4_1, lossless: false });
