@@ -24,7 +24,7 @@ export function transcodeQ4_0ToQ4_1(src: Uint8Array, dst: Uint8Array, blocks: nu
     dst[o + 1] = src[s + 1];
     dst[o + 2] = m & 255;
     dst[o + 3] = m >> 8;
-    dst.set(src.subarray(s + 2, s + 18), o + 4);
+    for (let j = 2; j < 18; j++) dst[o + 2 + j] = src[s + j];
   }
 }
 

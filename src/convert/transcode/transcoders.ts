@@ -55,7 +55,9 @@ export interface Transcoder {
   readonly kernel: TranscodeKernel;
   /**
    * `true` when the target's `to_float` gives back the source's `to_float` bit for bit for
-   * every block; `false` when a block scale is rounded once to F16.
+   * every block; `false` when some blocks differ: a block scale rounded once to F16, a
+   * signed zero that becomes +0, or a block the target cannot hold (see
+   * `docs/transcoding.md` for each pair).
    */
   readonly lossless: boolean;
 }
@@ -85,6 +87,8 @@ export function registerTranscoder(transcoder: Transcoder): void {
  * import { transcoderOf } from "./transcoders.ts";
  * import assert from "node:assert/strict";
  * assert.equal(transcoderOf(12, 26), undefined); // Q4_K → I32: never
+ * assert.equal(transcoderOf(20, 8)?.lossless, true); // IQ4_NL → Q8_0: bit for bit
+ * assert.equal(transcoderOf(12, 3)?.lossless, false); // Q4_K → Q4_1: scales rounded
  * ```
  */
 export function transcoderOf(
@@ -105,7 +109,7 @@ export function transcoderOf(
  * ```ts
  * import { allTranscoders } from "./transcoders.ts";
  * import assert from "node:assert/strict";
- * assert.ok(Array.isArray(allTranscoders()));
+ * assert.ok(allTranscoders().some((t) => t.from === 2 && t.to === 8)); // Q4_0 → Q8_0
  * ```
  */
 export function allTranscoders(): Transcoder[] {
