@@ -2,11 +2,40 @@
  * The transcoder table: for a pair of ggml types, the kernel that rewrites blocks of the
  * first as blocks of the second directly — never through float32 and a quantizer — where
  * the second type can hold the first one's values exactly, or with each block scale rounded
- * once to F16.
+ * once to F16. Which pairs exist, and why the others cannot, is in `docs/transcoding.md`.
  *
  * @module
  */
 import type { GgmlTypeTraits } from "../../model/ggml_type.ts";
+import { GgmlType } from "../../model/ggml_type.ts";
+import { transcodeMxfp4ToQ5_0, transcodeMxfp4ToQ8_0 } from "./mxfp4_to_q.ts";
+import { transcodeIq4NlToQ8_0, transcodeIq4XsToQ8_0 } from "./iq4_to_q8_0.ts";
+import {
+  transcodeIq1MToQ8_0,
+  transcodeIq1SToQ5_0,
+  transcodeIq1SToQ8_0,
+  transcodeIq2XxsToQ8_0,
+  transcodeIq3SToQ5_0,
+  transcodeIq3SToQ8_0,
+  transcodeIq3XxsToQ8_0,
+} from "./iq_grid_to_q.ts";
+import { transcodeQ3KToQ8_0 } from "./k3_to_q8_0.ts";
+import { transcodeQ4KToQ4_1, transcodeQ5KToQ5_1 } from "./k_to_q_1.ts";
+import { transcodeQ4_0ToQ4_1, transcodeQ4_1ToQ5_1, transcodeQ5_0ToQ5_1 } from "./legacy_to_q_1.ts";
+import {
+  transcodeQ1_0ToQ8_0,
+  transcodeQ2_0ToQ8_0,
+  transcodeQ4_0ToQ8_0,
+  transcodeQ5_0ToQ8_0,
+} from "./legacy_to_q8_0.ts";
+import {
+  transcodeQ1_0ToQ4_0,
+  transcodeQ2_0ToQ4_0,
+  transcodeQ4_0ToQ5_0,
+  transcodeTq1_0ToQ4_0,
+  transcodeTq2_0ToQ4_0,
+} from "./to_q4_0_q5_0.ts";
+import { transcodeTq1_0ToQ8_0, transcodeTq2_0ToQ8_0 } from "./tq_to_q8_0.ts";
 
 /**
  * A transcoding kernel: reads `blocks` whole blocks of the source type from `src` (little
@@ -26,7 +55,9 @@ export interface Transcoder {
   readonly kernel: TranscodeKernel;
   /**
    * `true` when the target's `to_float` gives back the source's `to_float` bit for bit for
-   * every block; `false` when a block scale is rounded once to F16.
+   * every block; `false` when some blocks differ: a block scale rounded once to F16, a
+   * signed zero that becomes +0, or a block the target cannot hold (see
+   * `docs/transcoding.md` for each pair).
    */
   readonly lossless: boolean;
 }
@@ -56,6 +87,8 @@ export function registerTranscoder(transcoder: Transcoder): void {
  * import { transcoderOf } from "./transcoders.ts";
  * import assert from "node:assert/strict";
  * assert.equal(transcoderOf(12, 26), undefined); // Q4_K → I32: never
+ * assert.equal(transcoderOf(20, 8)?.lossless, true); // IQ4_NL → Q8_0: bit for bit
+ * assert.equal(transcoderOf(12, 3)?.lossless, false); // Q4_K → Q4_1: scales rounded
  * ```
  */
 export function transcoderOf(
@@ -76,9 +109,42 @@ export function transcoderOf(
  * ```ts
  * import { allTranscoders } from "./transcoders.ts";
  * import assert from "node:assert/strict";
- * assert.ok(Array.isArray(allTranscoders()));
+ * assert.ok(allTranscoders().some((t) => t.from === 2 && t.to === 8)); // Q4_0 → Q8_0
  * ```
  */
 export function allTranscoders(): Transcoder[] {
   return [...TRANSCODERS.values()];
 }
+
+const T = GgmlType;
+// Lossless: the target's to_float gives the source's bit for bit for every block.
+registerTranscoder({ from: T.Q4_0, to: T.Q8_0, kernel: transcodeQ4_0ToQ8_0, lossless: true });
+registerTranscoder({ from: T.Q5_0, to: T.Q8_0, kernel: transcodeQ5_0ToQ8_0, lossless: true });
+registerTranscoder({ from: T.Q1_0, to: T.Q8_0, kernel: transcodeQ1_0ToQ8_0, lossless: true });
+registerTranscoder({ from: T.Q2_0, to: T.Q8_0, kernel: transcodeQ2_0ToQ8_0, lossless: true });
+registerTranscoder({ from: T.IQ4_NL, to: T.Q8_0, kernel: transcodeIq4NlToQ8_0, lossless: true });
+registerTranscoder({ from: T.TQ1_0, to: T.Q8_0, kernel: transcodeTq1_0ToQ8_0, lossless: true });
+registerTranscoder({ from: T.TQ2_0, to: T.Q8_0, kernel: transcodeTq2_0ToQ8_0, lossless: true });
+registerTranscoder({ from: T.Q4_1, to: T.Q5_1, kernel: transcodeQ4_1ToQ5_1, lossless: true });
+registerTranscoder({ from: T.Q4_0, to: T.Q5_0, kernel: transcodeQ4_0ToQ5_0, lossless: true });
+registerTranscoder({ from: T.Q1_0, to: T.Q4_0, kernel: transcodeQ1_0ToQ4_0, lossless: true });
+registerTranscoder({ from: T.Q2_0, to: T.Q4_0, kernel: transcodeQ2_0ToQ4_0, lossless: true });
+registerTranscoder({ from: T.TQ1_0, to: T.Q4_0, kernel: transcodeTq1_0ToQ4_0, lossless: true });
+registerTranscoder({ from: T.TQ2_0, to: T.Q4_0, kernel: transcodeTq2_0ToQ4_0, lossless: true });
+// Exact for most blocks; a block scale is rounded once to a half where it does not fit
+// one (or, Q4_0/Q5_0 → Q_1, only the sign of a zero differs): see each module.
+registerTranscoder({ from: T.IQ4_XS, to: T.Q8_0, kernel: transcodeIq4XsToQ8_0, lossless: false });
+registerTranscoder({ from: T.MXFP4, to: T.Q8_0, kernel: transcodeMxfp4ToQ8_0, lossless: false });
+registerTranscoder({ from: T.IQ1_S, to: T.Q8_0, kernel: transcodeIq1SToQ8_0, lossless: false });
+registerTranscoder({ from: T.IQ1_M, to: T.Q8_0, kernel: transcodeIq1MToQ8_0, lossless: false });
+registerTranscoder({ from: T.IQ2_XXS, to: T.Q8_0, kernel: transcodeIq2XxsToQ8_0, lossless: false });
+registerTranscoder({ from: T.IQ3_XXS, to: T.Q8_0, kernel: transcodeIq3XxsToQ8_0, lossless: false });
+registerTranscoder({ from: T.IQ3_S, to: T.Q8_0, kernel: transcodeIq3SToQ8_0, lossless: false });
+registerTranscoder({ from: T.MXFP4, to: T.Q5_0, kernel: transcodeMxfp4ToQ5_0, lossless: false });
+registerTranscoder({ from: T.IQ1_S, to: T.Q5_0, kernel: transcodeIq1SToQ5_0, lossless: false });
+registerTranscoder({ from: T.IQ3_S, to: T.Q5_0, kernel: transcodeIq3SToQ5_0, lossless: false });
+registerTranscoder({ from: T.Q3_K, to: T.Q8_0, kernel: transcodeQ3KToQ8_0, lossless: false });
+registerTranscoder({ from: T.Q4_K, to: T.Q4_1, kernel: transcodeQ4KToQ4_1, lossless: false });
+registerTranscoder({ from: T.Q5_K, to: T.Q5_1, kernel: transcodeQ5KToQ5_1, lossless: false });
+registerTranscoder({ from: T.Q4_0, to: T.Q4_1, kernel: transcodeQ4_0ToQ4_1, lossless: false });
+registerTranscoder({ from: T.Q5_0, to: T.Q5_1, kernel: transcodeQ5_0ToQ5_1, lossless: false });
