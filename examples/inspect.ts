@@ -4,12 +4,15 @@
  * read by slices, in place, never uploaded — and shows its header, metadata, tensors with
  * the conversion plan, and a chosen tensor's first rows.
  *
- * Bundle it with the library for the browser, serve the repository, and open
- * `/examples/inspect.html`:
+ * Bundle it with the library for the browser as a classic script, then open
+ * `examples/inspect.html` from disk or from any static server of the repository (a classic
+ * script, unlike a module, also loads from `file:`):
  *
  * ```sh
- * bun build examples/inspect.ts --target browser --outfile out/inspect.js
+ * bun build examples/inspect.ts --target browser --format iife --outfile out/inspect.js
  * ```
+ *
+ * Until the bundle exists the page says how to build it.
  *
  * @module
  */
@@ -244,6 +247,7 @@ async function open(file: File): Promise<void> {
   }
 }
 
+setStatus("No file chosen.", "idle");
 $<HTMLInputElement>("#file").addEventListener("change", (event) => {
   const file = (event.target as HTMLInputElement).files?.[0];
   if (file) open(file);

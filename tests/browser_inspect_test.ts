@@ -11,12 +11,12 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { chromium, type Page } from "playwright-core";
 import { formatInteger } from "../advanced.ts";
 import { conformance, type ExpectedEntry, type Fixture, fixture } from "./_fixtures.ts";
@@ -42,6 +42,8 @@ function buildBundle(dir: string): string {
     "examples/inspect.ts",
     "--target",
     "browser",
+    "--format",
+    "iife",
     "--outfile",
     out,
   ], { cwd: ROOT, encoding: "utf8" });
@@ -230,6 +232,20 @@ test("the inspector page shows a local file's header, metadata, plan and values"
     // Nothing was fetched or sent once the page was up: the files were read in place.
     assert.deepEqual(requests.slice(pageRequests), []);
     assert.deepEqual(errors, []);
+
+    // Opened from disk (file:), where browsers refuse module scripts: the page works too,
+    // and without its bundle it says how to build it instead of doing nothing.
+    const site = join(dir, "site");
+    mkdirSync(join(site, "examples"), { recursive: true });
+    copyFileSync(join(ROOT, "examples/inspect.html"), join(site, "examples/inspect.html"));
+    const fromDisk = pathToFileURL(join(site, "examples/inspect.html")).href;
+    await page.goto(fromDisk);
+    assert.match(await page.textContent("#status") ?? "", /did not load: build it first/);
+    mkdirSync(join(site, "out"));
+    copyFileSync(join(dir, "inspect.js"), join(site, "out/inspect.js"));
+    await page.goto(fromDisk);
+    assert.equal(await page.textContent("#status"), "No file chosen.");
+    await openAndCheck(page, fixture("gen/kquants.gguf"));
   } finally {
     await context.close();
     await server.close();
