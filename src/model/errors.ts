@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { escapeText } from "./escape_text.ts";
 
 /** Stable codes carried by {@linkcode GgufError}. */
 export type GgufErrorCode =
@@ -62,7 +63,9 @@ export type GgufErrorCode =
   | "NOT_SEQUENTIAL";
 
 /**
- * An error in a GGUF file's bytes, or in reading them.
+ * An error in a GGUF file's bytes, or in reading them. Its message is safe to print to a
+ * terminal: names quoted from the file have their control characters escaped (see
+ * {@linkcode escapeText}).
  *
  * @example Telling a truncated file from other failures
  * ```ts
@@ -85,7 +88,8 @@ export class GgufError extends Error {
    * Creates an error with a stable code and, where it applies, the byte offset.
    *
    * @param code A stable reason from {@linkcode GgufErrorCode}.
-   * @param message What was being done, what was expected, what was found.
+   * @param message What was being done, what was expected, what was found; control
+   *   characters in it are escaped.
    * @param offset The byte offset of the problem in the file.
    * @param options The underlying cause, if any.
    */
@@ -95,7 +99,7 @@ export class GgufError extends Error {
     offset?: number,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(escapeText(message), options);
     this.name = "GgufError";
     this.code = code;
     this.offset = offset;
