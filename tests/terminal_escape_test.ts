@@ -11,6 +11,7 @@ import { after, test } from "node:test";
 import { GgufError, readGguf } from "../mod.ts";
 import { main } from "../convert.ts";
 import { escapeText, quoteText } from "../src/model/escape_text.ts";
+import { ARCHITECTURE, ggufBytes, stringValue } from "./_gguf_bytes.ts";
 
 const encoder = new TextEncoder();
 const dir = mkdtempSync(join(tmpdir(), "gguf-escape-"));
@@ -27,49 +28,20 @@ const EVIL_KEY = [...encoder.encode("evil."), ...TITLE, ...CLEAR];
 const EVIL_TENSOR = [...encoder.encode("t."), ...CLEAR, ...CSI, 0x7f, ...RAW];
 const EVIL_VALUE = [...encoder.encode("v"), ...TITLE, ...CSI];
 
-/** GGUF v3 little-endian, built by hand: `[key bytes, value type, value bytes]` entries. */
 function gguf(
   entries: [number[], number, number[]][],
-  tensors: { name: number[]; elements: number; offset: number }[],
+  tensors: { name: number[]; elements: number }[],
 ): Uint8Array {
-  const out: number[] = [];
-  const u32 = (n: number) => out.push(n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, n >>> 24);
-  const u64 = (n: number) => (u32(n), u32(0));
-  const str = (bytes: number[]) => (u64(bytes.length), out.push(...bytes));
-  out.push(...encoder.encode("GGUF"));
-  u32(3);
-  u64(tensors.length);
-  u64(entries.length);
-  for (const [key, type, value] of entries) {
-    str(key);
-    u32(type);
-    out.push(...value);
-  }
-  let end = 0;
-  for (const tensor of tensors) {
-    str(tensor.name);
-    u32(1);
-    u64(tensor.elements);
-    u32(0); // F32
-    u64(tensor.offset);
-    end = Math.max(end, tensor.offset + 4 * tensor.elements);
-  }
-  while (out.length % 32 !== 0) out.push(0);
-  const bytes = new Uint8Array(out.length + end);
-  bytes.set(out);
-  const floats = new Float32Array(end / 4).map((_, i) => i / 4);
-  bytes.set(new Uint8Array(floats.buffer), out.length);
-  return bytes;
+  return ggufBytes(
+    entries.map(([key, type, value]) => ({ key, type, value })),
+    tensors.map(({ name, elements }) => ({ name, shape: [elements] })),
+  );
 }
 
-const stringValue = (bytes: number[]) => {
-  const length = [bytes.length, 0, 0, 0, 0, 0, 0, 0];
-  return [...length, ...bytes];
-};
 const ARCH: [number[], number, number[]] = [
-  [...encoder.encode("general.architecture")],
-  8,
-  stringValue([...encoder.encode("llama")]),
+  ARCHITECTURE.key,
+  ARCHITECTURE.type,
+  ARCHITECTURE.value,
 ];
 
 function write(name: string, bytes: Uint8Array): string {
@@ -82,11 +54,7 @@ const model = write(
   "evil.gguf",
   gguf(
     [ARCH, [EVIL_KEY, 8, stringValue(EVIL_VALUE)], [[...CSI, ...RAW], 4, [7, 0, 0, 0]]],
-    [{ name: EVIL_TENSOR, elements: 8, offset: 0 }, {
-      name: [...TITLE],
-      elements: 8,
-      offset: 32,
-    }],
+    [{ name: EVIL_TENSOR, elements: 8 }, { name: [...TITLE], elements: 8 }],
   ),
 );
 
@@ -176,7 +144,7 @@ test("errors that quote names escape them: did-you-mean, repeated key, out of bo
   assert.equal(lenient.status, 0);
   assert.match(lenient.stdout, /repeated keys ignored: evil\.\\x1b/);
 
-  const bytes = gguf([ARCH], [{ name: EVIL_TENSOR, elements: 8, offset: 0 }]);
+  const bytes = gguf([ARCH], [{ name: EVIL_TENSOR, elements: 8 }]);
   const outside = write("outside.gguf", bytes.subarray(0, bytes.length - 4));
   const bounds = await run([outside, "--plan"]);
   assert.equal(bounds.status, 1);

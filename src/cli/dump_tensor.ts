@@ -101,15 +101,15 @@ export async function dumpTensor(
     );
   }
   const rowLength = info.shape[0];
-  const rows = info.elements / rowLength;
+  const rows = info.shape.reduce((product, size, d) => d === 0 ? product : product * size, 1);
   const start = options.rows?.start ?? 0;
   const end = Math.min(rows, options.rows?.end ?? (options.rows ? rows : DEFAULT_DUMP_ROWS));
   if (start >= rows) {
     throw new GgufError(
       "NOT_FOUND",
-      `Tensor "${name}" has ${formatInteger(rows)} rows (0 to ${formatInteger(rows - 1)}); row ${
-        formatInteger(start)
-      } is not in it`,
+      `Tensor "${name}" has ${
+        rows === 0 ? "no rows" : `${formatInteger(rows)} rows (0 to ${formatInteger(rows - 1)})`
+      }; row ${formatInteger(start)} is not in it`,
     );
   }
   const values = await readTensorRows(model, info, { firstRow: start, rowCount: end - start });

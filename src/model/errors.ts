@@ -19,7 +19,7 @@ export type GgufErrorCode =
   | "LIMIT_EXCEEDED"
   /** A metadata value type id is not one GGUF defines. */
   | "BAD_VALUE_TYPE"
-  /** A tensor has 0 or more than 4 dimensions, or its element count overflows. */
+  /** A tensor has more than 4 dimensions, or its element count overflows. */
   | "BAD_SHAPE"
   /** A tensor's row length is not a multiple of its type's block size. */
   | "BAD_BLOCK_SIZE"
@@ -37,6 +37,11 @@ export type GgufErrorCode =
    * Accepted with `lenient`.
    */
   | "BAD_LAYOUT"
+  /**
+   * A metadata key is empty, or a tensor name takes 64 bytes or more (ggml's
+   * `GGML_MAX_NAME`): ggml refuses both. Accepted with `lenient`.
+   */
+  | "BAD_NAME"
   /** Two tensors share a name. */
   | "DUPLICATE_TENSOR"
   /** Two metadata entries share a key. */
