@@ -8,6 +8,7 @@ import { GgufError } from "../model/errors.ts";
 import type { ByteSource } from "../model/byte_source.ts";
 import { bytesSource } from "./bytes.ts";
 import { openFileReadSource } from "./file_read.ts";
+import { detectRuntime, type Runtime } from "./detect_runtime.ts";
 
 /** How to reach a file's bytes: `auto` maps where possible, else reads. */
 export type AccessMode = "auto" | "mmap" | "read";
@@ -20,15 +21,10 @@ export interface OpenOptions {
   onNotice?: (message: string) => void;
 }
 
-/** The JavaScript runtime this module runs in. */
-export type Runtime = "deno" | "bun" | "node";
+export type { Runtime };
 
-/** The runtime, detected once. */
-export const RUNTIME: Runtime = "Bun" in globalThis
-  ? "bun"
-  : "Deno" in globalThis
-  ? "deno"
-  : "node";
+/** The runtime this module runs in, detected once: see {@linkcode detectRuntime}. */
+export const RUNTIME: Runtime = detectRuntime();
 
 let noticeGiven = false;
 
