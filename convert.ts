@@ -19,6 +19,7 @@ import { parseByteCount } from "./src/cli/byte_count.ts";
 import { type CliIo, openInput, runConversion } from "./src/cli/run_conversion.ts";
 import { usageMessage } from "./src/cli/suggest_flag.ts";
 import { GgufError } from "./src/model/errors.ts";
+import { escapeText } from "./src/model/escape_text.ts";
 import type { ConversionPolicy } from "./src/model/conversion.ts";
 import { conversionWarnings, planConversion } from "./src/convert/plan.ts";
 import { policyFromFlags } from "./src/convert/policy_from_flags.ts";
@@ -169,7 +170,7 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
   } catch (error) {
     // The flags the help names are the ones to suggest.
     const flags = [...new Set([...HELP.matchAll(/--([a-z][a-z-]*)/g)].map((m) => m[1]))];
-    io.stderr(`error: ${usageMessage(error, flags)}\nRun with --help for usage.\n`);
+    io.stderr(`error: ${escapeText(usageMessage(error, flags))}\nRun with --help for usage.\n`);
     return 2;
   }
   if (values.help) {
@@ -197,8 +198,10 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
     const input = positionals[0];
     const output = values.output as string | undefined;
     const quiet = values.quiet === true;
-    const warn = quiet ? () => {} : (message: string) => io.stderr(`warning: ${message}\n`);
-    const notice = (message: string) => io.stderr(`note: ${message}\n`);
+    const warn = quiet
+      ? () => {}
+      : (message: string) => io.stderr(`warning: ${escapeText(message)}\n`);
+    const notice = (message: string) => io.stderr(`note: ${escapeText(message)}\n`);
     const headerMemory = values["max-header-memory"] as string | undefined;
     const maxHeaderMemory = headerMemory === undefined ? undefined : parseByteCount(headerMemory);
     if (Number.isNaN(maxHeaderMemory)) {
@@ -277,16 +280,18 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
       progress: !quiet && (values.progress === true || process.stderr.isTTY === true),
     });
   } catch (error) {
+    // Messages may quote a model's names: escaped here too, whatever raised them.
     if (error instanceof UsageError) {
-      io.stderr(`error: ${error.message}\nRun with --help for usage.\n`);
+      io.stderr(`error: ${escapeText(error.message)}\nRun with --help for usage.\n`);
       return 2;
     }
     if (error instanceof GgufError) {
-      io.stderr(`error: ${error.message}\n`);
+      io.stderr(`error: ${escapeText(error.message)}\n`);
       return error.code === "ABORTED" ? 130 : 1;
     }
     // A bug, not bad input: one line, the stack only when asked for.
-    const detail = values.verbose ? (error as Error)?.stack ?? String(error) : String(error);
+    const detail = (values.verbose ? (error as Error)?.stack ?? String(error) : String(error))
+      .split("\n").map(escapeText).join("\n");
     io.stderr(
       `error: unexpected failure: ${detail}${
         values.verbose ? "" : " (run with -v for the stack)"

@@ -121,10 +121,11 @@ const DEFECTS: Defect[] = [
     code: "BAD_ALIGNMENT",
     apply: (_b, v, f) => v.setUint32(entryFields(f, "general.alignment").valueAt, 0, true),
   },
+  // No dimensions is one element for ggml (tests/ggml_parity_test.ts), not a defect.
   {
-    name: "zero dimensions",
-    code: "BAD_SHAPE",
-    apply: (_b, v, f) => v.setUint32(tensorFields(f, 0).dimsAt, 0, true),
+    name: "a negative dimension (read unsigned: past 2^53)",
+    code: "LIMIT_EXCEEDED",
+    apply: (_b, v, f) => v.setBigInt64(tensorFields(f, 0).firstDimAt, -1n, true),
   },
   {
     name: "five dimensions",

@@ -8,6 +8,8 @@ import { formatInteger, GgufError } from "../model/errors.ts";
 import type { GgufModel } from "../model/gguf_model.ts";
 import { readTensorRows } from "../convert/read_tensor_rows.ts";
 import { float32Text } from "./float32_text.ts";
+import { jsonString } from "./json_text.ts";
+import { escapeText } from "../model/escape_text.ts";
 
 /** Rows dumped when `--rows` is not given. */
 export const DEFAULT_DUMP_ROWS = 4;
@@ -99,15 +101,15 @@ export async function dumpTensor(
     );
   }
   const rowLength = info.shape[0];
-  const rows = info.elements / rowLength;
+  const rows = info.shape.reduce((product, size, d) => d === 0 ? product : product * size, 1);
   const start = options.rows?.start ?? 0;
   const end = Math.min(rows, options.rows?.end ?? (options.rows ? rows : DEFAULT_DUMP_ROWS));
   if (start >= rows) {
     throw new GgufError(
       "NOT_FOUND",
-      `Tensor "${name}" has ${formatInteger(rows)} rows (0 to ${formatInteger(rows - 1)}); row ${
-        formatInteger(start)
-      } is not in it`,
+      `Tensor "${name}" has ${
+        rows === 0 ? "no rows" : `${formatInteger(rows)} rows (0 to ${formatInteger(rows - 1)})`
+      }; row ${formatInteger(start)} is not in it`,
     );
   }
   const values = await readTensorRows(model, info, { firstRow: start, rowCount: end - start });
@@ -117,19 +119,19 @@ export async function dumpTensor(
       const row = values.subarray(r * rowLength, (r + 1) * rowLength);
       lines.push("  [" + Array.from(row, jsonNumber).join(", ") + "]");
     }
-    return `{"name": ${JSON.stringify(info.name)}, "type": ${
-      JSON.stringify(info.typeName)
-    }, "shape": ${JSON.stringify(info.shape)}, "rows": [${start}, ${end}], "values": [\n${
-      lines.join(",\n")
-    }\n]}\n`;
+    return `{"name": ${jsonString(info.name)}, "type": ${JSON.stringify(info.typeName)}, "shape": ${
+      JSON.stringify(info.shape)
+    }, "rows": [${start}, ${end}], "values": [\n${lines.join(",\n")}\n]}\n`;
   }
   const texts = Array.from(values, float32Text);
   const width = texts.reduce((max, text) => Math.max(max, text.length), 1);
   const indexWidth = String(rowLength - 1).length;
   const out = [
-    `${info.name}: ${info.typeName}, shape ${info.shape.join(" x ")}, rows ${start}:${end} of ${
-      formatInteger(rows)
-    } (${formatInteger(rowLength)} values each), as float32`,
+    `${escapeText(info.name)}: ${info.typeName}, shape ${
+      info.shape.join(" x ")
+    }, rows ${start}:${end} of ${formatInteger(rows)} (${
+      formatInteger(rowLength)
+    } values each), as float32`,
   ];
   for (let r = 0; r < end - start; r++) {
     out.push(`row ${start + r}:`);

@@ -9,6 +9,7 @@ import { modelLine, previewValue } from "./inspect.ts";
 import type { TensorPlan } from "../model/conversion.ts";
 import { fileTypeName } from "../model/file_type.ts";
 import type { GgufFile } from "../model/gguf_file.ts";
+import { escapeText } from "../model/escape_text.ts";
 
 /** A tensor in the plan's JSON: the index entry plus what conversion does with it. */
 export interface JsonPlannedTensor extends JsonTensor {
@@ -139,27 +140,31 @@ export function formatPlan(
     ? ""
     : `, ${formatInteger(file.fileSize)} bytes`;
   lines.push(
-    `${name}: GGUF v${file.version}, ${
+    `${escapeText(name)}: GGUF v${file.version}, ${
       file.littleEndian ? "little" : "big"
     }-endian, alignment ${file.alignment}, ` +
       `data at byte ${formatInteger(file.dataOffset)}${size}`,
   );
   lines.push(modelLine(file));
   lines.push(`metadata: ${file.metadata.size} entries`);
-  const keyWidth = Math.min(48, maxLength(file.metadata.keys(), (k) => k.length));
+  // Names are the file's bytes: shown escaped, so none can act on the terminal.
+  const keyWidth = Math.min(48, maxLength(file.metadata.keys(), (k) => escapeText(k).length));
   for (const key of file.metadata.keys()) {
-    lines.push(`  ${pad(key, keyWidth)}  ${metadataPreview(file, key)}`);
+    lines.push(`  ${pad(escapeText(key), keyWidth)}  ${metadataPreview(file, key)}`);
   }
   if (file.duplicateKeys.length > 0) {
     lines.push(
       `  (${file.duplicateKeys.length} repeated keys ignored: ${
-        file.duplicateKeys.map((d) => d.key).join(", ")
+        file.duplicateKeys.map((d) => escapeText(d.key)).join(", ")
       })`,
     );
   }
   lines.push(`tensors: ${plan.length}`);
   if (plan.length > 0) {
-    const nameWidth = Math.min(40, Math.max(4, maxLength(plan, (p) => p.info.name.length)));
+    const nameWidth = Math.min(
+      40,
+      Math.max(4, maxLength(plan, (p) => escapeText(p.info.name).length)),
+    );
     const shapeOf = (p: TensorPlan) => p.info.shape.join(" x ");
     const shapeWidth = Math.max(5, maxLength(plan, (p) => shapeOf(p).length));
     lines.push(
@@ -169,7 +174,7 @@ export function formatPlan(
     );
     for (const p of plan) {
       lines.push(
-        `  ${pad(p.info.name, nameWidth)}  ${pad(p.info.typeName, 7)}  ${
+        `  ${pad(escapeText(p.info.name), nameWidth)}  ${pad(p.info.typeName, 7)}  ${
           pad(shapeOf(p), shapeWidth)
         }  ${pad(formatInteger(p.info.nbytes), 13, true)}  ${
           pad(p.action + (p.unsupported ? "!" : ""), 11)

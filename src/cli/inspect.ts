@@ -14,6 +14,7 @@ import {
 } from "../model/gguf_file.ts";
 import { modelInfo, type ModelInfoInput } from "../model/model_info.ts";
 import { float32Text } from "./float32_text.ts";
+import { escapeText, quoteText } from "../model/escape_text.ts";
 
 /** A metadata value as plain JSON. */
 export type PlainJson = string | number | boolean | null | PlainJson[];
@@ -110,7 +111,7 @@ function elementText(type: number, value: unknown): string {
     return `[${GGUF_VALUE_TYPE_NAMES[array.elementType]} x ${formatInteger(array.values.length)}]`;
   }
   if (type === GgufValueType.STRING) {
-    const text = JSON.stringify(value);
+    const text = quoteText(value as string);
     return text.length > 40 ? text.slice(0, 38) + '…"' : text;
   }
   if (type === GgufValueType.FLOAT32) return float32Text(value as number);
@@ -140,7 +141,8 @@ export function previewValue(type: number, value: GgufValue, width = 60): string
   if (type !== GgufValueType.ARRAY) {
     if (type === GgufValueType.FLOAT32) return float32Text(value as number);
     if (typeof value === "bigint") return value.toString();
-    const text = JSON.stringify(value);
+    if (typeof value !== "string") return JSON.stringify(value);
+    const text = quoteText(value);
     return text.length > width ? text.slice(0, width - 2) + '…"' : text;
   }
   const array = value as GgufArray;
@@ -207,7 +209,10 @@ export function modelLine(file: ModelInfoInput): string {
   const parts: string[] = [];
   if (info?.architecture !== undefined || info?.name !== undefined) {
     parts.push(
-      [info.architecture, info.name === undefined ? undefined : JSON.stringify(info.name)]
+      [
+        info.architecture === undefined ? undefined : escapeText(info.architecture),
+        info.name === undefined ? undefined : quoteText(info.name),
+      ]
         .filter((p) => p !== undefined).join(" "),
     );
   }

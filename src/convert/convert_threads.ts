@@ -4,7 +4,9 @@
  * workers into shared memory. Workers start when first needed and stop when the
  * conversion closes the pool (or after a short idle time, so a forgotten pool never keeps
  * a process alive). A worker that fails is not fatal: its part is redone here and the
- * pool carries on with this thread alone.
+ * pool carries on with this thread alone. A worker that stops (it exits or is ended
+ * during a part or between steps) fails at once where the runtime tells (Node, Bun);
+ * elsewhere after 60 s without an answer.
  *
  * @module
  */
@@ -39,6 +41,8 @@ const IDLE_MS = 2000;
 interface Slot {
   thread: WorkerThread;
   waiting?: { resolve(): void; reject(error: Error): void };
+  /** The thread has stopped: nothing posted to it would be answered. */
+  stopped?: boolean;
 }
 
 /** Thrown for a worker that could not run its part (the part is then redone here). */
@@ -150,6 +154,14 @@ export class ConvertThreads {
         if (started.slot !== undefined) started.slot.waiting = undefined;
         waiting?.reject(new WorkerFailure(error.message));
       },
+      onExit: () => {
+        const slot = started.slot;
+        if (slot === undefined) return;
+        slot.stopped = true;
+        const waiting = slot.waiting;
+        slot.waiting = undefined;
+        waiting?.reject(new WorkerFailure("the worker thread stopped"));
+      },
     });
     if (thread === undefined) return undefined;
     return (started.slot = { thread });
@@ -157,6 +169,10 @@ export class ConvertThreads {
 
   #post(slot: Slot, job: RangeJob): Promise<void> {
     return new Promise<void>((resolve, reject) => {
+      if (slot.stopped) {
+        reject(new WorkerFailure("the worker thread had stopped"));
+        return;
+      }
       slot.thread.keepAlive(true);
       // A worker that never answers must not hang the conversion: its part is redone here.
       const timer = setTimeout(() => {

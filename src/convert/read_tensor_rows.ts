@@ -62,7 +62,8 @@ export async function readTensorRows(
   const info = model.tensors[index];
   const part = model.parts[model.tensorParts[index]];
   const rowLength = info.shape[0];
-  const rows = info.elements / rowLength;
+  // The other dimensions' product: a row may hold no values (a dimension of 0, as ggml allows).
+  const rows = info.shape.reduce((product, size, d) => d === 0 ? product : product * size, 1);
   const firstRow = options.firstRow ?? 0;
   const rowCount = options.rowCount ?? rows - firstRow;
   if (

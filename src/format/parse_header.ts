@@ -2,6 +2,35 @@
  * The only parser of GGUF headers: magic, version, metadata and tensor index, with
  * every count, size and offset validated before it is used.
  *
+ * Every check of ggml's reader, `gguf_init_from_reader()` in ggml's src/gguf.cpp (line
+ * numbers at ggml commit d99724f2b141fed9e1a9f402213506c081433465), is made here, so a
+ * file read without `lenient` is one llama.cpp loads:
+ *
+ * | gguf.cpp | what it checks | here |
+ * | --- | --- | --- |
+ * | 468 | magic `GGUF` | `BAD_MAGIC` |
+ * | 485, 506 | version 0, version > 3 | `UNSUPPORTED_VERSION` |
+ * | 517, 528 | tensor and key counts in range | `LIMIT_EXCEEDED` (tighter: what the bytes can hold) |
+ * | 345, 349 | a string longer than 1 GiB or than the bytes left | `TRUNCATED`, and the memory budget |
+ * | 560 | an empty key | `BAD_NAME` (lenient accepts) |
+ * | 565 | a repeated key | `DUPLICATE_KEY` (lenient keeps the first) |
+ * | 598–601 | a value type outside 0–12 | `BAD_VALUE_TYPE` |
+ * | 614 | `general.alignment` not a UINT32 | `BAD_METADATA` (lenient accepts other integers) |
+ * | 623 | alignment 0 or not a power of two | `BAD_ALIGNMENT` |
+ * | 646 | a tensor name of `GGML_MAX_NAME` (64) bytes or more | `BAD_NAME` (lenient accepts) |
+ * | 655 | a repeated tensor name, compared as C strings (up to a NUL) | `DUPLICATE_TENSOR` |
+ * | 670 | more than 4 dimensions (0 is allowed: every `ne` stays 1) | `BAD_SHAPE` |
+ * | 683 | a negative dimension | `LIMIT_EXCEEDED` (read unsigned, past 2^53) |
+ * | 694 | an element count past INT64_MAX (a dimension of 0 is allowed) | `BAD_SHAPE` (past 2^53) |
+ * | 714 | a type id outside ggml's table | `UNSUPPORTED_TYPE` |
+ * | 724 | a row length that is not a multiple of the block size | `BAD_BLOCK_SIZE` (lenient: blocks across rows) |
+ * | 733 | a byte size past SIZE_MAX | `OUT_OF_BOUNDS` (past 2^53) |
+ * | 779 | data offsets other than back to back, padded | `BAD_LAYOUT` (lenient accepts) |
+ *
+ * Beyond ggml, data must lie inside the file (`OUT_OF_BOUNDS`), be aligned and not overlap.
+ * Read where ggml refuses: GGUF v1 (gguf.cpp 502), the other byte order (497) and arrays
+ * of arrays (601), as gguf-py reads them; a conversion writes them as GGUF v3, little-endian.
+ *
  * @module
  */
 import { Cursor } from "./cursor.ts";
@@ -36,12 +65,14 @@ import {
 /** Options for parsing a header. */
 export interface ParseOptions {
   /**
-   * Accept four defects that ggml refuses: a metadata key written twice (the first value
+   * Accept defects that ggml refuses: a metadata key written twice (the first value
    * wins; the others are listed in `duplicateKeys`), tensors whose row length is not a
    * multiple of the block size when the element count is (blocks running across rows),
    * tensor data with gaps or out of index order (ggml wants each tensor's data right
-   * after the previous one's, padded to the alignment), and `general.alignment` stored as
-   * an integer type other than UINT32. Default `false`.
+   * after the previous one's, padded to the alignment), `general.alignment` stored as
+   * an integer type other than UINT32, an empty key, tensor names of 64 bytes or more
+   * (ggml's `GGML_MAX_NAME`), and tensor names that differ only after a NUL (the same
+   * name to ggml, which reads names as C strings). Default `false`.
    */
   lenient?: boolean;
   /**
@@ -63,6 +94,8 @@ const GGUF_MAGIC = 0x46554747;
 export const DEFAULT_ALIGNMENT = 32;
 /** The most dimensions a ggml tensor has. */
 export const MAX_DIMS = 4;
+/** ggml's `GGML_MAX_NAME`: a tensor name takes fewer bytes, its C string's NUL included. */
+const MAX_NAME_BYTES = 64;
 /** Nesting limit for arrays of arrays. */
 const MAX_ARRAY_DEPTH = 8;
 /** Hard caps that hold even when the input's size is unknown (a stream). */
@@ -475,6 +508,16 @@ function walkHeader(
     const offset = cursor.pos;
     // Keys are decoded even by a scan, to name them in errors (they were charged up front).
     const key = cursor.string(wide, `the key of metadata entry ${i}`);
+    if (key === "" && !lenient) {
+      // gguf.cpp:560, gguf_init_from_reader(): "key is empty".
+      throw new GgufError(
+        "BAD_NAME",
+        `Cannot read metadata entry ${i} at byte ${
+          formatInteger(offset)
+        }: its key is empty (ggml refuses such files; read leniently, --lenient, to accept)`,
+        offset,
+      );
+    }
     const typeAt = cursor.pos;
     const type = cursor.u32(`the value type of "${key}"`);
     if (type > GgufValueType.FLOAT64) throw badValueType(typeAt, type, `"${key}"`);
@@ -506,7 +549,7 @@ function walkHeader(
   const alignment = alignmentOf(metadata, lenient);
 
   const tensors: TensorInfo[] = [];
-  const names = new Set<string>();
+  const names = { exact: new Set<string>(), c: new Set<string>() };
   for (let i = 0; i < tensorCount; i++) {
     tensors.push(readTensorInfo(cursor, wide, i, names, lenient));
   }
@@ -532,12 +575,12 @@ function scanTensorInfo(cursor: Cursor, wide: boolean): void {
   cursor.skipString(wide, "the name of a tensor"); // charged up front
   const dimsAt = cursor.pos;
   const dims = cursor.u32("the dimension count of a tensor");
-  if (dims < 1 || dims > MAX_DIMS) {
+  if (dims > MAX_DIMS) {
     throw new GgufError(
       "BAD_SHAPE",
       `Cannot read a tensor at byte ${
         formatInteger(dimsAt)
-      }: it has ${dims} dimensions, expected 1 to ${MAX_DIMS}`,
+      }: it has ${dims} dimensions, expected 0 to ${MAX_DIMS}`,
       dimsAt,
     );
   }
@@ -549,34 +592,56 @@ function readTensorInfo(
   cursor: Cursor,
   wide: boolean,
   index: number,
-  names: Set<string>,
+  names: { exact: Set<string>; c: Set<string> },
   lenient: boolean,
 ): TensorInfo {
   const indexOffset = cursor.pos;
   const name = cursor.string(wide, `the name of tensor ${index}`); // charged up front
   const what = `tensor info "${name}"`;
-  if (names.has(name)) {
+  const nameBytes = cursor.pos - indexOffset - (wide ? 8 : 4);
+  if (nameBytes >= MAX_NAME_BYTES && !lenient) {
+    // gguf.cpp:646, gguf_init_from_reader(): "tensor name is too long" (GGML_MAX_NAME).
+    throw new GgufError(
+      "BAD_NAME",
+      `Cannot read ${what} at byte ${
+        formatInteger(indexOffset)
+      }: its name takes ${nameBytes} bytes, ggml's limit is ${
+        MAX_NAME_BYTES - 1
+      } (ggml refuses such files; read leniently, --lenient, to accept)`,
+      indexOffset,
+    );
+  }
+  // gguf.cpp:655 compares names as C strings: "a\0x" repeats "a\0y" for llama.cpp.
+  const cName = name.split("\0", 1)[0];
+  if (names.exact.has(name) || (!lenient && names.c.has(cName))) {
     throw new GgufError(
       "DUPLICATE_TENSOR",
       `Cannot read ${what} at byte ${
         formatInteger(indexOffset)
-      }: an earlier tensor has the same name`,
+      }: an earlier tensor has the same name${
+        names.exact.has(name)
+          ? ""
+          : " up to a NUL, as ggml compares names (read leniently, --lenient, to accept)"
+      }`,
       indexOffset,
     );
   }
-  names.add(name);
+  names.exact.add(name);
+  names.c.add(cName);
   const dimsAt = cursor.pos;
   const dims = cursor.u32(`the dimension count of ${what}`);
-  if (dims < 1 || dims > MAX_DIMS) {
+  // gguf.cpp:670: at most GGML_MAX_DIMS. No dimensions is a single element (gguf.cpp:677
+  // sets every ne to 1), kept as the shape [1] that ggml writes back.
+  if (dims > MAX_DIMS) {
     throw new GgufError(
       "BAD_SHAPE",
       `Cannot read ${what} at byte ${
         formatInteger(dimsAt)
-      }: it has ${dims} dimensions, expected 1 to ${MAX_DIMS}`,
+      }: it has ${dims} dimensions, expected 0 to ${MAX_DIMS}`,
       dimsAt,
     );
   }
-  const shape: number[] = [];
+  const shape: number[] = dims === 0 ? [1] : [];
   let elements = 1;
   for (let d = 0; d < dims; d++) {
     const at = cursor.pos;

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { escapeText } from "./escape_text.ts";
 
 /** Stable codes carried by {@linkcode GgufError}. */
 export type GgufErrorCode =
@@ -18,7 +19,7 @@ export type GgufErrorCode =
   | "LIMIT_EXCEEDED"
   /** A metadata value type id is not one GGUF defines. */
   | "BAD_VALUE_TYPE"
-  /** A tensor has 0 or more than 4 dimensions, or its element count overflows. */
+  /** A tensor has more than 4 dimensions, or its element count overflows. */
   | "BAD_SHAPE"
   /** A tensor's row length is not a multiple of its type's block size. */
   | "BAD_BLOCK_SIZE"
@@ -36,6 +37,11 @@ export type GgufErrorCode =
    * Accepted with `lenient`.
    */
   | "BAD_LAYOUT"
+  /**
+   * A metadata key is empty, or a tensor name takes 64 bytes or more (ggml's
+   * `GGML_MAX_NAME`): ggml refuses both. Accepted with `lenient`.
+   */
+  | "BAD_NAME"
   /** Two tensors share a name. */
   | "DUPLICATE_TENSOR"
   /** Two metadata entries share a key. */
@@ -62,7 +68,9 @@ export type GgufErrorCode =
   | "NOT_SEQUENTIAL";
 
 /**
- * An error in a GGUF file's bytes, or in reading them.
+ * An error in a GGUF file's bytes, or in reading them. Its message is safe to print to a
+ * terminal: names quoted from the file have their control characters escaped (see
+ * {@linkcode escapeText}).
  *
  * @example Telling a truncated file from other failures
  * ```ts
@@ -85,7 +93,8 @@ export class GgufError extends Error {
    * Creates an error with a stable code and, where it applies, the byte offset.
    *
    * @param code A stable reason from {@linkcode GgufErrorCode}.
-   * @param message What was being done, what was expected, what was found.
+   * @param message What was being done, what was expected, what was found; control
+   *   characters in it are escaped.
    * @param offset The byte offset of the problem in the file.
    * @param options The underlying cause, if any.
    */
@@ -95,7 +104,7 @@ export class GgufError extends Error {
     offset?: number,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(escapeText(message), options);
     this.name = "GgufError";
     this.code = code;
     this.offset = offset;

@@ -8,6 +8,7 @@ import { GgufError } from "../model/errors.ts";
 import type { ByteSource } from "../model/byte_source.ts";
 import { bytesSource } from "./bytes.ts";
 import { openFileReadSource } from "./file_read.ts";
+import { detectRuntime, type Runtime } from "./detect_runtime.ts";
 
 /** How to reach a file's bytes: `auto` maps where possible, else reads. */
 export type AccessMode = "auto" | "mmap" | "read";
@@ -20,15 +21,10 @@ export interface OpenOptions {
   onNotice?: (message: string) => void;
 }
 
-/** The JavaScript runtime this module runs in. */
-export type Runtime = "deno" | "bun" | "node";
+export type { Runtime };
 
-/** The runtime, detected once. */
-export const RUNTIME: Runtime = "Bun" in globalThis
-  ? "bun"
-  : "Deno" in globalThis
-  ? "deno"
-  : "node";
+/** The runtime this module runs in, detected once: see {@linkcode detectRuntime}. */
+export const RUNTIME: Runtime = detectRuntime();
 
 let noticeGiven = false;
 
@@ -51,12 +47,15 @@ const ON_WINDOWS =
  * Turns a `file:` URL or a path into a path, as the operating system names it: on Windows
  * `file:///C:/models/a%20b.gguf` is `C:\models\a b.gguf` and `file://server/share/x` is
  * `\\server\share\x`; elsewhere the URL's decoded path (a host other than `localhost` is
- * refused).
+ * refused). An encoded separator (`%2F`, and `%5C` on Windows) is refused, as Node's
+ * `fileURLToPath` refuses it: decoded, `file:///tmp/a%2F..%2F..%2Fetc%2Fpasswd` would climb
+ * out of the directory the URL names.
  *
  * @param input A path (returned as it is) or a `file:` URL.
  * @param windows Whether to produce a Windows path (default: this process's system).
  * @returns The path.
- * @throws {TypeError} For a URL of another protocol, or a remote host off Windows.
+ * @throws {TypeError} For a URL of another protocol, a remote host off Windows, or an
+ *   encoded separator in the path.
  *
  * @example
  * ```ts
@@ -65,12 +64,21 @@ const ON_WINDOWS =
  * assert.equal(toPath(new URL("file:///tmp/a%20b.gguf"), false), "/tmp/a b.gguf");
  * assert.equal(toPath(new URL("file:///C:/m/a%20b.gguf"), true), "C:\\m\\a b.gguf");
  * assert.equal(toPath(new URL("file://server/share/x.gguf"), true), "\\\\server\\share\\x.gguf");
+ * assert.throws(() => toPath(new URL("file:///tmp/a%2F..%2Fb"), false), TypeError);
  * ```
  */
 export function toPath(input: string | URL, windows: boolean = ON_WINDOWS): string {
   if (typeof input === "string") return input;
   if (input.protocol !== "file:") {
     throw new TypeError(`Cannot open ${input.href}: only file: URLs name local files`);
+  }
+  const separator = windows ? /%2f|%5c/i : /%2f/i;
+  if (separator.test(input.pathname)) {
+    throw new TypeError(
+      `Cannot open ${input.href}: a file: URL must not hold an encoded ${
+        windows ? "/ or \\" : "/"
+      } (%2F${windows ? ", %5C" : ""}), which would turn into a separator`,
+    );
   }
   const path = decodeURIComponent(input.pathname);
   const host = input.hostname === "localhost" ? "" : input.hostname;

@@ -28,6 +28,12 @@ export interface WorkerEvents {
   onMessage(data: unknown): void;
   /** The worker failed: its module did not load, or it threw outside a message. */
   onError(error: Error): void;
+  /**
+   * The thread stopped: it exited, was ended by the runtime, or was terminated. Node and
+   * Bun tell; Deno and browsers do not, so there a thread that exits without an error is
+   * noticed only by waiting on it.
+   */
+  onExit?(): void;
 }
 
 interface WebWorker {
@@ -37,11 +43,13 @@ interface WebWorker {
   terminate(): void;
   ref?(): void;
   unref?(): void;
+  addEventListener?(type: "close", listener: () => void): void;
 }
 
 interface NodeWorker {
   on(event: "message", listener: (data: unknown) => void): void;
   on(event: "error", listener: (error: Error) => void): void;
+  on(event: "exit", listener: (code: number) => void): void;
   postMessage(message: unknown): void;
   terminate(): unknown;
   ref(): void;
@@ -138,6 +146,8 @@ export function startWorker(url: URL, events: WorkerEvents): WorkerThread | unde
         cause instanceof Error ? cause : new Error(event.message ?? "the worker thread failed"),
       );
     };
+    // Bun's "close" (the web has no event for a worker that stops).
+    worker.addEventListener?.("close", () => events.onExit?.());
     worker.unref?.();
     return {
       postMessage: (message) => worker.postMessage(message),
@@ -162,6 +172,7 @@ import(${JSON.stringify(url.href)}).then(() => {
   const worker = new Node(bootstrap, { eval: true });
   worker.on("message", (data) => events.onMessage(data));
   worker.on("error", (error) => events.onError(error));
+  worker.on("exit", () => events.onExit?.());
   worker.unref();
   return {
     postMessage: (message) => worker.postMessage(message),
