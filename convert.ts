@@ -19,6 +19,7 @@ import { parseByteCount } from "./src/cli/byte_count.ts";
 import { type CliIo, openInput, runConversion } from "./src/cli/run_conversion.ts";
 import { usageMessage } from "./src/cli/suggest_flag.ts";
 import { GgufError } from "./src/model/errors.ts";
+import { cliMessage } from "./src/cli/cli_message.ts";
 import { escapeText } from "./src/model/escape_text.ts";
 import type { ConversionPolicy } from "./src/model/conversion.ts";
 import { conversionWarnings, planConversion } from "./src/convert/plan.ts";
@@ -200,7 +201,7 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
     const quiet = values.quiet === true;
     const warn = quiet
       ? () => {}
-      : (message: string) => io.stderr(`warning: ${escapeText(message)}\n`);
+      : (message: string) => io.stderr(`warning: ${escapeText(cliMessage(message))}\n`);
     const notice = (message: string) => io.stderr(`note: ${escapeText(message)}\n`);
     const headerMemory = values["max-header-memory"] as string | undefined;
     const maxHeaderMemory = headerMemory === undefined ? undefined : parseByteCount(headerMemory);
@@ -286,7 +287,7 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
       return 2;
     }
     if (error instanceof GgufError) {
-      io.stderr(`error: ${escapeText(error.message)}\n`);
+      io.stderr(`error: ${escapeText(cliMessage(error.message))}\n`);
       return error.code === "ABORTED" ? 130 : 1;
     }
     // A bug, not bad input: one line, the stack only when asked for.

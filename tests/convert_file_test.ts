@@ -354,7 +354,7 @@ test("CLI -o: exit codes, one-line errors, summary", conformance, async () => {
     assert.equal(await main([fixture("gen/kquants.gguf").path, "-o", out], io), 1);
     assert.match(
       stderr,
-      /^error: Cannot write [^\n]*: it exists \(pass --force to replace it\)\n$/,
+      /^error: Cannot write [^\n]*: it exists \(--force replaces it\)\n$/,
     );
     stderr = "";
     assert.equal(await main([fixture("gen/kquants.gguf").path, "-o", out, "--force", "-q"], io), 0);

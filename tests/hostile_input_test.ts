@@ -238,7 +238,7 @@ test("--max-header-memory sets the budget and names itself when it is spent", as
   assert.match(bad.out.stderr, /--max-header-memory takes a byte count/);
   const tight = io();
   assert.equal(await main([SAMPLE, "--plan", "--max-header-memory", "64K"], tight.io), 1);
-  assert.match(tight.out.stderr, /65_536-byte budget \(raise maxHeaderMemory, --max-header-memory/);
+  assert.match(tight.out.stderr, /65_536-byte budget \(raise the budget, --max-header-memory, if/);
   const enough = io();
   assert.equal(await main([SAMPLE, "--plan", "--max-header-memory", "16M"], enough.io), 0);
 });

@@ -218,7 +218,7 @@ export function decideTensor(
         dequantizer === undefined
           ? "gguf-stream has no kernel for it"
           : "its big-endian blocks cannot be read"
-      } (keep it with a per-type rule, or allow it with unsupported: "warn")`,
+      } (keep it with a per-type rule, or allow it with option unsupported: "warn")`,
       info.indexOffset,
     );
   }

@@ -112,7 +112,7 @@ export class MemoryBudget {
         formatInteger(bytes)
       } bytes of memory, but the header has already used ${formatInteger(spent)} of its ${
         formatInteger(this.max)
-      }-byte budget (raise maxHeaderMemory, --max-header-memory on the command line, if the model really has such metadata)`,
+      }-byte budget (raise the budget, option maxHeaderMemory, if the model really has such metadata)`,
       at,
     );
   }

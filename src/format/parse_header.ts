@@ -398,7 +398,7 @@ function alignmentOf(metadata: Map<string, GgufMetadataEntry>, lenient: boolean)
         formatInteger(entry.offset)
       }: ggml requires a UINT32, found ${GGUF_VALUE_TYPE_NAMES[entry.type]} ${
         String(entry.value)
-      } (ggml refuses such files; read leniently, --lenient, to accept it)`,
+      } (ggml refuses such files; read leniently, option lenient: true, to accept it)`,
       entry.offset,
     );
   }
@@ -514,7 +514,7 @@ function walkHeader(
         "BAD_NAME",
         `Cannot read metadata entry ${i} at byte ${
           formatInteger(offset)
-        }: its key is empty (ggml refuses such files; read leniently, --lenient, to accept)`,
+        }: its key is empty (ggml refuses such files; read leniently, option lenient: true, to accept)`,
         offset,
       );
     }
@@ -535,7 +535,7 @@ function walkHeader(
           formatInteger(offset)
         } repeats the entry at byte ${
           formatInteger(metadata.get(key)!.offset)
-        } (ggml refuses such files; read leniently, --lenient, to keep the first value)`,
+        } (ggml refuses such files; read leniently, option lenient: true, to keep the first value)`,
         offset,
       );
     }
@@ -607,7 +607,7 @@ function readTensorInfo(
         formatInteger(indexOffset)
       }: its name takes ${nameBytes} bytes, ggml's limit is ${
         MAX_NAME_BYTES - 1
-      } (ggml refuses such files; read leniently, --lenient, to accept)`,
+      } (ggml refuses such files; read leniently, option lenient: true, to accept)`,
       indexOffset,
     );
   }
@@ -621,7 +621,7 @@ function readTensorInfo(
       }: an earlier tensor has the same name${
         names.exact.has(name)
           ? ""
-          : " up to a NUL, as ggml compares names (read leniently, --lenient, to accept)"
+          : " up to a NUL, as ggml compares names (read leniently, option lenient: true, to accept)"
       }`,
       indexOffset,
     );
@@ -680,7 +680,7 @@ function readTensorInfo(
         formatInteger(shape[0])
       } is not a multiple of the ${traits.name} block size ${traits.blockSize}${
         elements % traits.blockSize === 0
-          ? " (blocks run across rows; read leniently, --lenient, to accept)"
+          ? " (blocks run across rows; read leniently, option lenient: true, to accept)"
           : ""
       }`,
       dimsAt,
@@ -763,7 +763,7 @@ function placeTensors(
         formatInteger(tensor.offset)
       } is not ${
         formatInteger(expected)
-      }, where the tensors before it in the index end (padded to ${alignment}): ${defect} (ggml refuses such files; read leniently, --lenient, to accept)`,
+      }, where the tensors before it in the index end (padded to ${alignment}): ${defect} (ggml refuses such files; read leniently, option lenient: true, to accept)`,
       tensor.indexOffset,
     );
   let expected = 0;

@@ -187,7 +187,7 @@ export function checkOutputPath(
     if (!options.force) {
       throw new GgufError(
         "OUTPUT_EXISTS",
-        `Cannot write ${given}: it exists (pass --force to replace it)`,
+        `Cannot write ${given}: it exists (option force: true replaces it)`,
       );
     }
   }
