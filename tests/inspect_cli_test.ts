@@ -94,6 +94,11 @@ test(
       stderr,
       'error: No metadata key "block_count" in the model (18 keys; did you mean "llama.block_count"?)\n',
     );
+    // A typo a few edits away is named too.
+    const typo = await run([path, "--key", "general.architectur"]);
+    assert.match(typo.stderr, /did you mean "general\.architecture"\?/);
+    const tensor = await run([path, "--dump", "blk.0.attn_q.weigth"]);
+    assert.match(tensor.stderr, /did you mean "blk\.0\.attn_q\.weight"/);
   },
 );
 

@@ -10,6 +10,7 @@ import { readTensorRows } from "../convert/read_tensor_rows.ts";
 import { float32Text } from "./float32_text.ts";
 import { jsonString } from "./json_text.ts";
 import { escapeText } from "../model/escape_text.ts";
+import { similarNames } from "./suggest_flag.ts";
 
 /** Rows dumped when `--rows` is not given. */
 export const DEFAULT_DUMP_ROWS = 4;
@@ -92,11 +93,11 @@ export async function dumpTensor(
 ): Promise<string> {
   const info = model.tensors.find((t) => t.name === name);
   if (info === undefined) {
-    const similar = model.tensors.filter((t) => t.name.includes(name)).slice(0, 3);
+    const similar = similarNames(name, model.tensors.map((t) => t.name));
     throw new GgufError(
       "NOT_FOUND",
       `No tensor "${name}" in the model (${formatInteger(model.tensors.length)} tensors${
-        similar.length > 0 ? `; did you mean ${similar.map((t) => `"${t.name}"`).join(", ")}?` : ""
+        similar.length > 0 ? `; did you mean ${similar.map((t) => `"${t}"`).join(", ")}?` : ""
       })`,
     );
   }

@@ -14,6 +14,7 @@ import {
 } from "../model/gguf_file.ts";
 import { modelInfo, type ModelInfoInput } from "../model/model_info.ts";
 import { float32Text } from "./float32_text.ts";
+import { similarNames } from "./suggest_flag.ts";
 import { escapeText, quoteText } from "../model/escape_text.ts";
 
 /** A metadata value as plain JSON. */
@@ -90,8 +91,7 @@ export function selectMetadata(
   for (const key of keys) {
     const entry = metadata.get(key);
     if (entry === undefined) {
-      const last = key.split(".").pop()!;
-      const similar = [...metadata.keys()].filter((k) => k.split(".").includes(last)).slice(0, 3);
+      const similar = similarNames(key, metadata.keys());
       throw new GgufError(
         "NOT_FOUND",
         `No metadata key "${key}" in the model (${metadata.size} keys${

@@ -1,5 +1,5 @@
 /**
- * "Did you mean …?" for a mistyped command-line flag.
+ * "Did you mean …?" for a mistyped command-line flag, metadata key or tensor name.
  *
  * @module
  */
@@ -72,4 +72,42 @@ export function usageMessage(error: unknown, flags: readonly string[]): string {
     return `${flag} takes no value`;
   }
   return message;
+}
+
+/**
+ * The names closest to a mistyped one, for a "did you mean" hint: those within a few edits
+ * (about one per four characters), nearest first, then names that contain it or share its
+ * last dotted part.
+ *
+ * @param name What the user typed, e.g. `blk.0.attn_q.weigth`.
+ * @param names The names that exist.
+ * @param most How many to return at most.
+ * @returns Up to `most` names.
+ *
+ * @example
+ * ```ts
+ * import { similarNames } from "./suggest_flag.ts";
+ * import assert from "node:assert/strict";
+ * const keys = ["general.architecture", "general.name", "llama.block_count"];
+ * assert.deepEqual(similarNames("general.architectur", keys), ["general.architecture"]);
+ * assert.deepEqual(similarNames("block_count", keys), ["llama.block_count"]);
+ * ```
+ */
+export function similarNames(name: string, names: Iterable<string>, most = 3): string[] {
+  const limit = Math.max(2, Math.floor(name.length / 4));
+  const near: [string, number][] = [];
+  const related: string[] = [];
+  const last = name.split(".").pop()!;
+  for (const candidate of names) {
+    // Lengths further apart than the limit cannot be within it.
+    const d = Math.abs(candidate.length - name.length) > limit
+      ? Infinity
+      : distance(name, candidate);
+    if (d <= limit) near.push([candidate, d]);
+    else if (candidate.includes(name) || candidate.split(".").includes(last)) {
+      related.push(candidate);
+    }
+  }
+  near.sort((a, b) => a[1] - b[1]);
+  return [...near.map(([candidate]) => candidate), ...related].slice(0, most);
 }
