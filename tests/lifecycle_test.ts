@@ -1,0 +1,98 @@
+/**
+ * Lifecycles: how a conversion ends when it is cancelled, aborted or interrupted, what a
+ * stream read in tiny pieces holds, and that the output's directory is synced after the
+ * rename.
+ */
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  write,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const NODE = join(ROOT, "node_modules", "node", "bin", "node");
+const SAMPLE = join(ROOT, "samples", "tiny-llama.gguf");
+const IN_CI = process.env.CI === "true" || process.env.CI === "1";
+
+test("the npm bin under Node exits 130 on SIGINT while standard input stays open", {
+  skip: process.platform === "win32"
+    ? "no FIFOs"
+    : IN_CI || existsSync(NODE)
+    ? false
+    : "the pinned node is not installed in node_modules",
+}, async () => {
+  // The bin as packed, over a dist/convert.js that is the source tree's convert.ts.
+  const dir = mkdtempSync(join(tmpdir(), "gguf-stream-lifecycle-"));
+  try {
+    mkdirSync(join(dir, "bin"));
+    mkdirSync(join(dir, "dist"));
+    copyFileSync(join(ROOT, "bin", "gguf-stream.js"), join(dir, "bin", "gguf-stream.js"));
+    writeFileSync(join(dir, "package.json"), '{ "type": "module" }\n');
+    writeFileSync(
+      join(dir, "dist", "convert.js"),
+      `export * from ${JSON.stringify(pathToFileURL(join(ROOT, "convert.ts")).href)};\n`,
+    );
+    const out = join(dir, "out.gguf");
+    // Standard input a FIFO opened for reading, as a shell pipe is (spawn() makes a socket,
+    // whose reads do not block); this side holds it open for writing, so it never ends.
+    const fifo = join(dir, "stdin.fifo");
+    assert.equal(spawnSync("mkfifo", [fifo]).status, 0);
+    const stdin = openSync(fifo, "r+");
+    const env = { ...process.env };
+    delete env.NODE_TEST_CONTEXT;
+    const bin = join(dir, "bin", "gguf-stream.js");
+    const child = spawn("sh", ["-c", 'exec "$0" "$1" - -o "$2" -q < "$3"', NODE, bin, out, fifo], {
+      env,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr!.setEncoding("utf8").on("data", (text: string) => stderr += text);
+    const exited = new Promise<number | string | null>((done) => {
+      child.on("exit", (code, signal) => done(code ?? signal));
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<string>((done) => {
+      timer = setTimeout(() => done("still running after 10 s"), 10_000);
+    });
+    // All but the last tensor's bytes: once the pipe has taken them, the CLI is converting
+    // (its signal handlers installed) and waits on a read that never completes.
+    const model = readFileSync(SAMPLE);
+    const written = new Promise<void>((done, fail) => {
+      const rest = model.subarray(0, model.length - 4096);
+      const from = (at: number) => {
+        if (at === rest.length) return done();
+        write(stdin, rest, at, rest.length - at, null, (error, count) => {
+          if (error) fail(error);
+          else from(at + count);
+        });
+      };
+      from(0);
+    });
+    await Promise.race([written, exited, timeout]);
+    child.kill("SIGINT");
+    const status = await Promise.race([exited, timeout]);
+    clearTimeout(timer);
+    if (status === "still running after 10 s") child.kill("SIGKILL");
+    closeSync(stdin);
+    // Deno's child_process reports an exit status of 128 + n as the signal n.
+    const interrupted = "Deno" in globalThis && status === "SIGINT" ? 130 : status;
+    assert.equal(interrupted, 130, stderr);
+    assert.match(stderr, /interrupted by SIGINT/);
+    assert.equal(existsSync(out), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
