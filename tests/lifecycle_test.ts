@@ -21,6 +21,16 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import {
+  convertFile,
+  convertGguf,
+  convertStream,
+  convertTensors,
+  GgufError,
+  readGguf,
+  readGgufStream,
+} from "../mod.ts";
+import type { ByteSource } from "../mod.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const NODE = join(ROOT, "node_modules", "node", "bin", "node");
@@ -95,4 +105,142 @@ test("the npm bin under Node exits 130 on SIGINT while standard input stays open
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+/** Whether `error` is the one documented abort failure, caused by `reason`. */
+function abortedBy(reason: unknown) {
+  return (error: unknown) => {
+    assert.ok(error instanceof GgufError, `not a GgufError: ${error}`);
+    assert.equal(error.code, "ABORTED");
+    assert.equal(error.cause, reason);
+    return true;
+  };
+}
+
+/** The sample as a source read by position (no views), calling `onRead` before each read. */
+function countingSource(onRead: (reads: number) => void): ByteSource {
+  const bytes = new Uint8Array(readFileSync(SAMPLE));
+  let reads = 0;
+  return {
+    kind: "read",
+    size: bytes.length,
+    read(offset, length, into) {
+      onRead(++reads);
+      const range = bytes.subarray(offset, offset + length);
+      if (into === undefined) return Promise.resolve(range.slice());
+      into.set(range);
+      return Promise.resolve(into.subarray(0, length));
+    },
+    view: () => undefined,
+    close: () => Promise.resolve(),
+  };
+}
+
+/** The sample as a stream of 4 KiB chunks, calling `onPull` with the bytes delivered so far. */
+function sampleStream(onPull: (delivered: number) => void = () => {}): ReadableStream<Uint8Array> {
+  const bytes = new Uint8Array(readFileSync(SAMPLE));
+  let at = 0;
+  return new ReadableStream({
+    pull(controller) {
+      onPull(at);
+      if (at >= bytes.length) return controller.close();
+      controller.enqueue(bytes.slice(at, at + 4096));
+      at += 4096;
+    },
+  });
+}
+
+/** Every function taking a signal, run to completion on the sample. */
+const RUNS: Record<string, (signal: AbortSignal, input?: ByteSource) => Promise<unknown>> = {
+  convertGguf: (signal, input) => convertGguf(input ?? SAMPLE, { signal }),
+  convertTensors: async (signal, input) => {
+    for await (const _ of convertTensors(input ?? SAMPLE, { signal })) {
+      // Each tensor is dropped.
+    }
+  },
+  convertFile: async (signal) => {
+    const dir = mkdtempSync(join(tmpdir(), "gguf-stream-abort-"));
+    try {
+      await convertFile(SAMPLE, join(dir, "out.gguf"), { signal });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+  convertStream: (signal) => new Response(convertStream(sampleStream(), { signal })).bytes(),
+  readGguf: (signal, input) => readGguf(input ?? SAMPLE, { signal }),
+  readGgufStream: async (signal) => {
+    for await (const tensor of await readGgufStream(sampleStream(), { signal })) {
+      for await (const _ of tensor.data) {
+        // Each chunk is dropped.
+      }
+    }
+  },
+};
+
+for (const [name, run] of Object.entries(RUNS)) {
+  test(`${name}() with an aborted signal fails as ABORTED, the signal's reason its cause`, async () => {
+    const controller = new AbortController();
+    const reason = new Error("stop");
+    controller.abort(reason);
+    await assert.rejects(run(controller.signal), abortedBy(reason));
+  });
+}
+
+for (const name of ["convertGguf", "convertTensors"]) {
+  test(`${name}() aborted midway fails as ABORTED, the signal's reason its cause`, async () => {
+    const controller = new AbortController();
+    const reason = new Error("stop");
+    const source = countingSource((reads) => reads === 6 && controller.abort(reason));
+    await assert.rejects(RUNS[name](controller.signal, source), abortedBy(reason));
+  });
+}
+
+test("convertFile() aborted midway fails as ABORTED, the signal's reason its cause", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gguf-stream-abort-"));
+  try {
+    const controller = new AbortController();
+    const reason = new Error("stop");
+    const out = join(dir, "out.gguf");
+    await assert.rejects(
+      convertFile(SAMPLE, out, {
+        signal: controller.signal,
+        onProgress: () => controller.abort(reason),
+      }),
+      abortedBy(reason),
+    );
+    assert.equal(existsSync(out), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+for (const name of ["convertStream", "readGgufStream"]) {
+  test(`${name}() aborted midway fails as ABORTED, the signal's reason its cause`, async () => {
+    const controller = new AbortController();
+    const reason = new Error("stop");
+    const stream = sampleStream((delivered) => delivered > 100_000 && controller.abort(reason));
+    const run = name === "convertStream"
+      ? new Response(convertStream(stream, { signal: controller.signal })).bytes()
+      : (async () => {
+        for await (const tensor of await readGgufStream(stream, { signal: controller.signal })) {
+          for await (const _ of tensor.data) {
+            // Each chunk is dropped.
+          }
+        }
+      })();
+    await assert.rejects(run, abortedBy(reason));
+  });
+}
+
+test("readGguf() aborted while a stream's header is awaited fails as ABORTED", async () => {
+  const controller = new AbortController();
+  const reason = new Error("stop");
+  // A stream that never delivers: the abort is what ends the read.
+  const stream = new ReadableStream<Uint8Array>({
+    pull: () => {
+      controller.abort(reason);
+      return new Promise(() => {});
+    },
+  });
+  await assert.rejects(readGguf(stream, { signal: controller.signal }), abortedBy(reason));
 });

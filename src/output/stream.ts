@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { abortedError } from "../model/errors.ts";
 import type { GgufModel } from "../model/gguf_model.ts";
 import { type ConvertOptions, prepareConversion } from "../convert/prepare.ts";
 import { openGgufModel } from "../open/open_model.ts";
@@ -32,7 +33,9 @@ const OUTPUT_READ_BYTES = 64 * 1024;
  *
  * @param stream The model's bytes, in any chunking.
  * @param options Policy, warnings, chunk size, header limit, `lenient`, signal.
- * @returns The converted file's bytes.
+ * @returns The converted file's bytes. Reading it fails with the errors of
+ *   {@linkcode convertFile}; with `ABORTED`, the signal's reason as its `cause`, when the
+ *   signal fires.
  *
  * @example
  * ```ts
@@ -93,7 +96,7 @@ export function convertStream(
         current = current.subarray(count);
         request.respond(count);
       } catch (error) {
-        controller.error(error);
+        controller.error(abortedError(error, options.signal));
         await fail(error);
       }
     },
