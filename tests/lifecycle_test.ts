@@ -244,3 +244,58 @@ test("readGguf() aborted while a stream's header is awaited fails as ABORTED", a
   });
   await assert.rejects(readGguf(stream, { signal: controller.signal }), abortedBy(reason));
 });
+
+/** A stream that delivers `head` then stalls, recording its cancellation. */
+function stallingStream(head: Uint8Array) {
+  const state = { cancelled: false, reason: undefined as unknown };
+  let sent = false;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller): Promise<void> | void {
+      if (sent) return new Promise(() => {});
+      sent = true;
+      controller.enqueue(head);
+    },
+    cancel(reason) {
+      state.cancelled = true;
+      state.reason = reason;
+    },
+  });
+  return { stream, state };
+}
+
+for (const mode of ["default", "byob"] as const) {
+  test(`cancelling convertStream() (${mode} reader) while the header is read cancels and unlocks the input`, async () => {
+    const { stream, state } = stallingStream(new Uint8Array(readFileSync(SAMPLE)).slice(0, 100));
+    const output = convertStream(stream);
+    const reader = mode === "byob" ? output.getReader({ mode }) : output.getReader();
+    const reading = mode === "byob"
+      ? (reader as ReadableStreamBYOBReader).read(new Uint8Array(16))
+      : (reader as ReadableStreamDefaultReader<Uint8Array>).read();
+    reading.catch(() => {});
+    // Let the header read start and stall.
+    for (let i = 0; i < 5; i++) await new Promise((done) => setTimeout(done, 1));
+    assert.equal(stream.locked, true);
+    const reason = new Error("consumer left");
+    await reader.cancel(reason);
+    assert.equal((await reading).done, true);
+    for (let i = 0; i < 50 && !state.cancelled; i++) {
+      await new Promise((done) => setTimeout(done, 1));
+    }
+    assert.equal(state.cancelled, true, "the input was not cancelled");
+    assert.equal(state.reason, reason);
+    assert.equal(stream.locked, false, "the input is still locked");
+  });
+}
+
+test("convertStream() aborted while the header is read cancels and unlocks the input", async () => {
+  const { stream, state } = stallingStream(new Uint8Array(readFileSync(SAMPLE)).slice(0, 100));
+  const controller = new AbortController();
+  const reason = new Error("stop");
+  const reading = new Response(convertStream(stream, { signal: controller.signal })).bytes();
+  for (let i = 0; i < 5; i++) await new Promise((done) => setTimeout(done, 1));
+  controller.abort(reason);
+  await assert.rejects(reading, abortedBy(reason));
+  assert.equal(state.cancelled, true);
+  assert.equal(state.reason, reason);
+  assert.equal(stream.locked, false);
+});
