@@ -299,3 +299,69 @@ test("convertStream() aborted while the header is read cancels and unlocks the i
   assert.equal(state.reason, reason);
   assert.equal(stream.locked, false);
 });
+
+/**
+ * A byte stream answering each BYOB read with at most `piece` bytes of `bytes`, counting
+ * the buffer bytes its reader offered at offset 0 (each such read is a buffer taken).
+ */
+function trickle(bytes: Uint8Array, piece: number) {
+  const seen = { buffersTaken: 0, bufferBytes: 0 };
+  let at = 0;
+  const stream = new ReadableStream({
+    type: "bytes",
+    pull(controller) {
+      const request = controller.byobRequest!;
+      const view = request.view!;
+      if (view.byteOffset === 0) {
+        seen.buffersTaken++;
+        seen.bufferBytes += view.byteLength;
+      }
+      if (at >= bytes.length) {
+        controller.close();
+        request.respond(0);
+        return;
+      }
+      const count = Math.min(piece, view.byteLength, bytes.length - at);
+      new Uint8Array(view.buffer, view.byteOffset, count).set(bytes.subarray(at, at + count));
+      at += count;
+      request.respond(count);
+    },
+  }) as ReadableStream<Uint8Array>;
+  return { stream, seen };
+}
+
+test("a stream read 1,400 bytes at a time holds buffers in proportion to its bytes", async () => {
+  const { openStreamSource } = await import("../advanced.ts");
+  const model = new Uint8Array(readFileSync(SAMPLE));
+  const held = 512 * 1024;
+  const { stream, seen } = trickle(model, 1400);
+  const source = openStreamSource(stream);
+  const { bytes } = await source.prefix(held);
+  assert.deepEqual(bytes, model.subarray(0, held));
+  // 375 reads; a fresh 64 KiB buffer for each would be 24 MiB for 512 KiB held.
+  assert.ok(
+    seen.bufferBytes <= 2 * held,
+    `took ${seen.buffersTaken} buffers, ${seen.bufferBytes} bytes, to hold ${held} bytes`,
+  );
+  // The rest, read forward in odd lengths, is the file's.
+  const rest = await source.read(held + 3, 300_001);
+  assert.deepEqual(rest, model.subarray(held + 3, held + 3 + 300_001));
+  await source.close();
+});
+
+test("readGgufStream() over a stream of 1,400-byte reads yields the file's tensor bytes", async () => {
+  const model = new Uint8Array(readFileSync(SAMPLE));
+  const { stream, seen } = trickle(model, 1400);
+  let checked = 0;
+  for await (const tensor of await readGgufStream(stream, { windowBytes: 10_000 })) {
+    let at = tensor.info.fileOffset;
+    for await (const chunk of tensor.data) {
+      assert.deepEqual(chunk, model.subarray(at, at + chunk.length));
+      at += chunk.length;
+    }
+    assert.equal(at, tensor.info.fileOffset + tensor.info.nbytes);
+    checked++;
+  }
+  assert.equal(checked, 21);
+  assert.ok(seen.bufferBytes <= 2 * model.length, `${seen.bufferBytes} buffer bytes`);
+});
