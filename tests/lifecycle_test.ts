@@ -365,3 +365,45 @@ test("readGgufStream() over a stream of 1,400-byte reads yields the file's tenso
   assert.equal(checked, 21);
   assert.ok(seen.bufferBytes <= 2 * model.length, `${seen.bufferBytes} buffer bytes`);
 });
+
+test("convertFile() flushes the output's directory once the file has its name", async () => {
+  const fileSink = await import("../src/source/file_sink.ts") as {
+    directorySync?: { run: (dir: string) => Promise<void> };
+  };
+  const hook = fileSink.directorySync;
+  assert.ok(hook !== undefined, "file_sink.ts has no directory flush");
+  const dir = mkdtempSync(join(tmpdir(), "gguf-stream-dirsync-"));
+  const out = join(dir, "out.gguf");
+  const original = hook.run;
+  const synced: [string, boolean][] = [];
+  hook.run = async (path) => {
+    synced.push([path, existsSync(out)]);
+    await original(path); // on Linux, a real flush that must not fail
+  };
+  try {
+    await convertFile(SAMPLE, out);
+    assert.deepEqual(synced, [[dir, true]]);
+  } finally {
+    hook.run = original;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("syncDirectory() flushes a directory on Linux and refuses a missing one", {
+  skip: process.platform === "linux" ? false : "other systems may not flush directories",
+}, async () => {
+  const { syncDirectory } = await import("../src/source/file_sink.ts") as {
+    syncDirectory?: (dir: string) => Promise<void>;
+  };
+  assert.ok(syncDirectory !== undefined, "file_sink.ts has no syncDirectory()");
+  const dir = mkdtempSync(join(tmpdir(), "gguf-stream-dirsync-"));
+  try {
+    await syncDirectory(dir);
+    await assert.rejects(
+      syncDirectory(join(dir, "missing")),
+      (e: unknown) => e instanceof GgufError && e.code === "IO",
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
