@@ -302,9 +302,25 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
   }
 }
 
-if (import.meta.main) {
-  const status = await main(process.argv.slice(2));
-  // Interrupted: leave now, even with a read still pending on a silent pipe.
+/**
+ * Runs the command line as a program: {@linkcode main}, then the process ends with its
+ * status. The one exit path of `convert.ts` and of the npm package's `gguf-stream` bin.
+ * Interrupted (a status over 128), it exits at once: a read still pending on a silent pipe
+ * would otherwise keep the process alive.
+ *
+ * @param args The arguments, without the program name.
+ * @returns When the process is left to end by itself (status 0 to 2).
+ *
+ * @example
+ * ```ts ignore
+ * import { runCli } from "./convert.ts";
+ * await runCli(process.argv.slice(2));
+ * ```
+ */
+export async function runCli(args: string[]): Promise<void> {
+  const status = await main(args);
   if (status > 128) process.exit(status);
   process.exitCode = status;
 }
+
+if (import.meta.main) await runCli(process.argv.slice(2));

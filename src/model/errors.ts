@@ -134,9 +134,10 @@ export function formatInteger(value: number | bigint): string {
 }
 
 /**
- * The error to raise for a failure that happened because `signal` fired: a `GgufError`
- * `ABORTED` (with the failure as its cause), or `error` itself when the signal did not
- * fire or it already says so.
+ * The error to raise for a failure that happened because `signal` fired: every function
+ * taking a signal fails so, whatever step the abort stopped. That is a `GgufError`
+ * `ABORTED` whose `cause` is the signal's reason (the reason itself when it is already
+ * such an error), or `error` itself when the signal did not fire.
  *
  * @param error What was thrown.
  * @param signal The operation's abort signal, if any.
@@ -144,16 +145,19 @@ export function formatInteger(value: number | bigint): string {
  *
  * @example
  * ```ts
- * import { abortedError } from "./errors.ts";
+ * import { abortedError, GgufError } from "./errors.ts";
  * import assert from "node:assert/strict";
  * const controller = new AbortController();
- * controller.abort();
+ * controller.abort(new Error("user left"));
  * const error = abortedError(new Error("read failed"), controller.signal);
- * assert.equal((error as { code?: string }).code, "ABORTED");
+ * assert.ok(error instanceof GgufError && error.code === "ABORTED");
+ * assert.equal(error.cause, controller.signal.reason);
  * ```
  */
 export function abortedError(error: unknown, signal: AbortSignal | undefined): unknown {
   if (signal?.aborted !== true) return error;
-  if (error instanceof GgufError && error.code === "ABORTED") return error;
-  return new GgufError("ABORTED", "Interrupted; nothing was written", undefined, { cause: error });
+  const reason: unknown = signal.reason;
+  if (reason instanceof GgufError && reason.code === "ABORTED") return reason;
+  const why = reason instanceof Error ? `: ${reason.message}` : "";
+  return new GgufError("ABORTED", `Aborted by the signal${why}`, undefined, { cause: reason });
 }

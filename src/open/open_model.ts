@@ -77,7 +77,8 @@ function splitNumber(header: GgufFile, key: string): number | undefined {
  * @param input A path, `file:` or `http(s):` URL, `ByteSource`, bytes, a `Blob` or a stream.
  * @param options Parse and access options.
  * @returns The model; call `close()` when done.
- * @throws {GgufError} `BAD_METADATA` for missing, mismatched or out-of-order parts.
+ * @throws {GgufError} `BAD_METADATA` for missing, mismatched or out-of-order parts;
+ *   `ABORTED`, with the signal's reason as its `cause`, when the signal fires.
  *
  * @example
  * ```ts

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { abortedError } from "../model/errors.ts";
 import type { GgufFile } from "../model/gguf_file.ts";
 import {
   type GgufInput,
@@ -20,9 +21,11 @@ export type ReadGgufOptions = ReadOptions;
  *
  * @param input A path, `file:` URL, `ByteSource`, the file's bytes, or a stream of
  *   them (only the header is read; the rest of the stream is cancelled).
- * @param options `lenient` to accept defects ggml refuses; `access` to force mmap or reads.
+ * @param options `lenient` to accept defects ggml refuses; `access` to force mmap or reads;
+ *   a `signal` to stop reading.
  * @returns The parsed header.
- * @throws {GgufError} When the file is not valid GGUF (see the error codes in the README).
+ * @throws {GgufError} When the file is not valid GGUF (see the error codes in the README);
+ *   `ABORTED`, with the signal's reason as its `cause`, when the signal fires.
  *
  * @example
  * ```ts
@@ -41,10 +44,14 @@ export async function readGguf(
   input: GgufInput,
   options: ReadGgufOptions = {},
 ): Promise<GgufFile> {
-  const { source, owned } = await resolveInput(input, options);
   try {
-    return await readSourceHeader(source, options);
-  } finally {
-    if (owned) await source.close();
+    const { source, owned } = await resolveInput(input, options);
+    try {
+      return await readSourceHeader(source, options);
+    } finally {
+      if (owned) await source.close();
+    }
+  } catch (error) {
+    throw abortedError(error, options.signal);
   }
 }

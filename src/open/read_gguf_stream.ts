@@ -6,6 +6,7 @@
  */
 import type { GgufFile, TensorInfo } from "../model/gguf_file.ts";
 import type { ByteSource } from "../model/byte_source.ts";
+import { abortedError } from "../model/errors.ts";
 import { openGgufModel } from "./open_model.ts";
 import type { ReadOptions } from "./resolve_input.ts";
 
@@ -42,10 +43,12 @@ const DEFAULT_WINDOW = 4 << 20;
  * finishing it) releases and cancels the input.
  *
  * @param stream The model's bytes, in any chunking.
- * @param options `windowBytes`, `maxHeaderBytes`, `lenient`.
+ * @param options `windowBytes`, `maxHeaderBytes`, `lenient`, and a `signal` that cancels
+ *   the stream.
  * @returns The header, iterable over the tensors.
  * @throws {GgufError} For an invalid header, `NOT_SEQUENTIAL` when the index is not in
- *   ascending data order; later, `TRUNCATED` if the stream ends early.
+ *   ascending data order; later, `TRUNCATED` if the stream ends early. When the signal
+ *   fires, opening or iterating fails with `ABORTED`, the signal's reason as its `cause`.
  *
  * @example
  * ```ts
@@ -77,8 +80,11 @@ export async function readGgufStream(
     async *[Symbol.asyncIterator]() {
       try {
         for (const info of header.tensors) {
-          yield { info, data: tensorChunks(source, info, window) };
+          options.signal?.throwIfAborted();
+          yield { info, data: tensorChunks(source, info, window, options.signal) };
         }
+      } catch (error) {
+        throw abortedError(error, options.signal);
       } finally {
         await model.close();
       }
@@ -90,8 +96,13 @@ async function* tensorChunks(
   source: ByteSource,
   info: TensorInfo,
   window: number,
+  signal: AbortSignal | undefined,
 ): AsyncGenerator<Uint8Array> {
-  for (let done = 0; done < info.nbytes; done += window) {
-    yield await source.read(info.fileOffset + done, Math.min(window, info.nbytes - done));
+  try {
+    for (let done = 0; done < info.nbytes; done += window) {
+      yield await source.read(info.fileOffset + done, Math.min(window, info.nbytes - done));
+    }
+  } catch (error) {
+    throw abortedError(error, signal);
   }
 }

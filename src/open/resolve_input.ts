@@ -61,7 +61,10 @@ export interface ResolveOptions extends OpenOptions, HttpOptions {
 export interface ReadOptions extends ParseOptions, ResolveOptions {
   /** For a stream: the most bytes its header may take before it is refused (default 256 MiB). */
   maxHeaderBytes?: number;
-  /** Stops opening and reading: a stream input is cancelled at once (`ABORTED`). */
+  /**
+   * Stops opening and reading: a stream input is cancelled at once. The operation then
+   * fails with a `GgufError` `ABORTED` whose `cause` is the signal's reason.
+   */
   signal?: AbortSignal;
 }
 
@@ -177,7 +180,8 @@ export function isStreamSource(source: ByteSource): source is StreamSource {
  * @param options Parse options and the stream header cap.
  * @returns The parsed header.
  * @throws {GgufError} When the header is not valid GGUF, or a stream's header passes
- *   `maxHeaderBytes` (`LIMIT_EXCEEDED`).
+ *   `maxHeaderBytes` (`LIMIT_EXCEEDED`); `ABORTED`, with the signal's reason as its
+ *   `cause`, when the signal fires.
  *
  * @example
  * ```ts
@@ -195,6 +199,7 @@ export async function readSourceHeader(
   options: ReadOptions = {},
 ): Promise<GgufFile> {
   try {
+    options.signal?.throwIfAborted();
     return await readHeaderOf(source, options);
   } catch (error) {
     throw abortedError(error, options.signal);

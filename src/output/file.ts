@@ -64,8 +64,8 @@ function inputSize(part: GgufPart): number {
  * @param openSink Opens the output once the plan is known and accepted.
  * @param options Policy, chunk size, signal, progress, warnings.
  * @returns The plan and the sizes.
- * @throws {GgufError} What planning, the sink or the conversion raise; `ABORTED` when the
- *   signal fires.
+ * @throws {GgufError} What planning, the sink or the conversion raise; `ABORTED`, with the
+ *   signal's reason as its `cause`, when the signal fires.
  *
  * @example Into memory
  * ```ts
@@ -145,7 +145,8 @@ export async function writeConvertedModel(
  * @param options Policy, chunk size, `force`, an abort signal and a progress callback.
  * @returns The plan and the sizes.
  * @throws {GgufError} For invalid input, `OUTPUT_EXISTS`, `SAME_FILE`, `IO`, or `ABORTED`
- *   when the signal fires; in every case the output path is left as it was.
+ *   (the signal's reason as its `cause`) when the signal fires; in every case the output
+ *   path is left as it was.
  *
  * @example
  * ```ts

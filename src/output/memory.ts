@@ -13,6 +13,7 @@ import type { GgufModel } from "../model/gguf_model.ts";
 import { type ConvertOptions, prepareConversion } from "../convert/prepare.ts";
 import { type ChunkScratch, convertTensorChunks } from "../convert/tensor_chunks.ts";
 import { ConvertThreads } from "../convert/convert_threads.ts";
+import { abortedError } from "../model/errors.ts";
 import { openGgufModel, type OpenModelOptions } from "../open/open_model.ts";
 import type { GgufInput } from "../open/resolve_input.ts";
 
@@ -98,6 +99,8 @@ async function convertOne(
  * @param model An open model.
  * @param options Policy, warnings, chunk size, signal.
  * @returns An async iterator of converted tensors.
+ * @throws {GgufError} A tensor the policy refuses or cannot convert; `ABORTED`, with the
+ *   signal's reason as its `cause`, when the signal fires.
  *
  * @example
  * ```ts
@@ -132,6 +135,7 @@ async function* convertEach(
   const threads = new ConvertThreads(conversion.threads);
   try {
     for (const [i, entry] of conversion.plan.entries()) {
+      options.signal?.throwIfAborted();
       const part = model.parts[model.tensorParts[i]];
       yield await convertOne(
         part.source,
@@ -144,6 +148,8 @@ async function* convertEach(
         viewsAfterClose || part.source.viewsEndAtClose !== true,
       );
     }
+  } catch (error) {
+    throw abortedError(error, options.signal);
   } finally {
     threads.close();
   }
@@ -157,9 +163,10 @@ async function* convertEach(
  *
  * @param input A path, `file:` URL, `http(s):` URL (fetched in one request unless
  *   `remote: "range"`), `ByteSource`, the file's bytes, a `Blob` or a stream.
- * @param options Policy, warnings, chunk size, parse and access options.
+ * @param options Policy, warnings, chunk size, parse and access options, signal.
  * @returns An async iterator of converted tensors.
- * @throws {GgufError} For an invalid file, or a tensor the policy refuses or cannot convert.
+ * @throws {GgufError} For an invalid file, or a tensor the policy refuses or cannot convert;
+ *   `ABORTED`, with the signal's reason as its `cause`, when the signal fires.
  *
  * @example Uploading tensor by tensor
  * ```ts
@@ -197,10 +204,11 @@ export async function* convertTensors(
  *
  * @param input A path, `file:` URL, `http(s):` URL (fetched in one request unless
  *   `remote: "range"`), `ByteSource`, the file's bytes, a `Blob` or a stream.
- * @param options Policy, warnings, chunk size, parse and access options.
+ * @param options Policy, warnings, chunk size, parse and access options, signal.
  * @returns The header, the metadata and every tensor by name; `close()` it when done with
  *   its zero-copy tensors (on Deno they read a mapping that lives until then).
- * @throws {GgufError} For an invalid file, or a tensor the policy refuses or cannot convert.
+ * @throws {GgufError} For an invalid file, or a tensor the policy refuses or cannot convert;
+ *   `ABORTED`, with the signal's reason as its `cause`, when the signal fires.
  *
  * @example
  * ```ts

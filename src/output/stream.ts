@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { abortedError } from "../model/errors.ts";
 import type { GgufModel } from "../model/gguf_model.ts";
 import { type ConvertOptions, prepareConversion } from "../convert/prepare.ts";
 import { openGgufModel } from "../open/open_model.ts";
@@ -32,7 +33,9 @@ const OUTPUT_READ_BYTES = 64 * 1024;
  *
  * @param stream The model's bytes, in any chunking.
  * @param options Policy, warnings, chunk size, header limit, `lenient`, signal.
- * @returns The converted file's bytes.
+ * @returns The converted file's bytes. Reading it fails with the errors of
+ *   {@linkcode convertFile}; with `ABORTED`, the signal's reason as its `cause`, when the
+ *   signal fires.
  *
  * @example
  * ```ts
@@ -48,13 +51,26 @@ export function convertStream(
   stream: ReadableStream<Uint8Array>,
   options: ConvertStreamOptions = {},
 ): ReadableStream<Uint8Array> {
+  // The one way the conversion stops early, whether the consumer cancels, the conversion
+  // fails or the caller's signal fires: aborting this reaches a header read still pending
+  // (the input is cancelled and unlocked) as well as the chunk loop.
+  const stopping = new AbortController();
+  const userSignal = options.signal;
+  const onUserAbort = () => stopping.abort(userSignal!.reason);
+  userSignal?.addEventListener("abort", onUserAbort, { once: true });
+  if (userSignal?.aborted) onUserAbort();
+  const inner = { ...options, signal: stopping.signal };
+  let opening = false;
   let model: GgufModel | undefined;
   let chunks: AsyncGenerator<Uint8Array> | undefined;
   /** What is left of the encoder's current chunk (valid until `chunks.next()`). */
   let current: Uint8Array | undefined;
-  const fail = async (error: unknown) => {
+  const stop = async (reason: unknown) => {
+    userSignal?.removeEventListener("abort", onUserAbort);
+    stopping.abort(reason);
     if (model !== undefined) await model.close().catch(() => {});
-    else await stream.cancel(error).catch(() => {});
+    else if (!opening) await stream.cancel(reason).catch(() => {});
+    // Otherwise the abort has cancelled the input the pending open holds.
   };
   const source: UnderlyingByteSource = {
     type: "bytes",
@@ -62,16 +78,18 @@ export function convertStream(
     async pull(controller: ReadableByteStreamController) {
       try {
         if (chunks === undefined) {
-          model = await openGgufModel(stream, options);
-          const conversion = prepareConversion(model, options, true);
+          opening = true;
+          model = await openGgufModel(stream, inner);
+          const conversion = prepareConversion(model, inner, true);
           // The encoder reuses its buffers: every byte is copied out below before the next chunk.
-          chunks = encodeConverted(model, conversion, options);
+          chunks = encodeConverted(model, conversion, inner);
         }
         while (current === undefined || current.length === 0) {
           const { value, done } = await chunks.next();
           if (done) {
             controller.close();
             controller.byobRequest?.respond(0);
+            userSignal?.removeEventListener("abort", onUserAbort);
             await model!.close();
             return;
           }
@@ -93,15 +111,15 @@ export function convertStream(
         current = current.subarray(count);
         request.respond(count);
       } catch (error) {
-        controller.error(error);
-        await fail(error);
+        if (stopping.signal.aborted && userSignal?.aborted !== true) return; // cancelled
+        controller.error(abortedError(error, userSignal));
+        await stop(error);
       }
     },
     async cancel(reason) {
       // Close the input first: a read pending on a stalled input then settles, and the
       // encoder (which may be waiting on it) is finished without waiting for it.
-      if (model !== undefined) await model.close();
-      else await stream.cancel(reason).catch(() => {});
+      await stop(reason);
       chunks?.return(undefined).catch(() => {});
     },
   };

@@ -14,15 +14,18 @@ import { dropCachedPages } from "./page_cache.ts";
 
 /**
  * An output file being written: `write()` appends, `commit()` flushes, closes and renames
- * the temporary onto the target, `abort()` closes and removes the temporary (safe to call
- * twice) and leaves the target as it was.
+ * the temporary onto the target, then flushes the directory, `abort()` closes and removes
+ * the temporary (safe to call twice) and leaves the target as it was.
  */
 export interface FileSink {
   /** The temporary file's path. */
   readonly temporaryPath: string;
   /** Appends bytes; the chunk may be reused once this resolves. */
   write(bytes: Uint8Array): Promise<void>;
-  /** Flushes to the disk, closes, and renames the temporary onto the target. */
+  /**
+   * Flushes to the disk, closes, renames the temporary onto the target and flushes the
+   * directory, so the new name survives a power cut.
+   */
   commit(): Promise<void>;
   /** Closes and removes the temporary; the target is left as it was. */
   abort(): Promise<void>;
@@ -92,6 +95,58 @@ async function createOutputFile(path: string): Promise<OutputFile> {
     close: () => handle.close(),
   };
 }
+
+/** Errors of systems that cannot open or flush a directory (Windows): nothing to sync there. */
+const UNSYNCABLE = new Set(["EISDIR", "EINVAL", "EPERM", "EACCES", "EBADF", "ENOTSUP"]);
+
+/**
+ * Flushes a directory's entries to the disk, so that a file just renamed into it keeps
+ * its new name through a power cut (ext4 and xfs write a rename back on their own time).
+ * Where the system refuses to open or flush a directory (Windows), there is nothing to do;
+ * on Linux every failure is an error.
+ *
+ * @param dir The directory.
+ * @returns Once the directory is flushed.
+ * @throws {GgufError} `IO` when the directory cannot be opened or flushed.
+ *
+ * @example
+ * ```ts
+ * import { syncDirectory } from "./file_sink.ts";
+ * import assert from "node:assert/strict";
+ * const dir = await Deno.makeTempDir();
+ * await syncDirectory(dir);
+ * await assert.rejects(syncDirectory(dir + "/missing"), { code: "IO" });
+ * ```
+ */
+export async function syncDirectory(dir: string): Promise<void> {
+  try {
+    if (RUNTIME === "deno") {
+      const directory = await Deno.open(dir, { read: true });
+      try {
+        await directory.sync();
+      } finally {
+        directory.close();
+      }
+    } else {
+      const handle = await nodeBuiltin("node:fs/promises").open(dir, "r");
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    }
+  } catch (cause) {
+    const code = (cause as { code?: string }).code;
+    if (nodeBuiltin("node:os").platform() !== "linux" && UNSYNCABLE.has(code ?? "")) return;
+    throw ioError(`Cannot flush the directory ${dir}`, cause);
+  }
+}
+
+/**
+ * The directory flush a commit calls after its rename, held in an object so a test can
+ * watch it; not part of the API.
+ */
+export const directorySync: { run: (dir: string) => Promise<void> } = { run: syncDirectory };
 
 /** Bytes written between background flushes (the output is durable only at commit). */
 const BACKGROUND_FLUSH_BYTES = 64 << 20;
@@ -327,6 +382,8 @@ export async function openFileSink(
       } catch (cause) {
         throw ioError(`Cannot write ${path}`, cause);
       }
+      // The new name is durable only once the directory holding it is flushed.
+      await directorySync.run(pathModule.dirname(path));
     },
     async abort() {
       try {

@@ -4,7 +4,9 @@
  * asked for. A byte stream (a request body, stdin, a blob) is read with a BYOB reader into
  * buffers that are recycled once their bytes are consumed, so reading allocates nothing
  * per chunk — runtimes that collect garbage buffers late (workerd) would otherwise grow by
- * the size of many chunks.
+ * the size of many chunks. Each read fills the rest of the current buffer before another
+ * is taken, so what is held takes memory in proportion to its bytes however little each
+ * read brings (a pipe or a socket delivering a packet at a time).
  *
  * @module
  */
@@ -12,6 +14,11 @@ import { formatInteger, GgufError } from "../model/errors.ts";
 
 /** Bytes per BYOB read, unless the stream asked for another size. */
 const BYOB_CHUNK = 64 * 1024;
+/**
+ * The smallest read into the rest of the current buffer, as a fraction of the read size:
+ * a buffer with less room left is set aside, at most this fraction of it unused.
+ */
+const MIN_READ_FRACTION = 16;
 /** Streams that read best in larger pieces (standard input), with their read size. */
 const READ_SIZES = new WeakMap<ReadableStream<Uint8Array>, number>();
 
@@ -74,6 +81,9 @@ export class StreamBuffer {
   #released = false;
   /** Whole BYOB buffers whose bytes were all consumed, ready for the next read. */
   #free: ArrayBuffer[] = [];
+  /** The BYOB buffer being filled (reads go into its rest), and how far it is filled. */
+  #tail: ArrayBuffer | undefined;
+  #tailFilled = 0;
   #chunks: Uint8Array[] = [];
   #available = 0;
   #ended = false;
@@ -95,21 +105,90 @@ export class StreamBuffer {
     }
   }
 
-  async #read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+  /**
+   * Reads once from the stream, adding what arrives to the buffered chunks; `false` at the
+   * end of the stream. A chunk that is not bytes is a `TypeError`; any `ArrayBufferView`
+   * is taken as its bytes, without a copy.
+   */
+  async #readMore(): Promise<boolean> {
     if (++this.#reads >= READS_PER_TURN) {
       this.#reads = 0;
       await nextTurn();
-      if (this.#ended) return { done: true, value: undefined }; // cancelled meanwhile
+      if (this.#ended) return false; // cancelled meanwhile
     }
-    if (!this.#byob) return await (this.#reader as ReadableStreamDefaultReader<Uint8Array>).read();
-    const buffer = this.#free.pop() ?? new ArrayBuffer(this.#readSize);
-    const result = await (this.#reader as ReadableStreamBYOBReader).read(new Uint8Array(buffer));
-    return result as ReadableStreamReadResult<Uint8Array>;
+    if (this.#byob) return await this.#readInto();
+    const { value, done } = await (this.#reader as ReadableStreamDefaultReader<Uint8Array>).read();
+    if (done) return false;
+    const chunk: unknown = value;
+    let bytes: Uint8Array;
+    if (chunk instanceof Uint8Array) bytes = chunk;
+    else if (ArrayBuffer.isView(chunk)) {
+      bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    } else {
+      throw new TypeError(
+        `Cannot read the stream at byte ${
+          formatInteger(this.position + this.#available)
+        }: its chunks must be Uint8Arrays (or other ArrayBufferViews), but one is ${
+          describeChunk(chunk)
+        }`,
+      );
+    }
+    if (bytes.length > 0) {
+      this.#chunks.push(bytes);
+      this.#available += bytes.length;
+    }
+    return true;
   }
 
-  /** Returns a consumed chunk's buffer to the pool when it is a whole BYOB buffer. */
+  /**
+   * One BYOB read into the rest of the current buffer (a recycled or new one when too
+   * little room is left). The bytes join the chunk already held in that buffer.
+   */
+  async #readInto(): Promise<boolean> {
+    const size = this.#readSize;
+    let buffer = this.#tail;
+    let at = this.#tailFilled;
+    if (buffer === undefined || size - at < size / MIN_READ_FRACTION) {
+      buffer = this.#free.pop() ?? new ArrayBuffer(size);
+      at = 0;
+    }
+    // The read transfers the whole buffer: the chunk held in its front (only ever the
+    // last chunk) is made again over the buffer the read gives back.
+    const last = this.#chunks.at(-1);
+    const held = last !== undefined && last.buffer === buffer ? last : undefined;
+    const heldStart = held?.byteOffset ?? at;
+    const heldLength = held?.length ?? 0;
+    this.#tail = undefined;
+    const { value, done } = await (this.#reader as ReadableStreamBYOBReader).read(
+      new Uint8Array(buffer, at, size - at),
+    );
+    if (value === undefined) return false; // cancelled: nothing is held any more
+    const returned = value.buffer as ArrayBuffer;
+    const count = done ? 0 : value.byteLength;
+    if (held !== undefined && this.#chunks.at(-1) === held) {
+      this.#chunks[this.#chunks.length - 1] = new Uint8Array(
+        returned,
+        heldStart,
+        heldLength + count,
+      );
+    } else if (count > 0) {
+      this.#chunks.push(new Uint8Array(returned, at, count));
+    }
+    this.#available += count;
+    this.#tail = returned;
+    this.#tailFilled = at + count;
+    return !done;
+  }
+
+  /**
+   * Returns a consumed chunk's buffer to the pool when it is a whole BYOB buffer no
+   * longer being filled (a chunk never shares such a buffer with another).
+   */
   #recycle(chunk: Uint8Array): void {
-    if (this.#byob && chunk.buffer.byteLength === this.#readSize && this.#free.length < 4) {
+    if (
+      this.#byob && chunk.buffer.byteLength === this.#readSize && chunk.buffer !== this.#tail &&
+      this.#free.length < 4
+    ) {
       this.#free.push(chunk.buffer as ArrayBuffer);
     }
   }
@@ -130,32 +209,14 @@ export class StreamBuffer {
    */
   async fill(count: number): Promise<void> {
     while (this.#available < count && !this.#ended) {
-      const { value, done } = await this.#read();
-      if (done) {
-        this.#ended = true;
-        break;
-      }
-      const chunk: unknown = value;
-      let bytes: Uint8Array;
-      if (chunk instanceof Uint8Array) bytes = chunk;
-      else if (ArrayBuffer.isView(chunk)) {
-        bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      } else {
-        throw new TypeError(
-          `Cannot read the stream at byte ${
-            formatInteger(this.position + this.#available)
-          }: its chunks must be Uint8Arrays (or other ArrayBufferViews), but one is ${
-            describeChunk(chunk)
-          }`,
-        );
-      }
-      if (bytes.length === 0) continue;
-      this.#chunks.push(bytes);
-      this.#available += bytes.length;
+      if (!(await this.#readMore())) this.#ended = true;
     }
   }
 
-  /** The first `count` buffered bytes as one contiguous array (joining chunks if needed). */
+  /**
+   * The first `count` buffered bytes as one contiguous array (joining chunks if needed),
+   * valid until the next read from the stream.
+   */
   peek(count: number): Uint8Array {
     if (count > this.#available) throw new TypeError(`Only ${this.#available} bytes are buffered`);
     if (this.#chunks.length === 0) return new Uint8Array(0);
@@ -226,6 +287,7 @@ export class StreamBuffer {
   /** Stops reading and cancels the stream. */
   async cancel(reason?: unknown): Promise<void> {
     this.#chunks = [];
+    this.#tail = undefined;
     this.#available = 0;
     this.#ended = true;
     if (this.#released) return;
