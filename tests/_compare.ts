@@ -29,7 +29,14 @@ function sameScalar(actual: unknown, expected: unknown, type: string, where: str
       assert.ok(actual === null, `${where}: expected a non-finite float, found ${actual}`);
       return;
     }
-    let want = type === "FLOAT32" ? Math.fround(expected as number) : expected;
+    if (type === "FLOAT32") {
+      // JSON gives a FLOAT32 as the shortest decimal that reads back as it.
+      const got = typeof actual === "number" ? Math.fround(actual) : actual;
+      const want = Math.fround(expected as number);
+      assert.ok(Object.is(got, want), `${where}: expected ${want}, found ${actual}`);
+      return;
+    }
+    let want = expected;
     if (type === "FLOAT64" && float64Digits < 17 && typeof actual === "number") {
       want = Number(actual.toPrecision(float64Digits)) === expected ? actual : expected;
     }

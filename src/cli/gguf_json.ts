@@ -9,7 +9,9 @@ import {
   type GgufArray,
   type GgufFile,
   type GgufValue,
+  GgufValueType,
 } from "../model/gguf_file.ts";
+import { float32Text } from "./float32_text.ts";
 
 /** Arrays longer than this are shown as `head` and `tail` of {@linkcode ARRAY_EDGE} elements. */
 export const ARRAY_PREVIEW_LIMIT = 64;
@@ -65,8 +67,17 @@ function scalarToJson(value: number | bigint | boolean | string): JsonScalar {
   return value;
 }
 
-function elementToJson(value: unknown): JsonScalar | JsonArray {
+/**
+ * A FLOAT32 value as the shortest decimal that reads back as it (`1e-5`, not
+ * `0.000009999999747378752`), as `--key` and the plan print it.
+ */
+function float32ToJson(value: number): JsonScalar {
+  return Number.isFinite(value) ? Number(float32Text(value)) : null;
+}
+
+function elementToJson(value: unknown, float32: boolean): JsonScalar | JsonArray {
   if (typeof value === "object" && value !== null) return arrayToJson(value as GgufArray);
+  if (float32) return float32ToJson(value as number);
   return scalarToJson(value as number | bigint | boolean | string);
 }
 
@@ -74,9 +85,10 @@ function arrayToJson(array: GgufArray): JsonArray {
   const values = array.values as ArrayLike<unknown>;
   const len = values.length;
   const elem = GGUF_VALUE_TYPE_NAMES[array.elementType];
+  const float32 = array.elementType === GgufValueType.FLOAT32;
   const pick = (start: number, end: number) => {
     const out: (JsonScalar | JsonArray)[] = [];
-    for (let i = start; i < end; i++) out.push(elementToJson(values[i]));
+    for (let i = start; i < end; i++) out.push(elementToJson(values[i], float32));
     return out;
   };
   if (len > ARRAY_PREVIEW_LIMIT) {
@@ -97,7 +109,10 @@ function arrayToJson(array: GgufArray): JsonArray {
  */
 export function metadataValueToJson(type: number, value: GgufValue): JsonMetadataEntry {
   if (typeof value === "object") return { type: "ARRAY", ...arrayToJson(value) };
-  return { type: GGUF_VALUE_TYPE_NAMES[type], value: scalarToJson(value) };
+  const json = type === GgufValueType.FLOAT32
+    ? float32ToJson(value as number)
+    : scalarToJson(value);
+  return { type: GGUF_VALUE_TYPE_NAMES[type], value: json };
 }
 
 /**

@@ -122,9 +122,11 @@ export async function runConversion(
       const actions = [...counts].map(([action, n]) => `${n} ${action}`).join(", ");
       const seconds = (performance.now() - start) / 1000;
       cli.io.stderr(
-        `converted ${result.plan.length} tensors (${actions}) from ${result.parts} file${
-          result.parts === 1 ? "" : "s"
-        }: ${formatBytes(result.inputBytes)} -> ${formatBytes(result.outputBytes)}\n` +
+        `converted ${result.plan.length} tensor${
+          result.plan.length === 1 ? "" : "s"
+        } (${actions}) from ${result.parts} file${result.parts === 1 ? "" : "s"}: ${
+          formatBytes(result.inputBytes)
+        } -> ${formatBytes(result.outputBytes)}\n` +
           `in ${formatSeconds(seconds)}, peak memory ${formatBytes(peakMemory())}; wrote ${
             output === "-" ? "standard output" : output
           }\n`,

@@ -134,12 +134,19 @@ function isPowerOfTwo(value: number): boolean {
   return p === value;
 }
 
-function limitError(what: string, count: number, at: number, remaining: number, min: number) {
+function limitError(
+  what: string,
+  count: number,
+  things: string,
+  at: number,
+  remaining: number,
+  min: number,
+) {
   return new GgufError(
     "LIMIT_EXCEEDED",
     `Cannot read ${what} at byte ${formatInteger(at)}: the header declares ${
       formatInteger(count)
-    }, but only ${formatInteger(remaining)} bytes remain and each needs at least ${min}`,
+    } ${things}, but only ${formatInteger(remaining)} bytes remain and each needs at least ${min}`,
     at,
   );
 }
@@ -485,10 +492,17 @@ function walkHeader(
   const minTensor = wide ? MIN_TENSOR_BYTES : MIN_TENSOR_BYTES_V1;
   const minKv = wide ? MIN_KV_BYTES : MIN_KV_BYTES_V1;
   if (kvCount > MAX_KEYS || kvCount * minKv > cursor.remaining) {
-    throw limitError("the metadata", kvCount, kvCountAt, cursor.remaining, minKv);
+    throw limitError("the metadata", kvCount, "keys", kvCountAt, cursor.remaining, minKv);
   }
   if (tensorCount > MAX_TENSORS || tensorCount * minTensor > cursor.remaining) {
-    throw limitError("the tensor index", tensorCount, countsAt, cursor.remaining, minTensor);
+    throw limitError(
+      "the tensor index",
+      tensorCount,
+      "tensors",
+      countsAt,
+      cursor.remaining,
+      minTensor,
+    );
   }
   // Both counts are charged up front: millions of entries are refused before the first.
   budget.charge(
