@@ -22,7 +22,7 @@ export type ReadGgufOptions = ReadOptions;
  *   them (only the header is read; the rest of the stream is cancelled).
  * @param options `lenient` to accept defects ggml refuses; `access` to force mmap or reads.
  * @returns The parsed header.
- * @throws {GgufError} When the file is not valid GGUF (see the error codes in the README).
+ * @throws {GgufError} When the file is not valid GGUF (docs/errors.md lists the codes).
  *
  * @example
  * ```ts
