@@ -1,4 +1,7 @@
-import { existsSync, readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { arch, cpus, platform } from "node:os";
+import { relative, resolve } from "node:path";
 
 /**
  * A minimal benchmark runner for Deno and Bun alike: warm up, time a fixed number of
@@ -42,8 +45,15 @@ export async function measure(
   return { name, medianMs: times[Math.floor(times.length / 2)], minMs: times[0], size };
 }
 
-/** Prints results as a Markdown table; `unit` names what `size` counts per second. */
-export function report(title: string, results: BenchResult[], unit: "MB/s" | "M/s" = "MB/s"): void {
+/**
+ * Prints results as a Markdown table and returns it; `unit` names what `size` counts per
+ * second.
+ */
+export function report(
+  title: string,
+  results: BenchResult[],
+  unit: "MB/s" | "M/s" = "MB/s",
+): string {
   const lines = [
     `### ${title} (${runtimeName()})`,
     "",
@@ -56,7 +66,9 @@ export function report(title: string, results: BenchResult[], unit: "MB/s" | "M/
       `| ${r.name} | ${r.medianMs.toFixed(2)} | ${r.minMs.toFixed(2)} | ${rate.toFixed(0)} |`,
     );
   }
-  process.stdout.write(lines.join("\n") + "\n\n");
+  const text = lines.join("\n");
+  process.stdout.write(text + "\n\n");
+  return text;
 }
 
 /** The reference fixtures directory (`$GGUF_FIXTURES` or `../shared/fixtures`). */
@@ -85,4 +97,78 @@ export function procStatus(field: string): number {
     new RegExp(`^${field}:\\s+(\\d+) kB`, "m"),
   );
   return Number(match![1]) * 1024;
+}
+
+/** The runtime's short name: `deno`, `bun` or `node`. */
+export function runtimeId(): string {
+  return runtimeName().split(" ")[0];
+}
+
+/** The machine, for a report: cores, CPU model, operating system. */
+export function machineName(): string {
+  const cores = cpus();
+  return `${cores.length} cores (${
+    cores[0]?.model.trim() ?? "unknown CPU"
+  }), ${platform()} ${arch()}`;
+}
+
+/** The pinned Deno's and Bun's versions, for benches that run both. */
+export function runtimeVersions(): string {
+  const version = (name: string, args: string[]) => {
+    const run = spawnSync(binary(name), args, { encoding: "utf8" });
+    return run.status === 0 ? run.stdout.trim().split("\n")[0] : `${name} (not found)`;
+  };
+  return `${version("deno", ["--version"])}, bun ${version("bun", ["--version"])}`;
+}
+
+/**
+ * The command that ran this script, as typed from the repository root:
+ * `deno run -A bench/x_bench.ts ARGS` or `bun bench/x_bench.ts ARGS`, after `prefix`
+ * (environment settings that matter, e.g. `GGML_QUANTS_LIB=…`).
+ */
+export function commandLine(prefix = ""): string {
+  const root = new URL("..", import.meta.url).pathname;
+  const script = relative(root, process.argv[1]);
+  const quote = (arg: string) =>
+    /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`;
+  const runner = runtimeId() === "deno" ? "deno run -A" : runtimeId();
+  return [prefix, runner, script, ...process.argv.slice(2).map(quote)].filter((part) => part)
+    .join(" ");
+}
+
+/**
+ * Writes a bench's Markdown into `file` between `<!-- bench:NAME:begin -->` and
+ * `<!-- bench:NAME:end -->` (appended at the end if the markers are not there yet), with
+ * the command line, the date and the machine above it, then formats the file with
+ * `deno fmt` (as the repository's checks want it) where Deno is at hand.
+ */
+export function writeMarkdown(
+  file: string,
+  name: string,
+  markdown: string,
+  { command = commandLine(), runtimes = runtimeName() }: { command?: string; runtimes?: string } =
+    {},
+): void {
+  const begin = `<!-- bench:${name}:begin -->`;
+  const end = `<!-- bench:${name}:end -->`;
+  const date = new Date().toISOString().slice(0, 10);
+  const block = [
+    begin,
+    "",
+    `Written by \`${command}\` on ${date}; ${machineName()}; ${runtimes}.`,
+    "",
+    markdown.trim(),
+    "",
+    end,
+  ].join("\n");
+  const text = existsSync(file) ? readFileSync(file, "utf8") : "";
+  const from = text.indexOf(begin);
+  const to = text.indexOf(end, from);
+  const updated = from >= 0 && to >= 0
+    ? text.slice(0, from) + block + text.slice(to + end.length)
+    : `${text}${text === "" || text.endsWith("\n") ? "" : "\n"}\n${block}\n`;
+  writeFileSync(file, updated);
+  const root = new URL("..", import.meta.url).pathname;
+  spawnSync(binary("deno"), ["fmt", "--quiet", resolve(file)], { cwd: root, stdio: "ignore" });
+  process.stderr.write(`wrote bench:${name} into ${file}\n`);
 }

@@ -31,6 +31,7 @@
  *   GGML_QUANTS_LIB=/tmp/libggml-quants-O3.so \
  *   GGML_QUANTS_LIB_NATIVE=/tmp/libggml-quants-native.so \
  *     deno run -A bench/kernel_vs_c_bench.ts [--passes=3] [--rounds=15] [--types=Q4_K,Q8_0]
+ *       [--markdown docs/performance.md]
  *
  * (`--c=PATH` and `--c-native=PATH` do the same as the variables.) Without a library
  * the C columns are skipped with a note and only our speeds are printed.
@@ -41,7 +42,7 @@ import { bytesFor } from "../src/model/ggml_type.ts";
 import { dequantizerOf } from "../src/convert/kernels.ts";
 import { simdKernel, simdOutputBuffer } from "../src/convert/simd/simd_kernels.ts";
 import { randomBlocks } from "./_blocks.ts";
-import { runtimeCommands, runtimeName } from "./_runner.ts";
+import { commandLine, runtimeCommands, runtimeName, writeMarkdown } from "./_runner.ts";
 
 /** The types ggml's `ggml-quants.c` has a portable `dequantize_row_*` for, slowest first. */
 const ALL_TYPES = ["Q4_K", "Q5_K", "Q8_0", "Q5_0", "Q5_1", "Q6_K", "Q2_K", "Q3_K", "Q4_0", "Q4_1"];
@@ -311,6 +312,15 @@ function driver(types: string[], rounds: number, passes: number): void {
     lines.push("", "ggml's C output equals ours bit for bit on every type measured.");
   }
   process.stdout.write(lines.join("\n") + "\n");
+  const markdown = flag("markdown") ??
+    process.argv[process.argv.indexOf("--markdown") + 1 || process.argv.length];
+  if (markdown) {
+    const libs = [c && `GGML_QUANTS_LIB=${c}`, native && `GGML_QUANTS_LIB_NATIVE=${native}`];
+    writeMarkdown(markdown, "kernel-vs-c", lines.join("\n"), {
+      command: commandLine(libs.filter((lib) => lib).join(" ")),
+      runtimes: `${deno.runtime}, ${bun.runtime}`,
+    });
+  }
 }
 
 const types = flag("types")?.split(",") ?? ALL_TYPES;

@@ -4,15 +4,20 @@
  * process. Generates the ~330 MB synthetic model on first use.
  *
  *   deno run -A bench/memory_bench.ts [--model out/bench-330.gguf] [--size-mb 330]
+ *     [--markdown docs/performance.md]
  */
 import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";
-import { runtimeCommands } from "./_runner.ts";
+import { runtimeCommands, runtimeVersions, writeMarkdown } from "./_runner.ts";
 import { ensureSyntheticModel } from "./synthetic_model.ts";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
-  options: { model: { type: "string" }, "size-mb": { type: "string" } },
+  options: {
+    model: { type: "string" },
+    "size-mb": { type: "string" },
+    markdown: { type: "string" },
+  },
 });
 const model = values.model ?? ensureSyntheticModel(Number(values["size-mb"] ?? 330));
 const runtimes = runtimeCommands("bench/_memory_case.ts");
@@ -42,3 +47,6 @@ for (const [name, command] of runtimes) {
   }
 }
 process.stdout.write(lines.join("\n") + "\n");
+if (values.markdown) {
+  writeMarkdown(values.markdown, "memory", lines.join("\n"), { runtimes: runtimeVersions() });
+}

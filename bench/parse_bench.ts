@@ -2,13 +2,26 @@
  * Parse speed of header, metadata and tensor index for the metadata-heavy vocab files,
  * beside @huggingface/gguf reading the same local files in the same run.
  *
- *   deno run -A bench/parse_bench.ts
- *   bun bench/parse_bench.ts
+ *   deno run -A bench/parse_bench.ts [--markdown docs/performance.md]
+ *   bun bench/parse_bench.ts [--markdown docs/performance.md]
  */
 import { gguf } from "@huggingface/gguf";
 import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
 import { readGguf } from "../mod.ts";
-import { type BenchResult, fixturesDir, measure, report } from "./_runner.ts";
+import {
+  type BenchResult,
+  fixturesDir,
+  measure,
+  report,
+  runtimeId,
+  writeMarkdown,
+} from "./_runner.ts";
+
+const { values } = parseArgs({
+  args: process.argv.slice(2),
+  options: { markdown: { type: "string" } },
+});
 
 const FILES = ["ggml-vocab-gpt-2.gguf", "ggml-vocab-falcon-v2.gguf"];
 const results: BenchResult[] = [];
@@ -39,4 +52,5 @@ for (const name of FILES) {
     ),
   );
 }
-report("Parse header + metadata + tensor index", results);
+const table = report("Parse header + metadata + tensor index", results);
+if (values.markdown) writeMarkdown(values.markdown, `parse-${runtimeId()}`, table);

@@ -8,7 +8,7 @@
  *    values, per source type, over the reference fixtures' tensors (ggml-made gaussian
  *    weights with outliers), relative to the weights' own RMS.
  *
- *   deno run -A bench/requantize_bench.ts [--size-mb 330]
+ *   deno run -A bench/requantize_bench.ts [--size-mb 330] [--markdown docs/performance.md]
  *   bun bench/requantize_bench.ts [--size-mb 330]
  */
 import {
@@ -33,12 +33,12 @@ import {
   readGguf,
 } from "../mod.ts";
 import { encodeGgufHeader } from "../advanced.ts";
-import { fixturesDir, runtimeName } from "./_runner.ts";
+import { fixturesDir, runtimeName, writeMarkdown } from "./_runner.ts";
 import { ensureSyntheticModel, syntheticTensors } from "./synthetic_model.ts";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
-  options: { "size-mb": { type: "string" } },
+  options: { "size-mb": { type: "string" }, markdown: { type: "string" } },
 });
 const sizeMb = Number(values["size-mb"] ?? 330);
 
@@ -47,7 +47,11 @@ const POLICIES: [string, ConversionPolicy][] = [
   ["--requantize Q8_0", { requantize: "Q8_0" }],
   ["--requantize Q4_0", { requantize: "Q4_0" }],
 ];
-const out = (text: string) => process.stdout.write(text + "\n");
+const printed: string[] = [];
+const out = (text: string) => {
+  printed.push(text);
+  process.stdout.write(text + "\n");
+};
 const mb = (bytes: number) => (bytes / 1e6).toFixed(0);
 
 // 1. File to file on the bench model.
@@ -140,3 +144,4 @@ for (const [type, s] of [...sums].sort()) {
     }% | ${q4.toPrecision(3)} | ${(q4 / rms * 100).toFixed(2)}% |`,
   );
 }
+if (values.markdown) writeMarkdown(values.markdown, "requantize", printed.join("\n"));

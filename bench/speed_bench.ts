@@ -15,12 +15,13 @@
  * same command shows the scaling on a 16-core machine.
  *
  *   deno run -A bench/speed_bench.ts [--size-mb 330] [--runs 3] [--threads 1,2,all,default]
+ *     [--markdown docs/performance.md]
  */
 import { spawnSync } from "node:child_process";
 import { cpus } from "node:os";
 import { rmSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { binary } from "./_runner.ts";
+import { binary, runtimeVersions, writeMarkdown } from "./_runner.ts";
 import { ensureSyntheticModel } from "./synthetic_model.ts";
 
 const { values } = parseArgs({
@@ -29,6 +30,7 @@ const { values } = parseArgs({
     "size-mb": { type: "string", default: "330" },
     runs: { type: "string", default: "3" },
     threads: { type: "string", default: "1,2,all,default" },
+    markdown: { type: "string" },
   },
 });
 const cores = navigator.hardwareConcurrency;
@@ -302,3 +304,6 @@ for (const r of rows) {
   );
 }
 process.stdout.write(lines.join("\n") + "\n");
+if (values.markdown) {
+  writeMarkdown(values.markdown, "speed", lines.join("\n"), { runtimes: runtimeVersions() });
+}

@@ -29,8 +29,8 @@ export interface ConvertOptions {
    * values, every core the runtime reports — less one for a file or stream output that
    * only dequantizes (its writes take a core) — and 1 for smaller conversions, or where
    * there are no worker threads or no `SharedArrayBuffer`. Output bytes are the same for
-   * any number. With more than one, tensors converted in memory are views of
-   * `SharedArrayBuffer`s.
+   * any number. Tensors converted in memory are ordinary `ArrayBuffer`s whatever the
+   * number.
    */
   threads?: number;
   /** Stops the conversion between chunks with the signal's reason. */
@@ -89,8 +89,8 @@ export function prepareConversion(
   const plan = planConversion(model, policy);
   const work = plan.reduce((sum, p) => sum + (p.action === "keep" ? 0 : p.info.elements), 0);
   // Written out as float32, the output is several times the input: one core goes to the
-  // writes (measured on 2 cores: one converting thread beside the writes is the fastest),
-  // unless requantizing, where conversion is the larger part.
+  // writes, which run beside the conversion, unless requantizing, where conversion is the
+  // larger part.
   const writeBound = withHeader && !plan.some((p) => p.action === "requantize");
   const threads = checkThreads(options.threads, work, writeBound ? 1 : 0);
   const header = withHeader ? convertedHeader(model, plan) : undefined;

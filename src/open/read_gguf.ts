@@ -24,7 +24,7 @@ export type ReadGgufOptions = ReadOptions;
  * @param options `lenient` to accept defects ggml refuses; `access` to force mmap or reads;
  *   a `signal` to stop reading.
  * @returns The parsed header.
- * @throws {GgufError} When the file is not valid GGUF (see the error codes in the README);
+ * @throws {GgufError} When the file is not valid GGUF (docs/errors.md lists the codes);
  *   `ABORTED`, with the signal's reason as its `cause`, when the signal fires.
  *
  * @example

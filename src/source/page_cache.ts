@@ -89,10 +89,7 @@ function load(): Fadvise | null {
  * Asks the kernel to drop a file's cached pages; the file itself is untouched (dirty pages
  * are written back, not lost). The file sink does this for an output it is about to
  * replace: those pages are dead once the new file is renamed over it, and dropped first
- * they make room for the new file's pages instead of other files' being evicted. (On a
- * virtual machine that hands freed memory back to its host, page-cache pages are also much
- * faster to write when they were freed moments before: replacing the bench model's 1.7 GB
- * output took 1.61–1.78 s instead of 2.19–2.72 s.)
+ * they make room for the new file's pages instead of other files' being evicted.
  *
  * @param path The file.
  * @returns `true` if the kernel took the advice, `false` where it could not be given.

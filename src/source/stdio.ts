@@ -18,9 +18,15 @@ const STDIN_READ_BYTES = 256 * 1024;
  * @returns The process's stdin; reading pulls from it as the consumer asks.
  * @throws {GgufError} `IO` when standard input is a directory.
  *
- * @example
- * ```ts ignore
- * const model = await openGgufStream(stdinStream());
+ * @example Read the model from standard input
+ * `convert.ts - -o OUT` reads it this way.
+ * ```ts
+ * import { stdinStream } from "./stdio.ts";
+ * import assert from "node:assert/strict";
+ * // Pass it to readGgufStream() or convertStream() as any other byte stream; nothing is
+ * // read until the consumer asks.
+ * const input = stdinStream();
+ * assert.ok(input instanceof ReadableStream);
  * ```
  */
 export function stdinStream(): ReadableStream<Uint8Array> {
@@ -109,9 +115,14 @@ function writeAll(fd: number, bytes: Uint8Array): Promise<void> {
  *
  * @returns A sink writing to stdout.
  *
- * @example
- * ```ts ignore
- * await writeConverted(model, plan, stdoutSink(), { header });
+ * @example Write bytes to standard output
+ * `writeConvertedModel(model, () => Promise.resolve(stdoutSink()))` writes a converted
+ * model there, as `convert.ts MODEL -o -` does.
+ * ```ts
+ * import { stdoutSink } from "./stdio.ts";
+ * const sink = stdoutSink();
+ * await sink.write(new TextEncoder().encode("converted bytes go here\n"));
+ * await sink.commit();
  * ```
  */
 export function stdoutSink(): ByteSink {

@@ -1,7 +1,7 @@
 /**
  * The SIMD kernels: ggml's legacy and K-quant types dequantized, and Q8_0 and Q4_0
- * quantized, by WebAssembly SIMD (asm/src/dequant.ts, compiled into `_dequant_wasm.ts`),
- * 2–3× the portable kernels' speed, bit for bit the same values. Input is copied into the
+ * quantized, by WebAssembly SIMD (asm/src/dequant.ts, compiled into `_dequant_wasm.ts`):
+ * faster than the portable kernels, bit for bit the same values. Input is copied into the
  * module's memory a cache-sized piece at a time; dequantized values are written straight
  * into a buffer made by {@linkcode simdOutputBuffer} (a memory of its own: the chunk loop's
  * output buffers), or copied out into any other array. Where WebAssembly or its SIMD is
@@ -113,7 +113,7 @@ function sharedInstance(): Instance | null {
 /**
  * A zeroed buffer the SIMD kernels write float32 values into directly, where they run: a
  * view of a WebAssembly memory of its own, so a kernel given a `Float32Array` over it skips
- * copying its values out (Q4_K in 4 MiB steps: 2.6–2.8 against 1.9 G weights/s). Where
+ * copying its values out. Where
  * WebAssembly SIMD cannot run (or has no memory to spare), an ordinary buffer. The chunk
  * loop's output buffers and the requantization pass are made this way.
  *
