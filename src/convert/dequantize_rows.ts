@@ -4,9 +4,8 @@
  * @module
  */
 import type { ConvertedTensor } from "../model/conversion.ts";
-import { GgufError } from "../model/errors.ts";
 import { bytesFor, requireGgmlType } from "../model/ggml_type.ts";
-import { dequantizerOf } from "./kernels.ts";
+import { checkRowRange, rowDequantizer } from "./_rows.ts";
 
 /**
  * Dequantizes chosen rows of a tensor on demand — an embedding lookup without the whole
@@ -40,14 +39,7 @@ export function dequantizeRows(
 ): Float32Array {
   const rowLength = tensor.shape[0];
   const rows = tensor.info.elements / rowLength;
-  if (
-    !Number.isSafeInteger(firstRow) || !Number.isSafeInteger(rowCount) || firstRow < 0 ||
-    rowCount < 0 || firstRow + rowCount > rows
-  ) {
-    throw new TypeError(
-      `Rows ${firstRow}..${firstRow + rowCount} are outside tensor "${tensor.name}" (${rows} rows)`,
-    );
-  }
+  checkRowRange(tensor.name, firstRow, rowCount, rows);
   const count = rowCount * rowLength;
   const out = dst ?? new Float32Array(count);
   if (out.length < count) throw new TypeError(`dst holds ${out.length} values, ${count} needed`);
@@ -56,25 +48,7 @@ export function dequantizeRows(
     return out.subarray(0, count);
   }
   const traits = requireGgmlType(tensor.type);
-  const dequantizer = dequantizerOf(traits);
-  if (dequantizer === undefined) {
-    throw new GgufError(
-      "UNSUPPORTED_TYPE",
-      `Cannot dequantize rows of "${tensor.name}": gguf-stream has no ${traits.name} kernel`,
-    );
-  }
-  if (!tensor.littleEndian && !dequantizer.endianAware) {
-    throw new GgufError(
-      "UNSUPPORTED_BYTE_ORDER",
-      `Cannot dequantize rows of "${tensor.name}": ${traits.name} blocks in a big-endian file are not supported`,
-    );
-  }
-  if (rowLength % traits.blockSize !== 0) {
-    throw new GgufError(
-      "BAD_BLOCK_SIZE",
-      `Cannot dequantize rows of "${tensor.name}": its rows are not whole ${traits.name} blocks`,
-    );
-  }
+  const dequantizer = rowDequantizer(tensor.name, traits, tensor.littleEndian, rowLength);
   const rowBytes = bytesFor(traits, rowLength);
   const src = tensor.data.subarray(firstRow * rowBytes, (firstRow + rowCount) * rowBytes);
   dequantizer.kernel(src, out, count / traits.blockSize, tensor.littleEndian);

@@ -8,7 +8,7 @@
 import type { ConversionPolicy, TensorPlan } from "../model/conversion.ts";
 import { GgufError } from "../model/errors.ts";
 import { requireGgmlType } from "../model/ggml_type.ts";
-import { type GgufMetadataEntry, GgufValueType } from "../model/gguf_file.ts";
+import { type GgufMetadataEntry, GgufValueType, INTEGER_VALUE_TYPES } from "../model/gguf_file.ts";
 import type { GgufModel } from "../model/gguf_model.ts";
 import { type EncodedGgufHeader, encodeGgufHeader } from "../format/encode_header.ts";
 import { conversionWarnings, planConversion } from "./plan.ts";
@@ -132,15 +132,6 @@ const FILE_TYPES: Readonly<Record<string, number>> = {
   MXFP4: 38,
 };
 
-const INTEGER_TYPES: ReadonlySet<number> = new Set([
-  GgufValueType.UINT8,
-  GgufValueType.INT8,
-  GgufValueType.UINT16,
-  GgufValueType.INT16,
-  GgufValueType.UINT32,
-  GgufValueType.INT32,
-]);
-
 /**
  * The output's `general.file_type`: 0 when every tensor is F32, otherwise the file type of
  * the non-F32 type holding the most weights; `undefined` to keep the input's value (no
@@ -222,7 +213,7 @@ export function convertedHeader(
       return { ...entry, type: GgufValueType.UINT32, value: alignment };
     }
     if (entry.key !== "general.file_type" || fileType === undefined) return entry;
-    if (!INTEGER_TYPES.has(entry.type)) return entry;
+    if (!INTEGER_VALUE_TYPES.has(entry.type)) return entry;
     return { ...entry, value: fileType };
   });
   return encodeGgufHeader({

@@ -8,7 +8,7 @@ import { formatInteger, GgufError } from "../model/errors.ts";
 import { bytesFor, requireGgmlType } from "../model/ggml_type.ts";
 import type { TensorInfo } from "../model/gguf_file.ts";
 import type { GgufModel } from "../model/gguf_model.ts";
-import { dequantizerOf } from "./kernels.ts";
+import { checkRowRange, rowDequantizer } from "./_rows.ts";
 
 /** Which rows {@linkcode readTensorRows} reads. */
 export interface TensorRowsOptions {
@@ -66,35 +66,10 @@ export async function readTensorRows(
   const rows = info.shape.reduce((product, size, d) => d === 0 ? product : product * size, 1);
   const firstRow = options.firstRow ?? 0;
   const rowCount = options.rowCount ?? rows - firstRow;
-  if (
-    !Number.isSafeInteger(firstRow) || !Number.isSafeInteger(rowCount) || firstRow < 0 ||
-    rowCount < 0 || firstRow + rowCount > rows
-  ) {
-    throw new TypeError(
-      `Rows ${firstRow}..${firstRow + rowCount} are outside tensor "${name}" (${rows} rows)`,
-    );
-  }
+  checkRowRange(name, firstRow, rowCount, rows);
   const traits = requireGgmlType(info.type);
-  const dequantizer = dequantizerOf(traits);
-  if (dequantizer === undefined) {
-    throw new GgufError(
-      "UNSUPPORTED_TYPE",
-      `Cannot dequantize "${name}": gguf-stream has no ${traits.name} kernel (integer types have no float form)`,
-    );
-  }
   const littleEndian = part.header.littleEndian;
-  if (!littleEndian && !dequantizer.endianAware) {
-    throw new GgufError(
-      "UNSUPPORTED_BYTE_ORDER",
-      `Cannot dequantize "${name}": ${traits.name} blocks in a big-endian file are not supported`,
-    );
-  }
-  if (rowLength % traits.blockSize !== 0) {
-    throw new GgufError(
-      "BAD_BLOCK_SIZE",
-      `Cannot dequantize rows of "${name}": its rows (${rowLength} values) are not whole ${traits.name} blocks of ${traits.blockSize}`,
-    );
-  }
+  const dequantizer = rowDequantizer(name, traits, littleEndian, rowLength);
   const count = rowCount * rowLength;
   const out = options.into ?? new Float32Array(count);
   if (out.length < count) throw new TypeError(`into holds ${out.length} values, ${count} needed`);

@@ -25,6 +25,18 @@ export const GgufValueType = {
 /** A GGUF metadata value type id (0–12). */
 export type GgufValueType = typeof GgufValueType[keyof typeof GgufValueType];
 
+/** The integer value types, 8 to 64 bits, signed and unsigned. */
+export const INTEGER_VALUE_TYPES: ReadonlySet<number> = new Set([
+  GgufValueType.UINT8,
+  GgufValueType.INT8,
+  GgufValueType.UINT16,
+  GgufValueType.INT16,
+  GgufValueType.UINT32,
+  GgufValueType.INT32,
+  GgufValueType.UINT64,
+  GgufValueType.INT64,
+]);
+
 /** The upper-case name of each {@linkcode GgufValueType}, indexed by id. */
 export const GGUF_VALUE_TYPE_NAMES: readonly string[] = [
   "UINT8",

@@ -11,6 +11,7 @@ import {
   type GgufArray,
   type GgufMetadataEntry,
   GgufValueType,
+  INTEGER_VALUE_TYPES,
   type TensorInfo,
 } from "./gguf_file.ts";
 
@@ -61,17 +62,6 @@ export interface ModelInfoInput {
   /** The tensor index. */
   tensors: readonly TensorInfo[];
 }
-
-const INTEGER_TYPES: ReadonlySet<number> = new Set([
-  GgufValueType.UINT8,
-  GgufValueType.INT8,
-  GgufValueType.UINT16,
-  GgufValueType.INT16,
-  GgufValueType.UINT32,
-  GgufValueType.INT32,
-  GgufValueType.UINT64,
-  GgufValueType.INT64,
-]);
 
 function badType(key: string, expected: string, entry: GgufMetadataEntry): GgufError {
   const found = entry.type === GgufValueType.ARRAY
@@ -126,7 +116,7 @@ export function modelInfo(file: ModelInfoInput): ModelInfo {
   const count = (key: string): number | undefined => {
     const entry = entryOf(key);
     if (entry === undefined) return undefined;
-    if (!INTEGER_TYPES.has(entry.type)) throw badType(key, "an integer", entry);
+    if (!INTEGER_VALUE_TYPES.has(entry.type)) throw badType(key, "an integer", entry);
     return safeInteger(key, entry.value as number | bigint, entry);
   };
   const float = (key: string): number | undefined => {
@@ -142,7 +132,7 @@ export function modelInfo(file: ModelInfoInput): ModelInfo {
     const entry = entryOf(key);
     if (entry?.type !== GgufValueType.ARRAY) return count(key);
     const array = entry.value as GgufArray;
-    if (!INTEGER_TYPES.has(array.elementType)) throw badType(key, "integers", entry);
+    if (!INTEGER_VALUE_TYPES.has(array.elementType)) throw badType(key, "integers", entry);
     return Array.from(
       array.values as ArrayLike<number | bigint>,
       (v) => safeInteger(key, v, entry),
