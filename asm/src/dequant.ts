@@ -227,6 +227,193 @@ export function q6_k(src: usize, dst: usize, blocks: i32, fp16: usize): void {
   }
 }
 
+/**
+ * Q2_K: 84 bytes, 16 scale bytes (scale low nibble, min high), 64 bytes of 2-bit quants,
+ * half d, half dmin; w = (d·scale)·q − dmin·min, each product rounded as in C.
+ */
+export function q2_k(src: usize, dst: usize, blocks: i32, fp16: usize): void {
+  const three = i8x16.splat(3);
+  for (let b = 0; b < blocks; b++, src += 84, dst += 1024) {
+    const d = half(fp16, src + 80);
+    const dmin = half(fp16, src + 82);
+    for (let n = 0; n < 2; n++) {
+      const a = v128.load(src + 16 + 32 * <usize>n);
+      const c = v128.load(src + 32 + 32 * <usize>n);
+      for (let j = 0; j < 4; j++) {
+        const shift = 2 * j;
+        const sa = <u32>load<u8>(src + 8 * <usize>n + 2 * <usize>j);
+        const sc = <u32>load<u8>(src + 8 * <usize>n + 2 * <usize>j + 1);
+        const out = dst + 512 * <usize>n + 128 * <usize>j;
+        storeScaledSub(
+          out,
+          v128.and(i8x16.shr_u(a, shift), three),
+          f32x4.splat(d * <f32>(sa & 15)),
+          f32x4.splat(dmin * <f32>(sa >> 4)),
+        );
+        storeScaledSub(
+          out + 64,
+          v128.and(i8x16.shr_u(c, shift), three),
+          f32x4.splat(d * <f32>(sc & 15)),
+          f32x4.splat(dmin * <f32>(sc >> 4)),
+        );
+      }
+    }
+  }
+}
+
+/** Q3_K's 6-bit scale `i` (0–15) from its 12 packed bytes at `k`, less 32. */
+@inline function q3kScale(k: usize, i: i32): i32 {
+  const low = i < 8 ? <i32>load<u8>(k + <usize>i) & 15 : <i32>load<u8>(k + <usize>(i - 8)) >> 4;
+  const high = (<i32>load<u8>(k + 8 + <usize>(i & 3)) >> (2 * (i >> 2))) & 3;
+  return (low | (high << 4)) - 32;
+}
+
+/**
+ * Q3_K: 110 bytes, 32 bytes of high bits, 64 of 2-bit quants, 12 of packed 6-bit scales,
+ * half d; w = (d·(scale − 32))·(q − (high bit ? 0 : 4)), each product rounded as in C.
+ */
+export function q3_k(src: usize, dst: usize, blocks: i32, fp16: usize): void {
+  const three = i8x16.splat(3);
+  const four = i8x16.splat(4);
+  for (let b = 0; b < blocks; b++, src += 110, dst += 1024) {
+    const d = half(fp16, src + 108);
+    const h0 = v128.load(src);
+    const h1 = v128.load(src, 16);
+    for (let n = 0; n < 2; n++) {
+      const a = v128.load(src + 32 + 32 * <usize>n);
+      const c = v128.load(src + 48 + 32 * <usize>n);
+      for (let j = 0; j < 4; j++) {
+        const shift = 2 * j;
+        const bitValue: i32 = 1 << (4 * n + j);
+        const bit = i8x16.splat(<i8>bitValue);
+        // q − 4 where the high bit is clear, q where it is set.
+        const ha = i8x16.eq(v128.and(h0, bit), bit);
+        const hc = i8x16.eq(v128.and(h1, bit), bit);
+        const qa = i8x16.sub(v128.and(i8x16.shr_u(a, shift), three), v128.andnot(four, ha));
+        const qc = i8x16.sub(v128.and(i8x16.shr_u(c, shift), three), v128.andnot(four, hc));
+        const out = dst + 512 * <usize>n + 128 * <usize>j;
+        const s = 8 * n + 2 * j;
+        storeScaled(out, qa, f32x4.splat(d * <f32>q3kScale(src + 96, s)));
+        storeScaled(out + 64, qc, f32x4.splat(d * <f32>q3kScale(src + 96, s + 1)));
+      }
+    }
+  }
+}
+
+/** ggml's `kvalues_iq4nl`, the 16 levels of IQ4_NL and IQ4_XS, as i8 lanes. */
+@inline function iq4Levels(): v128 {
+  return i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+}
+
+/** IQ4_NL: 18 bytes, half d and 16 bytes of nibbles indexing the levels; w = d·level. */
+export function iq4_nl(src: usize, dst: usize, blocks: i32, fp16: usize): void {
+  const levels = iq4Levels();
+  const mask = i8x16.splat(15);
+  for (let b = 0; b < blocks; b++, src += 18, dst += 128) {
+    const d = f32x4.splat(half(fp16, src));
+    const q = v128.load(src, 2);
+    storeScaled(dst, i8x16.swizzle(levels, v128.and(q, mask)), d);
+    storeScaled(dst + 64, i8x16.swizzle(levels, i8x16.shr_u(q, 4)), d);
+  }
+}
+
+/**
+ * IQ4_XS: 136 bytes, half d, 16 high scale bits, 4 bytes of low scale nibbles, 128 bytes
+ * of nibbles indexing the levels; w = (d·(scale − 32))·level, each product rounded as in C.
+ */
+export function iq4_xs(src: usize, dst: usize, blocks: i32, fp16: usize): void {
+  const levels = iq4Levels();
+  const mask = i8x16.splat(15);
+  for (let b = 0; b < blocks; b++, src += 136, dst += 1024) {
+    const d = half(fp16, src);
+    const high = <i32>load<u16>(src, 2);
+    for (let ib = 0; ib < 8; ib++) {
+      const low = (<i32>load<u8>(src + 4 + (<usize>ib >> 1)) >> (4 * (ib & 1))) & 15;
+      const scale = low | (((high >> (2 * ib)) & 3) << 4);
+      const dl = f32x4.splat(d * <f32>(scale - 32));
+      const q = v128.load(src + 8 + 16 * <usize>ib);
+      storeScaled(dst + 128 * <usize>ib, i8x16.swizzle(levels, v128.and(q, mask)), dl);
+      storeScaled(dst + 128 * <usize>ib + 64, i8x16.swizzle(levels, i8x16.shr_u(q, 4)), dl);
+    }
+  }
+}
+
+/**
+ * MXFP4: 17 bytes, an E8M0 exponent e and 16 bytes of FP4 (E2M1) nibbles;
+ * w = level·2^(e − 128) (ggml's GGML_E8M0_TO_FP32_HALF: half the E8M0 value).
+ */
+export function mxfp4(src: usize, dst: usize, blocks: i32, fp16: usize): void {
+  const levels = i8x16(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
+  const mask = i8x16.splat(15);
+  for (let b = 0; b < blocks; b++, src += 17, dst += 128) {
+    const e = <u32>load<u8>(src);
+    // 2^(e − 128): a subnormal float for e < 2, else the biased exponent e − 1.
+    const d = f32x4.splat(reinterpret<f32>(e < 2 ? <u32>0x00200000 << e : (e - 1) << 23));
+    const q = v128.load(src, 1);
+    storeScaled(dst, i8x16.swizzle(levels, v128.and(q, mask)), d);
+    storeScaled(dst + 64, i8x16.swizzle(levels, i8x16.shr_u(q, 4)), d);
+  }
+}
+
+/**
+ * The trits of 16 bytes as i8 lanes −1, 0 or 1: byte·p (mod 256), times 3, shifted right
+ * by 8 (ggml's base-3 fixed-point digits), with p per lane from the i16 lanes `pLow`
+ * (lanes 0–7) and `pHigh` (lanes 8–15).
+ */
+@inline function trits(v: v128, pLow: v128, pHigh: v128): v128 {
+  const byte = i16x8.splat(255);
+  const three = i16x8.splat(3);
+  const lo = v128.and(i16x8.mul(i16x8.extend_low_i8x16_u(v), pLow), byte);
+  const hi = v128.and(i16x8.mul(i16x8.extend_high_i8x16_u(v), pHigh), byte);
+  const digits = i8x16.narrow_i16x8_u(
+    i16x8.shr_u(i16x8.mul(lo, three), 8),
+    i16x8.shr_u(i16x8.mul(hi, three), 8),
+  );
+  return i8x16.sub(digits, i8x16.splat(1));
+}
+
+/**
+ * TQ1_0: 54 bytes, 48 bytes of five trits each, 4 bytes of four trits each, half d;
+ * w = (trit − 1)·d, in ggml's order (digit n of bytes 0–31, then of 32–47, then of 48–51).
+ */
+export function tq1_0(src: usize, dst: usize, blocks: i32, fp16: usize): void {
+  for (let b = 0; b < blocks; b++, src += 54, dst += 1024) {
+    const d = f32x4.splat(half(fp16, src + 52));
+    const a = v128.load(src);
+    const c = v128.load(src, 16);
+    const e = v128.load(src, 32);
+    let p: i16 = 1;
+    for (let n = 0; n < 5; n++, p *= 3) {
+      const pv = i16x8.splat(p);
+      storeScaled(dst + 128 * <usize>n, trits(a, pv, pv), d);
+      storeScaled(dst + 128 * <usize>n + 64, trits(c, pv, pv), d);
+      storeScaled(dst + 640 + 64 * <usize>n, trits(e, pv, pv), d);
+    }
+    // The last 16: digit n of byte 48 + j is weight 4n + j.
+    const h = i32x4.splat(load<u32>(src, 48));
+    storeScaled(dst + 960, trits(h, i16x8(1, 1, 1, 1, 3, 3, 3, 3), i16x8(9, 9, 9, 9, 27, 27, 27, 27)), d);
+  }
+}
+
+/** TQ2_0: 66 bytes, 64 bytes of 2-bit quants and half d; w = (q − 1)·d. */
+export function tq2_0(src: usize, dst: usize, blocks: i32, fp16: usize): void {
+  const three = i8x16.splat(3);
+  const one = i8x16.splat(1);
+  for (let b = 0; b < blocks; b++, src += 66, dst += 1024) {
+    const d = f32x4.splat(half(fp16, src + 64));
+    for (let n = 0; n < 2; n++) {
+      const a = v128.load(src + 32 * <usize>n);
+      const c = v128.load(src + 32 * <usize>n + 16);
+      for (let l = 0; l < 4; l++) {
+        const shift = 2 * l;
+        const out = dst + 512 * <usize>n + 128 * <usize>l;
+        storeScaled(out, i8x16.sub(v128.and(i8x16.shr_u(a, shift), three), one), d);
+        storeScaled(out + 64, i8x16.sub(v128.and(i8x16.shr_u(c, shift), three), one), d);
+      }
+    }
+  }
+}
+
 // ---- Quantization --------------------------------------------------------------------
 
 /** The bits of the IEEE half nearest `x` (ties to even), for a finite x ≥ 0. */

@@ -1,6 +1,7 @@
 /**
- * The SIMD kernels: ggml's legacy and K-quant types dequantized, and Q8_0 and Q4_0
- * quantized, by WebAssembly SIMD (asm/src/dequant.ts, compiled into `_dequant_wasm.ts`),
+ * The SIMD kernels: ggml's legacy and K-quant types, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0 and
+ * MXFP4 dequantized, and Q8_0 and Q4_0 quantized, by WebAssembly SIMD (asm/src/dequant.ts,
+ * compiled into `_dequant_wasm.ts`),
  * 2–3× the portable kernels' speed, bit for bit the same values. Input is copied into the
  * module's memory a cache-sized piece at a time; dequantized values are written straight
  * into a buffer made by {@linkcode simdOutputBuffer} (a memory of its own: the chunk loop's
@@ -32,9 +33,16 @@ const TYPES: ReadonlyMap<number, readonly [string, number, number]> = new Map([
   [6, ["q5_0", 32, 22]],
   [7, ["q5_1", 32, 24]],
   [8, ["q8_0", 32, 34]],
+  [10, ["q2_k", 256, 84]],
+  [11, ["q3_k", 256, 110]],
   [12, ["q4_k", 256, 144]],
   [13, ["q5_k", 256, 176]],
   [14, ["q6_k", 256, 210]],
+  [20, ["iq4_nl", 32, 18]],
+  [23, ["iq4_xs", 256, 136]],
+  [34, ["tq1_0", 256, 54]],
+  [35, ["tq2_0", 256, 66]],
+  [39, ["mxfp4", 32, 17]],
 ]);
 
 type WasmKernel = (src: number, dst: number, blocks: number, fp16: number) => void;
@@ -144,7 +152,8 @@ export function simdOutputBuffer(length: number): Uint8Array {
  * once {@linkcode simdKernel} has tried).
  *
  * @param id The ggml type id.
- * @returns `true` for Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K and Q6_K.
+ * @returns `true` for Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL,
+ * IQ4_XS, TQ1_0, TQ2_0 and MXFP4.
  *
  * @example
  * ```ts
