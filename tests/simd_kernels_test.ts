@@ -46,6 +46,7 @@ const SIMD_TYPES = [
   "TQ1_0",
   "TQ2_0",
   "MXFP4",
+  "NVFP4",
 ];
 
 test(
@@ -57,13 +58,13 @@ test(
   },
 );
 
-test("the SIMD types are the legacy and K-quants, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0 and MXFP4", () => {
+test("the SIMD types are the legacy and K-quants, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, MXFP4, NVFP4", () => {
   for (const name of SIMD_TYPES) {
     const id = ggmlType(name)!.id;
     assert.ok(hasSimdKernel(id), name);
     assert.ok(simdKernel(id) !== undefined, `${name}: WebAssembly SIMD runs in ${RUNTIME}`);
   }
-  for (const name of ["F32", "F16", "BF16", "Q1_0", "IQ2_XXS", "NVFP4"]) {
+  for (const name of ["F32", "F16", "BF16", "Q1_0", "Q2_0", "IQ2_XXS"]) {
     assert.equal(hasSimdKernel(ggmlType(name)!.id), false, name);
   }
 });

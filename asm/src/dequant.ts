@@ -355,6 +355,37 @@ export function mxfp4(src: usize, dst: usize, blocks: i32, fp16: usize): void {
   }
 }
 
+/** Half a UE4M3 scale (ggml's ggml_ue4m3_to_fp32: 0x7f is 0, bit 7 is ignored). */
+@inline function ue4m3Half(x: u32): f32 {
+  if (x == 0x7f) return 0;
+  const e = (x >> 3) & 15;
+  const m = x & 7;
+  // m·2^−10 when e is 0 (exact), else (1 + m/8)·2^(e − 8), built from its bits.
+  return e == 0 ? <f32>m * reinterpret<f32>(0x3a800000) : reinterpret<f32>(((e + 119) << 23) | (m << 20));
+}
+
+/**
+ * NVFP4: 36 bytes, 4 UE4M3 scales and 32 bytes of FP4 nibbles, 4 runs of 16 weights
+ * (the low nibbles of a run's 8 bytes, then their high nibbles); w = level·scale/2.
+ */
+export function nvfp4(src: usize, dst: usize, blocks: i32, fp16: usize): void {
+  const levels = i8x16(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
+  const mask = i8x16.splat(15);
+  for (let b = 0; b < blocks; b++, src += 36, dst += 256) {
+    for (let h: usize = 0; h < 2; h++) {
+      const q = v128.load(src + 4 + 16 * h);
+      const lo = v128.and(q, mask);
+      const hi = i8x16.shr_u(q, 4);
+      const first = i8x16.shuffle(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+      const second = i8x16.shuffle(lo, hi, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+      const d0 = f32x4.splat(ue4m3Half(<u32>load<u8>(src + 2 * h)));
+      const d1 = f32x4.splat(ue4m3Half(<u32>load<u8>(src + 2 * h + 1)));
+      storeScaled(dst + 128 * h, i8x16.swizzle(levels, first), d0);
+      storeScaled(dst + 128 * h + 64, i8x16.swizzle(levels, second), d1);
+    }
+  }
+}
+
 /**
  * The trits of 16 bytes as i8 lanes −1, 0 or 1: byte·p (mod 256), times 3, shifted right
  * by 8 (ggml's base-3 fixed-point digits), with p per lane from the i16 lanes `pLow`

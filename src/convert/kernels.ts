@@ -60,10 +60,10 @@ export type QuantizeKernel = (src: Float32Array, dst: Uint8Array, blocks: number
 /** A type's dequantizer, and whether it reads multi-byte fields in either byte order. */
 export interface Dequantizer {
   /**
-   * The kernel: `blocks` whole blocks from `src` to float32 values in `dst`. For the types
-   * {@linkcode hasSimdKernel} names (legacy and K-quants, IQ4, TQ, MXFP4) it runs the SIMD
-   * kernel (`simd/simd_kernels.ts`) on little-endian blocks where WebAssembly SIMD is available,
-   * the portable one otherwise: the same values either way.
+   * The kernel: `blocks` whole blocks from `src` to float32 values in `dst`. For the
+   * types {@linkcode hasSimdKernel} names (legacy and K-quants, IQ4, TQ, MXFP4, NVFP4) it
+   * runs the SIMD kernel (`simd/simd_kernels.ts`) on little-endian blocks where
+   * WebAssembly SIMD is available, the portable one otherwise: the same values either way.
    */
   readonly kernel: DequantizeKernel;
   /** The portable JavaScript kernel (what `kernel` falls back to). */

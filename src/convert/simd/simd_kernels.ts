@@ -1,8 +1,8 @@
 /**
- * The SIMD kernels: ggml's legacy and K-quant types, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0 and
- * MXFP4 dequantized, and Q8_0 and Q4_0 quantized, by WebAssembly SIMD (asm/src/dequant.ts,
- * compiled into `_dequant_wasm.ts`),
- * 2–3× the portable kernels' speed, bit for bit the same values. Input is copied into the
+ * The SIMD kernels: ggml's legacy and K-quant types, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, MXFP4 and
+ * NVFP4 dequantized, and Q8_0 and Q4_0 quantized, by WebAssembly SIMD (asm/src/dequant.ts,
+ * compiled into `_dequant_wasm.ts`), 2–3× the portable kernels' speed, bit for bit the
+ * same values. Input is copied into the
  * module's memory a cache-sized piece at a time; dequantized values are written straight
  * into a buffer made by {@linkcode simdOutputBuffer} (a memory of its own: the chunk loop's
  * output buffers), or copied out into any other array. Where WebAssembly or its SIMD is
@@ -43,6 +43,7 @@ const TYPES: ReadonlyMap<number, readonly [string, number, number]> = new Map([
   [34, ["tq1_0", 256, 54]],
   [35, ["tq2_0", 256, 66]],
   [39, ["mxfp4", 32, 17]],
+  [40, ["nvfp4", 64, 36]],
 ]);
 
 type WasmKernel = (src: number, dst: number, blocks: number, fp16: number) => void;
@@ -153,7 +154,7 @@ export function simdOutputBuffer(length: number): Uint8Array {
  *
  * @param id The ggml type id.
  * @returns `true` for Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL,
- * IQ4_XS, TQ1_0, TQ2_0 and MXFP4.
+ * IQ4_XS, TQ1_0, TQ2_0, MXFP4 and NVFP4.
  *
  * @example
  * ```ts
