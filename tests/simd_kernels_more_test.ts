@@ -1,10 +1,10 @@
 /**
- * The SIMD dequantizers of Q2_K, Q3_K, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, MXFP4 and NVFP4 against the
- * portable kernels (which give ggml's bits on every fixture tensor: simd_kernels_test.ts
+ * The SIMD dequantizers of Q2_K, Q3_K, the IQ types, TQ1_0, TQ2_0, MXFP4 and NVFP4 against
+ * the portable kernels (which give ggml's bits on every fixture tensor: simd_kernels_test.ts
  * checks both against the fixtures), on random blocks whose scales include the edges: zeros
  * of both signs, subnormal halves, the largest normal, infinities and NaNs (and every byte
- * scale of MXFP4 and NVFP4). Blocks start at odd byte offsets; values go into an ordinary array and, in
- * place, into a buffer of the module's own memory. Outputs must be the same float32 bits,
+ * scale of MXFP4 and NVFP4). Blocks start at odd byte offsets; values go into an ordinary
+ * array and, in place, into a buffer of the module's own memory. Outputs must be the same float32 bits,
  * two NaNs excepted (see kernel_speed_equivalence_test.ts for why their payloads differ).
  */
 import assert from "node:assert/strict";
@@ -21,6 +21,14 @@ const CASES: [string, number[]][] = [
   ["IQ4_XS", [0]],
   ["TQ1_0", [52]],
   ["TQ2_0", [64]],
+  ["IQ2_XXS", [0]],
+  ["IQ2_XS", [0]],
+  ["IQ2_S", [0]],
+  ["IQ3_XXS", [0]],
+  ["IQ3_S", [0]],
+  ["IQ1_S", [0]],
+  // Its half is spread over the top nibbles of 4 scale words: random, every exponent.
+  ["IQ1_M", []],
   // Their scales are bytes (E8M0, UE4M3), and random bytes take all 256 values.
   ["MXFP4", []],
   ["NVFP4", []],

@@ -445,6 +445,253 @@ export function tq2_0(src: usize, dst: usize, blocks: i32, fp16: usize): void {
   }
 }
 
+// ---- Grid types (IQ2, IQ3, IQ1) ------------------------------------------------------
+// Their grids are in memory after the half table (`tables` is that table's address); the
+// JavaScript side (simd_kernels.ts, GRIDS) writes them there at these offsets.
+
+const IQ2XXS_GRID: usize = 262144; // 256 entries of 8 bytes
+const IQ2XS_GRID: usize = 264192; // 512 × 8
+const IQ2S_GRID: usize = 268288; // 1024 × 8
+const IQ3XXS_GRID: usize = 276480; // 256 × 4
+const IQ3S_GRID: usize = 277504; // 512 × 4
+const IQ1S_GRID: usize = 279552; // 2048 × 8, signed
+
+/** ggml's ksigns_iq2xs: 7 stored sign bits, and an eighth that makes their count even. */
+@inline function signByte(bits: u32): u32 {
+  return bits | ((popcnt(bits) & 1) << 7);
+}
+
+/**
+ * 16 grid magnitudes (i8 lanes) with their signs: lanes 0–7 flipped where bits of
+ * `signsA` are set, lanes 8–15 by `signsB` (ggml's kmask_iq2xs: bit j, weight j).
+ */
+@inline function withSigns(magnitudes: v128, signsA: u32, signsB: u32): v128 {
+  const signs = i8x16.shuffle(
+    i8x16.splat(<i8>signsA),
+    i8x16.splat(<i8>signsB),
+    0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23,
+  );
+  const bits = i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
+  const negative = i8x16.eq(v128.and(signs, bits), bits);
+  return i8x16.sub(v128.xor(magnitudes, negative), negative);
+}
+
+/** Two 8-byte grid entries, at `a` and `b`, as 16 i8 lanes. */
+@inline function twoEntries(a: usize, b: usize): v128 {
+  return i64x2.replace_lane(i64x2.splat(load<i64>(a)), 1, load<i64>(b));
+}
+
+/** Four 4-byte grid entries as 16 i8 lanes. */
+@inline function fourEntries(a: usize, b: usize, c: usize, e: usize): v128 {
+  let v = i32x4.splat(load<i32>(a));
+  v = i32x4.replace_lane(v, 1, load<i32>(b));
+  v = i32x4.replace_lane(v, 2, load<i32>(c));
+  return i32x4.replace_lane(v, 3, load<i32>(e));
+}
+
+/** IQ2_XXS: 66 bytes, half d, 8 runs of 32: 4 grid bytes, 4 × 7 sign bits and a scale. */
+export function iq2_xxs(src: usize, dst: usize, blocks: i32, tables: usize): void {
+  const grid = tables + IQ2XXS_GRID;
+  for (let b = 0; b < blocks; b++, src += 66, dst += 1024) {
+    const d = half(tables, src);
+    for (let ib: usize = 0; ib < 8; ib++) {
+      const q = src + 2 + 8 * ib;
+      const aux = load<u32>(q, 4);
+      const db = f32x4.splat(d * (<f32>0.5 + <f32>(aux >> 28)) * <f32>0.25);
+      const out = dst + 128 * ib;
+      for (let l: usize = 0; l < 4; l += 2) {
+        const g = twoEntries(grid + 8 * <usize>load<u8>(q + l), grid + 8 * <usize>load<u8>(q + l + 1));
+        const sa = signByte((aux >> (7 * <u32>l)) & 127);
+        const sb = signByte((aux >> (7 * <u32>l + 7)) & 127);
+        storeScaled(out + 32 * l, withSigns(g, sa, sb), db);
+      }
+    }
+  }
+}
+
+/** IQ2_XS: 74 bytes, half d, 32 u16 of 9 grid bits and 7 sign bits, 8 bytes of scales. */
+export function iq2_xs(src: usize, dst: usize, blocks: i32, tables: usize): void {
+  const grid = tables + IQ2XS_GRID;
+  for (let b = 0; b < blocks; b++, src += 74, dst += 1024) {
+    const d = half(tables, src);
+    for (let ib: usize = 0; ib < 8; ib++) {
+      const scales = <u32>load<u8>(src + 66 + ib);
+      const q = src + 2 + 8 * ib;
+      const out = dst + 128 * ib;
+      for (let l: usize = 0; l < 4; l += 2) {
+        const scale = l == 0 ? scales & 15 : scales >> 4;
+        const db = f32x4.splat(d * (<f32>0.5 + <f32>scale) * <f32>0.25);
+        const a = <u32>load<u16>(q + 2 * l);
+        const c = <u32>load<u16>(q + 2 * l + 2);
+        const g = twoEntries(grid + 8 * <usize>(a & 511), grid + 8 * <usize>(c & 511));
+        storeScaled(out + 32 * l, withSigns(g, signByte(a >> 9), signByte(c >> 9)), db);
+      }
+    }
+  }
+}
+
+/**
+ * IQ2_S: 82 bytes, half d, 32 bytes of low grid bits, 32 of signs, 8 of high grid bits,
+ * 8 of scales.
+ */
+export function iq2_s(src: usize, dst: usize, blocks: i32, tables: usize): void {
+  const grid = tables + IQ2S_GRID;
+  for (let b = 0; b < blocks; b++, src += 82, dst += 1024) {
+    const d = half(tables, src);
+    for (let ib: usize = 0; ib < 8; ib++) {
+      const scales = <u32>load<u8>(src + 74 + ib);
+      const high = <u32>load<u8>(src + 66 + ib);
+      const q = src + 2 + 4 * ib;
+      const signs = src + 34 + 4 * ib;
+      const out = dst + 128 * ib;
+      for (let l: usize = 0; l < 4; l += 2) {
+        const scale = l == 0 ? scales & 15 : scales >> 4;
+        const db = f32x4.splat(d * (<f32>0.5 + <f32>scale) * <f32>0.25);
+        const a = <u32>load<u8>(q + l) | ((high << (8 - 2 * <u32>l)) & 0x300);
+        const c = <u32>load<u8>(q + l + 1) | ((high << (6 - 2 * <u32>l)) & 0x300);
+        const g = twoEntries(grid + 8 * <usize>a, grid + 8 * <usize>c);
+        const sa = <u32>load<u8>(signs + l);
+        const sb = <u32>load<u8>(signs + l + 1);
+        storeScaled(out + 32 * l, withSigns(g, sa, sb), db);
+      }
+    }
+  }
+}
+
+/** IQ3_XXS: 98 bytes, half d, 64 grid bytes, 8 u32 of 4 × 7 sign bits and a scale. */
+export function iq3_xxs(src: usize, dst: usize, blocks: i32, tables: usize): void {
+  const grid = tables + IQ3XXS_GRID;
+  for (let b = 0; b < blocks; b++, src += 98, dst += 1024) {
+    const d = half(tables, src);
+    for (let ib: usize = 0; ib < 8; ib++) {
+      const aux = load<u32>(src + 66 + 4 * ib);
+      const db = f32x4.splat(d * (<f32>0.5 + <f32>(aux >> 28)) * <f32>0.5);
+      const q = src + 2 + 8 * ib;
+      const out = dst + 128 * ib;
+      for (let l: usize = 0; l < 4; l += 2) {
+        const g = fourEntries(
+          grid + 4 * <usize>load<u8>(q + 2 * l),
+          grid + 4 * <usize>load<u8>(q + 2 * l + 1),
+          grid + 4 * <usize>load<u8>(q + 2 * l + 2),
+          grid + 4 * <usize>load<u8>(q + 2 * l + 3),
+        );
+        const sa = signByte((aux >> (7 * <u32>l)) & 127);
+        const sb = signByte((aux >> (7 * <u32>l + 7)) & 127);
+        storeScaled(out + 32 * l, withSigns(g, sa, sb), db);
+      }
+    }
+  }
+}
+
+/**
+ * IQ3_S: 110 bytes, half d, 64 bytes of low grid bits, 8 of high, 32 of signs, 4 of
+ * scales; w = (d·(1 + 2·scale))·(±grid).
+ */
+export function iq3_s(src: usize, dst: usize, blocks: i32, tables: usize): void {
+  const grid = tables + IQ3S_GRID;
+  for (let b = 0; b < blocks; b++, src += 110, dst += 1024) {
+    const d = half(tables, src);
+    for (let ib: usize = 0; ib < 8; ib++) {
+      const scale = (<u32>load<u8>(src + 106 + (ib >> 1)) >> (4 * (<u32>ib & 1))) & 15;
+      const db = f32x4.splat(d * <f32>(scale * 2 + 1));
+      const high = <u32>load<u8>(src + 66 + ib);
+      const q = src + 2 + 8 * ib;
+      const signs = src + 74 + 4 * ib;
+      const out = dst + 128 * ib;
+      for (let l: usize = 0; l < 4; l += 2) {
+        const sh = (8 - 2 * <u32>l);
+        const g = fourEntries(
+          grid + 4 * <usize>(<u32>load<u8>(q + 2 * l) | ((high << sh) & 256)),
+          grid + 4 * <usize>(<u32>load<u8>(q + 2 * l + 1) | ((high << (sh - 1)) & 256)),
+          grid + 4 * <usize>(<u32>load<u8>(q + 2 * l + 2) | ((high << (sh - 2)) & 256)),
+          grid + 4 * <usize>(<u32>load<u8>(q + 2 * l + 3) | ((high << (sh - 3)) & 256)),
+        );
+        const sa = <u32>load<u8>(signs + l);
+        const sb = <u32>load<u8>(signs + l + 1);
+        storeScaled(out + 32 * l, withSigns(g, sa, sb), db);
+      }
+    }
+  }
+}
+
+/**
+ * 16 grid values `q` (i8 lanes): (q + delta)·dl, 16 floats at `dst`, `deltaA` for lanes
+ * 0–7 and `deltaB` for 8–15 (ggml's IQ1 order: the sum first, exact, then the product).
+ */
+@inline function storeShifted(dst: usize, q: v128, dl: v128, deltaA: v128, deltaB: v128): void {
+  const lo = i16x8.extend_low_i8x16_s(q);
+  const hi = i16x8.extend_high_i8x16_s(q);
+  const a = f32x4.add(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo)), deltaA);
+  const b = f32x4.add(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo)), deltaA);
+  const c = f32x4.add(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi)), deltaB);
+  const e = f32x4.add(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi)), deltaB);
+  v128.store(dst, f32x4.mul(dl, a));
+  v128.store(dst, f32x4.mul(dl, b), 16);
+  v128.store(dst, f32x4.mul(dl, c), 32);
+  v128.store(dst, f32x4.mul(dl, e), 48);
+}
+
+/** ggml's IQ1S_DELTA, negated where `negative`. */
+@inline function iq1Delta(negative: bool): v128 {
+  return f32x4.splat(negative ? <f32>-0.125 : <f32>0.125);
+}
+
+/** IQ1_S: 50 bytes, half d, 32 bytes of low grid bits, 8 u16 of high bits, scale, sign. */
+export function iq1_s(src: usize, dst: usize, blocks: i32, tables: usize): void {
+  const grid = tables + IQ1S_GRID;
+  for (let b = 0; b < blocks; b++, src += 50, dst += 1024) {
+    const d = half(tables, src);
+    for (let ib: usize = 0; ib < 8; ib++) {
+      const qh = <u32>load<u16>(src + 34 + 2 * ib);
+      const dl = f32x4.splat(d * <f32>(((qh >> 12) & 7) * 2 + 1));
+      const delta = iq1Delta((qh & 0x8000) != 0);
+      const q = src + 2 + 4 * ib;
+      const out = dst + 128 * ib;
+      for (let l: usize = 0; l < 4; l += 2) {
+        const a = <u32>load<u8>(q + l) | (((qh >> (3 * <u32>l)) & 7) << 8);
+        const c = <u32>load<u8>(q + l + 1) | (((qh >> (3 * <u32>l + 3)) & 7) << 8);
+        storeShifted(out + 32 * l, twoEntries(grid + 8 * <usize>a, grid + 8 * <usize>c), dl, delta, delta);
+      }
+    }
+  }
+}
+
+/**
+ * IQ1_M: 56 bytes, 32 bytes of low grid bits, 16 of high bits and delta signs, 8 of
+ * 3-bit scales whose top nibbles hold the half d.
+ */
+export function iq1_m(src: usize, dst: usize, blocks: i32, tables: usize): void {
+  const grid = tables + IQ1S_GRID;
+  for (let b = 0; b < blocks; b++, src += 56, dst += 1024) {
+    const s0 = <u32>load<u16>(src + 48);
+    const s1 = <u32>load<u16>(src + 50);
+    const s2 = <u32>load<u16>(src + 52);
+    const s3 = <u32>load<u16>(src + 54);
+    const bits = (s0 >> 12) | ((s1 >> 8) & 0x00f0) | ((s2 >> 4) & 0x0f00) | (s3 & 0xf000);
+    const d = load<f32>(tables + (<usize>bits << 2));
+    for (let ib: usize = 0; ib < 8; ib++) {
+      const sc = <u32>load<u16>(src + 48 + 2 * (ib >> 1));
+      const shift = (6 * (<u32>ib & 1));
+      const dl1 = f32x4.splat(d * <f32>(((sc >> shift) & 7) * 2 + 1));
+      const dl2 = f32x4.splat(d * <f32>(((sc >> (shift + 3)) & 7) * 2 + 1));
+      const q = src + 4 * ib;
+      const h0 = <u32>load<u8>(src + 32 + 2 * ib);
+      const h1 = <u32>load<u8>(src + 33 + 2 * ib);
+      const out = dst + 128 * ib;
+      const g01 = twoEntries(
+        grid + 8 * <usize>(<u32>load<u8>(q) | ((h0 << 8) & 0x700)),
+        grid + 8 * <usize>(<u32>load<u8>(q + 1) | ((h0 << 4) & 0x700)),
+      );
+      const g23 = twoEntries(
+        grid + 8 * <usize>(<u32>load<u8>(q + 2) | ((h1 << 8) & 0x700)),
+        grid + 8 * <usize>(<u32>load<u8>(q + 3) | ((h1 << 4) & 0x700)),
+      );
+      storeShifted(out, g01, dl1, iq1Delta((h0 & 0x08) != 0), iq1Delta((h0 & 0x80) != 0));
+      storeShifted(out + 64, g23, dl2, iq1Delta((h1 & 0x08) != 0), iq1Delta((h1 & 0x80) != 0));
+    }
+  }
+}
+
 // ---- Quantization --------------------------------------------------------------------
 
 /** The bits of the IEEE half nearest `x` (ties to even), for a finite x ≥ 0. */
