@@ -1,5 +1,5 @@
 /**
- * The SIMD dequantizers of Q2_K, Q3_K, the IQ types, TQ1_0, TQ2_0, MXFP4 and NVFP4 against
+ * The SIMD dequantizers of Q2_K, Q3_K, the IQ types, TQ, MXFP4, NVFP4, Q1_0 and Q2_0 against
  * the portable kernels (which give ggml's bits on every fixture tensor: simd_kernels_test.ts
  * checks both against the fixtures), on random blocks whose scales include the edges: zeros
  * of both signs, subnormal halves, the largest normal, infinities and NaNs (and every byte
@@ -21,6 +21,8 @@ const CASES: [string, number[]][] = [
   ["IQ4_XS", [0]],
   ["TQ1_0", [52]],
   ["TQ2_0", [64]],
+  ["Q1_0", [0]],
+  ["Q2_0", [0]],
   ["IQ2_XXS", [0]],
   ["IQ2_XS", [0]],
   ["IQ2_S", [0]],

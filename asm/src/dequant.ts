@@ -445,6 +445,44 @@ export function tq2_0(src: usize, dst: usize, blocks: i32, fp16: usize): void {
   }
 }
 
+/** Q1_0: 18 bytes, half d and 128 sign bits (bit j of byte k: weight 8k + j); w = ±d. */
+export function q1_0(src: usize, dst: usize, blocks: i32, fp16: usize): void {
+  const low = i32x4(1, 2, 4, 8);
+  const high = i32x4(16, 32, 64, 128);
+  for (let b = 0; b < blocks; b++, src += 18, dst += 512) {
+    const d = f32x4.splat(half(fp16, src));
+    const negative = f32x4.neg(d);
+    for (let k: usize = 0; k < 16; k++) {
+      const bits = i32x4.splat(<i32>load<u8>(src + 2 + k));
+      v128.store(dst + 32 * k, v128.bitselect(d, negative, i32x4.eq(v128.and(bits, low), low)));
+      v128.store(dst + 32 * k, v128.bitselect(d, negative, i32x4.eq(v128.and(bits, high), high)), 16);
+    }
+  }
+}
+
+/** Q2_0: 18 bytes, half d and 64 2-bit quants (weight 4k + c: bits 2c of byte k); w = (q − 1)·d. */
+export function q2_0(src: usize, dst: usize, blocks: i32, fp16: usize): void {
+  const three = i8x16.splat(3);
+  const one = i8x16.splat(1);
+  for (let b = 0; b < blocks; b++, src += 18, dst += 256) {
+    const d = f32x4.splat(half(fp16, src));
+    const q = v128.load(src, 2);
+    const a0 = i8x16.sub(v128.and(q, three), one);
+    const a1 = i8x16.sub(v128.and(i8x16.shr_u(q, 2), three), one);
+    const a2 = i8x16.sub(v128.and(i8x16.shr_u(q, 4), three), one);
+    const a3 = i8x16.sub(i8x16.shr_u(q, 6), one);
+    // Interleave the four crumbs of each byte back into weight order.
+    const p01 = i8x16.shuffle(a0, a1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const q01 = i8x16.shuffle(a0, a1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const p23 = i8x16.shuffle(a2, a3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const q23 = i8x16.shuffle(a2, a3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    storeScaled(dst, i8x16.shuffle(p01, p23, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23), d);
+    storeScaled(dst + 64, i8x16.shuffle(p01, p23, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31), d);
+    storeScaled(dst + 128, i8x16.shuffle(q01, q23, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23), d);
+    storeScaled(dst + 192, i8x16.shuffle(q01, q23, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31), d);
+  }
+}
+
 // ---- Grid types (IQ2, IQ3, IQ1) ------------------------------------------------------
 // Their grids are in memory after the half table (`tables` is that table's address); the
 // JavaScript side (simd_kernels.ts, GRIDS) writes them there at these offsets.

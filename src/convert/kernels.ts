@@ -61,7 +61,7 @@ export type QuantizeKernel = (src: Float32Array, dst: Uint8Array, blocks: number
 export interface Dequantizer {
   /**
    * The kernel: `blocks` whole blocks from `src` to float32 values in `dst`. For the
-   * types {@linkcode hasSimdKernel} names (every quantized type but Q1_0 and Q2_0) it
+   * types {@linkcode hasSimdKernel} names (every quantized type) it
    * runs the SIMD kernel (`simd/simd_kernels.ts`) on little-endian blocks where
    * WebAssembly SIMD is available, the portable one otherwise: the same values either way.
    */

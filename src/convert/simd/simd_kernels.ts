@@ -1,9 +1,9 @@
 /**
- * The SIMD kernels: every quantized ggml type but Q1_0 and Q2_0 dequantized, and Q8_0 and
- * Q4_0 quantized, by WebAssembly SIMD (asm/src/dequant.ts, compiled into
- * `_dequant_wasm.ts`), bit for bit the portable kernels' values, faster. Input is copied
- * into the module's memory a cache-sized piece at a time; dequantized values are written
- * straight into a buffer made by {@linkcode simdOutputBuffer} (a memory of its own: the chunk loop's
+ * The SIMD kernels: every quantized type gguf-stream reads dequantized, and Q8_0 and Q4_0
+ * quantized, by WebAssembly SIMD (asm/src/dequant.ts, compiled into `_dequant_wasm.ts`),
+ * bit for bit the portable kernels' values, faster. Input is copied into the module's
+ * memory a cache-sized piece at a time; dequantized values are written straight into a
+ * buffer made by {@linkcode simdOutputBuffer} (a memory of its own: the chunk loop's
  * output buffers), or copied out into any other array. Where WebAssembly or its SIMD is
  * not available (an embedder that forbids compiling code, such as Cloudflare Workers; an
  * engine without SIMD) there are none, and the portable kernels run.
@@ -64,6 +64,8 @@ const TYPES: ReadonlyMap<number, readonly [string, number, number]> = new Map([
   [35, ["tq2_0", 256, 66]],
   [39, ["mxfp4", 32, 17]],
   [40, ["nvfp4", 64, 36]],
+  [41, ["q1_0", 128, 18]],
+  [42, ["q2_0", 64, 18]],
 ]);
 
 type WasmKernel = (src: number, dst: number, blocks: number, fp16: number) => void;
@@ -177,8 +179,8 @@ export function simdOutputBuffer(length: number): Uint8Array {
  * once {@linkcode simdKernel} has tried).
  *
  * @param id The ggml type id.
- * @returns `true` for every quantized type but Q1_0 and Q2_0: the legacy and K-quants, the
- * IQ types, TQ1_0, TQ2_0, MXFP4 and NVFP4.
+ * @returns `true` for every quantized type gguf-stream reads (the legacy and K-quants, the
+ * IQ types, TQ1_0, TQ2_0, MXFP4, NVFP4, Q1_0 and Q2_0), `false` for the float types.
  *
  * @example
  * ```ts
