@@ -36,7 +36,7 @@ const CASES: [string, number[]][] = [
   ["NVFP4", []],
 ];
 
-/** Bytes of random blocks per type: spans several of the kernels' 16 Ki-weight pieces. */
+/** Bytes of random blocks per type: spans many of the kernels' 32 Ki-weight pieces. */
 const BYTES = 1 << 18;
 
 /** ±0, subnormals, the smallest and largest normals, ±Inf, NaNs with payloads. */

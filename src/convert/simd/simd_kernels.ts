@@ -19,8 +19,11 @@ import { DEQUANT_WASM_BASE64 } from "./_dequant_wasm.ts";
 /** A SIMD dequantizer: `blocks` little-endian blocks from `src` into `dst`. */
 export type SimdKernel = (src: Uint8Array, dst: Float32Array, blocks: number) => void;
 
-/** Weights per piece: 64 KiB of float32 output, which stays in the core's cache. */
-const PIECE_WEIGHTS = 1 << 14;
+/**
+ * Weights per piece: 128 KiB of float32 output, which with its input stays in a core's
+ * L2 cache while the values are copied out.
+ */
+const PIECE_WEIGHTS = 1 << 15;
 /**
  * Layout of the module's memory: the half table, the IQ grids, a piece's blocks, a piece's
  * values. The grids' offsets are also constants of asm/src/dequant.ts (IQ2XXS_GRID …).
@@ -35,7 +38,7 @@ const GRIDS: readonly (readonly [number, Uint8Array | Int8Array])[] = [
   [279552, IQ1S_GRID],
 ];
 const INPUT_AT = 279552 + 2048 * 8;
-const INPUT_BYTES = 32768; // ≥ a piece of the largest blocks (Q8_0: 17,408 bytes)
+const INPUT_BYTES = 36864; // ≥ a piece of the largest blocks (Q8_0: 34,816 bytes)
 const OUTPUT_AT = INPUT_AT + INPUT_BYTES;
 const END = OUTPUT_AT + PIECE_WEIGHTS * 4;
 
