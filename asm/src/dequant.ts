@@ -1,11 +1,12 @@
-// gguf-stream's SIMD kernels (dequantizers; the Q8_0 quantizer at the end), in
+// gguf-stream's SIMD kernels (dequantizers; the Q8_0 and Q4_0 quantizers at the end), in
 // AssemblyScript, compiled to WebAssembly by asm/build.ts into
 // src/convert/simd/_dequant_wasm.ts. Each dequantizer reads `blocks` whole blocks at `src`
 // and writes their float32 values at `dst`, bit for bit as ggml's
 // `dequantize_row_*` (see the portable kernels in src/convert/dequant/ for the block
-// layouts): every product of a scale and a quant is exact in float32, so each value is
-// rounded once, by the same IEEE single operation as in C. `fp16` is the address of a
-// 65,536-entry float32 table of every half (the JavaScript side writes it once).
+// layouts): every float operation is the IEEE single one C does, in C's order (where C
+// rounds d·scale and then multiplies by a quant, so do these). `fp16` (or `tables`) is the
+// address of a 65,536-entry float32 table of every half, followed by the IQ grids (see
+// "Grid types" below); the JavaScript side writes them once per memory.
 // Little-endian blocks only; memory is laid out by the caller.
 
 // @ts-nocheck: AssemblyScript, not TypeScript (usize, v128, load<T>, @inline).
