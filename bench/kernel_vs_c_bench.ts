@@ -44,8 +44,34 @@ import { simdKernel, simdOutputBuffer } from "../src/convert/simd/simd_kernels.t
 import { randomBlocks } from "./_blocks.ts";
 import { commandLine, runtimeCommands, runtimeName, writeMarkdown } from "./_runner.ts";
 
-/** The types ggml's `ggml-quants.c` has a portable `dequantize_row_*` for, slowest first. */
-const ALL_TYPES = ["Q4_K", "Q5_K", "Q8_0", "Q5_0", "Q5_1", "Q6_K", "Q2_K", "Q3_K", "Q4_0", "Q4_1"];
+/** The types ggml's `ggml-quants.c` has a portable `dequantize_row_*` for. */
+const ALL_TYPES = [
+  "Q4_K",
+  "Q5_K",
+  "Q8_0",
+  "Q5_0",
+  "Q5_1",
+  "Q6_K",
+  "Q2_K",
+  "Q3_K",
+  "Q4_0",
+  "Q4_1",
+  "IQ4_NL",
+  "IQ4_XS",
+  "IQ2_XXS",
+  "IQ2_XS",
+  "IQ2_S",
+  "IQ3_XXS",
+  "IQ3_S",
+  "IQ1_S",
+  "IQ1_M",
+  "TQ1_0",
+  "TQ2_0",
+  "MXFP4",
+  "NVFP4",
+  "Q1_0",
+  "Q2_0",
+];
 const WEIGHTS = 1 << 22;
 /** The chunk loop's step: 4 MiB of float32 values. */
 const STEP_WEIGHTS = 1 << 20;
@@ -75,8 +101,9 @@ function flag(name: string): string | undefined {
   return process.argv.find((a) => a.startsWith(prefix))?.slice(prefix.length);
 }
 
+/** ggml's name for a type's dequantizer: `dequantize_row_q4_K`, `dequantize_row_iq4_nl`. */
 function cSymbol(type: string): string {
-  return `dequantize_row_${type.replace(/^Q/, "q")}`;
+  return `dequantize_row_${type.toLowerCase().replace(/_k$/, "_K")}`;
 }
 
 /** Loads ggml's dequantizers for `types` from the shared library at `path`. */

@@ -10,7 +10,7 @@
  * double in its lower tiers, so the payload depends on how far the kernel was compiled.
  * (ggml's C does not pin them down either: the result depends on the compiler's operand
  * order and on FMA contraction.) The SIMD kernels (WebAssembly) are held to the same
- * reference; 3 MiB of blocks span many of their 16 Ki-weight pieces and end mid-piece.
+ * reference; 3 MiB of blocks span many of their 32 Ki-weight pieces and end mid-piece.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";

@@ -69,10 +69,10 @@ export type QuantizeKernel = (src: Float32Array, dst: Uint8Array, blocks: number
 /** A type's dequantizer, and whether it reads multi-byte fields in either byte order. */
 export interface Dequantizer {
   /**
-   * The kernel: `blocks` whole blocks from `src` to float32 values in `dst`. For Q4_0,
-   * Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K and Q6_K it runs the SIMD kernel
-   * (`simd/simd_kernels.ts`) on little-endian blocks where WebAssembly SIMD is available,
-   * the portable one otherwise: the same values either way.
+   * The kernel: `blocks` whole blocks from `src` to float32 values in `dst`. For the
+   * types {@linkcode hasSimdKernel} names (every quantized type) it
+   * runs the SIMD kernel (`simd/simd_kernels.ts`) on little-endian blocks where
+   * WebAssembly SIMD is available, the portable one otherwise: the same values either way.
    */
   readonly kernel: DequantizeKernel;
   /** The portable JavaScript kernel (what `kernel` falls back to). */

@@ -1,9 +1,9 @@
 /**
- * The SIMD kernels: ggml's legacy and K-quant types dequantized, and Q8_0 and Q4_0
- * quantized, by WebAssembly SIMD (asm/src/dequant.ts, compiled into `_dequant_wasm.ts`):
- * faster than the portable kernels, bit for bit the same values. Input is copied into the
- * module's memory a cache-sized piece at a time; dequantized values are written straight
- * into a buffer made by {@linkcode simdOutputBuffer} (a memory of its own: the chunk loop's
+ * The SIMD kernels: every quantized type gguf-stream reads dequantized, and Q8_0 and Q4_0
+ * quantized, by WebAssembly SIMD (asm/src/dequant.ts, compiled into `_dequant_wasm.ts`),
+ * bit for bit the portable kernels' values, faster. Input is copied into the module's
+ * memory a cache-sized piece at a time; dequantized values are written straight into a
+ * buffer made by {@linkcode simdOutputBuffer} (a memory of its own: the chunk loop's
  * output buffers), or copied out into any other array. Where WebAssembly or its SIMD is
  * not available (an embedder that forbids compiling code, such as Cloudflare Workers; an
  * engine without SIMD) there are none, and the portable kernels run.
@@ -11,17 +11,34 @@
  * @module
  */
 import { FP16_TO_F32 } from "../dequant/_fp16.ts";
+import { IQ1S_GRID } from "../dequant/_iq1_tables.ts";
+import { IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID } from "../dequant/_iq2_tables.ts";
+import { IQ3S_GRID, IQ3XXS_GRID } from "../dequant/_iq3_tables.ts";
 import { DEQUANT_WASM_BASE64 } from "./_dequant_wasm.ts";
 
 /** A SIMD dequantizer: `blocks` little-endian blocks from `src` into `dst`. */
 export type SimdKernel = (src: Uint8Array, dst: Float32Array, blocks: number) => void;
 
-/** Weights per piece: 64 KiB of float32 output, which stays in the core's cache. */
-const PIECE_WEIGHTS = 1 << 14;
-/** Layout of the module's memory: the half table, a piece's blocks, a piece's values. */
+/**
+ * Weights per piece: 128 KiB of float32 output, which with its input stays in a core's
+ * L2 cache while the values are copied out.
+ */
+const PIECE_WEIGHTS = 1 << 15;
+/**
+ * Layout of the module's memory: the half table, the IQ grids, a piece's blocks, a piece's
+ * values. The grids' offsets are also constants of asm/src/dequant.ts (IQ2XXS_GRID …).
+ */
 const FP16_AT = 0;
-const INPUT_AT = 65536 * 4;
-const INPUT_BYTES = 32768; // ≥ a piece of the largest blocks (Q8_0: 17,408 bytes)
+const GRIDS: readonly (readonly [number, Uint8Array | Int8Array])[] = [
+  [262144, IQ2XXS_GRID],
+  [264192, IQ2XS_GRID],
+  [268288, IQ2S_GRID],
+  [276480, IQ3XXS_GRID],
+  [277504, IQ3S_GRID],
+  [279552, IQ1S_GRID],
+];
+const INPUT_AT = 279552 + 2048 * 8;
+const INPUT_BYTES = 36864; // ≥ a piece of the largest blocks (Q8_0: 34,816 bytes)
 const OUTPUT_AT = INPUT_AT + INPUT_BYTES;
 const END = OUTPUT_AT + PIECE_WEIGHTS * 4;
 
@@ -32,9 +49,26 @@ const TYPES: ReadonlyMap<number, readonly [string, number, number]> = new Map([
   [6, ["q5_0", 32, 22]],
   [7, ["q5_1", 32, 24]],
   [8, ["q8_0", 32, 34]],
+  [10, ["q2_k", 256, 84]],
+  [11, ["q3_k", 256, 110]],
   [12, ["q4_k", 256, 144]],
   [13, ["q5_k", 256, 176]],
   [14, ["q6_k", 256, 210]],
+  [16, ["iq2_xxs", 256, 66]],
+  [17, ["iq2_xs", 256, 74]],
+  [18, ["iq3_xxs", 256, 98]],
+  [19, ["iq1_s", 256, 50]],
+  [20, ["iq4_nl", 32, 18]],
+  [21, ["iq3_s", 256, 110]],
+  [22, ["iq2_s", 256, 82]],
+  [23, ["iq4_xs", 256, 136]],
+  [29, ["iq1_m", 256, 56]],
+  [34, ["tq1_0", 256, 54]],
+  [35, ["tq2_0", 256, 66]],
+  [39, ["mxfp4", 32, 17]],
+  [40, ["nvfp4", 64, 36]],
+  [41, ["q1_0", 128, 18]],
+  [42, ["q2_0", 64, 18]],
 ]);
 
 type WasmKernel = (src: number, dst: number, blocks: number, fp16: number) => void;
@@ -97,8 +131,12 @@ function instantiate(extra = 0): Instance | null {
   }
   const floats = new Float32Array(memory.buffer);
   floats.set(FP16_TO_F32, FP16_AT / 4);
+  const bytes = new Uint8Array(memory.buffer);
+  for (const [at, grid] of GRIDS) {
+    bytes.set(new Uint8Array(grid.buffer, grid.byteOffset, grid.byteLength), at);
+  }
   return {
-    bytes: new Uint8Array(memory.buffer),
+    bytes,
     floats,
     exports: made.exports as unknown as Record<string, WasmKernel>,
   };
@@ -144,7 +182,8 @@ export function simdOutputBuffer(length: number): Uint8Array {
  * once {@linkcode simdKernel} has tried).
  *
  * @param id The ggml type id.
- * @returns `true` for Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K and Q6_K.
+ * @returns `true` for every quantized type gguf-stream reads (the legacy and K-quants, the
+ * IQ types, TQ1_0, TQ2_0, MXFP4, NVFP4, Q1_0 and Q2_0), `false` for the float types.
  *
  * @example
  * ```ts
