@@ -36,7 +36,15 @@ import {
   writeFileSync,
 } from "node:fs";
 import { parseArgs } from "node:util";
-import { dequantize, ggmlType, readGguf, type TensorInfo } from "../mod.ts";
+import {
+  dequantize,
+  ggmlType,
+  type GgufFile,
+  quantize,
+  readGguf,
+  type TensorInfo,
+} from "../mod.ts";
+import { encodeGgufHeader } from "../advanced.ts";
 import { quantizableTypes } from "../src/convert/kernels.ts";
 import { allTranscoders, type Transcoder } from "../src/convert/transcode/transcoders.ts";
 import { Llama, type LlamaLogits } from "./_llama_ffi.ts";
@@ -85,13 +93,41 @@ async function loadTranscoders(): Promise<Transcoder[]> {
 
 /** A GGUF read whole, with a view of each tensor's bytes. */
 interface LoadedGguf {
+  file: GgufFile;
   tensors: TensorInfo[];
   bytes: Uint8Array;
 }
 
 async function load(path: string): Promise<LoadedGguf> {
   const file = await readGguf(path);
-  return { tensors: file.tensors, bytes: readFileSync(path) };
+  return { file, tensors: file.tensors, bytes: readFileSync(path) };
+}
+
+/**
+ * What `--requantize T` would write, made with the library's `quantize()` where the CLI
+ * does not take T yet: every 2-D tensor of another type quantized from the source's exact
+ * values, the rest (norms, tensors already of type T) kept, the metadata copied.
+ */
+function writeQuantized(source: LoadedGguf, type: string, path: string): void {
+  const id = ggmlType(type)!.id;
+  const convert = (t: TensorInfo) => is2d(t) && t.type !== id;
+  const datas = source.tensors.map((t) =>
+    convert(t) ? quantize(type, valuesOf(source, t)) : tensorBytes(source, t)
+  );
+  const header = encodeGgufHeader({
+    alignment: source.file.alignment,
+    metadata: [...source.file.metadata.values()],
+    tensors: source.tensors.map((t, i) => ({
+      name: t.name,
+      shape: t.shape,
+      type: convert(t) ? id : t.type,
+      nbytes: datas[i].length,
+    })),
+  });
+  const out = new Uint8Array(header.fileSize);
+  out.set(header.bytes);
+  datas.forEach((data, i) => out.set(data, header.dataOffset + header.offsets[i]));
+  writeFileSync(path, out);
 }
 
 const tensorBytes = (model: LoadedGguf, t: TensorInfo) =>
@@ -251,6 +287,12 @@ for (const sourceType of flags.sources!.split(",")) {
   for (const [label, args] of runs) {
     const path = `${DIR}/${sourceType}-out.gguf`;
     const why = convert(sourcePath, path, args);
+    const type = args[0] === "--requantize" && args.length === 4 ? args[1] : undefined;
+    if (why !== undefined && type !== undefined && ggmlType(type) !== undefined) {
+      writeQuantized(source, type, path);
+      await record(label, `library quantize() (the CLI says: ${why})`, path);
+      continue;
+    }
     if (why !== undefined) {
       rows.push({ source: sourceType, output: label, how: "", note: `not yet: ${why}` });
       console.error(`${sourceType} ${label}: not yet: ${why}`);
