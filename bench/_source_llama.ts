@@ -10,7 +10,7 @@
  * @module
  */
 import { closeSync, openSync, writeSync } from "node:fs";
-import { type GgufMetadataEntry, GgufValueType, readGguf } from "../mod.ts";
+import { type GgufArray, GgufValueType, readGguf } from "../mod.ts";
 import { encodeGgufHeader, type TensorLayoutInput } from "../advanced.ts";
 
 /** The model's dimensions (vocabulary: the fixture's). */
@@ -19,6 +19,8 @@ export interface SourceLlamaConfig {
   ff: number;
   layers: number;
   seed: number;
+  /** Keep only the vocabulary's first tokens (default all 32 000), for tiny test models. */
+  vocab?: number;
 }
 
 /** About 46 M parameters: embd 512, ff 1536, 4 layers, 32 000 tokens. */
@@ -114,11 +116,18 @@ export async function writeSourceLlama(
     throw new TypeError("embd and ff must be multiples of 256 (every K type must fit)");
   }
   const vocabFile = await readGguf(VOCAB_FIXTURE.pathname);
-  const tokenizer: GgufMetadataEntry[] = [...vocabFile.metadata.values()].filter((entry) =>
-    entry.key.startsWith("tokenizer.")
-  );
-  const vocab = (vocabFile.metadata.get("tokenizer.ggml.tokens")!.value as { values: string[] })
+  const full = (vocabFile.metadata.get("tokenizer.ggml.tokens")!.value as { values: string[] })
     .values.length;
+  const vocab = Math.min(full, config.vocab ?? full);
+  // The first tokens are <unk>, <s>, </s> and the 256 byte tokens, so any prefix of 259
+  // or more still tokenizes every text (SentencePiece falls back to bytes).
+  const tokenizer = [...vocabFile.metadata.values()]
+    .filter((entry) => entry.key.startsWith("tokenizer."))
+    .map(({ key, type, value }) => {
+      if (type !== GgufValueType.ARRAY || vocab === full) return { key, type, value };
+      const array = value as GgufArray;
+      return { key, type, value: { ...array, values: array.values.slice(0, vocab) } as GgufArray };
+    });
   const heads = config.embd / 64;
   const u32 = (key: string, value: number) => ({ key, type: GgufValueType.UINT32, value });
   const tensors = sourceTensors(config, vocab);
@@ -137,7 +146,7 @@ export async function writeSourceLlama(
       u32("llama.rope.dimension_count", 64),
       u32("llama.vocab_size", vocab),
       { key: "llama.attention.layer_norm_rms_epsilon", type: GgufValueType.FLOAT32, value: 1e-5 },
-      ...tokenizer.map(({ key, type, value }) => ({ key, type, value })),
+      ...tokenizer,
     ],
     tensors,
   });
