@@ -5,6 +5,7 @@
  *
  *   deno run -A bench/error_table_bench.ts [--markdown docs/requantization.md]
  *       [--sources Q4_K_M,IQ4_XS] [--only Q4_0,Q8_0,...] [--no-logits] [--threads N]
+ *       [--gguf-py DIR]
  *
  * 1. Writes a seeded 46 M-parameter F32 llama with a real vocabulary (_source_llama.ts) and
  *    has llama.cpp (`llama_model_quantize`, node-llama-cpp's prebuilt libraries, fetched into
@@ -19,6 +20,10 @@
  *    against the source's exact values (its `to_float`) and against the F32 original, bits
  *    per weight, and — loading it in llama.cpp — max and RMS |Δlogit| over every position
  *    of a fixed prompt against the source's exact F32 conversion.
+ *
+ * With `--gguf-py DIR` (llama.cpp's gguf-py, e.g. from node-llama-cpp's bundled source, and
+ * numpy), each source's exact values are first checked bit for bit against gguf-py's
+ * independent numpy dequantizer.
  *
  * Files go to out/error-table/ (outputs are deleted once measured). With `--markdown FILE`
  * the table is written into FILE between `<!-- error-table:begin -->` and
@@ -78,6 +83,7 @@ const { values: flags } = parseArgs({
     only: { type: "string" },
     "no-logits": { type: "boolean", default: false },
     threads: { type: "string", default: "2" },
+    "gguf-py": { type: "string" },
   },
 });
 const threads = Number(flags.threads);
@@ -185,6 +191,32 @@ function logitDelta(a: LlamaLogits, ref: LlamaLogits) {
   return { maxLogit: max, rmsLogit: Math.sqrt(sum / a.logits.length) };
 }
 
+const GGUF_PY_HASHES = `
+import sys, hashlib, numpy as np
+sys.path.insert(0, sys.argv[1])
+from gguf import GGUFReader
+from gguf.quants import dequantize
+for t in GGUFReader(sys.argv[2]).tensors:
+    v = dequantize(t.data, t.tensor_type).astype(np.float32).reshape(-1)
+    print(t.name, hashlib.sha256(v.tobytes()).hexdigest())
+`;
+
+/** Checks every tensor's float32 values against gguf-py's; returns what it found. */
+async function checkWithGgufPy(model: LoadedGguf, path: string, ggufPy: string): Promise<string> {
+  const run = spawnSync("python3", ["-c", GGUF_PY_HASHES, ggufPy, path], { encoding: "utf8" });
+  if (run.status !== 0) throw new Error(`gguf-py failed: ${run.stderr.trim()}`);
+  const theirs = new Map(
+    run.stdout.trim().split("\n").map((line) => line.split(" ") as [string, string]),
+  );
+  for (const t of model.tensors) {
+    const values = valuesOf(model, t);
+    const digest = await crypto.subtle.digest("SHA-256", new Float32Array(values));
+    const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+    if (theirs.get(t.name) !== hex) throw new Error(`${t.name}: gguf-py dequantizes otherwise`);
+  }
+  return `${model.tensors.length} tensors equal to gguf-py's bit for bit`;
+}
+
 /** Runs gguf-stream's CLI; the first line of its complaint when it refuses. */
 function convert(input: string, output: string, args: string[]): string | undefined {
   const run = spawnSync(
@@ -226,12 +258,18 @@ const requantTypes = quantizableTypes().filter((name) => only === undefined || o
 const rows: Row[] = [];
 const started = new Date();
 let promptTokens = 0;
+const checks: string[] = [];
 
 for (const sourceType of flags.sources!.split(",")) {
   const sourcePath = `${DIR}/source-${sourceType}.gguf`;
   if (!existsSync(sourcePath)) llama.quantize(originalPath, sourcePath, sourceType, threads);
   const source = await load(sourcePath);
   const sourceTypes = new Set(source.tensors.map((t) => t.type));
+  if (flags["gguf-py"] !== undefined) {
+    const found = await checkWithGgufPy(source, sourcePath, flags["gguf-py"]);
+    checks.push(`${sourceType}: ${found}`);
+    console.error(`${sourceType}: ${found}`);
+  }
   const reference = `${DIR}/${sourceType}-F32.gguf`;
   const refused = convert(sourcePath, reference, ["--target", "F32"]);
   if (refused !== undefined) throw new Error(`--target F32 failed: ${refused}`);
@@ -352,8 +390,12 @@ function markdown(): string {
     `${SOURCE_LLAMA.layers} layers, the llama-spm vocabulary) quantized by llama.cpp ` +
     `(node-llama-cpp's prebuilt libraries, llama.cpp v0.5.0). Errors are relative RMS over ` +
     `all 2-D tensors, weights-weighted: against the source's exact values (its to_float) and ` +
-    `against the F32 original; logits are llama.cpp's, every position of a ` +
-    `${promptTokens}-token prompt, against the source's exact F32 conversion.`,
+    `against the F32 original` + (promptTokens === 0 ? " (logits not measured)." : "; logits " +
+      `are llama.cpp's, every position of a ${promptTokens}-token prompt, against the ` +
+      `source's exact F32 conversion (gguf-stream's --target F32).`),
+    ...(checks.length > 0
+      ? ["", `Source values checked against gguf-py: ${checks.join("; ")}.`]
+      : []),
     "",
     "| source | output | bits/weight | MB | error vs source | vs F32 original | max \\|Δlogit\\| | RMS Δlogit | types / note |",
     "|---|---|---|---|---|---|---|---|---|",
