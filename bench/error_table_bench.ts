@@ -25,6 +25,9 @@
  * numpy), each source's exact values are first checked bit for bit against gguf-py's
  * independent numpy dequantizer.
  *
+ * A whole run (every type, both sources) takes minutes on a busy machine; `--sources` and
+ * `--only` split it.
+ *
  * Files go to out/error-table/ (outputs are deleted once measured). With `--markdown FILE`
  * the table is written into FILE between `<!-- error-table:begin -->` and
  * `<!-- error-table:end -->` (appended when the markers are absent), with the command and
@@ -250,6 +253,7 @@ mkdirSync(DIR, { recursive: true });
 const originalPath = `${DIR}/source-f32.gguf`;
 if (!existsSync(originalPath)) await writeSourceLlama(originalPath, SOURCE_LLAMA);
 const original = await load(originalPath);
+const originalByName = new Map(original.tensors.map((t) => [t.name, t]));
 const transcoders = await loadTranscoders();
 const only: string[] | undefined = flags.only?.split(",").map((name) =>
   ggmlType(name.trim())?.name ?? name
@@ -343,13 +347,15 @@ for (const sourceType of flags.sources!.split(",")) {
   for (const transcoder of transcoders) {
     if (!sourceTypes.has(transcoder.from)) continue;
     const from = ggmlType(transcoder.from)!, to = ggmlType(transcoder.to)!;
-    let d = 0, r = 0, bytes = 0, weights = 0, n = 0;
+    let d = 0, r = 0, d0 = 0, r0 = 0, bytes = 0, weights = 0, n = 0;
     for (const t of source.tensors.filter((t) => is2d(t) && t.type === transcoder.from)) {
       const blocks = t.elements / from.blockSize;
       const out = new Uint8Array((t.elements / to.blockSize) * to.bytesPerBlock);
       transcoder.kernel(tensorBytes(source, t), out, blocks);
-      const [a, b] = squares(dequantize(to.id, out), valuesOf(source, t));
-      d += a, r += b, bytes += out.length, weights += t.elements, n++;
+      const values = dequantize(to.id, out);
+      const [a, b] = squares(values, valuesOf(source, t));
+      const [a0, b0] = squares(values, valuesOf(original, originalByName.get(t.name)!));
+      d += a, r += b, d0 += a0, r0 += b0, bytes += out.length, weights += t.elements, n++;
     }
     const row: Row = {
       source: sourceType,
@@ -358,6 +364,7 @@ for (const sourceType of flags.sources!.split(",")) {
         transcoder.lossless ? " (lossless)" : ""
       }`,
       error: Math.sqrt(d / r),
+      errorVsOriginal: Math.sqrt(d0 / r0),
       bits: (8 * bytes) / weights,
     };
     rows.push(row);
