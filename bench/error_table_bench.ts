@@ -21,9 +21,10 @@
  *    per weight, and — loading it in llama.cpp — max and RMS |Δlogit| over every position
  *    of a fixed prompt against the source's exact F32 conversion.
  *
- * With `--gguf-py DIR` (llama.cpp's gguf-py, e.g. from node-llama-cpp's bundled source, and
- * numpy), each source's exact values are first checked bit for bit against gguf-py's
- * independent numpy dequantizer.
+ * With `--gguf-py DIR` (llama.cpp's gguf-py directory, and numpy), each source's exact
+ * values are first checked bit for bit against gguf-py's independent numpy dequantizer.
+ * The matching llama.cpp source ships in node-llama-cpp: `npm pack node-llama-cpp@3.22.1`,
+ * then `git clone package/llama/gitRelease.bundle llama.cpp` gives `llama.cpp/gguf-py`.
  *
  * A whole run (every type, both sources) takes minutes on a busy machine; `--sources` and
  * `--only` split it.
