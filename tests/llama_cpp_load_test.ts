@@ -29,19 +29,23 @@ function missing(): string | false {
 
 const PROMPT = "A small test of the converted model.";
 
-test("outputs of llama.cpp's Q4_K_M load and decode in llama.cpp", {
-  skip: missing(),
-}, async () => {
+for (const [ftype, typeName] of [["Q4_K_M", "Q4_K"], ["IQ4_XS", "IQ4_XS"]]) {
+  test(`outputs of llama.cpp's ${ftype} load and decode in llama.cpp`, {
+    skip: missing(),
+  }, () => loadsAndDecodes(ftype, typeName));
+}
+
+async function loadsAndDecodes(ftype: string, typeName: string): Promise<void> {
   const { Llama } = await import("../bench/_llama_ffi.ts");
   const { writeSourceLlama } = await import("../bench/_source_llama.ts");
   const llama = Llama.open(false);
   if ("unavailable" in llama) throw new Error(llama.unavailable);
   const dir = await deno!.makeTempDir({ prefix: "gguf-stream-llama-" });
   try {
-    const original = `${dir}/f32.gguf`, source = `${dir}/q4_k_m.gguf`;
+    const original = `${dir}/f32.gguf`, source = `${dir}/${ftype}.gguf`;
     await writeSourceLlama(original, { embd: 256, ff: 512, layers: 1, seed: 3, vocab: 512 });
-    llama.quantize(original, source, "Q4_K_M", 1);
-    assert.ok((await readGguf(source)).tensors.some((t) => t.typeName === "Q4_K"));
+    llama.quantize(original, source, ftype, 1);
+    assert.ok((await readGguf(source)).tensors.some((t) => t.typeName === typeName));
 
     const exact = `${dir}/exact.gguf`;
     await convertFile(source, exact, { policy: { target: ["F32"] }, threads: 1 });
@@ -83,4 +87,4 @@ test("outputs of llama.cpp's Q4_K_M load and decode in llama.cpp", {
     llama.close();
     await deno!.remove(dir, { recursive: true });
   }
-});
+}
