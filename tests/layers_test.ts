@@ -14,6 +14,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** Layers from the bottom up; a module may import from its own rank or below. */
 const RANKS: [string, number][] = [
   ["src/model/", 0],
+  ["src/runtime/", 1],
   ["src/format/", 1],
   ["src/source/", 2],
   ["src/open/", 3],

@@ -8,7 +8,7 @@ import { GgufError } from "../model/errors.ts";
 import type { ByteSource } from "../model/byte_source.ts";
 import { bytesSource } from "./bytes.ts";
 import { openFileReadSource } from "./file_read.ts";
-import { detectRuntime, type Runtime } from "./detect_runtime.ts";
+import { RUNTIME } from "../runtime/current.ts";
 
 /** How to reach a file's bytes: `auto` maps where possible, else reads. */
 export type AccessMode = "auto" | "mmap" | "read";
@@ -21,10 +21,8 @@ export interface OpenOptions {
   onNotice?: (message: string) => void;
 }
 
-export type { Runtime };
-
-/** The runtime this module runs in, detected once: see {@linkcode detectRuntime}. */
-export const RUNTIME: Runtime = detectRuntime();
+export { RUNTIME };
+export type { Runtime } from "../runtime/current.ts";
 
 let noticeGiven = false;
 

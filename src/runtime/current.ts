@@ -1,12 +1,12 @@
 /**
- * Which JavaScript runtime this is, told from its globals once, so that the rest of the
- * library asks a name instead of probing.
+ * The one place that tells which JavaScript runtime this is, from its globals; the rest
+ * of the library asks {@linkcode RUNTIME} instead of probing.
  *
  * @module
  */
+import type { Runtime } from "./platform.ts";
 
-/** A JavaScript runtime gguf-stream tells apart. */
-export type Runtime = "deno" | "bun" | "node" | "workerd" | "browser";
+export type { Runtime };
 
 /** The globals that tell runtimes apart. */
 interface RuntimeGlobals {
@@ -27,7 +27,7 @@ interface RuntimeGlobals {
  *
  * @example
  * ```ts
- * import { detectRuntime } from "./detect_runtime.ts";
+ * import { detectRuntime } from "./current.ts";
  * import assert from "node:assert/strict";
  * assert.equal(detectRuntime({ navigator: { userAgent: "Cloudflare-Workers" } }), "workerd");
  * assert.equal(detectRuntime({ navigator: { userAgent: "Mozilla/5.0" } }), "browser");
@@ -43,3 +43,6 @@ export function detectRuntime(globals: object = globalThis): Runtime {
   if (typeof g.process?.versions?.node === "string") return "node";
   return "browser";
 }
+
+/** The runtime this module runs in, detected once: see {@linkcode detectRuntime}. */
+export const RUNTIME: Runtime = detectRuntime();
