@@ -195,6 +195,15 @@ function webWorkerConstructor(): WebWorkerConstructor | undefined {
 /**
  * Whether worker threads sharing memory can start: `false` where there is no `Worker` or
  * no `SharedArrayBuffer` (an edge isolate, a page that is not cross-origin isolated).
+ *
+ * @returns Whether workers can start.
+ *
+ * @example
+ * ```ts
+ * import { canStartWorkers } from "./node.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(canStartWorkers(), true); // Deno, Bun and Node all have workers
+ * ```
  */
 export function canStartWorkers(): boolean {
   if (typeof SharedArrayBuffer !== "function") return false;
@@ -204,6 +213,15 @@ export function canStartWorkers(): boolean {
 /**
  * The cores this process may use: `navigator.hardwareConcurrency` (Node 20:
  * `os.availableParallelism()`) where it is a positive integer, else 1.
+ *
+ * @returns The core count.
+ *
+ * @example
+ * ```ts
+ * import { availableCores } from "./node.ts";
+ * import assert from "node:assert/strict";
+ * assert.ok(availableCores() >= 1);
+ * ```
  */
 export function availableCores(): number {
   const { navigator } = globalThis as { navigator?: { hardwareConcurrency?: number } };
@@ -216,7 +234,25 @@ export function availableCores(): number {
 
 /**
  * Starts a worker with the web `Worker` (Deno, Bun, browsers), which reports no exit
- * except Bun's `close` event; `undefined` where there is no `Worker`.
+ * except Bun's `close` event.
+ *
+ * @param url The worker module.
+ * @param events Receives the worker's messages, failure and exit.
+ * @returns The thread, or `undefined` where there is no `Worker`.
+ *
+ * @example
+ * ```ts
+ * import { startWebWorker } from "./node.ts";
+ * import assert from "node:assert/strict";
+ * const url = new URL(`data:text/javascript,${encodeURIComponent("postMessage(7);")}`);
+ * const reply = await new Promise((resolve, reject) => {
+ *   const worker = startWebWorker(url, {
+ *     onMessage: (data) => { worker?.terminate(); resolve(data); },
+ *     onError: reject,
+ *   });
+ * });
+ * assert.equal(reply, 7);
+ * ```
  */
 export function startWebWorker(url: URL, events: WorkerEvents): WorkerThread | undefined {
   const Web = webWorkerConstructor();
@@ -328,6 +364,15 @@ const nodeProcessControl: ProcessControl = {
  * @param name The runtime's name.
  * @param displayName How messages name it.
  * @returns A platform without mapping or page-cache advice.
+ *
+ * @example
+ * ```ts
+ * import { nodeLikePlatform } from "./node.ts";
+ * import assert from "node:assert/strict";
+ * const platform = nodeLikePlatform("node", "Node");
+ * assert.equal(platform.mapFile, undefined);
+ * assert.equal((await platform.files!.stat(".")).kind, "directory");
+ * ```
  */
 export function nodeLikePlatform(name: Platform["name"], displayName: string): Platform {
   return {
