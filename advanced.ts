@@ -38,13 +38,8 @@ export {
   type TensorLayoutInput,
 } from "./src/format/encode_header.ts";
 export { bytesSource } from "./src/source/bytes.ts";
-export {
-  type AccessMode,
-  openByteSource,
-  type OpenOptions,
-  RUNTIME,
-  type Runtime,
-} from "./src/source/open_source.ts";
+export { type AccessMode, openByteSource, type OpenOptions } from "./src/source/open_source.ts";
+export { RUNTIME, type Runtime } from "./src/runtime/current.ts";
 export { openStreamSource, type StreamSource } from "./src/source/stream_source.ts";
 export { type FileSink, type FileSinkOptions, openFileSink } from "./src/source/file_sink.ts";
 export { stdinStream, stdoutSink } from "./src/source/stdio.ts";
@@ -102,7 +97,7 @@ export {
   ConvertThreads,
 } from "./src/convert/convert_threads.ts";
 export { convertRange, type RangeJob, type RangeScratch } from "./src/convert/convert_range.ts";
-export { availableCores, canStartWorkers } from "./src/source/worker_thread.ts";
+export { availableCores, canStartWorkers } from "./src/runtime/current.ts";
 export { convertModelTensors } from "./src/output/memory.ts";
 export { encodeConverted, type EncodeOptions } from "./src/output/encode_model.ts";
 export { writeConvertedModel, type WriteOptions } from "./src/output/file.ts";

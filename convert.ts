@@ -25,7 +25,7 @@ import type { ConversionPolicy } from "./src/model/conversion.ts";
 import { conversionWarnings, planConversion } from "./src/convert/plan.ts";
 import { policyFromFlags } from "./src/convert/policy_from_flags.ts";
 import type { AccessMode } from "./src/source/open_source.ts";
-import { availableCores } from "./src/source/worker_thread.ts";
+import { availableCores } from "./src/runtime/current.ts";
 
 /** The version printed by `--version`. */
 export const VERSION = "0.1.0";

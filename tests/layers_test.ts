@@ -1,7 +1,25 @@
 /**
  * Keeps the house in order: every module imports only from its own layer or the layers
- * below it, no modules import each other in a circle, and only the byte sources and the
- * CLI name a runtime (`Deno`, `Bun`, `node:`).
+ * below it, no modules import each other in a circle, only the platform adapters in
+ * src/runtime/ (and the CLI entry convert.ts) name a runtime (`Deno`, `Bun`, `node:`,
+ * `process`), and everything else reaches the runtime through the one seam: the
+ * `Platform` interface (src/runtime/platform.ts) and the platform chosen for this runtime
+ * (src/runtime/current.ts), never an adapter itself.
+ *
+ * The layers, bottom up:
+ *
+ *   0 src/model/     types, errors, ggml type traits: runtime-free, imports nothing below
+ *   1 src/runtime/   the Platform interface, one adapter per runtime (deno, bun, node, web)
+ *                    and current.ts, which detects the runtime and picks one; it builds on
+ *                    the model alone (errors, ByteSource)
+ *   1 src/format/    the header parser and encoder: runtime-free, beside src/runtime/
+ *   2 src/source/    byte sources, the atomic file sink and stdio, built on the platform
+ *   3 src/open/, src/convert/
+ *   4 src/output/
+ *   5 src/cli/
+ *   6 mod.ts, advanced.ts, convert.ts
+ *
+ * src/format/ and src/runtime/ share a rank but not a job: neither imports the other.
  */
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
@@ -14,6 +32,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** Layers from the bottom up; a module may import from its own rank or below. */
 const RANKS: [string, number][] = [
   ["src/model/", 0],
+  ["src/runtime/", 1],
   ["src/format/", 1],
   ["src/source/", 2],
   ["src/open/", 3],
@@ -87,14 +106,49 @@ test("no modules import each other in a circle", () => {
   assert.deepEqual(circles, []);
 });
 
-test("only the byte sources and the CLI name a runtime", () => {
+test("src/runtime/ builds on the model alone, and src/format/ never reaches the runtime", () => {
+  const wrong: string[] = [];
+  for (const [file, targets] of GRAPH) {
+    for (const target of targets) {
+      const runtimeToOther = file.startsWith("src/runtime/") &&
+        !target.startsWith("src/runtime/") && !target.startsWith("src/model/");
+      const formatToRuntime = file.startsWith("src/format/") && target.startsWith("src/runtime/");
+      if (runtimeToOther || formatToRuntime) wrong.push(`${file} -> ${target}`);
+    }
+  }
+  assert.deepEqual(wrong, []);
+});
+
+/** What the rest of the code may import from src/runtime/: the interface and the choice. */
+const SEAM = ["src/runtime/platform.ts", "src/runtime/current.ts"];
+
+test("outside src/runtime/, modules reach the runtime only through its seam", () => {
+  const adapters: string[] = [];
+  for (const [file, targets] of GRAPH) {
+    if (file.startsWith("src/runtime/")) continue;
+    for (const target of targets) {
+      if (target.startsWith("src/runtime/") && !SEAM.includes(target)) {
+        adapters.push(`${file} -> ${target}`);
+      }
+    }
+  }
+  assert.deepEqual(adapters, []);
+});
+
+test("only the platform adapters and the CLI entry name a runtime", () => {
   const named: string[] = [];
   for (const file of FILES) {
-    if (file.startsWith("src/source/") || file.startsWith("src/cli/") || file === "convert.ts") {
-      continue;
-    }
+    if (file.startsWith("src/runtime/") || file === "convert.ts") continue;
     const text = code(readFileSync(join(ROOT, file), "utf8"));
-    for (const pattern of [/\bDeno\./, /\bBun\./, /["']node:/, /\bprocess\./]) {
+    const patterns = [
+      /\bDeno\./,
+      /\bBun\./,
+      /["'](?:node|bun):/,
+      /(?<![.\w])process\??\./, // the global, not a member named so (PLATFORM.process)
+      /\bgetBuiltinModule\b/,
+      /\bglobalThis\.process\b|\{\s*process\??\s*:/, // the global reached through globalThis
+    ];
+    for (const pattern of patterns) {
       if (pattern.test(text)) named.push(`${file}: ${pattern.source}`);
     }
   }

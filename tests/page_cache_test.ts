@@ -3,9 +3,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { dropCachedPages } from "../src/source/page_cache.ts";
 import { openFileSink } from "../src/source/file_sink.ts";
-import { RUNTIME } from "../src/source/open_source.ts";
+import { PLATFORM, RUNTIME } from "../src/runtime/current.ts";
+
+/** The platform's advice; `false` where it gives none (Node, the web). */
+const dropCachedPages = (path: string): boolean => PLATFORM.dropCachedPages?.(path) ?? false;
 
 /** Where the kernel can be advised: Linux with glibc, under Deno (tests run with -A) or Bun. */
 const advisable = process.platform === "linux" && RUNTIME !== "node" &&

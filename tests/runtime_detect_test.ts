@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { RUNTIME } from "../advanced.ts";
-import { detectRuntime } from "../src/source/detect_runtime.ts";
+import { detectRuntime } from "../src/runtime/current.ts";
 
 test("RUNTIME names the runtime running the tests", () => {
   const versions = (globalThis as { process?: { versions?: Record<string, string> } }).process

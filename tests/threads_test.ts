@@ -28,8 +28,8 @@ import {
 } from "../mod.ts";
 import { encodeGgufHeader, type TensorLayoutInput } from "../src/format/encode_header.ts";
 import { ConvertThreads } from "../src/convert/convert_threads.ts";
-import { canStartWorkers } from "../src/source/worker_thread.ts";
-import { RUNTIME } from "../src/source/open_source.ts";
+import { canStartWorkers } from "../src/runtime/current.ts";
+import { RUNTIME } from "../src/runtime/current.ts";
 import { conformance, type ExpectedTensor, fixtureBytes, listFixtures } from "./_fixtures.ts";
 import { sha256 } from "./_hash.ts";
 

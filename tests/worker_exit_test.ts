@@ -10,8 +10,8 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { after, test } from "node:test";
 import { ConvertThreads } from "../src/convert/convert_threads.ts";
-import { canStartWorkers } from "../src/source/worker_thread.ts";
-import { RUNTIME } from "../src/source/open_source.ts";
+import { canStartWorkers } from "../src/runtime/current.ts";
+import { RUNTIME } from "../src/runtime/current.ts";
 
 const skip = !canStartWorkers()
   ? "no worker threads here"

@@ -3,10 +3,11 @@
  *
  * @module
  */
+import { PLATFORM } from "../runtime/current.ts";
 
 /**
- * The peak resident set size in bytes: `process.resourceUsage().maxRSS` (Deno, Bun and
- * Node all provide it, in KiB), or the current resident size where it is missing.
+ * The peak resident set size in bytes as the platform reports it (the current resident
+ * size where the peak is unknown); 0 where the runtime has no process.
  *
  * @returns Bytes.
  *
@@ -18,11 +19,5 @@
  * ```
  */
 export function peakMemory(): number {
-  try {
-    const maxRss = process.resourceUsage?.().maxRSS;
-    if (typeof maxRss === "number" && maxRss > 0) return maxRss * 1024;
-  } catch {
-    // Fall through to the current size.
-  }
-  return process.memoryUsage().rss;
+  return PLATFORM.process?.peakMemory() ?? 0;
 }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { PLATFORM } from "../runtime/current.ts";
 
 /** Formats a byte count with a binary-free decimal unit (kB, MB, GB). */
 export function formatBytes(bytes: number): string {
@@ -51,7 +52,7 @@ export class ProgressBar {
    */
   constructor(write: (text: string) => void, columns?: () => number) {
     this.#write = write;
-    this.#columns = columns ?? (() => process.stderr.columns || 80);
+    this.#columns = columns ?? (() => PLATFORM.process?.stderrColumns() ?? 80);
   }
 
   #draw(text: string): void {

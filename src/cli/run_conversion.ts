@@ -9,6 +9,7 @@ import { GgufError } from "../model/errors.ts";
 import type { GgufModel } from "../model/gguf_model.ts";
 import { openGgufModel, type OpenModelOptions } from "../open/open_model.ts";
 import { type ConvertFileOptions, writeConvertedModel } from "../output/file.ts";
+import { PLATFORM } from "../runtime/current.ts";
 import { checkOutputPath, openFileSink } from "../source/file_sink.ts";
 import { stdinStream, stdoutIdentity, stdoutSink } from "../source/stdio.ts";
 import { peakMemory } from "./peak_memory.ts";
@@ -38,7 +39,7 @@ export function openInput(
   notice: (message: string) => void,
 ): Promise<GgufModel> {
   if (input !== "-") return openGgufModel(input, options);
-  if (process.stdin.isTTY === true) {
+  if (PLATFORM.process?.stdinIsTerminal() === true) {
     notice(
       "reading the model from standard input, which is a terminal: pipe a file in (< MODEL.gguf) or press Ctrl-C",
     );
@@ -48,18 +49,17 @@ export function openInput(
 
 /** Installs handlers for {@linkcode SIGNALS}; the returned function removes them. */
 function onSignals(handler: (name: string) => void): () => void {
-  const installed: [string, () => void][] = [];
+  const removers: (() => void)[] = [];
   for (const name of Object.keys(SIGNALS)) {
-    const listener = () => handler(name);
     try {
-      process.on(name as "SIGINT", listener);
-      installed.push([name, listener]);
+      const remove = PLATFORM.process?.onSignal(name, () => handler(name));
+      if (remove !== undefined) removers.push(remove);
     } catch {
       // A signal this system does not have (SIGHUP on Windows).
     }
   }
   return () => {
-    for (const [name, listener] of installed) process.off(name as "SIGINT", listener);
+    for (const remove of removers) remove();
   };
 }
 
@@ -152,10 +152,11 @@ export async function runConversion(
 function checkStdoutIsNotInput(inputs: string[]): void {
   const out = stdoutIdentity();
   if (out === undefined) return;
-  const fs = process.getBuiltinModule("node:fs") as typeof import("node:fs");
+  const files = PLATFORM.files;
+  if (files === undefined) return;
   for (const input of inputs) {
     try {
-      const stat = fs.statSync(input);
+      const stat = files.statSync(input, true);
       if (`${stat.dev}:${stat.ino}` === out) {
         throw new GgufError(
           "SAME_FILE",

@@ -10,12 +10,8 @@
  *
  * @module
  */
-import {
-  availableCores,
-  canStartWorkers,
-  startWorker,
-  type WorkerThread,
-} from "../source/worker_thread.ts";
+import { availableCores, canStartWorkers, startWorker } from "../runtime/current.ts";
+import type { WorkerThread } from "../runtime/platform.ts";
 import { convertRange, type RangeJob, type RangeScratch } from "./convert_range.ts";
 import type { WorkerAnswer, WorkerJob } from "./convert_worker.ts";
 

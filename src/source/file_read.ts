@@ -1,22 +1,46 @@
 /**
  * A byte source that reads a file by position (`pread`), for runtimes or permissions
- * that cannot map it. Works in Deno, Bun and Node through `node:fs/promises`.
+ * that cannot map it, built on the platform's files.
  *
  * @module
  */
-import { nodeBuiltin } from "./_node_builtin.ts";
 import { formatInteger, GgufError } from "../model/errors.ts";
 import { type ByteSource, checkRange } from "../model/byte_source.ts";
+import { PLATFORM } from "../runtime/current.ts";
+import type { FileInfo, FileSystem, ReadHandle } from "../runtime/platform.ts";
+
+/**
+ * The platform's files, or a `TypeError` where the runtime has none (browsers, workerd).
+ *
+ * @returns The file system.
+ * @throws {TypeError} Where the runtime has no files.
+ *
+ * @example
+ * ```ts
+ * import { platformFiles } from "./file_read.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(typeof platformFiles().openRead, "function");
+ * ```
+ */
+export function platformFiles(): FileSystem {
+  const files = PLATFORM.files;
+  if (files === undefined) {
+    throw new TypeError(
+      `This runtime (${PLATFORM.displayName}) has no file system: files cannot be read or written here`,
+    );
+  }
+  return files;
+}
 
 /** What a file that is not a regular file is, and what to do instead. */
-function notRegular(stat: import("node:fs").Stats): string {
+function notRegular(stat: FileInfo): string {
   const stream = "which can be read only once, forward: give it as standard input instead " +
     '(on the command line, MODEL "-": `cmd | convert.ts - -o OUT.gguf`, or ' +
     "`convert.ts - -o OUT.gguf < <(cmd)` for a process substitution)";
-  if (stat.isFIFO()) return `it is a pipe (FIFO), ${stream}`;
-  if (stat.isSocket()) return `it is a socket, ${stream}`;
-  if (stat.isCharacterDevice()) return `it is a character device, ${stream}`;
-  if (stat.isDirectory()) return "it is a directory; name a .gguf file in it";
+  if (stat.kind === "fifo") return `it is a pipe (FIFO), ${stream}`;
+  if (stat.kind === "socket") return `it is a socket, ${stream}`;
+  if (stat.kind === "character-device") return `it is a character device, ${stream}`;
+  if (stat.kind === "directory") return "it is a directory; name a .gguf file in it";
   return "it is not a regular file; only regular files are read by position";
 }
 
@@ -38,27 +62,27 @@ function notRegular(stat: import("node:fs").Stats): string {
  * ```
  */
 export async function openFileReadSource(path: string): Promise<ByteSource> {
-  const fs = nodeBuiltin("node:fs/promises");
+  const fs = platformFiles();
   // Checked before opening: opening a pipe for reading blocks until a writer appears.
-  let before: import("node:fs").Stats;
+  let before: FileInfo;
   try {
     before = await fs.stat(path);
   } catch (cause) {
     throw ioError(`Cannot open ${path}`, cause);
   }
-  if (!before.isFile()) throw new GgufError("IO", `Cannot read ${path}: ${notRegular(before)}`);
-  let handle: Awaited<ReturnType<typeof fs.open>>;
+  if (before.kind !== "file") {
+    throw new GgufError("IO", `Cannot read ${path}: ${notRegular(before)}`);
+  }
+  let handle: ReadHandle;
   try {
-    // Non-blocking where the runtime allows, should the path become a pipe meanwhile.
-    const { O_RDONLY, O_NONBLOCK } = nodeBuiltin("node:fs").constants ?? {};
-    handle = await fs.open(path, O_NONBLOCK === undefined ? "r" : O_RDONLY | O_NONBLOCK);
+    handle = await fs.openRead(path);
   } catch (cause) {
     throw ioError(`Cannot open ${path}`, cause);
   }
   let size: number;
   try {
     const stat = await handle.stat();
-    if (!stat.isFile()) throw new GgufError("IO", `Cannot read ${path}: ${notRegular(stat)}`);
+    if (stat.kind !== "file") throw new GgufError("IO", `Cannot read ${path}: ${notRegular(stat)}`);
     size = stat.size;
   } catch (cause) {
     await handle.close();
@@ -73,7 +97,7 @@ export async function openFileReadSource(path: string): Promise<ByteSource> {
       const target = into === undefined ? new Uint8Array(length) : into.subarray(0, length);
       let done = 0;
       while (done < length) {
-        const { bytesRead } = await handle.read(target, done, length - done, offset + done);
+        const bytesRead = await handle.read(target, done, length - done, offset + done);
         if (bytesRead === 0) {
           throw new GgufError(
             "TRUNCATED",

@@ -6,11 +6,11 @@
  *
  * @module
  */
-import { nodeBuiltin } from "./_node_builtin.ts";
 import { formatInteger, GgufError } from "../model/errors.ts";
-import { ioError } from "./file_read.ts";
-import { RUNTIME, toPath } from "./open_source.ts";
-import { dropCachedPages } from "./page_cache.ts";
+import { PLATFORM } from "../runtime/current.ts";
+import type { FileInfo, OutputFile } from "../runtime/platform.ts";
+import { ioError, platformFiles } from "./file_read.ts";
+import { toPath } from "./open_source.ts";
 
 /**
  * An output file being written: `write()` appends, `commit()` flushes, closes and renames
@@ -50,52 +50,6 @@ export interface OutputTarget {
   exists: boolean;
 }
 
-type Stats = import("node:fs").Stats;
-
-/** The temporary file's handle. */
-interface OutputFile {
-  /** Writes at the end; resolves with the bytes written (possibly fewer than given). */
-  write(bytes: Uint8Array): Promise<number>;
-  /** Flushes the file's data to the disk (called while writes go on). */
-  datasync(): Promise<void>;
-  close(): Promise<void>;
-}
-
-/**
- * Creates the file (failing if it exists), written on the runtime's thread pool so that
- * conversion goes on meanwhile: Deno's `node:fs` handles write on this thread, its own
- * files do not. Under Deno, flushes go through a second handle of the same file (a flush
- * covers the file, whichever descriptor asks), so no write waits for one to end.
- */
-async function createOutputFile(path: string): Promise<OutputFile> {
-  if (RUNTIME === "deno") {
-    const file = await Deno.open(path, { write: true, createNew: true });
-    let flusher: Deno.FsFile | undefined;
-    try {
-      flusher = await Deno.open(path, { write: true });
-    } catch (cause) {
-      file.close();
-      await Deno.remove(path).catch(() => {}); // ours: created just above
-      throw cause;
-    }
-    return {
-      write: (bytes) => file.write(bytes),
-      datasync: () => flusher.syncData(),
-      close() {
-        file.close();
-        flusher.close();
-        return Promise.resolve();
-      },
-    };
-  }
-  const handle = await nodeBuiltin("node:fs/promises").open(path, "wx");
-  return {
-    write: async (bytes) => (await handle.write(bytes, 0, bytes.length)).bytesWritten,
-    datasync: () => handle.datasync(),
-    close: () => handle.close(),
-  };
-}
-
 /** Errors of systems that cannot open or flush a directory (Windows): nothing to sync there. */
 const UNSYNCABLE = new Set(["EISDIR", "EINVAL", "EPERM", "EACCES", "EBADF", "ENOTSUP"]);
 
@@ -119,25 +73,12 @@ const UNSYNCABLE = new Set(["EISDIR", "EINVAL", "EPERM", "EACCES", "EBADF", "ENO
  * ```
  */
 export async function syncDirectory(dir: string): Promise<void> {
+  const files = platformFiles();
   try {
-    if (RUNTIME === "deno") {
-      const directory = await Deno.open(dir, { read: true });
-      try {
-        await directory.sync();
-      } finally {
-        directory.close();
-      }
-    } else {
-      const handle = await nodeBuiltin("node:fs/promises").open(dir, "r");
-      try {
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-    }
+    await files.syncDirectory(dir);
   } catch (cause) {
     const code = (cause as { code?: string }).code;
-    if (nodeBuiltin("node:os").platform() !== "linux" && UNSYNCABLE.has(code ?? "")) return;
+    if (PLATFORM.os !== "linux" && UNSYNCABLE.has(code ?? "")) return;
     throw ioError(`Cannot flush the directory ${dir}`, cause);
   }
 }
@@ -151,18 +92,18 @@ export const directorySync: { run: (dir: string) => Promise<void> } = { run: syn
 /** Bytes written between background flushes (the output is durable only at commit). */
 const BACKGROUND_FLUSH_BYTES = 64 << 20;
 
-function kindOf(stat: Stats): string {
-  if (stat.isDirectory()) return "a directory";
-  if (stat.isFIFO()) return "a FIFO";
-  if (stat.isCharacterDevice() || stat.isBlockDevice()) return "a device";
-  if (stat.isSocket()) return "a socket";
+function kindOf(stat: FileInfo): string {
+  if (stat.kind === "directory") return "a directory";
+  if (stat.kind === "fifo") return "a FIFO";
+  if (stat.kind === "character-device" || stat.kind === "block-device") return "a device";
+  if (stat.kind === "socket") return "a socket";
   return "not a regular file";
 }
 
-function statOrUndefined(path: string, follow: boolean): Stats | undefined {
-  const fs = nodeBuiltin("node:fs");
+function statOrUndefined(path: string, follow: boolean): FileInfo | undefined {
+  const fs = platformFiles();
   try {
-    return follow ? fs.statSync(path) : fs.lstatSync(path);
+    return fs.statSync(path, follow);
   } catch (cause) {
     if ((cause as { code?: string }).code === "ENOENT") return undefined;
     throw ioError(`Cannot write ${path}`, cause);
@@ -194,13 +135,12 @@ export function checkOutputPath(
   target: string | URL,
   options: FileSinkOptions = {},
 ): OutputTarget {
-  const fs = nodeBuiltin("node:fs");
-  const pathModule = nodeBuiltin("node:path");
+  const fs = platformFiles();
   const given = toPath(target);
   if (given === "") throw new GgufError("BAD_OUTPUT", "Cannot write to an empty output path");
   let path = given;
   const link = statOrUndefined(given, false);
-  if (link?.isSymbolicLink()) {
+  if (link?.kind === "symlink") {
     const resolved = statOrUndefined(given, true);
     if (resolved === undefined) {
       throw new GgufError(
@@ -208,22 +148,22 @@ export function checkOutputPath(
         `Cannot write ${given}: it is a symbolic link to a missing file (remove it, or name the file it should be)`,
       );
     }
-    path = fs.realpathSync(given);
+    path = fs.realPath(given);
   }
   const stat = statOrUndefined(path, true);
-  if (stat !== undefined && !stat.isFile()) {
+  if (stat !== undefined && stat.kind !== "file") {
     throw new GgufError(
       "BAD_OUTPUT",
       `Cannot write ${given}: it is ${kindOf(stat)}; name a file${
-        stat.isDirectory()
+        stat.kind === "directory"
           ? " inside it"
           : ", or write to standard output with -o - and redirect it"
       }`,
     );
   }
-  const dir = pathModule.dirname(path);
+  const dir = fs.dirname(path);
   const dirStat = statOrUndefined(dir, true);
-  if (dirStat === undefined || !dirStat.isDirectory()) {
+  if (dirStat === undefined || dirStat.kind !== "directory") {
     throw new GgufError(
       "BAD_OUTPUT",
       `Cannot write ${given}: the directory ${dir} does not exist`,
@@ -249,16 +189,6 @@ export function checkOutputPath(
   return { path, exists: stat !== undefined };
 }
 
-/** Whether a process with this id is running (a process of another user counts as running). */
-function processAlive(pid: number): boolean {
-  try {
-    (globalThis as { process?: { kill(pid: number, signal: number): void } }).process?.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as { code?: string }).code !== "ESRCH";
-  }
-}
-
 /**
  * Removes temporaries of `path` left by processes that no longer run (`.NAME.tmp-PID-…`).
  *
@@ -266,24 +196,23 @@ function processAlive(pid: number): boolean {
  * @returns The removed temporaries' paths.
  */
 function removeStaleTemporaries(path: string): string[] {
-  const fs = nodeBuiltin("node:fs");
-  const pathModule = nodeBuiltin("node:path");
-  const dir = pathModule.dirname(path);
-  const prefix = `.${pathModule.basename(path)}.tmp-`;
+  const fs = platformFiles();
+  const dir = fs.dirname(path);
+  const prefix = `.${fs.basename(path)}.tmp-`;
   const removed: string[] = [];
   let names: string[];
   try {
-    names = fs.readdirSync(dir);
+    names = fs.listDirectory(dir);
   } catch {
     return removed;
   }
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
     const pid = Number(name.slice(prefix.length).split("-")[0]);
-    if (!Number.isSafeInteger(pid) || pid <= 0 || processAlive(pid)) continue;
-    const stale = pathModule.join(dir, name);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || PLATFORM.processAlive(pid)) continue;
+    const stale = fs.join(dir, name);
     try {
-      fs.rmSync(stale, { force: true });
+      fs.removeSync(stale);
       removed.push(stale);
     } catch {
       // Not ours to remove after all (permissions): leave it.
@@ -317,20 +246,18 @@ export async function openFileSink(
   target: string | URL,
   options: FileSinkOptions = {},
 ): Promise<FileSink> {
-  const fs = nodeBuiltin("node:fs/promises");
-  const pathModule = nodeBuiltin("node:path");
+  const fs = platformFiles();
   const { path, exists } = checkOutputPath(target, options);
   removeStaleTemporaries(path);
   // The file being replaced keeps its bytes until the rename; its cached pages can go now.
-  if (exists) dropCachedPages(path);
-  const pid = (globalThis as { process?: { pid: number } }).process?.pid ?? 0;
-  const temporaryPath = pathModule.join(
-    pathModule.dirname(path),
-    `.${pathModule.basename(path)}.tmp-${pid}-${Math.random().toString(36).slice(2, 10)}`,
+  if (exists) PLATFORM.dropCachedPages?.(path);
+  const temporaryPath = fs.join(
+    fs.dirname(path),
+    `.${fs.basename(path)}.tmp-${PLATFORM.pid}-${Math.random().toString(36).slice(2, 10)}`,
   );
   let handle: OutputFile;
   try {
-    handle = await createOutputFile(temporaryPath);
+    handle = await fs.createNew(temporaryPath);
   } catch (cause) {
     throw ioError(`Cannot write ${path}`, cause);
   }
@@ -383,7 +310,7 @@ export async function openFileSink(
         throw ioError(`Cannot write ${path}`, cause);
       }
       // The new name is durable only once the directory holding it is flushed.
-      await directorySync.run(pathModule.dirname(path));
+      await directorySync.run(fs.dirname(path));
     },
     async abort() {
       try {
@@ -391,7 +318,7 @@ export async function openFileSink(
       } catch {
         // Already failing: the removal below is what matters.
       }
-      await fs.rm(temporaryPath, { force: true });
+      await fs.remove(temporaryPath);
     },
   };
 }

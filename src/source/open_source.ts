@@ -1,14 +1,14 @@
 /**
- * Opens a file as a {@linkcode ByteSource}, choosing mmap or positional reads for the
- * runtime it runs in. The runtime is detected once, here.
+ * Opens a file as a {@linkcode ByteSource}: mapped where the platform can map files,
+ * read by position otherwise.
  *
  * @module
  */
 import { GgufError } from "../model/errors.ts";
 import type { ByteSource } from "../model/byte_source.ts";
+import { PLATFORM } from "../runtime/current.ts";
 import { bytesSource } from "./bytes.ts";
 import { openFileReadSource } from "./file_read.ts";
-import { detectRuntime, type Runtime } from "./detect_runtime.ts";
 
 /** How to reach a file's bytes: `auto` maps where possible, else reads. */
 export type AccessMode = "auto" | "mmap" | "read";
@@ -20,11 +20,6 @@ export interface OpenOptions {
   /** Receives a one-time notice when `auto` falls back from mmap to reads. */
   onNotice?: (message: string) => void;
 }
-
-export type { Runtime };
-
-/** The runtime this module runs in, detected once: see {@linkcode detectRuntime}. */
-export const RUNTIME: Runtime = detectRuntime();
 
 let noticeGiven = false;
 
@@ -40,8 +35,7 @@ function isPermissionError(error: unknown): boolean {
 }
 
 /** Whether this process runs on Windows (where `file:` URLs name drive letters and shares). */
-const ON_WINDOWS =
-  (globalThis as { process?: { platform?: string } }).process?.platform === "win32";
+const ON_WINDOWS = PLATFORM.os === "win32";
 
 /**
  * Turns a `file:` URL or a path into a path, as the operating system names it: on Windows
@@ -95,8 +89,9 @@ export function toPath(input: string | URL, windows: boolean = ON_WINDOWS): stri
 }
 
 /**
- * Opens a file for random access: `Bun.mmap` on Bun, libc `mmap` through FFI on Deno
- * (with `--allow-ffi`), positional reads otherwise or when asked.
+ * Opens a file for random access: mapped where the platform maps files (`Bun.mmap` on
+ * Bun, libc `mmap` through FFI on Deno with `--allow-ffi`), positional reads otherwise or
+ * when asked.
  *
  * @param input A path or `file:` URL.
  * @param options The access mode and a notice callback.
@@ -128,11 +123,7 @@ export async function openByteSource(
     await reader.close();
     return bytesSource(new Uint8Array(0));
   }
-  const map = RUNTIME === "bun"
-    ? (await import("./bun_mmap.ts")).openBunMmapSource
-    : RUNTIME === "deno"
-    ? (await import("./deno_mmap.ts")).openDenoMmapSource
-    : undefined;
+  const map = PLATFORM.mapFile;
   if (map !== undefined) {
     try {
       return map(path, reader);
@@ -149,9 +140,7 @@ export async function openByteSource(
       }
       notice(
         options,
-        `cannot mmap on ${
-          RUNTIME === "bun" ? "Bun" : "Deno"
-        } (${why}); reading the file by position instead`,
+        `cannot mmap on ${PLATFORM.displayName} (${why}); reading the file by position instead`,
       );
       return reader;
     }

@@ -3,11 +3,19 @@
  *
  * @module
  */
-import { nodeBuiltin } from "./_node_builtin.ts";
 import type { ByteSink } from "../model/byte_sink.ts";
 import { GgufError } from "../model/errors.ts";
-import { RUNTIME } from "./open_source.ts";
+import { PLATFORM } from "../runtime/current.ts";
+import type { StandardStreams } from "../runtime/platform.ts";
 import { preferReadSize } from "./stream_buffer.ts";
+
+/** The platform's standard streams, or a `TypeError` where the runtime has none. */
+function standardStreams(): StandardStreams {
+  if (PLATFORM.stdio === undefined) {
+    throw new TypeError(`This runtime (${PLATFORM.displayName}) has no standard input or output`);
+  }
+  return PLATFORM.stdio;
+}
 
 /** Bytes per read of standard input. */
 const STDIN_READ_BYTES = 256 * 1024;
@@ -30,9 +38,10 @@ const STDIN_READ_BYTES = 256 * 1024;
  * ```
  */
 export function stdinStream(): ReadableStream<Uint8Array> {
+  const stdio = standardStreams();
   let directory = false;
   try {
-    directory = nodeBuiltin("node:fs").fstatSync(0).isDirectory();
+    directory = stdio.stat(0).kind === "directory";
   } catch {
     // No way to tell: reading will say what is wrong.
   }
@@ -43,69 +52,7 @@ export function stdinStream(): ReadableStream<Uint8Array> {
     );
   }
   // Read 256 KiB at a time: a quarter of the reads of the default 64 KiB.
-  return preferReadSize(
-    RUNTIME === "deno" ? Deno.stdin.readable : fileDescriptorStream(0),
-    STDIN_READ_BYTES,
-  );
-}
-
-/** Retry delay when a non-blocking descriptor has no data yet. */
-const EAGAIN_DELAY_MS = 2;
-
-/**
- * A byte stream over a file descriptor, read with `node:fs` straight into the reader's
- * buffer (BYOB), so a BYOB reader allocates nothing per chunk.
- */
-function fileDescriptorStream(fd: number): ReadableStream<Uint8Array> {
-  let fs: typeof import("node:fs") | undefined;
-  const readInto = (view: Uint8Array): Promise<number> =>
-    new Promise((resolve, reject) => {
-      fs!.read(fd, view, 0, view.byteLength, null, (error, bytesRead) => {
-        if (error === null) resolve(bytesRead);
-        else if (error.code === "EAGAIN") {
-          setTimeout(() => readInto(view).then(resolve, reject), EAGAIN_DELAY_MS);
-        } else reject(error);
-      });
-    });
-  return new ReadableStream({
-    type: "bytes",
-    autoAllocateChunkSize: 64 * 1024,
-    async pull(controller) {
-      fs ??= nodeBuiltin("node:fs");
-      const request = controller.byobRequest!;
-      const view = request.view!;
-      const bytesRead = await readInto(
-        new Uint8Array(view.buffer, view.byteOffset, view.byteLength),
-      );
-      if (bytesRead === 0) {
-        controller.close();
-        request.respond(0);
-      } else {
-        request.respond(bytesRead);
-      }
-    },
-  });
-}
-
-/**
- * Writes all of `bytes` to a file descriptor with blocking writes on the runtime's thread
- * pool (as `cat` does: a third faster into a pipe than `process.stdout` under Bun, and
- * this thread stays free), retrying short writes and, on a non-blocking descriptor,
- * `EAGAIN`.
- */
-function writeAll(fd: number, bytes: Uint8Array): Promise<void> {
-  const fs = nodeBuiltin("node:fs");
-  return new Promise<void>((resolve, reject) => {
-    const from = (done: number) => {
-      if (done >= bytes.length) return resolve();
-      fs.write(fd, bytes, done, bytes.length - done, null, (error, written) => {
-        if (error === null) from(done + written);
-        else if (error.code === "EAGAIN") setTimeout(() => from(done), EAGAIN_DELAY_MS);
-        else reject(error);
-      });
-    };
-    from(0);
-  });
+  return preferReadSize(stdio.stdin(), STDIN_READ_BYTES);
 }
 
 /**
@@ -126,19 +73,11 @@ function writeAll(fd: number, bytes: Uint8Array): Promise<void> {
  * ```
  */
 export function stdoutSink(): ByteSink {
-  const write = RUNTIME === "deno"
-    ? async (bytes: Uint8Array) => {
-      for (let done = 0; done < bytes.length;) {
-        done += await Deno.stdout.write(bytes.subarray(done));
-      }
-    }
-    : (bytes: Uint8Array) => writeAll(1, bytes);
-  // `process.stdout` is left alone: under Bun and Node, touching it makes a pipe
-  // non-blocking, and every write then meets EAGAIN.
+  const stdio = standardStreams();
   return {
     async write(bytes) {
       try {
-        await write(bytes);
+        await stdio.writeStdout(bytes);
       } catch (cause) {
         const reason = cause instanceof Error ? cause.message : String(cause);
         throw new GgufError("IO", `Cannot write to standard output: ${reason}`, undefined, {
@@ -167,8 +106,8 @@ export function stdoutSink(): ByteSink {
  */
 export function stdoutIdentity(): string | undefined {
   try {
-    const stat = nodeBuiltin("node:fs").fstatSync(1);
-    return stat.isFile() ? `${stat.dev}:${stat.ino}` : undefined;
+    const stat = standardStreams().stat(1);
+    return stat.kind === "file" ? `${stat.dev}:${stat.ino}` : undefined;
   } catch {
     return undefined;
   }

@@ -1,8 +1,12 @@
 /**
- * A byte source over libc `mmap`, reached through `Deno.dlopen` (needs `--allow-ffi`,
- * which is queried first: this module never prompts). The mapping is private and
- * copy-on-write (`MAP_PRIVATE | MAP_NORESERVE`): a write into a view changes only this
- * process's copy, never the file.
+ * The platform under Deno. Files go through `node:fs` as under Node, except the output
+ * file (written through `Deno.open`, see `createNew`) and directory flushes; standard
+ * streams are `Deno.stdin` and `Deno.stdout`.
+ *
+ * Mapping: libc `mmap`, reached through `Deno.dlopen` (needs `--allow-ffi`, which is
+ * queried first: this module never prompts). The mapping is private and copy-on-write
+ * (`MAP_PRIVATE | MAP_NORESERVE`): a write into a view changes only this process's copy,
+ * never the file.
  *
  * Lifetime: garbage collection cannot tell when the last view of a mapping dies — a view's
  * `ArrayBuffer` can be transferred (`buffer.transfer()`, a `postMessage` or
@@ -14,10 +18,17 @@
  * - `close({ keepViews: true })` (a model dropped without `close()`) releases the file
  *   handle only: the mapping stays, and its views stay valid, until the process exits.
  *
+ * Page-cache advice: `posix_fadvise(POSIX_FADV_DONTNEED)` through the same libc, only on
+ * glibc Linux and only when FFI is already granted (an optimization never prompts).
+ *
+ * Nothing here touches `Deno` until called, so this module loads in every runtime.
+ *
  * @module
  */
 import { formatInteger, GgufError } from "../model/errors.ts";
 import { type ByteSource, checkRange } from "../model/byte_source.ts";
+import { nodeLikePlatform } from "./node.ts";
+import type { OutputFile, Platform } from "./platform.ts";
 
 const O_RDONLY = 0;
 const PROT_READ = 1;
@@ -46,7 +57,7 @@ export interface MmapPlatform {
  *
  * @example
  * ```ts
- * import { mmapPlatform } from "./deno_mmap.ts";
+ * import { mmapPlatform } from "./deno.ts";
  * import assert from "node:assert/strict";
  * assert.equal(mmapPlatform("darwin", false)?.mapNoReserve, 0x40);
  * assert.equal(mmapPlatform("windows", false), undefined);
@@ -67,13 +78,18 @@ const LIBC_SYMBOLS = {
 type Libc = Deno.DynamicLibrary<typeof LIBC_SYMBOLS>["symbols"];
 
 let libc: Libc | undefined;
-const platform = mmapPlatform(Deno.build.os, Deno.build.env === "gnu");
+
+/** This system's libc and `MAP_NORESERVE`, looked up on first use. */
+function libcPlatform(): MmapPlatform | undefined {
+  return mmapPlatform(Deno.build.os, Deno.build.env === "gnu");
+}
 
 /**
  * Opens libc once; throws `Deno.errors.NotCapable` unless FFI is already granted (asking
  * would prompt on a terminal), and a `GgufError` (`IO`) on a system with no known libc.
  */
 function loadLibc(): Libc {
+  const platform = libcPlatform();
   if (platform === undefined) {
     throw new GgufError("IO", `mmap through FFI is not supported on ${Deno.build.target}`);
   }
@@ -96,16 +112,11 @@ function loadLibc(): Libc {
  * @param reader A positional-read source over the same file; closed by `close()`.
  * @returns A source whose `kind` is `"mmap"`.
  * @throws {GgufError} `IO` when libc cannot open or map the file.
- *
- * @example
- * ```ts ignore
- * import { openDenoMmapSource } from "./deno_mmap.ts";
- * const source = openDenoMmapSource("model.gguf", await openFileReadSource("model.gguf"));
- * ```
  */
-export function openDenoMmapSource(path: string, reader: ByteSource): ByteSource {
+function openDenoMmapSource(path: string, reader: ByteSource): ByteSource {
   const size = reader.size;
   const symbols = loadLibc();
+  const platform = libcPlatform()!;
   const fd = symbols.open(new TextEncoder().encode(path + "\0"), O_RDONLY);
   if (fd < 0) throw new GgufError("IO", `Cannot open ${path} for mapping`);
   let pointer: Deno.PointerValue;
@@ -114,7 +125,7 @@ export function openDenoMmapSource(path: string, reader: ByteSource): ByteSource
       null,
       BigInt(size),
       PROT_READ | PROT_WRITE,
-      MAP_PRIVATE | platform!.mapNoReserve,
+      MAP_PRIVATE | platform.mapNoReserve,
       fd,
       0n,
     );
@@ -139,7 +150,7 @@ export function openDenoMmapSource(path: string, reader: ByteSource): ByteSource
       pointer,
       BigInt(size),
       PROT_READ | PROT_WRITE,
-      MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS[Deno.build.os] | platform!.mapNoReserve,
+      MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS[Deno.build.os] | platform.mapNoReserve,
       -1,
       0n,
     );
@@ -163,3 +174,108 @@ export function openDenoMmapSource(path: string, reader: ByteSource): ByteSource
     },
   };
 }
+
+/** `POSIX_FADV_DONTNEED` on Linux. */
+const FADV_DONTNEED = 4;
+
+const FADVISE_SYMBOLS = {
+  open: { parameters: ["buffer", "i32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  posix_fadvise: { parameters: ["i32", "i64", "i64", "i32"], result: "i32" },
+} as const;
+
+type Fadvise = Deno.DynamicLibrary<typeof FADVISE_SYMBOLS>["symbols"];
+
+/** libc's calls for advice: undefined before the first use, null where there are none. */
+let fadvise: Fadvise | null | undefined;
+
+function loadFadvise(): Fadvise | null {
+  if (fadvise === undefined) {
+    fadvise = null;
+    try {
+      if (
+        Deno.build.os === "linux" && Deno.build.env === "gnu" &&
+        Deno.permissions.querySync({ name: "ffi" }).state === "granted"
+      ) {
+        fadvise = Deno.dlopen("libc.so.6", FADVISE_SYMBOLS).symbols;
+      }
+    } catch {
+      // No such library, or FFI refused: no advice.
+    }
+  }
+  return fadvise;
+}
+
+/** Drops a file's cached pages through libc; `false` wherever that cannot be done. */
+function dropCachedPages(path: string): boolean {
+  // A NUL would end the C string early, naming another file.
+  if (path.includes("\0")) return false;
+  const calls = loadFadvise();
+  if (calls === null) return false;
+  try {
+    const fd = calls.open(new TextEncoder().encode(path + "\0"), O_RDONLY);
+    if (fd < 0) return false;
+    try {
+      return calls.posix_fadvise(fd, 0n, 0n, FADV_DONTNEED) === 0;
+    } finally {
+      calls.close(fd);
+    }
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Creates the output file through `Deno.open`, whose files write on the runtime's thread
+ * pool so that conversion goes on meanwhile (Deno's `node:fs` handles write on this
+ * thread). Flushes go through a second handle of the same file (a flush covers the file,
+ * whichever descriptor asks), so no write waits for one to end.
+ */
+async function createNew(path: string): Promise<OutputFile> {
+  const file = await Deno.open(path, { write: true, createNew: true });
+  let flusher: Deno.FsFile | undefined;
+  try {
+    flusher = await Deno.open(path, { write: true });
+  } catch (cause) {
+    file.close();
+    await Deno.remove(path).catch(() => {}); // ours: created just above
+    throw cause;
+  }
+  return {
+    write: (bytes) => file.write(bytes),
+    datasync: () => flusher.syncData(),
+    close() {
+      file.close();
+      flusher.close();
+      return Promise.resolve();
+    },
+  };
+}
+
+async function syncDirectory(path: string): Promise<void> {
+  const directory = await Deno.open(path, { read: true });
+  try {
+    await directory.sync();
+  } finally {
+    directory.close();
+  }
+}
+
+const shared = nodeLikePlatform("deno", "Deno");
+
+/** The platform under Deno: FFI mapping and advice where `--allow-ffi` is granted. */
+export const denoPlatform: Platform = {
+  ...shared,
+  files: { ...shared.files!, createNew, syncDirectory },
+  stdio: {
+    ...shared.stdio!,
+    stdin: () => Deno.stdin.readable,
+    async writeStdout(bytes) {
+      for (let done = 0; done < bytes.length;) {
+        done += await Deno.stdout.write(bytes.subarray(done));
+      }
+    },
+  },
+  mapFile: openDenoMmapSource,
+  dropCachedPages,
+};

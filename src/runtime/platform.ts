@@ -1,0 +1,194 @@
+/**
+ * The one seam between gguf-stream and the JavaScript runtime it runs in: what each
+ * runtime provides (files, standard streams, worker threads, cores), described once. One
+ * adapter per runtime implements it (`deno.ts`, `bun.ts`, `node.ts`, `web.ts`) and
+ * `current.ts` picks one; everything else reads the runtime through this interface only.
+ * A capability a runtime lacks is absent (`undefined`), never a stub that pretends.
+ *
+ * @module
+ */
+import type { ByteSource } from "../model/byte_source.ts";
+
+/** A JavaScript runtime gguf-stream tells apart. */
+export type Runtime = "deno" | "bun" | "node" | "workerd" | "browser";
+
+/** What a path names, as `stat` tells it. */
+export type FileKind =
+  | "file"
+  | "directory"
+  | "symlink"
+  | "fifo"
+  | "socket"
+  | "character-device"
+  | "block-device"
+  | "other";
+
+/** A file's metadata. */
+export interface FileInfo {
+  /** What the path names. */
+  kind: FileKind;
+  /** The size in bytes. */
+  size: number;
+  /** The device the file lives on (with `ino`, the file's identity). */
+  dev: number;
+  /** The file's inode number on its device. */
+  ino: number;
+}
+
+/** A file opened for reads at given positions. */
+export interface ReadHandle {
+  /**
+   * Reads up to `length` bytes at file position `position` into `into` at `at`; resolves
+   * with the count read (0 at the end of the file).
+   */
+  read(into: Uint8Array, at: number, length: number, position: number): Promise<number>;
+  /** The open file's metadata. */
+  stat(): Promise<FileInfo>;
+  /** Closes the file. */
+  close(): Promise<void>;
+}
+
+/** A new file opened for appending writes. */
+export interface OutputFile {
+  /** Writes at the end; resolves with the bytes written (possibly fewer than given). */
+  write(bytes: Uint8Array): Promise<number>;
+  /** Flushes the file's data to the disk (may be called while writes go on). */
+  datasync(): Promise<void>;
+  /** Closes the file. */
+  close(): Promise<void>;
+}
+
+/**
+ * Files and paths. Failures are thrown as the runtime raises them, with the system's
+ * error `code` (`ENOENT`, `EEXIST`, …) where it has one: callers word the message.
+ */
+export interface FileSystem {
+  /** Metadata of a path, following symbolic links. */
+  stat(path: string): Promise<FileInfo>;
+  /** Metadata of a path, following symbolic links only with `follow`. */
+  statSync(path: string, follow: boolean): FileInfo;
+  /** The path with every symbolic link resolved. */
+  realPath(path: string): string;
+  /** The names in a directory. */
+  listDirectory(path: string): string[];
+  /**
+   * Opens a regular file for positional reads (non-blocking where the system allows, so
+   * that a path that became a pipe cannot block the open).
+   */
+  openRead(path: string): Promise<ReadHandle>;
+  /**
+   * Creates a file that must not exist yet and opens it for writing; writes run on the
+   * runtime's thread pool where it has one, so that work goes on meanwhile.
+   */
+  createNew(path: string): Promise<OutputFile>;
+  /** Renames a file, replacing the target. */
+  rename(from: string, to: string): Promise<void>;
+  /** Removes a file; a missing file is no error. */
+  remove(path: string): Promise<void>;
+  /** Removes a file at once; a missing file is no error. */
+  removeSync(path: string): void;
+  /** Opens a directory and flushes its entries to the disk. */
+  syncDirectory(path: string): Promise<void>;
+  /** The directory part of a path. */
+  dirname(path: string): string;
+  /** The last part of a path. */
+  basename(path: string): string;
+  /** Joins path parts with the system's separator. */
+  join(...parts: string[]): string;
+}
+
+/** Standard input and output of the process. */
+export interface StandardStreams {
+  /** Standard input as a byte stream. */
+  stdin(): ReadableStream<Uint8Array>;
+  /** Writes all of `bytes` to standard output; resolves once the system has them. */
+  writeStdout(bytes: Uint8Array): Promise<void>;
+  /** Metadata of standard input (0) or output (1); throws where it cannot be told. */
+  stat(fd: 0 | 1): FileInfo;
+}
+
+/** What the command line asks of the process it runs in. */
+export interface ProcessControl {
+  /** Whether standard input is a terminal. */
+  stdinIsTerminal(): boolean;
+  /** The width of the terminal standard error goes to; `undefined` when it is none. */
+  stderrColumns(): number | undefined;
+  /** The peak resident memory in bytes (the current size where the peak is unknown). */
+  peakMemory(): number;
+  /**
+   * Calls `listener` when the process receives signal `name` (`"SIGINT"`, …); returns the
+   * function that removes it. Throws for a signal this system does not have.
+   */
+  onSignal(name: string, listener: () => void): () => void;
+}
+
+/** A started worker thread. */
+export interface WorkerThread {
+  /** Sends a message (views of `SharedArrayBuffer`s are shared, not copied). */
+  postMessage(message: unknown): void;
+  /** Stops the thread at once. */
+  terminate(): void;
+  /**
+   * Whether the thread keeps the process alive: `true` while the caller waits for an
+   * answer, `false` while it idles (where the runtime can tell them apart; Deno cannot,
+   * so there an idle worker must be terminated).
+   */
+  keepAlive(alive: boolean): void;
+}
+
+/** What a started worker reports. */
+export interface WorkerEvents {
+  /** Each message the worker posts. */
+  onMessage(data: unknown): void;
+  /** The worker failed: its module did not load, or it threw outside a message. */
+  onError(error: Error): void;
+  /**
+   * The thread stopped: it exited, was ended by the runtime, or was terminated. Node and
+   * Bun tell; Deno and browsers do not, so there a thread that exits without an error is
+   * noticed only by waiting on it.
+   */
+  onExit?(): void;
+}
+
+/** What one runtime provides; optional members are capabilities some runtimes lack. */
+export interface Platform {
+  /** The runtime's name. */
+  readonly name: Runtime;
+  /** How messages name the runtime (`"Deno"`, `"Bun"`, `"Node"`, …). */
+  readonly displayName: string;
+  /** The operating system as Node's `process.platform` names it; `undefined` on the web. */
+  readonly os: string | undefined;
+  /** This process's id (0 where there is none). */
+  readonly pid: number;
+  /** Files and paths; absent where there are none (browsers, workerd). */
+  readonly files?: FileSystem;
+  /**
+   * Maps a file (of `reader.size` > 0 bytes) into memory as a source whose `kind` is
+   * `"mmap"`; `read()` goes through `reader`, which `close()` closes. Throws when the
+   * mapping is refused (Deno: `NotCapable` without `--allow-ffi`), so the caller can read
+   * by position instead. Absent where the runtime cannot map files.
+   */
+  readonly mapFile?: (path: string, reader: ByteSource) => ByteSource;
+  /**
+   * Asks the kernel to drop a file's cached pages (the file is untouched); `true` if it
+   * took the advice. Absent where advice cannot be given.
+   */
+  readonly dropCachedPages?: (path: string) => boolean;
+  /** Standard input and output; absent where the process has none. */
+  readonly stdio?: StandardStreams;
+  /** The terminal, memory and signals of the process; absent where there is none. */
+  readonly process?: ProcessControl;
+  /** Whether a process with this id runs (a process of another user counts). */
+  processAlive(pid: number): boolean;
+  /** Whether worker threads sharing memory with this one can be started. */
+  canStartWorkers(): boolean;
+  /**
+   * Starts a worker thread running the ES module at `url`, which talks through the web
+   * globals `onmessage` and `postMessage`; the thread does not keep the process alive
+   * until `keepAlive(true)` where the runtime allows that. `undefined` where there are no
+   * worker threads.
+   */
+  startWorker(url: URL, events: WorkerEvents): WorkerThread | undefined;
+  /** The number of cores this process may use (at least 1). */
+  availableCores(): number;
+}
