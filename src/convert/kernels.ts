@@ -37,6 +37,7 @@ import {
   type SimdQuantizer,
   simdQuantizer,
 } from "./simd/simd_kernels.ts";
+import { quantKKernel } from "./simd/quant_k_kernels.ts";
 import { quantizeRowQ3K } from "./quant/q3_k.ts";
 import { quantizeRowQ6K } from "./quant/q6_k.ts";
 import { quantizeRowQ8_0 } from "./quant/q8_0.ts";
@@ -101,6 +102,15 @@ function preferSimdQuantizer(id: number, portable: QuantizeKernel): QuantizeKern
   };
 }
 
+/** A K-quant quantizer: the WebAssembly one once it is known to run, else `portable`. */
+function preferWasmQuantizer(id: number, portable: QuantizeKernel): QuantizeKernel {
+  let wasm: QuantizeKernel | undefined | null = null; // null: not looked up yet
+  return (src, dst, blocks) => {
+    if (wasm === null) wasm = quantKKernel(id, portable);
+    (wasm ?? portable)(src, dst, blocks);
+  };
+}
+
 function dequantizer(id: number, portable: DequantizeKernel, endianAware = false): void {
   DEQUANTIZERS.set(id, { kernel: preferSimd(id, portable), portable, endianAware });
 }
@@ -136,11 +146,11 @@ dequantizer(GgmlType.Q2_0, dequantizeRowQ2_0);
 
 QUANTIZERS.set(GgmlType.Q8_0, preferSimdQuantizer(GgmlType.Q8_0, quantizeRowQ8_0));
 QUANTIZERS.set(GgmlType.Q4_0, preferSimdQuantizer(GgmlType.Q4_0, quantizeRowQ4_0));
-QUANTIZERS.set(GgmlType.Q2_K, preferSimdQuantizer(GgmlType.Q2_K, quantizeRowQ2K));
-QUANTIZERS.set(GgmlType.Q3_K, preferSimdQuantizer(GgmlType.Q3_K, quantizeRowQ3K));
-QUANTIZERS.set(GgmlType.Q6_K, preferSimdQuantizer(GgmlType.Q6_K, quantizeRowQ6K));
-QUANTIZERS.set(GgmlType.Q4_K, preferSimdQuantizer(GgmlType.Q4_K, quantizeRowQ4K));
-QUANTIZERS.set(GgmlType.Q5_K, preferSimdQuantizer(GgmlType.Q5_K, quantizeRowQ5K));
+QUANTIZERS.set(GgmlType.Q2_K, preferWasmQuantizer(GgmlType.Q2_K, quantizeRowQ2K));
+QUANTIZERS.set(GgmlType.Q3_K, preferWasmQuantizer(GgmlType.Q3_K, quantizeRowQ3K));
+QUANTIZERS.set(GgmlType.Q6_K, preferWasmQuantizer(GgmlType.Q6_K, quantizeRowQ6K));
+QUANTIZERS.set(GgmlType.Q4_K, preferWasmQuantizer(GgmlType.Q4_K, quantizeRowQ4K));
+QUANTIZERS.set(GgmlType.Q5_K, preferWasmQuantizer(GgmlType.Q5_K, quantizeRowQ5K));
 
 /**
  * The dequantizer of a type, if gguf-stream has one.
@@ -177,7 +187,9 @@ export function quantizableTypes(): string[] {
 }
 
 /**
- * The quantizer into a type, if gguf-stream has one (Q8_0 and Q4_0).
+ * The quantizer into a type, if gguf-stream has one (Q4_0, Q8_0, Q2_K … Q6_K). The
+ * K-quants' run in WebAssembly (`simd/quant_k_kernels.ts`) where it is available, the
+ * portable kernels otherwise: the same bytes either way.
  *
  * @param type The type's traits (or id).
  * @returns Its kernel, or `undefined`.
@@ -186,7 +198,8 @@ export function quantizableTypes(): string[] {
  * ```ts
  * import { quantizerOf } from "./kernels.ts";
  * import assert from "node:assert/strict";
- * assert.equal(quantizerOf(12), undefined); // no Q4_K quantizer
+ * assert.ok(quantizerOf(12) !== undefined); // Q4_K
+ * assert.equal(quantizerOf(16), undefined); // no IQ2_XXS quantizer
  * ```
  */
 export function quantizerOf(type: GgmlTypeTraits | number): QuantizeKernel | undefined {

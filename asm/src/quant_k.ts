@@ -1,0 +1,602 @@
+// gguf-stream's K-quant quantizers (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K) in AssemblyScript,
+// compiled to WebAssembly by asm/build.ts into src/convert/simd/_quant_k_wasm.ts. Each
+// is a port of the portable kernel in src/convert/quant/ (itself ggml's
+// `quantize_row_<type>_ref`, no importance matrix) with C's float32 operations in C's
+// order: WebAssembly's f32 arithmetic is IEEE single, subnormals included, so every
+// `Math.fround` of the portable kernel is simply an f32 operation here. `nearest_int`
+// reads the float's bits as C does, so no float-to-int conversion (which would trap on
+// NaN) is ever made.
+//
+// Each `<type>_from_f32(src, dst, blocks)` reads `blocks × 256` float32 values at `src`
+// and writes little-endian super-blocks at `dst`; it stops before the first super-block
+// that holds a NaN or an infinity and returns how many it wrote: those blocks are the
+// portable kernel's, which follows ggml's x86-64 build there. Finite values that overflow
+// on the way (huge weights) are followed here, as IEEE arithmetic is the same.
+
+// @ts-nocheck: AssemblyScript, not TypeScript (usize, load<T>, memory.data, @inline).
+
+/** Scratch: one run's weights, trial quants and shifted values; a super-block's quants. */
+const W: usize = memory.data(128, 16);
+const WX: usize = memory.data(64, 16);
+const XM: usize = memory.data(128, 16);
+const LAUX: usize = memory.data(32, 16);
+const TRIAL: usize = memory.data(16, 16);
+const L: usize = memory.data(256, 16);
+const SCALES: usize = memory.data(64, 16);
+const MINS: usize = memory.data(64, 16);
+
+/** ggml's `GROUP_MAX_EPS` (1e-15f). */
+const GROUP_MAX_EPS: f32 = 1e-15;
+
+/** The first byte the JavaScript side may use: after the module's own data. */
+export function heap_base(): usize {
+  return __heap_base;
+}
+
+/** ggml's `nearest_int`: the low 23 bits of the float32 `v + 1.5·2^23`, less 2^22. */
+@inline function nearestInt(v: f32): i32 {
+  return (reinterpret<i32>(v + <f32>12582912.0) & 0x7fffff) - 0x400000;
+}
+
+/** Float32 to the bits of the nearest half, ties to even, as `GGML_FP32_TO_FP16`. */
+function toHalf(x: f32): u32 {
+  const bits = reinterpret<u32>(x);
+  const sign = (bits >> 16) & 0x8000;
+  const abs = bits & 0x7fffffff;
+  if (abs >= 0x47800000) return sign | (abs > 0x7f800000 ? 0x7e00 : 0x7c00);
+  if (abs >= 0x38800000) {
+    const dropped = abs & 0x1fff;
+    let half = (abs - 0x38000000) >> 13;
+    if (dropped > 0x1000 || (dropped == 0x1000 && (half & 1) != 0)) half++;
+    return sign | half;
+  }
+  if (abs <= 0x33000000) return sign;
+  const shift = 126 - (abs >> 23);
+  const significand = (abs & 0x7fffff) | 0x800000;
+  let half = significand >> shift;
+  const dropped = significand & ((1 << shift) - 1);
+  const tie: u32 = 1 << (shift - 1);
+  if (dropped > tie || (dropped == tie && (half & 1) != 0)) half++;
+  return sign | half;
+}
+
+/** A half's float32 value (exact). */
+function fromHalf(h: u32): f32 {
+  const sign = (h & 0x8000) << 16;
+  const exponent = (h >> 10) & 0x1f;
+  const mantissa = h & 0x3ff;
+  if (exponent == 0) {
+    return reinterpret<f32>(reinterpret<u32>(<f32>mantissa * <f32>5.9604644775390625e-8) | sign);
+  }
+  if (exponent == 31) return reinterpret<f32>(sign | 0x7f800000 | (mantissa << 13));
+  return reinterpret<f32>(sign | ((exponent + 112) << 23) | (mantissa << 13));
+}
+
+/** Whether the 256 values at `x` are all finite. */
+function allFinite(x: usize): bool {
+  let seen: u32 = 0;
+  for (let i: usize = 0; i < 1024; i += 4) {
+    // The exponent field is all ones only for ±Inf and NaN.
+    const e = load<u32>(x + i) & 0x7f800000;
+    seen |= u32(e == 0x7f800000);
+  }
+  return seen == 0;
+}
+
+/** `*the_min` of the last {@link qkx2}. */
+let theMin: f32 = 0;
+
+/**
+ * ggml's `make_qkx2_quants` on the `n` values at `x` with the weights at `W`: quants
+ * (0…nmax) at `q`, the scale returned, `-min` in `theMin`. A candidate whose quants
+ * equal the previous candidate's cannot win (its error is that candidate's, at least
+ * `best_error`), so it is not evaluated again, as in the portable kernel.
+ */
+@inline function qkx2(
+  n: i32, nmax: i32, rmin: f32, nstep: i32, useMad: bool, x: usize, q: usize,
+): f32 {
+  const rdelta: f32 = 0.1;
+  let min = load<f32>(x);
+  let max = min;
+  let sumW = load<f32>(W);
+  let sumX = sumW * min;
+  for (let k = 1; k < n; k++) {
+    const v = load<f32>(x + (<usize>k << 2));
+    if (v < min) min = v;
+    if (v > max) max = v;
+    const wk = load<f32>(W + (<usize>k << 2));
+    sumW += wk;
+    sumX += wk * v;
+  }
+  if (min > 0) min = 0;
+  if (max == min) {
+    memory.fill(q, 0, n);
+    theMin = -min;
+    return 0;
+  }
+  const fmax = <f32>nmax;
+  let iscale = fmax / (max - min);
+  let scale = <f32>1 / iscale;
+  let bestError: f32 = 0;
+  for (let k = 0; k < n; k++) {
+    const v = load<f32>(x + (<usize>k << 2));
+    let l = nearestInt(iscale * (v - min));
+    l = l < 0 ? 0 : l > nmax ? nmax : l;
+    store<u8>(q + k, l);
+    let diff = scale * <f32>l + min - v;
+    diff = useMad ? Mathf.abs(diff) : diff * diff;
+    bestError += load<f32>(W + (<usize>k << 2)) * diff;
+  }
+  let shifted = reinterpret<f32>(0x7fc00000);
+  for (let step = 0; step <= nstep; step++) {
+    iscale = (rmin + rdelta * <f32>step + fmax) / (max - min);
+    if (shifted != min) {
+      for (let k = 0; k < n; k++) {
+        store<f32>(XM + (<usize>k << 2), load<f32>(x + (<usize>k << 2)) - min);
+      }
+      shifted = min;
+    }
+    let changed = step == 0;
+    for (let k = 0; k < n; k++) {
+      let l = nearestInt(iscale * load<f32>(XM + (<usize>k << 2)));
+      l = l < 0 ? 0 : l > nmax ? nmax : l;
+      if (<i32>load<u8>(LAUX + k) != l) {
+        store<u8>(LAUX + k, l);
+        changed = true;
+      }
+    }
+    if (!changed) continue;
+    let sumL: f32 = 0;
+    let sumL2: f32 = 0;
+    let sumXL: f32 = 0;
+    for (let k = 0; k < n; k++) {
+      const l = <f32>load<u8>(LAUX + k);
+      const wl = load<f32>(W + (<usize>k << 2)) * l;
+      sumL += wl;
+      sumL2 += wl * l;
+      sumXL += wl * load<f32>(x + (<usize>k << 2));
+    }
+    const D = sumW * sumL2 - sumL * sumL;
+    if (D > 0) {
+      let thisScale = (sumW * sumXL - sumX * sumL) / D;
+      let thisMin = (sumL2 * sumX - sumL * sumXL) / D;
+      if (thisMin > 0) {
+        thisMin = 0;
+        thisScale = sumXL / sumL2;
+      }
+      let curError: f32 = 0;
+      for (let k = 0; k < n; k++) {
+        let diff = thisScale * <f32>load<u8>(LAUX + k) + thisMin -
+          load<f32>(x + (<usize>k << 2));
+        diff = useMad ? Mathf.abs(diff) : diff * diff;
+        curError += load<f32>(W + (<usize>k << 2)) * diff;
+      }
+      if (curError < bestError) {
+        memory.copy(q, LAUX, n);
+        bestError = curError;
+        scale = thisScale;
+        min = thisMin;
+      }
+    }
+  }
+  theMin = -min;
+  return scale;
+}
+
+/**
+ * Q4_K's and Q5_K's header: eight 32-weight runs searched (weights `sqrt(mean(x²)) + |x|`),
+ * half d and dmin and the 12 bytes of 6-bit scale/min pairs at `dst`, then the 256
+ * quants (0…nmax) at `L`, requantized against the stored scales.
+ */
+@inline function scalesMinsK4(x: usize, nmax: i32, rmin: f32, nstep: i32, dst: usize): void {
+  let maxScale: f32 = 0;
+  let maxMin: f32 = 0;
+  for (let j: usize = 0; j < 8; j++) {
+    const run = x + (j << 7);
+    let sumX2: f32 = 0;
+    for (let i: usize = 0; i < 128; i += 4) {
+      const v = load<f32>(run + i);
+      sumX2 += v * v;
+    }
+    const avX = Mathf.sqrt(sumX2 / <f32>32);
+    for (let i: usize = 0; i < 128; i += 4) store<f32>(W + i, avX + Mathf.abs(load<f32>(run + i)));
+    const scale = qkx2(32, nmax, rmin, nstep, false, run, L + (j << 5));
+    const min = theMin;
+    store<f32>(SCALES + (j << 2), scale);
+    store<f32>(MINS + (j << 2), min);
+    if (scale > maxScale) maxScale = scale;
+    if (min > maxMin) maxMin = min;
+  }
+  const invScale: f32 = maxScale > 0 ? <f32>63 / maxScale : 0;
+  const invMin: f32 = maxMin > 0 ? <f32>63 / maxMin : 0;
+  const k = dst + 4;
+  for (let j: usize = 0; j < 8; j++) {
+    // C keeps nearest_int's low byte (a uint8_t), then MIN(63, ·).
+    const ls = min<i32>(63, nearestInt(invScale * load<f32>(SCALES + (j << 2))) & 255);
+    const lm = min<i32>(63, nearestInt(invMin * load<f32>(MINS + (j << 2))) & 255);
+    if (j < 4) {
+      store<u8>(k + j, ls);
+      store<u8>(k + j + 4, lm);
+    } else {
+      store<u8>(k + j + 4, (ls & 15) | ((lm & 15) << 4));
+      store<u8>(k + j - 4, load<u8>(k + j - 4) | ((ls >> 4) << 6));
+      store<u8>(k + j, load<u8>(k + j) | ((lm >> 4) << 6));
+    }
+  }
+  const dHalf = toHalf(maxScale / <f32>63);
+  const dminHalf = toHalf(maxMin / <f32>63);
+  store<u16>(dst, dHalf);
+  store<u16>(dst, dminHalf, 2);
+  const dValue = fromHalf(dHalf);
+  const dminValue = fromHalf(dminHalf);
+  for (let j: usize = 0; j < 8; j++) {
+    let sc: u32, m: u32;
+    if (j < 4) {
+      sc = load<u8>(k + j) & 63;
+      m = load<u8>(k + j + 4) & 63;
+    } else {
+      sc = (load<u8>(k + j + 4) & 15) | ((<u32>load<u8>(k + j - 4) >> 6) << 4);
+      m = (<u32>load<u8>(k + j + 4) >> 4) | ((<u32>load<u8>(k + j) >> 6) << 4);
+    }
+    const d = dValue * <f32>sc;
+    if (d == 0) continue; // C's `if (!d) continue;`: the search's quants stay
+    const dm = dminValue * <f32>m;
+    const run = x + (j << 7);
+    const q = L + (j << 5);
+    for (let i: usize = 0; i < 32; i++) {
+      let l = nearestInt((load<f32>(run + (i << 2)) + dm) / d);
+      l = l < 0 ? 0 : l > nmax ? nmax : l;
+      store<u8>(q + i, l);
+    }
+  }
+}
+
+/** Q4_K: 144-byte super-blocks, as ggml's quantize_row_q4_K_ref. */
+export function q4_k_from_f32(src: usize, dst: usize, blocks: i32): i32 {
+  for (let b = 0; b < blocks; b++, src += 1024, dst += 144) {
+    if (!allFinite(src)) return b;
+    scalesMinsK4(src, 15, -1, 20, dst);
+    for (let c: usize = 0; c < 4; c++) {
+      const q = dst + 16 + (c << 5);
+      const from = L + (c << 6);
+      for (let l: usize = 0; l < 32; l++) {
+        store<u8>(q + l, load<u8>(from + l) | (load<u8>(from + l + 32) << 4));
+      }
+    }
+  }
+  return blocks;
+}
+
+/** Q5_K: 176-byte super-blocks, as ggml's quantize_row_q5_K_ref. */
+export function q5_k_from_f32(src: usize, dst: usize, blocks: i32): i32 {
+  for (let b = 0; b < blocks; b++, src += 1024, dst += 176) {
+    if (!allFinite(src)) return b;
+    scalesMinsK4(src, 31, -0.5, 15, dst);
+    for (let l: usize = 0; l < 32; l++) {
+      let high: u32 = 0;
+      for (let r: usize = 0; r < 8; r++) high |= (<u32>load<u8>(L + (r << 5) + l) >> 4) << <u32>r;
+      store<u8>(dst + 16 + l, high);
+    }
+    for (let c: usize = 0; c < 4; c++) {
+      const q = dst + 48 + (c << 5);
+      const from = L + (c << 6);
+      for (let l: usize = 0; l < 32; l++) {
+        store<u8>(q + l, (load<u8>(from + l) & 15) | ((load<u8>(from + l + 32) & 15) << 4));
+      }
+    }
+  }
+  return blocks;
+}
+
+/** Q2_K: 84-byte super-blocks, as ggml's quantize_row_q2_K_ref. */
+export function q2_k_from_f32(src: usize, dst: usize, blocks: i32): i32 {
+  for (let b = 0; b < blocks; b++, src += 1024, dst += 84) {
+    if (!allFinite(src)) return b;
+    let maxScale: f32 = 0;
+    let maxMin: f32 = 0;
+    for (let j: usize = 0; j < 16; j++) {
+      const run = src + (j << 6);
+      for (let i: usize = 0; i < 64; i += 4) store<f32>(W + i, Mathf.abs(load<f32>(run + i)));
+      const scale = qkx2(16, 3, -0.5, 15, true, run, L + (j << 4));
+      const min = theMin;
+      store<f32>(SCALES + (j << 2), scale);
+      store<f32>(MINS + (j << 2), min);
+      if (scale > maxScale) maxScale = scale;
+      if (min > maxMin) maxMin = min;
+    }
+    // C keeps nearest_int's low byte (a uint8_t), then ORs in the min's, shifted by four.
+    let dHalf: u32 = 0;
+    if (maxScale > 0) {
+      const iscale = <f32>15 / maxScale;
+      for (let j: usize = 0; j < 16; j++) {
+        store<u8>(dst + j, nearestInt(iscale * load<f32>(SCALES + (j << 2))));
+      }
+      dHalf = toHalf(maxScale / <f32>15);
+    } else {
+      memory.fill(dst, 0, 16);
+    }
+    let dminHalf: u32 = 0;
+    if (maxMin > 0) {
+      const iscale = <f32>15 / maxMin;
+      for (let j: usize = 0; j < 16; j++) {
+        const m = nearestInt(iscale * load<f32>(MINS + (j << 2)));
+        store<u8>(dst + j, load<u8>(dst + j) | (m << 4));
+      }
+      dminHalf = toHalf(maxMin / <f32>15);
+    }
+    store<u16>(dst, dHalf, 80);
+    store<u16>(dst, dminHalf, 82);
+    const dValue = fromHalf(dHalf);
+    const dminValue = fromHalf(dminHalf);
+    for (let j: usize = 0; j < 16; j++) {
+      const sc = <u32>load<u8>(dst + j);
+      const d = dValue * <f32>(sc & 15);
+      if (d == 0) continue;
+      const dm = dminValue * <f32>(sc >> 4);
+      const run = src + (j << 6);
+      const q = L + (j << 4);
+      for (let i: usize = 0; i < 16; i++) {
+        let l = nearestInt((load<f32>(run + (i << 2)) + dm) / d);
+        l = l < 0 ? 0 : l > 3 ? 3 : l;
+        store<u8>(q + i, l);
+      }
+    }
+    for (let c: usize = 0; c < 2; c++) {
+      const q = dst + 16 + (c << 5);
+      const from = L + (c << 7);
+      for (let l: usize = 0; l < 32; l++) {
+        store<u8>(
+          q + l,
+          load<u8>(from + l) | (load<u8>(from + l + 32) << 2) | (load<u8>(from + l + 64) << 4) |
+            (load<u8>(from + l + 96) << 6),
+        );
+      }
+    }
+  }
+  return blocks;
+}
+
+/** The 16 values at `x`: the first of the largest magnitude (0 if all are zeros). */
+@inline function signedMax16(x: usize): f32 {
+  let max: f32 = 0;
+  let amax: f32 = 0;
+  for (let i: usize = 0; i < 64; i += 4) {
+    const v = load<f32>(x + i);
+    const a = Mathf.abs(v);
+    if (a > amax) {
+      amax = a;
+      max = v;
+    }
+  }
+  return max;
+}
+
+/**
+ * ggml's `make_qx_quants(16, nmax, x, L, rmse_type = 1, NULL)`: quants l + nmax (i8) at
+ * `q`, the scale returned.
+ */
+@inline function makeQxQuants(nmax: i32, x: usize, q: usize): f32 {
+  const max = signedMax16(x);
+  if (Mathf.abs(max) < GROUP_MAX_EPS) {
+    memory.fill(q, 0, 16);
+    return 0;
+  }
+  const fmax = <f32>nmax;
+  let iscale = -fmax / max;
+  let sumlx: f32 = 0;
+  let suml2: f32 = 0;
+  for (let i: usize = 0; i < 16; i++) {
+    const xi = load<f32>(x + (i << 2));
+    let l = nearestInt(iscale * xi);
+    l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
+    store<i8>(q + i, l + nmax);
+    const wi = xi * xi;
+    const wxi = wi * xi;
+    store<f32>(W + (i << 2), wi);
+    store<f32>(WX + (i << 2), wxi);
+    const fl = <f32>l;
+    sumlx += wxi * fl;
+    suml2 += wi * fl * fl;
+  }
+  let scale: f32 = suml2 != 0 ? sumlx / suml2 : 0;
+  let best = scale * sumlx;
+  for (let is = -9; is <= 9; is++) {
+    if (is == 0) continue;
+    iscale = -(fmax + <f32>0.1 * <f32>is) / max;
+    sumlx = 0;
+    suml2 = 0;
+    for (let i: usize = 0; i < 16; i++) {
+      let l = nearestInt(iscale * load<f32>(x + (i << 2)));
+      l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
+      store<i8>(TRIAL + i, l);
+      const fl = <f32>l;
+      sumlx += load<f32>(WX + (i << 2)) * fl;
+      suml2 += load<f32>(W + (i << 2)) * fl * fl;
+    }
+    if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+      for (let i: usize = 0; i < 16; i++) store<i8>(q + i, load<i8>(TRIAL + i) + nmax);
+      scale = sumlx / suml2;
+      best = scale * sumlx;
+    }
+  }
+  return scale;
+}
+
+/**
+ * ggml's `make_q3_quants(16, nmax, x, L, do_rmse = true)`: quants l + nmax (i8) at `q`,
+ * the scale returned.
+ */
+@inline function makeQ3Quants(nmax: i32, x: usize, q: usize): f32 {
+  const max = signedMax16(x);
+  if (Mathf.abs(max) < GROUP_MAX_EPS) {
+    memory.fill(q, 0, 16);
+    return 0;
+  }
+  const iscale = -<f32>nmax / max;
+  let sumlx: f32 = 0;
+  let suml2: f32 = 0;
+  for (let i: usize = 0; i < 16; i++) {
+    const xi = load<f32>(x + (i << 2));
+    let l = nearestInt(iscale * xi);
+    l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
+    store<i8>(q + i, l);
+    const wi = xi * xi;
+    const wxi = wi * xi;
+    store<f32>(W + (i << 2), wi);
+    store<f32>(WX + (i << 2), wxi);
+    const fl = <f32>l;
+    sumlx += wxi * fl;
+    suml2 += wi * fl * fl;
+  }
+  for (let itry = 0; itry < 5; itry++) {
+    let changed = 0;
+    for (let i: usize = 0; i < 16; i++) {
+      const li = <i32>load<i8>(q + i);
+      const fli = <f32>li;
+      const wi = load<f32>(W + (i << 2));
+      const wxi = load<f32>(WX + (i << 2));
+      let slx = sumlx - wxi * fli;
+      if (slx > 0) {
+        let sl2 = suml2 - wi * fli * fli;
+        let l = nearestInt(load<f32>(x + (i << 2)) * sl2 / slx);
+        l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
+        if (l != li) {
+          const fl = <f32>l;
+          slx = slx + wxi * fl;
+          sl2 = sl2 + wi * fl * fl;
+          if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
+            store<i8>(q + i, l);
+            sumlx = slx;
+            suml2 = sl2;
+            changed++;
+          }
+        }
+      }
+    }
+    if (changed == 0) break;
+  }
+  for (let i: usize = 0; i < 16; i++) store<i8>(q + i, load<i8>(q + i) + nmax);
+  return suml2 > 0 ? sumlx / suml2 : 0;
+}
+
+/** Q3_K: 110-byte super-blocks, as ggml's quantize_row_q3_K_ref. */
+export function q3_k_from_f32(src: usize, dst: usize, blocks: i32): i32 {
+  for (let b = 0; b < blocks; b++, src += 1024, dst += 110) {
+    if (!allFinite(src)) return b;
+    let maxScale: f32 = 0;
+    let amax: f32 = 0;
+    for (let g: usize = 0; g < 16; g++) {
+      const scale = makeQ3Quants(4, src + (g << 6), L + (g << 4));
+      store<f32>(SCALES + (g << 2), scale);
+      const a = Mathf.abs(scale);
+      if (a > amax) {
+        amax = a;
+        maxScale = scale;
+      }
+    }
+    const sc = dst + 96;
+    memory.fill(sc, 0, 12);
+    let dBits: u32 = 0;
+    if (maxScale != 0) {
+      const iscale = <f32>-32 / maxScale;
+      for (let g: usize = 0; g < 16; g++) {
+        // C's `int8_t l = nearest_int(…)`: the low byte, signed, then clamped and biased.
+        let l = <i32><i8>nearestInt(iscale * load<f32>(SCALES + (g << 2)));
+        l = (l < -32 ? -32 : l > 31 ? 31 : l) + 32;
+        if (g < 8) store<u8>(sc + g, l & 15);
+        else store<u8>(sc + g - 8, load<u8>(sc + g - 8) | ((l & 15) << 4));
+        const at = sc + 8 + (g & 3);
+        store<u8>(at, load<u8>(at) | ((l >> 4) << (2 * <i32>(g >> 2))));
+      }
+      dBits = toHalf(<f32>1 / iscale);
+    }
+    store<u16>(dst, dBits, 108);
+    const d = fromHalf(dBits);
+    for (let g: usize = 0; g < 16; g++) {
+      const low = g < 8 ? load<u8>(sc + g) & 15 : <u32>load<u8>(sc + g - 8) >> 4;
+      const high = (<u32>load<u8>(sc + 8 + (g & 3)) >> (2 * <u32>(g >> 2))) & 3;
+      const dg = d * <f32>(<i32>(low | (high << 4)) - 32);
+      if (dg == 0) continue; // C's `if (!d)`: a NaN product goes on
+      const x = src + (g << 6);
+      const q = L + (g << 4);
+      for (let i: usize = 0; i < 16; i++) {
+        let l = nearestInt(load<f32>(x + (i << 2)) / dg);
+        l = (l < -4 ? -4 : l > 3 ? 3 : l) + 4;
+        store<i8>(q + i, l);
+      }
+    }
+    for (let m: usize = 0; m < 32; m++) {
+      let bits: u32 = 0;
+      for (let k: usize = 0; k < 8; k++) bits |= (<u32>load<u8>(L + (k << 5) + m) >> 2) << <u32>k;
+      store<u8>(dst + m, bits);
+    }
+    for (let h: usize = 0; h < 2; h++) {
+      const from = L + (h << 7);
+      const q = dst + 32 + (h << 5);
+      for (let l: usize = 0; l < 32; l++) {
+        store<u8>(
+          q + l,
+          (load<u8>(from + l) & 3) | ((load<u8>(from + l + 32) & 3) << 2) |
+            ((load<u8>(from + l + 64) & 3) << 4) | ((load<u8>(from + l + 96) & 3) << 6),
+        );
+      }
+    }
+  }
+  return blocks;
+}
+
+/** Q6_K: 210-byte super-blocks, as ggml's quantize_row_q6_K_ref. */
+export function q6_k_from_f32(src: usize, dst: usize, blocks: i32): i32 {
+  for (let b = 0; b < blocks; b++, src += 1024, dst += 210) {
+    if (!allFinite(src)) return b;
+    let maxScale: f32 = 0;
+    let maxAbsScale: f32 = 0;
+    for (let g: usize = 0; g < 16; g++) {
+      const scale = makeQxQuants(32, src + (g << 6), L + (g << 4));
+      store<f32>(SCALES + (g << 2), scale);
+      const a = Mathf.abs(scale);
+      if (a > maxAbsScale) {
+        maxAbsScale = a;
+        maxScale = scale;
+      }
+    }
+    if (maxAbsScale < GROUP_MAX_EPS) {
+      memory.fill(dst, 0, 210);
+      continue;
+    }
+    const iscale = <f32>-128 / maxScale;
+    const dBits = toHalf(<f32>1 / iscale);
+    store<u16>(dst, dBits, 208);
+    const d = fromHalf(dBits);
+    for (let g: usize = 0; g < 16; g++) {
+      // C's int8_t of MIN(127, nearest_int(…)).
+      const q = nearestInt(iscale * load<f32>(SCALES + (g << 2)));
+      const sc = <i32><i8>(q < 127 ? q : 127);
+      store<i8>(dst + 192 + g, sc);
+      const dg = d * <f32>sc;
+      if (dg == 0) continue; // C's `if (!d)`: a NaN product goes on
+      const x = src + (g << 6);
+      const out = L + (g << 4);
+      for (let i: usize = 0; i < 16; i++) {
+        let l = nearestInt(load<f32>(x + (i << 2)) / dg);
+        l = (l < -32 ? -32 : l > 31 ? 31 : l) + 32;
+        store<i8>(out + i, l);
+      }
+    }
+    for (let half: usize = 0; half < 2; half++) {
+      const from = L + (half << 7);
+      const ql = dst + (half << 6);
+      const qh = dst + 128 + (half << 5);
+      for (let l: usize = 0; l < 32; l++) {
+        const q1 = <u32>load<u8>(from + l);
+        const q2 = <u32>load<u8>(from + l + 32);
+        const q3 = <u32>load<u8>(from + l + 64);
+        const q4 = <u32>load<u8>(from + l + 96);
+        store<u8>(ql + l, (q1 & 15) | ((q3 & 15) << 4));
+        store<u8>(ql + l + 32, (q2 & 15) | ((q4 & 15) << 4));
+        store<u8>(qh + l, (q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6));
+      }
+    }
+  }
+  return blocks;
+}
