@@ -19,8 +19,15 @@
 const W: usize = memory.data(128, 16);
 const WX: usize = memory.data(64, 16);
 const XM: usize = memory.data(128, 16);
-const LAUX: usize = memory.data(32, 16);
-const TRIAL: usize = memory.data(16, 16);
+/** A candidate's quants as i32 and as f32, and its per-weight products (qkx2). */
+const LAUX: usize = memory.data(128, 16);
+const LF: usize = memory.data(128, 16);
+const WL: usize = memory.data(128, 16);
+const WLL: usize = memory.data(128, 16);
+const WLX: usize = memory.data(128, 16);
+const ERR: usize = memory.data(128, 16);
+/** A make_qx_quants candidate's quants as i32. */
+const QI: usize = memory.data(64, 16);
 const L: usize = memory.data(256, 16);
 const SCALES: usize = memory.data(64, 16);
 const MINS: usize = memory.data(64, 16);
@@ -92,7 +99,7 @@ let theMin: f32 = 0;
  * equal the previous candidate's cannot win (its error is that candidate's, at least
  * `best_error`), so it is not evaluated again, as in the portable kernel.
  */
-@inline function qkx2(
+function qkx2(
   n: i32, nmax: i32, rmin: f32, nstep: i32, useMad: bool, x: usize, q: usize,
 ): f32 {
   const rdelta: f32 = 0.1;
@@ -127,34 +134,51 @@ let theMin: f32 = 0;
     diff = useMad ? Mathf.abs(diff) : diff * diff;
     bestError += load<f32>(W + (<usize>k << 2)) * diff;
   }
+  // Each candidate's quants and per-weight products are computed four lanes at a time
+  // (each lane's IEEE operation is C's); the sums stay one weight after another, in C's
+  // order, since float addition is not associative.
+  const magic = f32x4.splat(12582912);
+  const low23 = i32x4.splat(0x7fffff);
+  const bias = i32x4.splat(0x400000);
+  const zero = i32x4.splat(0);
+  const top = i32x4.splat(nmax);
   let shifted = reinterpret<f32>(0x7fc00000);
   for (let step = 0; step <= nstep; step++) {
     iscale = (rmin + rdelta * <f32>step + fmax) / (max - min);
     if (shifted != min) {
-      for (let k = 0; k < n; k++) {
-        store<f32>(XM + (<usize>k << 2), load<f32>(x + (<usize>k << 2)) - min);
+      const m = f32x4.splat(min);
+      for (let k: usize = 0; k < <usize>n << 2; k += 16) {
+        v128.store(XM + k, f32x4.sub(v128.load(x + k), m));
       }
       shifted = min;
     }
-    let changed = step == 0;
-    for (let k = 0; k < n; k++) {
-      let l = nearestInt(iscale * load<f32>(XM + (<usize>k << 2)));
-      l = l < 0 ? 0 : l > nmax ? nmax : l;
-      if (<i32>load<u8>(LAUX + k) != l) {
-        store<u8>(LAUX + k, l);
-        changed = true;
-      }
+    const s = f32x4.splat(iscale);
+    let changed = i32x4.splat(step == 0 ? -1 : 0);
+    for (let k: usize = 0; k < <usize>n << 2; k += 16) {
+      const sum = f32x4.add(f32x4.mul(s, v128.load(XM + k)), magic);
+      let l = i32x4.sub(v128.and(sum, low23), bias);
+      l = i32x4.min_s(i32x4.max_s(l, zero), top);
+      changed = v128.or(changed, i32x4.ne(l, v128.load(LAUX + k)));
+      v128.store(LAUX + k, l);
     }
-    if (!changed) continue;
+    // The same quants as the previous candidate cannot win: skip them, as the portable
+    // kernel does.
+    if (!v128.any_true(changed)) continue;
+    for (let k: usize = 0; k < <usize>n << 2; k += 16) {
+      const l = f32x4.convert_i32x4_s(v128.load(LAUX + k));
+      const wl = f32x4.mul(v128.load(W + k), l);
+      v128.store(LF + k, l);
+      v128.store(WL + k, wl);
+      v128.store(WLL + k, f32x4.mul(wl, l));
+      v128.store(WLX + k, f32x4.mul(wl, v128.load(x + k)));
+    }
     let sumL: f32 = 0;
     let sumL2: f32 = 0;
     let sumXL: f32 = 0;
-    for (let k = 0; k < n; k++) {
-      const l = <f32>load<u8>(LAUX + k);
-      const wl = load<f32>(W + (<usize>k << 2)) * l;
-      sumL += wl;
-      sumL2 += wl * l;
-      sumXL += wl * load<f32>(x + (<usize>k << 2));
+    for (let k: usize = 0; k < <usize>n << 2; k += 4) {
+      sumL += load<f32>(WL + k);
+      sumL2 += load<f32>(WLL + k);
+      sumXL += load<f32>(WLX + k);
     }
     const D = sumW * sumL2 - sumL * sumL;
     if (D > 0) {
@@ -164,15 +188,23 @@ let theMin: f32 = 0;
         thisMin = 0;
         thisScale = sumXL / sumL2;
       }
-      let curError: f32 = 0;
-      for (let k = 0; k < n; k++) {
-        let diff = thisScale * <f32>load<u8>(LAUX + k) + thisMin -
-          load<f32>(x + (<usize>k << 2));
-        diff = useMad ? Mathf.abs(diff) : diff * diff;
-        curError += load<f32>(W + (<usize>k << 2)) * diff;
+      const ts = f32x4.splat(thisScale);
+      const tm = f32x4.splat(thisMin);
+      for (let k: usize = 0; k < <usize>n << 2; k += 16) {
+        let diff = f32x4.sub(f32x4.add(f32x4.mul(ts, v128.load(LF + k)), tm), v128.load(x + k));
+        diff = useMad ? f32x4.abs(diff) : f32x4.mul(diff, diff);
+        v128.store(ERR + k, f32x4.mul(v128.load(W + k), diff));
       }
-      if (curError < bestError) {
-        memory.copy(q, LAUX, n);
+      // Every term is ≥ 0 or NaN (weights and errors are), so a partial sum at or above
+      // the best error can only stay there: C's `cur_error < best_error` is false.
+      let curError: f32 = 0;
+      let k: usize = 0;
+      for (; k < <usize>n << 2; k += 4) {
+        curError += load<f32>(ERR + k);
+        if (curError >= bestError) break;
+      }
+      if (k == <usize>n << 2 && curError < bestError) {
+        for (let i: usize = 0; i < <usize>n; i++) store<u8>(q + i, load<u8>(LAUX + (i << 2)));
         bestError = curError;
         scale = thisScale;
         min = thisMin;
@@ -400,21 +432,34 @@ export function q2_k_from_f32(src: usize, dst: usize, blocks: i32): i32 {
   }
   let scale: f32 = suml2 != 0 ? sumlx / suml2 : 0;
   let best = scale * sumlx;
+  // Each candidate's quants and products four lanes at a time (each lane's IEEE
+  // operation is C's); the sums one weight after another, in C's order.
+  const magic = f32x4.splat(12582912);
+  const low23 = i32x4.splat(0x7fffff);
+  const bias = i32x4.splat(0x400000);
+  const bottom = i32x4.splat(-nmax);
+  const top = i32x4.splat(nmax - 1);
   for (let is = -9; is <= 9; is++) {
     if (is == 0) continue;
     iscale = -(fmax + <f32>0.1 * <f32>is) / max;
+    const s = f32x4.splat(iscale);
+    for (let k: usize = 0; k < 64; k += 16) {
+      const sum = f32x4.add(f32x4.mul(s, v128.load(x + k)), magic);
+      let l = i32x4.sub(v128.and(sum, low23), bias);
+      l = i32x4.min_s(i32x4.max_s(l, bottom), top);
+      v128.store(QI + k, l);
+      const fl = f32x4.convert_i32x4_s(l);
+      v128.store(WL + k, f32x4.mul(v128.load(WX + k), fl));
+      v128.store(WLL + k, f32x4.mul(f32x4.mul(v128.load(W + k), fl), fl));
+    }
     sumlx = 0;
     suml2 = 0;
-    for (let i: usize = 0; i < 16; i++) {
-      let l = nearestInt(iscale * load<f32>(x + (i << 2)));
-      l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
-      store<i8>(TRIAL + i, l);
-      const fl = <f32>l;
-      sumlx += load<f32>(WX + (i << 2)) * fl;
-      suml2 += load<f32>(W + (i << 2)) * fl * fl;
+    for (let k: usize = 0; k < 64; k += 4) {
+      sumlx += load<f32>(WL + k);
+      suml2 += load<f32>(WLL + k);
     }
     if (suml2 > 0 && sumlx * sumlx > best * suml2) {
-      for (let i: usize = 0; i < 16; i++) store<i8>(q + i, load<i8>(TRIAL + i) + nmax);
+      for (let i: usize = 0; i < 16; i++) store<i8>(q + i, load<i32>(QI + (i << 2)) + nmax);
       scale = sumlx / suml2;
       best = scale * sumlx;
     }
