@@ -18,14 +18,12 @@
 /** Scratch: one run's weights, trial quants and shifted values; a super-block's quants. */
 const W: usize = memory.data(128, 16);
 const WX: usize = memory.data(64, 16);
-const XM: usize = memory.data(128, 16);
-/** A candidate's quants as i32 and as f32, and its per-weight products (qkx2). */
-const LAUX: usize = memory.data(128, 16);
-const LF: usize = memory.data(128, 16);
-const WL: usize = memory.data(128, 16);
-const WLL: usize = memory.data(128, 16);
-const WLX: usize = memory.data(128, 16);
-const ERR: usize = memory.data(128, 16);
+/** qkx2: four candidates' quants (i32 lanes) per weight, and their D, error, scale, min. */
+const LQ: usize = memory.data(512, 16);
+const LANES: usize = memory.data(64, 16);
+/** make_qx_quants: a candidate's products per weight. */
+const WL: usize = memory.data(64, 16);
+const WLL: usize = memory.data(64, 16);
 /** A make_qx_quants candidate's quants as i32. */
 const QI: usize = memory.data(64, 16);
 const L: usize = memory.data(256, 16);
@@ -134,82 +132,76 @@ function qkx2(
     diff = useMad ? Mathf.abs(diff) : diff * diff;
     bestError += load<f32>(W + (<usize>k << 2)) * diff;
   }
-  // Each candidate's quants and per-weight products are computed four lanes at a time
-  // (each lane's IEEE operation is C's); the sums stay one weight after another, in C's
-  // order, since float addition is not associative.
+  // Four candidates at once, one per lane: lane j of every vector below belongs to
+  // candidate step + j, and each lane's IEEE operations are C's, in C's order (its sums
+  // run over the weights one after another). The candidates are then taken in order as
+  // C takes them; as a winner changes `min`, which places the next candidates, those
+  // after a winner are computed again from the new `min`.
   const magic = f32x4.splat(12582912);
   const low23 = i32x4.splat(0x7fffff);
   const bias = i32x4.splat(0x400000);
   const zero = i32x4.splat(0);
   const top = i32x4.splat(nmax);
-  let shifted = reinterpret<f32>(0x7fc00000);
-  for (let step = 0; step <= nstep; step++) {
-    iscale = (rmin + rdelta * <f32>step + fmax) / (max - min);
-    if (shifted != min) {
-      const m = f32x4.splat(min);
-      for (let k: usize = 0; k < <usize>n << 2; k += 16) {
-        v128.store(XM + k, f32x4.sub(v128.load(x + k), m));
-      }
-      shifted = min;
-    }
-    const s = f32x4.splat(iscale);
-    let changed = i32x4.splat(step == 0 ? -1 : 0);
-    for (let k: usize = 0; k < <usize>n << 2; k += 16) {
-      const sum = f32x4.add(f32x4.mul(s, v128.load(XM + k)), magic);
+  const fzero = f32x4.splat(0);
+  const vSumW = f32x4.splat(sumW);
+  const vSumX = f32x4.splat(sumX);
+  const end = <usize>n << 2;
+  let step = 0;
+  while (step <= nstep) {
+    const range = max - min;
+    const s = f32x4(
+      (rmin + rdelta * <f32>step + fmax) / range,
+      (rmin + rdelta * <f32>(step + 1 < nstep ? step + 1 : nstep) + fmax) / range,
+      (rmin + rdelta * <f32>(step + 2 < nstep ? step + 2 : nstep) + fmax) / range,
+      (rmin + rdelta * <f32>(step + 3 < nstep ? step + 3 : nstep) + fmax) / range,
+    );
+    let sumL = fzero;
+    let sumL2 = fzero;
+    let sumXL = fzero;
+    for (let k: usize = 0; k < end; k += 4) {
+      const xk = load<f32>(x + k);
+      const wk = f32x4.splat(load<f32>(W + k));
+      const sum = f32x4.add(f32x4.mul(s, f32x4.splat(xk - min)), magic);
       let l = i32x4.sub(v128.and(sum, low23), bias);
       l = i32x4.min_s(i32x4.max_s(l, zero), top);
-      changed = v128.or(changed, i32x4.ne(l, v128.load(LAUX + k)));
-      v128.store(LAUX + k, l);
+      v128.store(LQ + (k << 2), l);
+      const fl = f32x4.convert_i32x4_s(l);
+      const wl = f32x4.mul(wk, fl);
+      sumL = f32x4.add(sumL, wl);
+      sumL2 = f32x4.add(sumL2, f32x4.mul(wl, fl));
+      sumXL = f32x4.add(sumXL, f32x4.mul(wl, f32x4.splat(xk)));
     }
-    // The same quants as the previous candidate cannot win: skip them, as the portable
-    // kernel does.
-    if (!v128.any_true(changed)) continue;
-    for (let k: usize = 0; k < <usize>n << 2; k += 16) {
-      const l = f32x4.convert_i32x4_s(v128.load(LAUX + k));
-      const wl = f32x4.mul(v128.load(W + k), l);
-      v128.store(LF + k, l);
-      v128.store(WL + k, wl);
-      v128.store(WLL + k, f32x4.mul(wl, l));
-      v128.store(WLX + k, f32x4.mul(wl, v128.load(x + k)));
+    const D = f32x4.sub(f32x4.mul(vSumW, sumL2), f32x4.mul(sumL, sumL));
+    let ts = f32x4.div(f32x4.sub(f32x4.mul(vSumW, sumXL), f32x4.mul(vSumX, sumL)), D);
+    let tm = f32x4.div(f32x4.sub(f32x4.mul(sumL2, vSumX), f32x4.mul(sumL, sumXL)), D);
+    const positive = f32x4.gt(tm, fzero);
+    tm = v128.bitselect(fzero, tm, positive);
+    ts = v128.bitselect(f32x4.div(sumXL, sumL2), ts, positive);
+    let err = fzero;
+    for (let k: usize = 0; k < end; k += 4) {
+      const fl = f32x4.convert_i32x4_s(v128.load(LQ + (k << 2)));
+      let diff = f32x4.sub(f32x4.add(f32x4.mul(ts, fl), tm), f32x4.splat(load<f32>(x + k)));
+      diff = useMad ? f32x4.abs(diff) : f32x4.mul(diff, diff);
+      err = f32x4.add(err, f32x4.mul(f32x4.splat(load<f32>(W + k)), diff));
     }
-    let sumL: f32 = 0;
-    let sumL2: f32 = 0;
-    let sumXL: f32 = 0;
-    for (let k: usize = 0; k < <usize>n << 2; k += 4) {
-      sumL += load<f32>(WL + k);
-      sumL2 += load<f32>(WLL + k);
-      sumXL += load<f32>(WLX + k);
-    }
-    const D = sumW * sumL2 - sumL * sumL;
-    if (D > 0) {
-      let thisScale = (sumW * sumXL - sumX * sumL) / D;
-      let thisMin = (sumL2 * sumX - sumL * sumXL) / D;
-      if (thisMin > 0) {
-        thisMin = 0;
-        thisScale = sumXL / sumL2;
-      }
-      const ts = f32x4.splat(thisScale);
-      const tm = f32x4.splat(thisMin);
-      for (let k: usize = 0; k < <usize>n << 2; k += 16) {
-        let diff = f32x4.sub(f32x4.add(f32x4.mul(ts, v128.load(LF + k)), tm), v128.load(x + k));
-        diff = useMad ? f32x4.abs(diff) : f32x4.mul(diff, diff);
-        v128.store(ERR + k, f32x4.mul(v128.load(W + k), diff));
-      }
-      // Every term is ≥ 0 or NaN (weights and errors are), so a partial sum at or above
-      // the best error can only stay there: C's `cur_error < best_error` is false.
-      let curError: f32 = 0;
-      let k: usize = 0;
-      for (; k < <usize>n << 2; k += 4) {
-        curError += load<f32>(ERR + k);
-        if (curError >= bestError) break;
-      }
-      if (k == <usize>n << 2 && curError < bestError) {
-        for (let i: usize = 0; i < <usize>n; i++) store<u8>(q + i, load<u8>(LAUX + (i << 2)));
+    v128.store(LANES, D);
+    v128.store(LANES, err, 16);
+    v128.store(LANES, ts, 32);
+    v128.store(LANES, tm, 48);
+    let next = step + 4;
+    for (let j = 0; j < 4 && step + j <= nstep; j++) {
+      const at = LANES + (<usize>j << 2);
+      const curError = load<f32>(at, 16);
+      if (load<f32>(at) > 0 && curError < bestError) {
+        for (let i: usize = 0; i < <usize>n; i++) store<u8>(q + i, load<i32>(LQ + (i << 4) + (<usize>j << 2)));
         bestError = curError;
-        scale = thisScale;
-        min = thisMin;
+        scale = load<f32>(at, 32);
+        min = load<f32>(at, 48);
+        next = step + j + 1;
+        break;
       }
     }
+    step = next;
   }
   theMin = -min;
   return scale;
