@@ -21,11 +21,10 @@ const WX: usize = memory.data(64, 16);
 /** qkx2: four candidates' quants (i32 lanes) per weight, and their D, error, scale, min. */
 const LQ: usize = memory.data(512, 16);
 const LANES: usize = memory.data(64, 16);
-/** make_qx_quants: a candidate's products per weight. */
-const WL: usize = memory.data(64, 16);
-const WLL: usize = memory.data(64, 16);
-/** A make_qx_quants candidate's quants as i32. */
-const QI: usize = memory.data(64, 16);
+/** make_qx_quants: 18 (20) candidates' quants (i32 lanes) per weight, and their sums. */
+const QX: usize = memory.data(1280, 16);
+const SUMLX: usize = memory.data(80, 16);
+const SUML2: usize = memory.data(80, 16);
 const L: usize = memory.data(256, 16);
 const SCALES: usize = memory.data(64, 16);
 const MINS: usize = memory.data(64, 16);
@@ -41,6 +40,43 @@ export function heap_base(): usize {
 /** ggml's `nearest_int`: the low 23 bits of the float32 `v + 1.5·2^23`, less 2^22. */
 @inline function nearestInt(v: f32): i32 {
   return (reinterpret<i32>(v + <f32>12582912.0) & 0x7fffff) - 0x400000;
+}
+
+/** `nearest_int` of four float32 lanes, as i32 lanes. */
+@inline function nearestInt4(v: v128): v128 {
+  const sum = f32x4.add(v, f32x4.splat(12582912));
+  return i32x4.sub(v128.and(sum, i32x4.splat(0x7fffff)), i32x4.splat(0x400000));
+}
+
+/**
+ * The requantization of 16 weights at `x` against a stored scale: the bytes
+ * `clamp(nearest_int((x + dm) / d), lo, hi) + bias` (`shift`: whether `dm` is added, as
+ * Q2_K, Q4_K and Q5_K do; Q3_K and Q6_K divide `x` alone) at `out`.
+ */
+@inline function requantize16(
+  x: usize, shift: bool, dm: f32, d: f32, lo: i32, hi: i32, bias: i32, out: usize,
+): void {
+  const vdm = f32x4.splat(dm);
+  const vd = f32x4.splat(d);
+  const vlo = i32x4.splat(lo);
+  const vhi = i32x4.splat(hi);
+  const vbias = i32x4.splat(bias);
+  let a = v128.load(x);
+  let b = v128.load(x, 16);
+  let c = v128.load(x, 32);
+  let e = v128.load(x, 48);
+  if (shift) {
+    a = f32x4.add(a, vdm);
+    b = f32x4.add(b, vdm);
+    c = f32x4.add(c, vdm);
+    e = f32x4.add(e, vdm);
+  }
+  const la = i32x4.add(i32x4.min_s(i32x4.max_s(nearestInt4(f32x4.div(a, vd)), vlo), vhi), vbias);
+  const lb = i32x4.add(i32x4.min_s(i32x4.max_s(nearestInt4(f32x4.div(b, vd)), vlo), vhi), vbias);
+  const lc = i32x4.add(i32x4.min_s(i32x4.max_s(nearestInt4(f32x4.div(c, vd)), vlo), vhi), vbias);
+  const le = i32x4.add(i32x4.min_s(i32x4.max_s(nearestInt4(f32x4.div(e, vd)), vlo), vhi), vbias);
+  // Every lane is in 0…63: the narrowings keep it.
+  v128.store(out, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(la, lb), i16x8.narrow_i32x4_s(lc, le)));
 }
 
 /** Float32 to the bits of the nearest half, ties to even, as `GGML_FP32_TO_FP16`. */
@@ -267,11 +303,8 @@ function qkx2(
     const dm = dminValue * <f32>m;
     const run = x + (j << 7);
     const q = L + (j << 5);
-    for (let i: usize = 0; i < 32; i++) {
-      let l = nearestInt((load<f32>(run + (i << 2)) + dm) / d);
-      l = l < 0 ? 0 : l > nmax ? nmax : l;
-      store<u8>(q + i, l);
-    }
+    requantize16(run, true, dm, d, 0, nmax, 0, q);
+    requantize16(run + 64, true, dm, d, 0, nmax, 0, q + 16);
   }
 }
 
@@ -357,13 +390,7 @@ export function q2_k_from_f32(src: usize, dst: usize, blocks: i32): i32 {
       const d = dValue * <f32>(sc & 15);
       if (d == 0) continue;
       const dm = dminValue * <f32>(sc >> 4);
-      const run = src + (j << 6);
-      const q = L + (j << 4);
-      for (let i: usize = 0; i < 16; i++) {
-        let l = nearestInt((load<f32>(run + (i << 2)) + dm) / d);
-        l = l < 0 ? 0 : l > 3 ? 3 : l;
-        store<u8>(q + i, l);
-      }
+      requantize16(src + (j << 6), true, dm, d, 0, 3, 0, L + (j << 4));
     }
     for (let c: usize = 0; c < 2; c++) {
       const q = dst + 16 + (c << 5);
@@ -395,6 +422,11 @@ export function q2_k_from_f32(src: usize, dst: usize, blocks: i32): i32 {
   return max;
 }
 
+/** make_qx_quants' candidate c (0…17, more repeat 17): its `is`, −9 … −1, 1 … 9. */
+@inline function qxStep(c: i32): i32 {
+  return c < 9 ? c - 9 : c < 18 ? c - 8 : 9;
+}
+
 /**
  * ggml's `make_qx_quants(16, nmax, x, L, rmse_type = 1, NULL)`: quants l + nmax (i8) at
  * `q`, the scale returned.
@@ -424,34 +456,44 @@ export function q2_k_from_f32(src: usize, dst: usize, blocks: i32): i32 {
   }
   let scale: f32 = suml2 != 0 ? sumlx / suml2 : 0;
   let best = scale * sumlx;
-  // Each candidate's quants and products four lanes at a time (each lane's IEEE
-  // operation is C's); the sums one weight after another, in C's order.
+  // The 18 candidates (is = −9 … −1, 1 … 9) do not depend on one another until they are
+  // compared: each lane of an f32x4 carries one through C's operations in C's order (its
+  // sums over the weights one after another), five vectors of four (the last two lanes
+  // repeat is = 9, and are not looked at). Then they are compared in C's order.
   const magic = f32x4.splat(12582912);
   const low23 = i32x4.splat(0x7fffff);
   const bias = i32x4.splat(0x400000);
   const bottom = i32x4.splat(-nmax);
   const top = i32x4.splat(nmax - 1);
-  for (let is = -9; is <= 9; is++) {
-    if (is == 0) continue;
-    iscale = -(fmax + <f32>0.1 * <f32>is) / max;
-    const s = f32x4.splat(iscale);
-    for (let k: usize = 0; k < 64; k += 16) {
-      const sum = f32x4.add(f32x4.mul(s, v128.load(x + k)), magic);
+  for (let g: usize = 0; g < 5; g++) {
+    const c = <i32>g << 2;
+    const s = f32x4(
+      -(fmax + <f32>0.1 * <f32>qxStep(c)) / max,
+      -(fmax + <f32>0.1 * <f32>qxStep(c + 1)) / max,
+      -(fmax + <f32>0.1 * <f32>qxStep(c + 2)) / max,
+      -(fmax + <f32>0.1 * <f32>qxStep(c + 3)) / max,
+    );
+    let vlx = f32x4.splat(0);
+    let vl2 = f32x4.splat(0);
+    const quants = QX + (g << 8);
+    for (let k: usize = 0; k < 64; k += 4) {
+      const sum = f32x4.add(f32x4.mul(s, f32x4.splat(load<f32>(x + k))), magic);
       let l = i32x4.sub(v128.and(sum, low23), bias);
       l = i32x4.min_s(i32x4.max_s(l, bottom), top);
-      v128.store(QI + k, l);
+      v128.store(quants + (k << 2), l);
       const fl = f32x4.convert_i32x4_s(l);
-      v128.store(WL + k, f32x4.mul(v128.load(WX + k), fl));
-      v128.store(WLL + k, f32x4.mul(f32x4.mul(v128.load(W + k), fl), fl));
+      vlx = f32x4.add(vlx, f32x4.mul(f32x4.splat(load<f32>(WX + k)), fl));
+      vl2 = f32x4.add(vl2, f32x4.mul(f32x4.mul(f32x4.splat(load<f32>(W + k)), fl), fl));
     }
-    sumlx = 0;
-    suml2 = 0;
-    for (let k: usize = 0; k < 64; k += 4) {
-      sumlx += load<f32>(WL + k);
-      suml2 += load<f32>(WLL + k);
-    }
+    v128.store(SUMLX + (g << 4), vlx);
+    v128.store(SUML2 + (g << 4), vl2);
+  }
+  for (let c: usize = 0; c < 18; c++) {
+    sumlx = load<f32>(SUMLX + (c << 2));
+    suml2 = load<f32>(SUML2 + (c << 2));
     if (suml2 > 0 && sumlx * sumlx > best * suml2) {
-      for (let i: usize = 0; i < 16; i++) store<i8>(q + i, load<i32>(QI + (i << 2)) + nmax);
+      const from = QX + ((c >> 2) << 8) + ((c & 3) << 2);
+      for (let i: usize = 0; i < 16; i++) store<i8>(q + i, load<i32>(from + (i << 4)) + nmax);
       scale = sumlx / suml2;
       best = scale * sumlx;
     }
@@ -554,13 +596,7 @@ export function q3_k_from_f32(src: usize, dst: usize, blocks: i32): i32 {
       const high = (<u32>load<u8>(sc + 8 + (g & 3)) >> (2 * <u32>(g >> 2))) & 3;
       const dg = d * <f32>(<i32>(low | (high << 4)) - 32);
       if (dg == 0) continue; // C's `if (!d)`: a NaN product goes on
-      const x = src + (g << 6);
-      const q = L + (g << 4);
-      for (let i: usize = 0; i < 16; i++) {
-        let l = nearestInt(load<f32>(x + (i << 2)) / dg);
-        l = (l < -4 ? -4 : l > 3 ? 3 : l) + 4;
-        store<i8>(q + i, l);
-      }
+      requantize16(src + (g << 6), false, 0, dg, -4, 3, 4, L + (g << 4));
     }
     for (let m: usize = 0; m < 32; m++) {
       let bits: u32 = 0;
@@ -612,13 +648,7 @@ export function q6_k_from_f32(src: usize, dst: usize, blocks: i32): i32 {
       store<i8>(dst + 192 + g, sc);
       const dg = d * <f32>sc;
       if (dg == 0) continue; // C's `if (!d)`: a NaN product goes on
-      const x = src + (g << 6);
-      const out = L + (g << 4);
-      for (let i: usize = 0; i < 16; i++) {
-        let l = nearestInt(load<f32>(x + (i << 2)) / dg);
-        l = (l < -32 ? -32 : l > 31 ? 31 : l) + 32;
-        store<i8>(out + i, l);
-      }
+      requantize16(src + (g << 6), false, 0, dg, -32, 31, 32, L + (g << 4));
     }
     for (let half: usize = 0; half < 2; half++) {
       const from = L + (half << 7);
