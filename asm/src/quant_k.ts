@@ -15,7 +15,7 @@
 
 // @ts-nocheck: AssemblyScript, not TypeScript (usize, load<T>, memory.data, @inline).
 
-/** Scratch: one run's weights, trial quants and shifted values; a super-block's quants. */
+/** Scratch: a run's or group's weights (and w·x for make_qx_quants, make_q3_quants). */
 const W: usize = memory.data(128, 16);
 const WX: usize = memory.data(64, 16);
 /** qkx2: four candidates' quants (i32 lanes) per weight, and their D, error, scale, min. */
@@ -25,6 +25,7 @@ const LANES: usize = memory.data(64, 16);
 const QX: usize = memory.data(1280, 16);
 const SUMLX: usize = memory.data(80, 16);
 const SUML2: usize = memory.data(80, 16);
+/** A super-block's quants, and its runs' or groups' scales and mins. */
 const L: usize = memory.data(256, 16);
 const SCALES: usize = memory.data(64, 16);
 const MINS: usize = memory.data(64, 16);
@@ -129,9 +130,7 @@ let theMin: f32 = 0;
 
 /**
  * ggml's `make_qkx2_quants` on the `n` values at `x` with the weights at `W`: quants
- * (0…nmax) at `q`, the scale returned, `-min` in `theMin`. A candidate whose quants
- * equal the previous candidate's cannot win (its error is that candidate's, at least
- * `best_error`), so it is not evaluated again, as in the portable kernel.
+ * (0…nmax) at `q`, the scale returned, `-min` in `theMin`.
  */
 function qkx2(
   n: i32, nmax: i32, rmin: f32, nstep: i32, useMad: bool, x: usize, q: usize,

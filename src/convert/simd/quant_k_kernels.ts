@@ -5,8 +5,8 @@
  * rounding every JavaScript double to float32. Values are copied into the module's
  * memory a piece at a time and the blocks copied out; a super-block holding a NaN or an
  * infinity is left to the portable kernel, which follows ggml's x86-64 build there. Where
- * WebAssembly cannot run (an embedder that forbids compiling code, such as Cloudflare
- * Workers) there are none, and the portable kernels run.
+ * WebAssembly or its SIMD cannot run (an embedder that forbids compiling code, such as
+ * Cloudflare Workers; an engine without SIMD) there are none, and the portable kernels run.
  *
  * @module
  */
@@ -60,7 +60,9 @@ function load(): Instance | null {
   try {
     const wasm = (globalThis as { WebAssembly?: typeof WebAssembly }).WebAssembly;
     if (wasm === undefined) return null;
-    const made = new wasm.Instance(new wasm.Module(decodeBase64(QUANT_K_WASM_BASE64)), {});
+    const bytes = decodeBase64(QUANT_K_WASM_BASE64);
+    if (!wasm.validate(bytes)) return null; // no SIMD here
+    const made = new wasm.Instance(new wasm.Module(bytes), {});
     const exports = made.exports as unknown as Record<string, WasmQuantizer>;
     const memory = made.exports.memory as WebAssembly.Memory;
     const base = (made.exports.heap_base as () => number)();
