@@ -43,6 +43,7 @@ import {
   type SimdQuantizer,
   simdQuantizer,
 } from "./simd/simd_kernels.ts";
+import { quantKKernel } from "./simd/quant_k_kernels.ts";
 import { quantizeRowQ3K } from "./quant/q3_k.ts";
 import { quantizeRowQ6K } from "./quant/q6_k.ts";
 import { quantizeRowQ8_0 } from "./quant/q8_0.ts";
@@ -107,6 +108,15 @@ function preferSimdQuantizer(id: number, portable: QuantizeKernel): QuantizeKern
   };
 }
 
+/** A K-quant quantizer: the WebAssembly one once it is known to run, else `portable`. */
+function preferWasmQuantizer(id: number, portable: QuantizeKernel): QuantizeKernel {
+  let wasm: QuantizeKernel | undefined | null = null; // null: not looked up yet
+  return (src, dst, blocks) => {
+    if (wasm === null) wasm = quantKKernel(id, portable);
+    (wasm ?? portable)(src, dst, blocks);
+  };
+}
+
 function dequantizer(id: number, portable: DequantizeKernel, endianAware = false): void {
   DEQUANTIZERS.set(id, { kernel: preferSimd(id, portable), portable, endianAware });
 }
@@ -145,11 +155,11 @@ QUANTIZERS.set(GgmlType.Q4_0, preferSimdQuantizer(GgmlType.Q4_0, quantizeRowQ4_0
 QUANTIZERS.set(GgmlType.Q4_1, preferSimdQuantizer(GgmlType.Q4_1, quantizeRowQ4_1));
 QUANTIZERS.set(GgmlType.Q5_0, preferSimdQuantizer(GgmlType.Q5_0, quantizeRowQ5_0));
 QUANTIZERS.set(GgmlType.Q5_1, preferSimdQuantizer(GgmlType.Q5_1, quantizeRowQ5_1));
-QUANTIZERS.set(GgmlType.Q2_K, preferSimdQuantizer(GgmlType.Q2_K, quantizeRowQ2K));
-QUANTIZERS.set(GgmlType.Q3_K, preferSimdQuantizer(GgmlType.Q3_K, quantizeRowQ3K));
-QUANTIZERS.set(GgmlType.Q4_K, preferSimdQuantizer(GgmlType.Q4_K, quantizeRowQ4K));
-QUANTIZERS.set(GgmlType.Q5_K, preferSimdQuantizer(GgmlType.Q5_K, quantizeRowQ5K));
-QUANTIZERS.set(GgmlType.Q6_K, preferSimdQuantizer(GgmlType.Q6_K, quantizeRowQ6K));
+QUANTIZERS.set(GgmlType.Q2_K, preferWasmQuantizer(GgmlType.Q2_K, quantizeRowQ2K));
+QUANTIZERS.set(GgmlType.Q3_K, preferWasmQuantizer(GgmlType.Q3_K, quantizeRowQ3K));
+QUANTIZERS.set(GgmlType.Q4_K, preferWasmQuantizer(GgmlType.Q4_K, quantizeRowQ4K));
+QUANTIZERS.set(GgmlType.Q5_K, preferWasmQuantizer(GgmlType.Q5_K, quantizeRowQ5K));
+QUANTIZERS.set(GgmlType.Q6_K, preferWasmQuantizer(GgmlType.Q6_K, quantizeRowQ6K));
 QUANTIZERS.set(GgmlType.IQ4_NL, preferSimdQuantizer(GgmlType.IQ4_NL, quantizeRowIq4Nl));
 QUANTIZERS.set(GgmlType.IQ4_XS, preferSimdQuantizer(GgmlType.IQ4_XS, quantizeRowIq4Xs));
 QUANTIZERS.set(GgmlType.MXFP4, preferSimdQuantizer(GgmlType.MXFP4, quantizeRowMxfp4));
@@ -191,7 +201,9 @@ export function quantizableTypes(): string[] {
 }
 
 /**
- * The quantizer into a type, if gguf-stream has one (`quantizableTypes()` names them).
+ * The quantizer into a type, if gguf-stream has one (`quantizableTypes()` names them). The
+ * K-quants' run in WebAssembly (`simd/quant_k_kernels.ts`) where it is available, the
+ * portable kernels otherwise: the same bytes either way.
  *
  * @param type The type's traits (or id).
  * @returns Its kernel, or `undefined`.
@@ -200,7 +212,8 @@ export function quantizableTypes(): string[] {
  * ```ts
  * import { quantizerOf } from "./kernels.ts";
  * import assert from "node:assert/strict";
- * assert.equal(quantizerOf(12), undefined); // no Q4_K quantizer
+ * assert.ok(quantizerOf(12) !== undefined); // Q4_K
+ * assert.equal(quantizerOf(16), undefined); // no IQ2_XXS quantizer
  * ```
  */
 export function quantizerOf(type: GgmlTypeTraits | number): QuantizeKernel | undefined {
