@@ -99,11 +99,14 @@ export {
 } from "./src/convert/transcode/transcoders.ts";
 export { planConversion } from "./src/convert/plan.ts";
 export {
+  conversionSummary,
   convertedHeader,
   outputFileType,
   prepareConversion,
   type PreparedConversion,
+  prepareMeasuredConversion,
 } from "./src/convert/prepare.ts";
+export { type ChooseAutoOptions, chooseAutoTypes } from "./src/convert/choose_auto.ts";
 export {
   type ChunkScratch,
   convertTensorChunks,

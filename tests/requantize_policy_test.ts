@@ -4,21 +4,29 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  type ConversionSummary,
   type ConvertedModel,
   convertFile,
   convertGguf,
   convertStream,
   dequantize,
   GGML_TYPES,
+  GgmlType,
   planConversion,
+  policyFromFlags,
   quantize,
+  readGguf,
 } from "../mod.ts";
+import { main } from "../convert.ts";
 import {
   canStartWorkers,
   convertTensorChunks,
   ConvertThreads,
   openGgufModel,
   quantizableTypes,
+  registerTranscoder,
+  resolvePolicy,
+  transcoderOf,
 } from "../advanced.ts";
 import { conformance, type ExpectedTensor, fixture, fixtureBytes } from "./_fixtures.ts";
 import { sha256 } from "./_hash.ts";
@@ -168,7 +176,7 @@ test(
 test("a tensor whose rows a type cannot hold falls back as llama.cpp does, shown in the plan", () => {
   const { path } = fixture("gen/legacy.gguf");
   return (async () => {
-    const file = await (await import("../mod.ts")).readGguf(path);
+    const file = await readGguf(path);
     // Rows of 608 are whole 32-value blocks, not 256-value ones.
     const available = new Set(quantizableTypes());
     if (!available.has("Q4_K") || !available.has("Q5_0")) {
@@ -187,4 +195,180 @@ test("a tensor whose rows a type cannot hold falls back as llama.cpp does, shown
     assert.equal(entry.typeName, "Q5_0");
     assert.match(entry.reason, /not whole Q4_K blocks: Q5_0/);
   })();
+});
+
+/**
+ * A test-only transcoder, Q4_0 → Q8_0: the same scale, each 4-bit code minus 8 as an 8-bit
+ * one (lossless). Registered only where the build has none of its own.
+ */
+function transcodeQ4_0ToQ8_0(src: Uint8Array, dst: Uint8Array, blocks: number): void {
+  for (let b = 0; b < blocks; b++) {
+    const i = b * 18;
+    const o = b * 34;
+    dst[o] = src[i];
+    dst[o + 1] = src[i + 1];
+    for (let j = 0; j < 16; j++) {
+      const byte = src[i + 2 + j];
+      dst[o + 2 + j] = ((byte & 15) - 8) & 255;
+      dst[o + 18 + j] = ((byte >> 4) - 8) & 255;
+    }
+  }
+}
+if (transcoderOf(GgmlType.Q4_0, GgmlType.Q8_0) === undefined) {
+  registerTranscoder({
+    from: GgmlType.Q4_0,
+    to: GgmlType.Q8_0,
+    kernel: transcodeQ4_0ToQ8_0,
+    lossless: true,
+  });
+}
+
+test(
+  "method best transcodes where a transcoder exists; reference requantizes as ggml does",
+  conformance,
+  async () => {
+    const id = "gen/legacy.gguf";
+    const f = fixture(id);
+    const source = fixtureBytes(f);
+    const target = ["Q8_0", "F32"];
+    const best = await convertGguf(f.path, { policy: { target, requantize: "Q8_0" } });
+    const reference = await convertGguf(f.path, {
+      policy: { target, requantize: "Q8_0", method: "reference" },
+    });
+    const plan = planConversion(await readGguf(f.path), { target, requantize: "Q8_0" });
+    let transcoded = 0;
+    for (const want of f.expected.tensors as RequantTensor[]) {
+      const a = best.tensors.get(want.name)!;
+      const b = reference.tensors.get(want.name)!;
+      const entry = plan.find((p) => p.info.name === want.name)!;
+      assert.equal(entry.action, a.action, want.name);
+      if (want.type !== "Q4_0" || a.typeName !== "Q8_0") {
+        assert.deepEqual(bytesOf(a.data), bytesOf(b.data), want.name);
+        continue;
+      }
+      assert.equal(a.action, "transcode", want.name);
+      assert.equal(b.action, "requantize", want.name);
+      // The transcoded blocks give back the source's values exactly...
+      const start = f.expected.data_offset + want.offset;
+      const x = dequantize("Q4_0", source.subarray(start, start + want.nbytes));
+      assert.equal(sha256(dequantize("Q8_0", bytesOf(a.data))), sha256(x), want.name);
+      // ...and the reference method writes ggml's bytes.
+      assert.equal(sha256(b.data), want.requant_sha256!.Q8_0, want.name);
+      assert.notDeepEqual(bytesOf(a.data), bytesOf(b.data), want.name);
+      transcoded++;
+    }
+    assert.ok(transcoded >= 3, `only ${transcoded} tensors transcoded`);
+    // Lossless transcoding adds no error; the other Q8_0 requantized tensors do.
+    assert.ok(best.summary.relativeError < reference.summary.relativeError);
+  },
+);
+
+/** The summary's error computed directly from a converted model and the source. */
+function directError(id: string, model: ConvertedModel): number {
+  const f = fixture(id);
+  const source = fixtureBytes(f);
+  let error = 0;
+  let reference = 0;
+  for (const want of f.expected.tensors) {
+    const got = model.tensors.get(want.name)!;
+    if (got.action === "keep") continue;
+    const start = f.expected.data_offset + want.offset;
+    const x = dequantize(want.type, source.subarray(start, start + want.nbytes));
+    const out = got.data instanceof Float32Array ? got.data : dequantize(got.typeName, got.data);
+    for (let i = 0; i < x.length; i++) {
+      error += (out[i] - x[i]) ** 2;
+      reference += x[i] ** 2;
+    }
+  }
+  return Math.sqrt(error / reference);
+}
+
+test(
+  "the summary gives bits per weight and the relative error measured on the output, on every path",
+  conformance,
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gguf-stream-summary-"));
+    try {
+      for (const id of FIXTURES) {
+        const f = fixture(id);
+        for (const type of quantizableTypes()) {
+          const policy = { target: [type, "F32"], requantize: type as "Q8_0" };
+          const memory = await convertGguf(f.path, { policy, onWarning: silent });
+          const want = directError(id, memory);
+          const close = (got: number, what: string) =>
+            assert.ok(
+              Math.abs(got - want) <= 1e-9 * want,
+              `${id} -> ${type} ${what}: ${got} vs ${want}`,
+            );
+          close(memory.summary.relativeError, "memory");
+          const file = await convertFile(f.path, join(dir, "out.gguf"), {
+            policy,
+            force: true,
+            onWarning: silent,
+          });
+          close(file.summary.relativeError, "file");
+          let streamed: ConversionSummary | undefined;
+          await collect(convertStream(streamOf(fixtureBytes(f)), {
+            policy,
+            onWarning: silent,
+            onSummary: (s) => (streamed = s),
+          }));
+          close(streamed!.relativeError, "stream");
+          const weights = f.expected.tensors.reduce(
+            (n, t) => n + t.shape.reduce((a, b) => a * b, 1),
+            0,
+          );
+          const inBytes = f.expected.tensors.reduce((n, t) => n + t.nbytes, 0);
+          assert.equal(memory.summary.weights, weights);
+          assert.equal(memory.summary.bitsPerWeightIn, (inBytes * 8) / weights);
+          const outBytes = file.plan.reduce((n, p) => n + p.nbytes, 0);
+          assert.equal(file.summary.bitsPerWeightOut, (outBytes * 8) / weights);
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test("profiles set the target and auto; --for help lists them", async () => {
+  assert.deepEqual([...resolvePolicy({ profile: "q4q8" }).target], ["Q4_0", "Q8_0", "F32"]);
+  assert.equal(resolvePolicy({ profile: "mistral.rs" }).requantize, "auto");
+  assert.equal(resolvePolicy({ profile: "mlx", requantize: "Q8_0" }).requantize, "Q8_0");
+  assert.deepEqual(
+    [...resolvePolicy({ profile: "candle" }).target].sort(),
+    [
+      "BF16",
+      "F16",
+      "F32",
+      "Q2_K",
+      "Q3_K",
+      "Q4_0",
+      "Q4_1",
+      "Q4_K",
+      "Q5_0",
+      "Q5_1",
+      "Q5_K",
+      "Q6_K",
+      "Q8_0",
+      "Q8_1",
+      "Q8_K",
+    ].sort(),
+  );
+  assert.throws(() => resolvePolicy({ profile: "mlx", target: ["F32"] }), TypeError);
+  assert.throws(() => resolvePolicy({ profile: "onnx" }), TypeError);
+  assert.throws(() => policyFromFlags({ for: "mlx", target: "F32" }), TypeError);
+  assert.throws(() => policyFromFlags({ for: "q4q8", requantize: "Q4_1" }), TypeError);
+  let out = "";
+  const io = { stdout: (t: string) => (out += t), stderr: () => {} };
+  assert.equal(await main(["x.gguf", "--for", "help"], io), 0);
+  for (const name of ["candle", "mistral.rs", "mlx", "llama.cpp", "q4q8"]) {
+    assert.ok(out.includes(name), name);
+  }
+  out = "";
+  assert.equal(await main(["samples/tiny-llama.gguf", "--for", "q4q8", "--json"], io), 0);
+  const plan = JSON.parse(out);
+  for (const t of plan.tensors) assert.ok(["Q4_0", "Q8_0", "F32"].includes(t.output_type));
+  assert.ok(plan.tensors.some((t: { error?: number }) => typeof t.error === "number"));
+  assert.equal(typeof plan.totals.bits_per_weight_out, "number");
 });

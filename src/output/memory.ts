@@ -6,10 +6,15 @@
  * @module
  */
 import type { ByteSource } from "../model/byte_source.ts";
-import type { ConvertedTensor, TensorPlan } from "../model/conversion.ts";
+import type { ConversionSummary, ConvertedTensor, TensorPlan } from "../model/conversion.ts";
 import type { GgufFile, GgufMetadataEntry } from "../model/gguf_file.ts";
 import type { GgufModel } from "../model/gguf_model.ts";
-import { type ConvertOptions, prepareConversion } from "../convert/prepare.ts";
+import {
+  conversionSummary,
+  type ConvertOptions,
+  prepareMeasuredConversion,
+} from "../convert/prepare.ts";
+import type { RangeSums } from "../convert/convert_range.ts";
 import { type ChunkScratch, convertTensorChunks } from "../convert/tensor_chunks.ts";
 import { ConvertThreads } from "../convert/convert_threads.ts";
 import { openGgufModel, type OpenModelOptions } from "../open/open_model.ts";
@@ -26,6 +31,8 @@ export interface ConvertedModel {
   metadata: Map<string, GgufMetadataEntry>;
   /** Every tensor by name, in file order; each carries its own type. */
   tensors: Map<string, ConvertedTensor>;
+  /** Bits per weight in and out, and the relative error measured on the output. */
+  summary: ConversionSummary;
 }
 
 /** Converts one planned tensor: a view where it can be one, else through the chunk loop. */
@@ -37,6 +44,7 @@ async function convertOne(
   scratch: ChunkScratch,
   signal: AbortSignal | undefined,
   threads: ConvertThreads,
+  sums: RangeSums,
 ): Promise<ConvertedTensor> {
   const { info } = entry;
   const base = {
@@ -70,6 +78,7 @@ async function convertOne(
     into,
     signal,
     threads,
+    sums,
   });
   for await (const _ of chunks) {
     // Each chunk is already in place.
@@ -104,8 +113,9 @@ export async function* convertModelTensors(
   model: GgufModel,
   options: ConvertOptions = {},
 ): AsyncGenerator<ConvertedTensor, void, undefined> {
-  const conversion = prepareConversion(model, options);
+  const conversion = await prepareMeasuredConversion(model, options);
   const scratch: ChunkScratch = {};
+  const sums: RangeSums = { error: 0, reference: 0 };
   const threads = new ConvertThreads(conversion.threads);
   try {
     for (const [i, entry] of conversion.plan.entries()) {
@@ -118,8 +128,10 @@ export async function* convertModelTensors(
         scratch,
         options.signal,
         threads,
+        sums,
       );
     }
+    options.onSummary?.(conversionSummary(conversion.plan, sums));
   } finally {
     threads.close();
   }
@@ -194,10 +206,15 @@ export async function convertGguf(
   const model = await openGgufModel(input, { ...options, remote: options.remote ?? "stream" });
   try {
     const tensors = new Map<string, ConvertedTensor>();
-    for await (const tensor of convertModelTensors(model, options)) {
+    let summary: ConversionSummary | undefined;
+    const onSummary = (value: ConversionSummary) => {
+      summary = value;
+      options.onSummary?.(value);
+    };
+    for await (const tensor of convertModelTensors(model, { ...options, onSummary })) {
       tensors.set(tensor.name, tensor);
     }
-    return { header: model.parts[0].header, metadata: model.metadata, tensors };
+    return { header: model.parts[0].header, metadata: model.metadata, tensors, summary: summary! };
   } finally {
     await model.close();
   }

@@ -7,7 +7,13 @@
  * @module
  */
 import type { GgufModel } from "../model/gguf_model.ts";
-import { type ConvertOptions, prepareConversion } from "../convert/prepare.ts";
+import {
+  conversionSummary,
+  type ConvertOptions,
+  type PreparedConversion,
+  prepareMeasuredConversion,
+} from "../convert/prepare.ts";
+import type { RangeSums } from "../convert/convert_range.ts";
 import { openGgufModel } from "../open/open_model.ts";
 import type { ReadOptions } from "../open/resolve_input.ts";
 import { encodeConverted } from "./encode_model.ts";
@@ -50,6 +56,8 @@ export function convertStream(
 ): ReadableStream<Uint8Array> {
   let model: GgufModel | undefined;
   let chunks: AsyncGenerator<Uint8Array> | undefined;
+  let conversion: PreparedConversion | undefined;
+  const sums: RangeSums = { error: 0, reference: 0 };
   /** What is left of the encoder's current chunk (valid until `chunks.next()`). */
   let current: Uint8Array | undefined;
   const fail = async (error: unknown) => {
@@ -63,13 +71,14 @@ export function convertStream(
       try {
         if (chunks === undefined) {
           model = await openGgufModel(stream, options);
-          const conversion = prepareConversion(model, options, true);
+          conversion = await prepareMeasuredConversion(model, options, true);
           // The encoder reuses its buffers: every byte is copied out below before the next chunk.
-          chunks = encodeConverted(model, conversion, options);
+          chunks = encodeConverted(model, conversion, { ...options, sums });
         }
         while (current === undefined || current.length === 0) {
           const { value, done } = await chunks.next();
           if (done) {
+            options.onSummary?.(conversionSummary(conversion!.plan, sums));
             controller.close();
             controller.byobRequest?.respond(0);
             await model!.close();
