@@ -45,7 +45,10 @@ test("bad usage exits 2 with one error line", async () => {
       ["--bogus"],
       ["x.gguf", "--access", "fast"],
       ["x.gguf", "--keep", "Q9_K"],
-      ["x.gguf", "-o", "y.gguf", "--json"],
+      ["x.gguf", "-o", "-", "--json"],
+      ["x.gguf", "--method", "fast"],
+      ["x.gguf", "--requantize", "auto", "--max-error", "much"],
+      ["x.gguf", "--for", "onnx"],
     ]
   ) {
     const { status, stderr } = await run(args);

@@ -372,3 +372,22 @@ test("profiles set the target and auto; --for help lists them", async () => {
   assert.ok(plan.tensors.some((t: { error?: number }) => typeof t.error === "number"));
   assert.equal(typeof plan.totals.bits_per_weight_out, "number");
 });
+
+test("-o OUT --json prints the summary the library gives", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gguf-stream-summary-cli-"));
+  try {
+    let out = "";
+    const io = { stdout: (t: string) => (out += t), stderr: () => {} };
+    const input = "samples/tiny-llama.gguf";
+    const args = [input, "-o", join(dir, "out.gguf"), "--requantize", "Q4_0", "--json", "-q"];
+    assert.equal(await main(args, io), 0);
+    const json = JSON.parse(out);
+    const { summary } = await convertGguf(input, { policy: { requantize: "Q4_0" } });
+    assert.equal(json.relative_error, summary.relativeError);
+    assert.equal(json.bits_per_weight_in, summary.bitsPerWeightIn);
+    assert.equal(json.bits_per_weight_out, summary.bitsPerWeightOut);
+    assert.ok(summary.relativeError > 0.01 && summary.relativeError < 0.2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

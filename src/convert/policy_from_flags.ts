@@ -101,9 +101,9 @@ export function policyFromFlags(flags: PolicyFlags, prefix = "--"): ConversionPo
     const types = target ?? profile?.types;
     if (requantize !== "auto" && types !== undefined && !types.includes(requantize)) {
       throw new TypeError(
-        `${prefix}requantize ${requantize} is not in ${prefix}${
-          target !== undefined ? "target" : `for ${profile!.name}`
-        } (${types.join(",")})`,
+        `${prefix}requantize ${requantize} is not in ${
+          target !== undefined ? `${prefix}target` : `the types of ${prefix}for ${profile!.name}:`
+        } ${types.join(",")}`,
       );
     }
   }
