@@ -27,8 +27,12 @@ function setOutput(entry: TensorPlan, typeName: GgmlTypeName, policy: ResolvedPo
   entry.type = out.id;
   entry.typeName = out.name;
   entry.nbytes = bytesFor(out, entry.info.elements);
+  // Blocks running across rows (lenient inputs) are never kept nor transcoded.
+  const crossRow = entry.info.shape[0] % requireGgmlType(entry.info.type).blockSize !== 0;
   entry.action = typeName === "F32"
     ? (entry.info.typeName === "F32" ? "keep" : "dequantize")
+    : crossRow
+    ? "requantize"
     : actionInto(entry.info.typeName, typeName, policy.method);
 }
 

@@ -70,7 +70,8 @@ export function printWarning(message: string): void {
  * @param options Policy, warnings, chunk size.
  * @param withHeader Whether a GGUF file will be written (file and stream outputs).
  * @returns The plan, the chunk size and the header.
- * @throws {TypeError} For bad options.
+ * @throws {TypeError} For bad options, and for `requantize: "auto"`, which measures the
+ *   tensors first: use {@linkcode prepareMeasuredConversion} for it.
  * @throws {GgufError} What planning raises; `UNSUPPORTED_BYTE_ORDER` when kept blocks of a
  *   big-endian file would be copied into the little-endian output.
  *
