@@ -24,9 +24,11 @@ export interface RuntimeProfile {
  */
 const LLAMA_CPP_TYPES: readonly GgmlTypeName[] = GGML_TYPES.map((t) => t.name);
 
-// TODO(lead): verify the candle and MLX lists against their sources at the versions named
-// (candle-core/src/quantized/mod.rs `GgmlDType::from_u32`; mlx/io/gguf.cpp and
-// mlx/io/gguf_quants.cpp `gguf_load_quantized`): this helper could not fetch them.
+// Checked through code search only (no checkout): candle's `GgmlDType` enum in
+// candle-core/src/quantized/mod.rs lists F32, F16, BF16 (newer versions), Q4_0, Q4_1,
+// Q5_0, Q5_1, Q8_0, Q8_1, Q2K–Q8K; MLX's mlx/io/gguf.h declares loaders for Q4_0, Q4_1 and
+// Q8_0 only, and mlx-examples llms/gguf_llm/README.md says other quantizations are cast to
+// float16. TODO(lead): confirm against the pinned versions named below.
 const PROFILES: readonly RuntimeProfile[] = Object.freeze([
   {
     name: "candle",
