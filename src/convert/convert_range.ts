@@ -62,14 +62,19 @@ function passBuffer(buffer: Float32Array | undefined, length: number): Float32Ar
   return new Float32Array(bytes.buffer, bytes.byteOffset, length);
 }
 
-/** Adds Σ(out − x)² and Σx² over the first `count` values to `sums`. */
+/**
+ * Adds Σ(out − x)² and Σx² over the first `count` values to `sums`, leaving out values
+ * that are not finite in the input (NaN, ±Inf: no error can be relative to them).
+ */
 function accumulate(x: Float32Array, out: Float32Array, count: number, sums: RangeSums): void {
   let error = 0;
   let reference = 0;
   for (let i = 0; i < count; i++) {
-    const d = out[i] - x[i];
+    const v = x[i];
+    if (v - v !== 0) continue; // NaN or ±Inf
+    const d = out[i] - v;
     error += d * d;
-    reference += x[i] * x[i];
+    reference += v * v;
   }
   sums.error += error;
   sums.reference += reference;
@@ -133,13 +138,17 @@ export function convertRange(job: RangeJob, scratch: RangeScratch): RangeSums {
   const check = measure ? (scratch.check = passBuffer(scratch.check, pass)) : undefined;
   const toFloat = dequantizerOf(to)!.kernel;
   if (job.transcode) {
-    transcoderOf(from, to)!.kernel(src, dst, elements / from.blockSize);
+    const transcoder = transcoderOf(from, to)!;
+    transcoder.kernel(src, dst, elements / from.blockSize);
     if (check === undefined) return sums;
     for (let done = 0; done < elements; done += pass) {
       const count = Math.min(pass, elements - done);
-      dequantize(src.subarray(bytesFor(from, done)), values, count / from.blockSize, true);
       toFloat(dst.subarray(bytesFor(to, done)), check, count / to.blockSize, true);
-      accumulate(values, check, count, sums);
+      // A lossless transcoder gives back the input's values: only Σx² is wanted.
+      if (!transcoder.lossless) {
+        dequantize(src.subarray(bytesFor(from, done)), values, count / from.blockSize, true);
+      }
+      accumulate(transcoder.lossless ? check : values, check, count, sums);
     }
     return sums;
   }

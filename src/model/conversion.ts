@@ -182,7 +182,8 @@ export interface ConversionSummary {
   /**
    * The relative RMS error `sqrt(Σ(out − x)² / Σx²)` over every converted weight, `x` being
    * the source's exact float32 values (ggml's `to_float`) and `out` the output's; 0 when
-   * nothing was converted. Kept tensors add nothing to either sum.
+   * nothing was converted. Kept tensors add nothing to either sum, nor do values that are
+   * not finite in the source (NaN, ±Inf).
    */
   relativeError: number;
 }
