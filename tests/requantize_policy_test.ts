@@ -90,7 +90,8 @@ function checkRequantized(
     if (got.typeName === "F32") continue;
     const start = expected.data_offset + want.offset;
     const values = dequantize(want.type, source.subarray(start, start + want.nbytes));
-    assert.deepEqual(bytesOf(got.data), quantize(got.typeName, values), where);
+    // Digests, not the bytes: a failing deepEqual of large arrays takes minutes to print.
+    assert.equal(sha256(got.data), sha256(quantize(got.typeName, values)), where);
     const digest = want.requant_sha256?.[got.typeName];
     if (digest !== undefined) assert.equal(sha256(got.data), digest, where);
     checked++;
@@ -121,12 +122,12 @@ test(
           await convertFile(f.path, out, { ...options, force: true });
           const file = new Uint8Array(readFileSync(out));
           const streamed = await collect(convertStream(streamOf(bytes), options));
-          assert.deepEqual(streamed, file, `${id} -> ${type}: stream and file differ`);
+          assert.equal(sha256(streamed), sha256(file), `${id} -> ${type}: stream and file differ`);
           const back = await readBack(file);
           for (const [name, tensor] of memory.tensors) {
-            assert.deepEqual(
-              bytesOf(back.tensors.get(name)!.data),
-              bytesOf(tensor.data),
+            assert.equal(
+              sha256(back.tensors.get(name)!.data),
+              sha256(tensor.data),
               `${id} ${name} -> ${type}: file and memory differ`,
             );
           }
@@ -167,7 +168,7 @@ test(
           });
           for await (const _ of chunks) { /* written in place */ }
           const where = `${entry.info.name} -> ${entry.typeName}`;
-          assert.deepEqual(into, bytesOf(one.tensors.get(entry.info.name)!.data), where);
+          assert.equal(sha256(into), sha256(one.tensors.get(entry.info.name)!.data), where);
           if (entry.info.elements >= 1 << 15) split++;
         }
       }
@@ -248,19 +249,23 @@ test(
       const b = reference.tensors.get(want.name)!;
       const entry = plan.find((p) => p.info.name === want.name)!;
       assert.equal(entry.action, a.action, want.name);
-      if (want.type !== "Q4_0" || a.typeName !== "Q8_0") {
-        assert.deepEqual(bytesOf(a.data), bytesOf(b.data), want.name);
+      const transcoder = transcoderOf(GgmlType[want.type as "Q4_0"], GgmlType.Q8_0);
+      if (a.action !== "transcode") {
+        // No transcoder from this type: the same bytes either way.
+        assert.equal(transcoder, undefined, want.name);
+        assert.equal(sha256(a.data), sha256(b.data), want.name);
         continue;
       }
-      assert.equal(a.action, "transcode", want.name);
+      assert.ok(transcoder !== undefined && a.typeName === "Q8_0", want.name);
       assert.equal(b.action, "requantize", want.name);
-      // The transcoded blocks give back the source's values exactly...
-      const start = f.expected.data_offset + want.offset;
-      const x = dequantize("Q4_0", source.subarray(start, start + want.nbytes));
-      assert.equal(sha256(dequantize("Q8_0", bytesOf(a.data))), sha256(x), want.name);
-      // ...and the reference method writes ggml's bytes.
+      // The reference method writes ggml's bytes...
       assert.equal(sha256(b.data), want.requant_sha256!.Q8_0, want.name);
-      assert.notDeepEqual(bytesOf(a.data), bytesOf(b.data), want.name);
+      // ...and a lossless transcoder gives back the source's values exactly.
+      if (!transcoder!.lossless) continue;
+      const start = f.expected.data_offset + want.offset;
+      const x = dequantize(want.type, source.subarray(start, start + want.nbytes));
+      assert.equal(sha256(dequantize("Q8_0", bytesOf(a.data))), sha256(x), want.name);
+      assert.notEqual(sha256(a.data), sha256(b.data), want.name);
       transcoded++;
     }
     assert.ok(transcoded >= 3, `only ${transcoded} tensors transcoded`);
