@@ -139,7 +139,10 @@ test(
     assert.match(text.stdout, /-> Q4_0 .*% of output/);
     for (
       const [flags, message] of [
-        [["--requantize", "IQ2_XXS"], /--requantize must be auto or one of Q4_0, .*Q8_0/],
+        [
+          ["--requantize", "IQ2_XXS"],
+          /--requantize must be auto or one of .*Q8_0.*, not "IQ2_XXS"/,
+        ],
         [["--target", "F32", "--requantize", "Q8_0"], /--requantize Q8_0 is not in --target F32/],
         [["--target", "Q8"], /--target: unknown ggml type "Q8" \(known: F32, F16/],
       ] as const
