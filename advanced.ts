@@ -67,24 +67,42 @@ export {
   type DequantizeKernel,
   type Dequantizer,
   dequantizerOf,
+  quantizableTypes,
   type QuantizeKernel,
   quantizerOf,
 } from "./src/convert/kernels.ts";
 export {
+  actionInto,
+  autoCandidates,
+  bitsPerWeight,
   decideTensor,
+  DEFAULT_MAX_ERROR,
   REQUANTIZE_TYPES,
   type ResolvedPolicy,
   resolvePolicy,
+  ROW_FALLBACK,
+  rowFallback,
   TENSOR_ACTIONS,
   type TensorDecision,
 } from "./src/convert/policy.ts";
+export { type RuntimeProfile, runtimeProfile, runtimeProfiles } from "./src/convert/profiles.ts";
+export {
+  allTranscoders,
+  registerTranscoder,
+  type TranscodeKernel,
+  type Transcoder,
+  transcoderOf,
+} from "./src/convert/transcode/transcoders.ts";
 export { planConversion } from "./src/convert/plan.ts";
 export {
+  conversionSummary,
   convertedHeader,
   outputFileType,
   prepareConversion,
   type PreparedConversion,
+  prepareMeasuredConversion,
 } from "./src/convert/prepare.ts";
+export { type ChooseAutoOptions, chooseAutoTypes } from "./src/convert/choose_auto.ts";
 export {
   type ChunkScratch,
   convertTensorChunks,
@@ -96,7 +114,12 @@ export {
   checkThreads,
   ConvertThreads,
 } from "./src/convert/convert_threads.ts";
-export { convertRange, type RangeJob, type RangeScratch } from "./src/convert/convert_range.ts";
+export {
+  convertRange,
+  type RangeJob,
+  type RangeScratch,
+  type RangeSums,
+} from "./src/convert/convert_range.ts";
 export { availableCores, canStartWorkers } from "./src/runtime/current.ts";
 export { convertModelTensors } from "./src/output/memory.ts";
 export { encodeConverted, type EncodeOptions } from "./src/output/encode_model.ts";

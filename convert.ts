@@ -23,7 +23,11 @@ import { cliMessage } from "./src/cli/cli_message.ts";
 import { escapeText } from "./src/model/escape_text.ts";
 import type { ConversionPolicy } from "./src/model/conversion.ts";
 import { conversionWarnings, planConversion } from "./src/convert/plan.ts";
+import { resolvePolicy } from "./src/convert/policy.ts";
 import { policyFromFlags } from "./src/convert/policy_from_flags.ts";
+import { chooseAutoTypes } from "./src/convert/choose_auto.ts";
+import { DEFAULT_CHUNK_BYTES } from "./src/convert/tensor_chunks.ts";
+import { profilesHelp } from "./src/cli/profiles_help.ts";
 import type { AccessMode } from "./src/source/open_source.ts";
 import { availableCores } from "./src/runtime/current.ts";
 
@@ -52,12 +56,15 @@ Usage:
 
 Tensors whose type the consuming runtime loads (the target, by default Q4_0, Q8_0 and
 F32) are kept as they are. Every other tensor whose type has a kernel is converted into
-the target: dequantized to F32 (exact, as ggml's to_float), or with --requantize
-requantized to Q8_0 or Q4_0 (as llama-quantize --allow-requantize writes it; rows that
-are not whole 32-value blocks become F32). Types with no kernel (the integer types) are
-kept with a warning. The output is a GGUF v3 file with the same metadata (general.file_type
-describing the output) and tensors, written through a temporary file beside OUT and
-renamed into place only when complete. A split model (NAME-00001-of-0000N.gguf) is read
+the target: dequantized to F32 (exact, as ggml's to_float), or with --requantize into a
+quantized type (as llama-quantize --allow-requantize writes it; rows a type cannot hold
+fall back as llama.cpp's do, and the plan says to what), transcoded block to block where
+a transcoder exists (--method best). --for RUNTIME targets what that runtime loads and
+picks per tensor the smallest type within --max-error. The summary gives bits per weight
+in and out and the relative error measured on the output. Types with no kernel (the
+integer types) are kept with a warning. The output is a GGUF v3 file with the same
+metadata (general.file_type describing the output) and tensors, written through a
+temporary file beside OUT and renamed into place only when complete. A split model (NAME-00001-of-0000N.gguf) is read
 across its parts and written as one file.
 Without -o, prints the header (version, byte order, alignment, metadata) and the plan.
 MODEL "-" reads standard input in one pass (tensor data must be in index order); OUT "-"
@@ -69,15 +76,26 @@ Options:
   -o, --output OUT     write the converted model to OUT ("-": standard output)
   --force              replace OUT if it exists
   --plan               print the plan and write nothing (the default without -o)
-  --json               print the plan (or --dump's values) as one JSON document
+  --json               print the plan (or --dump's values) as one JSON document; with
+                       -o OUT, the conversion's summary
   --key KEY            print metadata value(s) as one JSON object {KEY: value} and
                        nothing else (repeatable; a missing key exits 1)
   --dump TENSOR        print a tensor's values, dequantized to float32, bit-exact
   --rows A:B           the rows --dump prints (A:B, A:, :B or A; default 0:4)
   --target TYPES       the types the runtime loads, kept as they are (comma-separated;
                        default Q4_0,Q8_0,F32)
-  --requantize TYPE    convert other types to Q8_0 or Q4_0 (must be in the target)
-                       instead of dequantizing them to F32
+  --requantize TYPE    convert other types to TYPE (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
+                       Q2_K..Q6_K, IQ4_NL, IQ4_XS, MXFP4, F16, BF16: must be in the
+                       target) instead of dequantizing them to F32; auto: per tensor,
+                       the target type with the fewest bits per weight within --max-error
+  --method M           best (default: transcode block to block where possible, else
+                       ggml's quantizer) or reference (ggml's quantizers only: the
+                       bytes llama-quantize writes)
+  --max-error E        for --requantize auto: the largest relative RMS error per
+                       tensor (default 0.01); measured before writing (a one-pass
+                       stream input follows a rule per type instead)
+  --for RUNTIME        target what RUNTIME loads (candle, mistral.rs, mlx, llama.cpp,
+                       q4q8) with --requantize auto unless given; --for help lists them
   --keep TYPES         keep these types as they are, whatever the target (e.g. F16)
   --dequantize TYPES   dequantize these types to F32, whatever the target (e.g. Q8_0)
   --unsupported MODE   types outside the target with no kernel: warn (default; kept
@@ -111,6 +129,8 @@ Examples:
   bun convert.ts model.gguf --plan --json > plan.json
   deno run -A convert.ts model.Q4_K_M.gguf -o model.q8.gguf --requantize Q8_0
   deno run -A convert.ts model.gguf -o out.gguf --target Q4_0,Q8_0,F16,F32
+  deno run -A convert.ts model.IQ4_XS.gguf -o model.candle.gguf --for candle
+  deno run -A convert.ts model.gguf -o out.gguf --requantize Q4_K --method reference
   deno run -A convert.ts model.gguf -o out.gguf --dequantize Q8_0 --keep Q6_K
   deno run -A convert.ts llama-00001-of-00003.gguf -o llama.gguf
   deno run -A convert.ts https://example.com/model.gguf --key general.architecture
@@ -155,6 +175,9 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
         rows: { type: "string" },
         target: { type: "string" },
         requantize: { type: "string" },
+        method: { type: "string" },
+        "max-error": { type: "string" },
+        for: { type: "string" },
         dequantize: { type: "string" },
         keep: { type: "string" },
         unsupported: { type: "string" },
@@ -190,9 +213,14 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
     if (!["auto", "mmap", "read"].includes(access)) {
       throw new UsageError(`--access must be auto, mmap or read, not "${access}"`);
     }
+    if (typeof values.for === "string" && values.for.trim().toLowerCase() === "help") {
+      io.stdout(profilesHelp());
+      return 0;
+    }
     let policy: ConversionPolicy;
     try {
-      policy = policyFromFlags(values as Record<string, string | undefined>);
+      const flags = values as Record<string, string | undefined>;
+      policy = policyFromFlags({ ...flags, maxError: flags["max-error"] });
     } catch (error) {
       throw new UsageError((error as Error).message);
     }
@@ -236,15 +264,17 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
       }
       return 0;
     }
-    if (values.json && output !== undefined && !values.plan) {
+    if (values.json && output === "-" && !values.plan) {
       throw new UsageError(
-        "--json prints the plan: add --plan (nothing is written) or drop --json",
+        "--json prints the summary on standard output, which -o - writes the model to",
       );
     }
     if (output === undefined || values.plan) {
       const model = await openInput(input, open, notice);
       try {
-        const plan = planConversion(model, policy);
+        const resolved = resolvePolicy(policy);
+        const plan = planConversion(model, resolved);
+        await chooseAutoTypes(model, plan, resolved, { chunkBytes: DEFAULT_CHUNK_BYTES });
         for (const message of conversionWarnings(plan, policy)) warn(message);
         const header = {
           ...model.parts[0].header,
@@ -273,6 +303,7 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
       policy,
       threads,
       quiet,
+      json: values.json === true,
       force: values.force === true,
     }, {
       io,

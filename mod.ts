@@ -38,11 +38,14 @@ export {
 } from "./src/model/ggml_type.ts";
 export {
   type BlockTensor,
+  type ConversionMethod,
   type ConversionPolicy,
+  type ConversionSummary,
   type ConvertedBase,
   type ConvertedTensor,
   DEFAULT_TARGET,
   type Float32Tensor,
+  type PlannedAction,
   type RequantizeType,
   type TensorAction,
   type TensorPlan,

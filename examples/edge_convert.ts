@@ -6,7 +6,10 @@
  * Bun.serve (serve_bun.ts) and Cloudflare's workerd (serve_workerd.mjs, bundled first).
  *
  * Query parameters set the policy, as the CLI's flags do:
- * `?target=Q8_0,F32&requantize=Q8_0&keep=F16&dequantize=Q6_K&unsupported=error`.
+ * `?target=Q8_0,F32&requantize=Q8_0&keep=F16&dequantize=Q6_K&unsupported=error`, and
+ * `?for=candle`, `?requantize=auto&max-error=0.02`, `?method=reference`. The body is one
+ * pass: `auto` follows its rule per source type there (nothing is measured before the
+ * header is sent).
  * A bad model is answered with status 400 and a one-line `error: …` body, before any byte
  * of output; a body or header past the limits (`EdgeLimits`) with 413, a compressed body or
  * a form upload with 415, a method other than POST or PUT with 405. Once the last tensor is
@@ -38,6 +41,9 @@ function policyFrom(url: URL): ConversionPolicy {
   return policyFromFlags({
     target: flag("target"),
     requantize: flag("requantize"),
+    method: flag("method"),
+    maxError: flag("max-error"),
+    for: flag("for"),
     keep: flag("keep"),
     dequantize: flag("dequantize"),
     unsupported: flag("unsupported"),

@@ -45,7 +45,10 @@ test("bad usage exits 2 with one error line", async () => {
       ["--bogus"],
       ["x.gguf", "--access", "fast"],
       ["x.gguf", "--keep", "Q9_K"],
-      ["x.gguf", "-o", "y.gguf", "--json"],
+      ["x.gguf", "-o", "-", "--json"],
+      ["x.gguf", "--method", "fast"],
+      ["x.gguf", "--requantize", "auto", "--max-error", "much"],
+      ["x.gguf", "--for", "onnx"],
     ]
   ) {
     const { status, stderr } = await run(args);
@@ -136,7 +139,10 @@ test(
     assert.match(text.stdout, /-> Q4_0 .*% of output/);
     for (
       const [flags, message] of [
-        [["--requantize", "Q5_0"], /--requantize must be Q8_0 or Q4_0/],
+        [
+          ["--requantize", "IQ2_XXS"],
+          /--requantize must be auto or one of .*Q8_0.*, not "IQ2_XXS"/,
+        ],
         [["--target", "F32", "--requantize", "Q8_0"], /--requantize Q8_0 is not in --target F32/],
         [["--target", "Q8"], /--target: unknown ggml type "Q8" \(known: F32, F16/],
       ] as const

@@ -36,8 +36,9 @@ for (const kind of SOURCE_KINDS) {
           const policy of [
             {},
             { types: ALL_FLOAT },
-            { requantize: "Q8_0" as const },
-            { target: ["Q4_0", "F32"], requantize: "Q4_0" as const },
+            // ggml's quantizers (the oracle's bytes), not the transcoders `best` may use.
+            { requantize: "Q8_0" as const, method: "reference" as const },
+            { target: ["Q4_0", "F32"], requantize: "Q4_0" as const, method: "reference" as const },
           ]
         ) {
           const source = await kind.open(f.path);

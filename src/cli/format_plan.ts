@@ -17,6 +17,8 @@ export interface JsonPlannedTensor extends JsonTensor {
   output_type: string;
   output_bytes: number;
   reason: string;
+  /** With `--requantize auto`: the relative RMS error measured for the chosen type. */
+  error?: number;
 }
 
 /** Totals of a group of tensors. */
@@ -34,6 +36,9 @@ export interface PlanJson extends Omit<GgufJson, "tensors"> {
     by_action: Record<string, JsonTotals>;
     /** Per output type, with its share of the output bytes (0–1). */
     by_output_type: Record<string, JsonTotals & { share: number }>;
+    /** Bits per weight of the input's and the output's tensor data. */
+    bits_per_weight_in: number;
+    bits_per_weight_out: number;
   };
 }
 
@@ -57,6 +62,7 @@ export function planToJson(name: string, file: GgufFile, plan: TensorPlan[]): Pl
   const byAction: Record<string, JsonTotals> = {};
   const byType: Record<string, JsonTotals & { share: number }> = {};
   const all: JsonTotals = { tensors: 0, input_bytes: 0, output_bytes: 0 };
+  let weights = 0;
   const add = (totals: JsonTotals, entry: TensorPlan) => {
     totals.tensors++;
     totals.input_bytes += entry.info.nbytes;
@@ -70,13 +76,16 @@ export function planToJson(name: string, file: GgufFile, plan: TensorPlan[]): Pl
       entry,
     );
     add(all, entry);
-    return {
+    const planned: JsonPlannedTensor = {
       ...tensor,
       action: entry.action,
       output_type: entry.typeName,
       output_bytes: entry.nbytes,
       reason: entry.reason,
     };
+    if (entry.error !== undefined) planned.error = entry.error;
+    weights += entry.info.elements;
+    return planned;
   });
   for (const totals of Object.values(byType)) {
     totals.share = all.output_bytes === 0 ? 0 : totals.output_bytes / all.output_bytes;
@@ -85,7 +94,13 @@ export function planToJson(name: string, file: GgufFile, plan: TensorPlan[]): Pl
     file: name,
     ...header,
     tensors,
-    totals: { ...all, by_action: byAction, by_output_type: byType },
+    totals: {
+      ...all,
+      by_action: byAction,
+      by_output_type: byType,
+      bits_per_weight_in: weights === 0 ? 0 : (all.input_bytes * 8) / weights,
+      bits_per_weight_out: weights === 0 ? 0 : (all.output_bytes * 8) / weights,
+    },
   };
 }
 
@@ -194,6 +209,11 @@ export function formatPlan(
     lines.push(row(`-> ${type}`, t, t.share));
   }
   lines.push(row("total", totals));
+  lines.push(
+    `bits per weight: ${totals.bits_per_weight_in.toFixed(2)} -> ${
+      totals.bits_per_weight_out.toFixed(2)
+    }`,
+  );
   if (plan.some((p) => p.unsupported)) {
     lines.push("(! = no kernel for this type: kept as it is, outside the target)");
   }

@@ -5,13 +5,14 @@
  *
  * @module
  */
-import { GgufError } from "../model/errors.ts";
+import { formatInteger, GgufError } from "../model/errors.ts";
 import type { GgufModel } from "../model/gguf_model.ts";
 import { openGgufModel, type OpenModelOptions } from "../open/open_model.ts";
 import { type ConvertFileOptions, writeConvertedModel } from "../output/file.ts";
 import { PLATFORM } from "../runtime/current.ts";
 import { checkOutputPath, openFileSink } from "../source/file_sink.ts";
 import { stdinStream, stdoutIdentity, stdoutSink } from "../source/stdio.ts";
+import { toJsonText } from "./json_text.ts";
 import { peakMemory } from "./peak_memory.ts";
 import { formatBytes, formatSeconds, ProgressBar } from "./progress_bar.ts";
 
@@ -68,7 +69,7 @@ function onSignals(handler: (name: string) => void): () => void {
  *
  * @param input A path or `-`.
  * @param output A path or `-`.
- * @param options Conversion options and `quiet`.
+ * @param options Conversion options, `quiet`, and `json` (the summary as JSON on stdout).
  * @param cli Output streams, the warning printer, whether to show progress.
  * @returns The exit status: 0, or 128 + the signal's number when interrupted.
  * @throws {GgufError} For bad input, a bad output path or an I/O failure.
@@ -76,7 +77,7 @@ function onSignals(handler: (name: string) => void): () => void {
 export async function runConversion(
   input: string,
   output: string,
-  options: ConvertFileOptions & { quiet: boolean },
+  options: ConvertFileOptions & { quiet: boolean; json?: boolean },
   cli: {
     io: CliIo;
     warn: (message: string) => void;
@@ -114,6 +115,23 @@ export async function runConversion(
       onProgress: bar ? (p) => bar.update(p.bytesWritten, p.totalBytes) : undefined,
     });
     bar?.finish();
+    const { summary } = result;
+    if (options.json) {
+      cli.io.stdout(
+        toJsonText({
+          input,
+          output,
+          tensors: result.plan.length,
+          input_bytes: result.inputBytes,
+          output_bytes: result.outputBytes,
+          weights: summary.weights,
+          converted_weights: summary.convertedWeights,
+          bits_per_weight_in: summary.bitsPerWeightIn,
+          bits_per_weight_out: summary.bitsPerWeightOut,
+          relative_error: summary.relativeError,
+        }) + "\n",
+      );
+    }
     if (!options.quiet) {
       const counts = new Map<string, number>();
       for (const entry of result.plan) {
@@ -129,7 +147,12 @@ export async function runConversion(
         } -> ${formatBytes(result.outputBytes)}\n` +
           `in ${formatSeconds(seconds)}, peak memory ${formatBytes(peakMemory())}; wrote ${
             output === "-" ? "standard output" : output
-          }\n`,
+          }\n` +
+          `${summary.bitsPerWeightIn.toFixed(2)} -> ${
+            summary.bitsPerWeightOut.toFixed(2)
+          } bits per weight; relative error ${
+            (summary.relativeError * 100).toPrecision(3)
+          } % (RMS, over the ${formatInteger(summary.convertedWeights)} converted weights)\n`,
       );
     }
     return 0;

@@ -8,6 +8,7 @@
 import { bytesFor, requireGgmlType } from "../model/ggml_type.ts";
 import { dequantizerOf, quantizerOf } from "./kernels.ts";
 import { simdOutputBuffer } from "./simd/simd_kernels.ts";
+import { transcoderOf } from "./transcode/transcoders.ts";
 
 /**
  * Float32 values requantized at a time: the scratch values stay in the core's cache
@@ -19,8 +20,12 @@ const REQUANT_PASS_ELEMENTS = 1 << 14;
 export interface RangeJob {
   /** The input's ggml type id (one with a dequantizer). */
   from: number;
-  /** The output's type id: F32 (0), or a type with a quantizer. */
+  /** The output's type id: F32 (0), or a type with a quantizer (or a transcoder from `from`). */
   to: number;
+  /** Rewrite the blocks with the transcoder from `from` to `to` instead of requantizing. */
+  transcode?: boolean;
+  /** Measure the error: return the sums of {@linkcode RangeSums}. */
+  measure?: boolean;
   /** The byte order of the input's blocks. */
   littleEndian: boolean;
   /** The input: whole blocks of `from`. */
@@ -35,6 +40,44 @@ export interface RangeJob {
 export interface RangeScratch {
   /** The float32 values of one requantization pass. */
   pass?: Float32Array;
+  /** The output's float32 values of one pass, when measuring the error. */
+  check?: Float32Array;
+}
+
+/**
+ * What a measured run adds to a tensor's error: `error` = Σ(out − x)², `reference` = Σx²,
+ * `x` the input's float32 values and `out` the output's (both 0 unless measuring).
+ */
+export interface RangeSums {
+  /** Σ(out − x)². */
+  error: number;
+  /** Σx². */
+  reference: number;
+}
+
+/** A pass buffer of `length` values: where the SIMD kernels run, they write into it in place. */
+function passBuffer(buffer: Float32Array | undefined, length: number): Float32Array {
+  if (buffer !== undefined && buffer.length >= length) return buffer;
+  const bytes = simdOutputBuffer(length * 4);
+  return new Float32Array(bytes.buffer, bytes.byteOffset, length);
+}
+
+/**
+ * Adds Σ(out − x)² and Σx² over the first `count` values to `sums`, leaving out values
+ * that are not finite in the input (NaN, ±Inf: no error can be relative to them).
+ */
+function accumulate(x: Float32Array, out: Float32Array, count: number, sums: RangeSums): void {
+  let error = 0;
+  let reference = 0;
+  for (let i = 0; i < count; i++) {
+    const v = x[i];
+    if (v - v !== 0) continue; // NaN or ±Inf
+    const d = out[i] - v;
+    error += d * d;
+    reference += v * v;
+  }
+  sums.error += error;
+  sums.reference += reference;
 }
 
 /**
@@ -55,10 +98,14 @@ export function requantizePass(unit: number): number {
 }
 
 /**
- * Converts one run of blocks as the job says, into `job.dst`.
+ * Converts one run of blocks as the job says, into `job.dst`: dequantized (`to` F32),
+ * transcoded block to block (`transcode`), or dequantized and quantized a cache-sized pass
+ * at a time. With `measure`, the output is dequantized again and compared with the input's
+ * values while they are at hand.
  *
  * @param job The types, the input and output bytes, and the number of values.
- * @param scratch This thread's reusable pass buffer.
+ * @param scratch This thread's reusable pass buffers.
+ * @returns The error sums (zeros unless `job.measure`).
  *
  * @example Dequantizing one Q8_0 block
  * ```ts
@@ -68,31 +115,53 @@ export function requantizePass(unit: number): number {
  * src.set([0x00, 0x3c]); // scale 1.0 (float16)
  * src[2] = 5; // first value 5
  * const dst = new Uint8Array(32 * 4);
- * convertRange({ from: 8, to: 0, littleEndian: true, src, dst, elements: 32 }, {});
+ * const job = { from: 8, to: 0, littleEndian: true, src, dst, elements: 32, measure: true };
+ * const sums = convertRange(job, {});
  * assert.equal(new Float32Array(dst.buffer)[0], 5);
+ * assert.deepEqual(sums, { error: 0, reference: 25 });
  * ```
  */
-export function convertRange(job: RangeJob, scratch: RangeScratch): void {
+export function convertRange(job: RangeJob, scratch: RangeScratch): RangeSums {
   const from = requireGgmlType(job.from);
   const dequantize = dequantizerOf(from)!.kernel;
-  const { src, dst, elements, littleEndian } = job;
+  const { src, dst, elements, littleEndian, measure } = job;
+  const sums: RangeSums = { error: 0, reference: 0 };
   if (job.to === 0) {
     const values = new Float32Array(dst.buffer, dst.byteOffset, elements);
     dequantize(src, values, elements / from.blockSize, littleEndian);
-    return;
+    if (measure) accumulate(values, values, elements, sums);
+    return sums;
   }
   const to = requireGgmlType(job.to);
-  const quantize = quantizerOf(to)!;
   const pass = requantizePass(Math.max(from.blockSize, to.blockSize));
-  if (scratch.pass === undefined || scratch.pass.length < pass) {
-    // Where the SIMD kernels run, they dequantize into this buffer in place.
-    const bytes = simdOutputBuffer(pass * 4);
-    scratch.pass = new Float32Array(bytes.buffer, bytes.byteOffset, pass);
+  const values = scratch.pass = passBuffer(scratch.pass, pass);
+  const check = measure ? (scratch.check = passBuffer(scratch.check, pass)) : undefined;
+  const toFloat = dequantizerOf(to)!.kernel;
+  if (job.transcode) {
+    const transcoder = transcoderOf(from, to)!;
+    transcoder.kernel(src, dst, elements / from.blockSize);
+    if (check === undefined) return sums;
+    for (let done = 0; done < elements; done += pass) {
+      const count = Math.min(pass, elements - done);
+      toFloat(dst.subarray(bytesFor(to, done)), check, count / to.blockSize, true);
+      // A lossless transcoder gives back the input's values: only Σx² is wanted.
+      if (!transcoder.lossless) {
+        dequantize(src.subarray(bytesFor(from, done)), values, count / from.blockSize, true);
+      }
+      accumulate(transcoder.lossless ? check : values, check, count, sums);
+    }
+    return sums;
   }
-  const values = scratch.pass;
+  const quantize = quantizerOf(to)!;
   for (let done = 0; done < elements; done += pass) {
     const count = Math.min(pass, elements - done);
     dequantize(src.subarray(bytesFor(from, done)), values, count / from.blockSize, littleEndian);
-    quantize(values, dst.subarray(bytesFor(to, done)), count / to.blockSize);
+    const out = dst.subarray(bytesFor(to, done));
+    quantize(values, out, count / to.blockSize);
+    if (check !== undefined) {
+      toFloat(out, check, count / to.blockSize, true);
+      accumulate(values, check, count, sums);
+    }
   }
+  return sums;
 }

@@ -12,7 +12,7 @@
  */
 import { availableCores, canStartWorkers, startWorker } from "../runtime/current.ts";
 import type { WorkerThread } from "../runtime/platform.ts";
-import { convertRange, type RangeJob, type RangeScratch } from "./convert_range.ts";
+import { convertRange, type RangeJob, type RangeScratch, type RangeSums } from "./convert_range.ts";
 import type { WorkerAnswer, WorkerJob } from "./convert_worker.ts";
 
 /**
@@ -36,7 +36,7 @@ const IDLE_MS = 2000;
 
 interface Slot {
   thread: WorkerThread;
-  waiting?: { resolve(): void; reject(error: Error): void };
+  waiting?: { resolve(sums: RangeSums): void; reject(error: Error): void };
   /** The thread has stopped: nothing posted to it would be answered. */
   stopped?: boolean;
 }
@@ -142,7 +142,7 @@ export class ConvertThreads {
         const waiting = started.slot?.waiting;
         if (waiting === undefined) return;
         started.slot!.waiting = undefined;
-        if (answer.error === undefined) waiting.resolve();
+        if (answer.error === undefined) waiting.resolve(answer.sums ?? { error: 0, reference: 0 });
         else waiting.reject(new Error(answer.error));
       },
       onError: (error) => {
@@ -163,8 +163,8 @@ export class ConvertThreads {
     return (started.slot = { thread });
   }
 
-  #post(slot: Slot, job: RangeJob): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  #post(slot: Slot, job: RangeJob): Promise<RangeSums> {
+    return new Promise<RangeSums>((resolve, reject) => {
       if (slot.stopped) {
         reject(new WorkerFailure("the worker thread had stopped"));
         return;
@@ -182,7 +182,7 @@ export class ConvertThreads {
         slot.thread.keepAlive(false);
       };
       slot.waiting = {
-        resolve: () => (idle(), resolve()),
+        resolve: (sums) => (idle(), resolve(sums)),
         reject: (error) => (idle(), reject(error)),
       };
       const message: WorkerJob = { ...job, id: this.#nextId++ };
@@ -205,38 +205,44 @@ export class ConvertThreads {
    *
    * @param jobs Disjoint runs of blocks.
    * @param scratch This thread's pass buffer.
-   * @returns Resolves when every job is done.
+   * @returns The jobs' error sums added in job order, when every job is done.
    */
-  async run(jobs: RangeJob[], scratch: RangeScratch): Promise<void> {
+  async run(jobs: RangeJob[], scratch: RangeScratch): Promise<RangeSums> {
     clearTimeout(this.#idle);
     // Each answer is caught at once: one failing while an earlier one is awaited is no
     // unhandled rejection.
-    const posted: [RangeJob, Promise<unknown>][] = [];
-    const here: RangeJob[] = [jobs[0]];
-    for (const job of jobs.slice(1)) {
-      const index = posted.length;
+    const results: (RangeSums | Promise<RangeSums | Error>)[] = [];
+    const here: number[] = [0];
+    for (let i = 1; i < jobs.length; i++) {
+      const index = i - 1;
       if (this.parallel && index < this.threads - 1) {
         const slot = this.#slots[index] ?? this.#start();
         if (slot !== undefined) {
           this.#slots[index] = slot;
-          posted.push([job, this.#post(slot, job).then(() => undefined, (error) => error)]);
+          results[i] = this.#post(slot, jobs[i]).then((sums) => sums, (error) => error);
           continue;
         }
         this.#broken = true;
       }
-      here.push(job);
+      here.push(i);
     }
-    for (const job of here) convertRange(job, scratch);
+    for (const i of here) results[i] = convertRange(jobs[i], scratch);
     let failure: unknown;
-    for (const [job, done] of posted) {
-      const error = await done;
-      if (error === undefined) continue;
-      if (!(error instanceof WorkerFailure)) failure ??= error;
-      else {
+    // Added in job order, whichever thread converted a job.
+    const total: RangeSums = { error: 0, reference: 0 };
+    for (let i = 0; i < jobs.length; i++) {
+      let sums = await results[i];
+      if (sums instanceof Error) {
+        if (!(sums instanceof WorkerFailure)) {
+          failure ??= sums;
+          continue;
+        }
         // The worker is gone: its part is redone here, and no more parts go to workers.
         this.#broken = true;
-        convertRange(job, scratch);
+        sums = convertRange(jobs[i], scratch);
       }
+      total.error += sums.error;
+      total.reference += sums.reference;
     }
     if (failure !== undefined) throw failure;
     if (this.#broken) this.close();
@@ -244,6 +250,7 @@ export class ConvertThreads {
       this.#idle = setTimeout(() => this.#stop(), IDLE_MS);
       (this.#idle as { unref?(): void }).unref?.();
     }
+    return total;
   }
 
   #stop(): void {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { convertRange, type RangeJob, type RangeScratch } from "./convert_range.ts";
+import { convertRange, type RangeJob, type RangeScratch, type RangeSums } from "./convert_range.ts";
 
 /** A job as posted to a worker thread. */
 export interface WorkerJob extends RangeJob {
@@ -18,6 +18,8 @@ export interface WorkerAnswer {
   id: number;
   /** Set when the job failed. */
   error?: string;
+  /** The job's error sums (when it succeeded). */
+  sums?: RangeSums;
 }
 
 const scope = globalThis as unknown as {
@@ -28,8 +30,8 @@ const scratch: RangeScratch = {};
 
 scope.onmessage = ({ data: job }) => {
   try {
-    convertRange(job, scratch);
-    scope.postMessage({ id: job.id });
+    const sums = convertRange(job, scratch);
+    scope.postMessage({ id: job.id, sums });
   } catch (error) {
     scope.postMessage({ id: job.id, error: String(error) });
   }

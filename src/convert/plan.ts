@@ -44,7 +44,7 @@ export function planConversion(
   return file.tensors.map((info, i) => {
     const decision = decideTensor(info, resolved, littleEndian(i));
     const out = requireGgmlType(decision.typeName);
-    return {
+    const entry: TensorPlan = {
       info,
       action: decision.action,
       type: out.id,
@@ -53,6 +53,8 @@ export function planConversion(
       reason: decision.reason,
       unsupported: decision.unsupported,
     };
+    if (decision.auto) entry.auto = true;
+    return entry;
   });
 }
 

@@ -5,15 +5,19 @@
  * @module
  */
 import {
+  type ConversionMethod,
   type ConversionPolicy,
   DEFAULT_TARGET,
+  type PlannedAction,
   type RequantizeType,
   type TensorAction,
 } from "../model/conversion.ts";
 import { GgufError } from "../model/errors.ts";
-import { type GgmlTypeName, requireGgmlType } from "../model/ggml_type.ts";
+import { type GgmlTypeName, type GgmlTypeTraits, requireGgmlType } from "../model/ggml_type.ts";
 import type { TensorInfo } from "../model/gguf_file.ts";
-import { dequantizerOf, quantizerOf } from "./kernels.ts";
+import { dequantizerOf, quantizableTypes, quantizerOf } from "./kernels.ts";
+import { runtimeProfile } from "./profiles.ts";
+import { transcoderOf } from "./transcode/transcoders.ts";
 
 /** Every action name, for argument checks. */
 export const TENSOR_ACTIONS: readonly TensorAction[] = [
@@ -23,15 +27,61 @@ export const TENSOR_ACTIONS: readonly TensorAction[] = [
   "refuse",
 ];
 
-/** The types gguf-stream can requantize into. */
-export const REQUANTIZE_TYPES: readonly RequantizeType[] = ["Q8_0", "Q4_0"];
+/**
+ * The types a policy may name to requantize into (ggml's no-imatrix storage types); a build
+ * refuses those it has no quantizer for (`quantizableTypes()` names the ones it has).
+ */
+export const REQUANTIZE_TYPES: readonly RequantizeType[] = [
+  "Q4_0",
+  "Q4_1",
+  "Q5_0",
+  "Q5_1",
+  "Q8_0",
+  "Q2_K",
+  "Q3_K",
+  "Q4_K",
+  "Q5_K",
+  "Q6_K",
+  "IQ4_NL",
+  "IQ4_XS",
+  "MXFP4",
+  "F16",
+  "BF16",
+];
+
+/** The default `maxError` of `requantize: "auto"`: 1 % relative RMS error per tensor. */
+export const DEFAULT_MAX_ERROR = 0.01;
+
+/**
+ * Where a tensor goes when its rows are not whole blocks of the chosen type: llama.cpp's own
+ * fallback (`llama_tensor_get_type` in src/llama-quant.cpp, for `n_per_row % QK_K != 0`).
+ * When that type is not in the target or cannot hold the rows either, the next target type
+ * by bits per weight above the chosen one that holds them; else F32 (F16 when the target
+ * has F16 and not F32).
+ */
+export const ROW_FALLBACK: Readonly<Partial<Record<GgmlTypeName, GgmlTypeName>>> = Object
+  .freeze({
+    Q2_K: "IQ4_NL",
+    Q3_K: "IQ4_NL",
+    IQ4_XS: "IQ4_NL",
+    Q4_K: "Q5_0",
+    Q5_K: "Q5_1",
+    Q6_K: "Q8_0",
+  });
 
 /** A policy checked once, with its names normalized. */
 export interface ResolvedPolicy {
   /** The types kept as they are (the runtime loads them). */
   target: ReadonlySet<GgmlTypeName>;
-  /** The type other types are requantized into, or `undefined` to dequantize to F32. */
-  requantize: RequantizeType | undefined;
+  /**
+   * The type other types are requantized into, `"auto"` to choose per tensor, or
+   * `undefined` to dequantize to F32.
+   */
+  requantize: RequantizeType | "auto" | undefined;
+  /** Transcode where a transcoder exists (`best`), or always use ggml's quantizers. */
+  method: ConversionMethod;
+  /** For `"auto"`: the largest relative RMS error per tensor. */
+  maxError: number;
   /** Per-type actions that override the target. */
   types: ReadonlyMap<GgmlTypeName, TensorAction>;
   /** The per-tensor override, asked first. */
@@ -67,20 +117,37 @@ function checkAction(action: unknown, what: string): TensorAction {
  * ```
  */
 export function resolvePolicy(policy: ConversionPolicy = {}): ResolvedPolicy {
-  const target = new Set((policy.target ?? DEFAULT_TARGET).map((t) => requireGgmlType(t).name));
+  let names = policy.target;
+  const profile = policy.profile === undefined ? undefined : runtimeProfile(policy.profile);
+  if (profile !== undefined) {
+    if (names !== undefined) {
+      throw new TypeError(`profile ${profile.name} sets the target: give one or the other`);
+    }
+    names = profile.types;
+  }
+  const target = new Set((names ?? DEFAULT_TARGET).map((t) => requireGgmlType(t).name));
   if (target.size === 0) throw new TypeError("The target names no type");
-  const requantize = policy.requantize;
-  if (requantize !== undefined) {
-    if (!REQUANTIZE_TYPES.includes(requantize)) {
+  const requantize = policy.requantize ?? (profile !== undefined ? "auto" : undefined);
+  if (requantize !== undefined && requantize !== "auto") {
+    const traits = REQUANTIZE_TYPES.includes(requantize) ? requireGgmlType(requantize) : undefined;
+    if (traits === undefined || quantizerOf(traits) === undefined) {
       throw new TypeError(
         `Cannot requantize to ${JSON.stringify(requantize)}: gguf-stream requantizes to ${
-          REQUANTIZE_TYPES.join(" or ")
-        }`,
+          quantizableTypes().join(", ")
+        } or auto`,
       );
     }
     if (!target.has(requantize)) {
       throw new TypeError(`requantize ${requantize} must be one of the target types`);
     }
+  }
+  const method = policy.method ?? "best";
+  if (method !== "best" && method !== "reference") {
+    throw new TypeError(`method must be "best" or "reference", not ${JSON.stringify(method)}`);
+  }
+  const maxError = policy.maxError ?? DEFAULT_MAX_ERROR;
+  if (typeof maxError !== "number" || !(maxError >= 0) || !Number.isFinite(maxError)) {
+    throw new TypeError(`maxError must be a finite number ≥ 0, not ${maxError}`);
   }
   const types = new Map<GgmlTypeName, TensorAction>();
   for (const [name, action] of Object.entries(policy.types ?? {})) {
@@ -93,19 +160,139 @@ export function resolvePolicy(policy: ConversionPolicy = {}): ResolvedPolicy {
       `unsupported must be "warn" or "error", not ${JSON.stringify(unsupported)}`,
     );
   }
-  return { target, requantize, types, tensor: policy.tensor, unsupported };
+  return { target, requantize, method, maxError, types, tensor: policy.tensor, unsupported };
+}
+
+/** Bits per weight of a type (its block's bytes × 8 over its values). */
+export function bitsPerWeight(type: GgmlTypeTraits): number {
+  return (type.bytesPerBlock * 8) / type.blockSize;
+}
+
+/** Whether rows of `rowLength` values are whole blocks of `type` and it has a quantizer. */
+function holds(type: GgmlTypeTraits, rowLength: number): boolean {
+  return rowLength % type.blockSize === 0 && quantizerOf(type) !== undefined;
+}
+
+/** The target's quantizable types, fewest bits per weight first (then by type id). */
+function quantizedTargets(target: ReadonlySet<GgmlTypeName>): GgmlTypeTraits[] {
+  return [...target].map((name) => requireGgmlType(name))
+    .filter((t) => t.name !== "F32" && quantizerOf(t) !== undefined)
+    .sort((a, b) => bitsPerWeight(a) - bitsPerWeight(b) || a.id - b.id);
+}
+
+/**
+ * The type a tensor with rows of `rowLength` values gets when `type` is asked for: `type`
+ * itself when it holds the rows, else as {@linkcode ROW_FALLBACK} says.
+ *
+ * @param type The requested type's name.
+ * @param rowLength The tensor's row length (`shape[0]`).
+ * @param target The target's type names.
+ * @returns The output type's name (F32 when no quantized type holds the rows).
+ *
+ * @example
+ * ```ts
+ * import { rowFallback } from "./policy.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(rowFallback("Q8_0", 4096, new Set(["Q8_0", "F32"])), "Q8_0");
+ * assert.equal(rowFallback("Q8_0", 100, new Set(["Q8_0", "F32"])), "F32");
+ * ```
+ */
+export function rowFallback(
+  type: GgmlTypeName,
+  rowLength: number,
+  target: ReadonlySet<GgmlTypeName>,
+): GgmlTypeName {
+  const asked = requireGgmlType(type);
+  if (holds(asked, rowLength)) return asked.name;
+  const llama = ROW_FALLBACK[asked.name];
+  if (llama !== undefined && target.has(llama) && holds(requireGgmlType(llama), rowLength)) {
+    return llama;
+  }
+  const bits = bitsPerWeight(asked);
+  const next = quantizedTargets(target).find((t) => bitsPerWeight(t) > bits && holds(t, rowLength));
+  if (next !== undefined) return next.name;
+  if (!target.has("F32") && target.has("F16") && holds(requireGgmlType("F16"), rowLength)) {
+    return "F16";
+  }
+  return "F32";
+}
+
+/**
+ * The types `requantize: "auto"` may choose for a tensor, cheapest first: the target's
+ * quantizable types (F16 and BF16 included) that hold its rows, fewest bits per weight
+ * first.
+ *
+ * @param rowLength The tensor's row length.
+ * @param target The target's type names.
+ * @returns The candidates' names.
+ *
+ * @example
+ * ```ts
+ * import { autoCandidates } from "./policy.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(autoCandidates(64, new Set(["Q8_0", "Q4_0", "F32"])), ["Q4_0", "Q8_0"]);
+ * ```
+ */
+export function autoCandidates(
+  rowLength: number,
+  target: ReadonlySet<GgmlTypeName>,
+): GgmlTypeName[] {
+  return quantizedTargets(target).filter((t) => holds(t, rowLength)).map((t) => t.name);
+}
+
+/**
+ * The most accurate type of the target for a tensor `auto` finds no type within its
+ * budget for: F32 when in the target, else the target's quantizable type with the most bits
+ * per weight that holds the rows, else F32.
+ */
+function mostAccurate(rowLength: number, target: ReadonlySet<GgmlTypeName>): GgmlTypeName {
+  if (target.has("F32")) return "F32";
+  return autoCandidates(rowLength, target).at(-1) ?? "F32";
+}
+
+/**
+ * How a tensor of type `from` gets into `to` under a method: transcoded where a transcoder
+ * exists and the method is `best`, else requantized (or kept, when the types are equal).
+ *
+ * @param from The source type.
+ * @param to The output type (not F32).
+ * @param method The policy's method.
+ * @returns The action.
+ *
+ * @example
+ * ```ts
+ * import { actionInto } from "./policy.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(actionInto("Q4_K", "Q8_0", "reference"), "requantize");
+ * ```
+ */
+export function actionInto(
+  from: GgmlTypeName,
+  to: GgmlTypeName,
+  method: ConversionMethod,
+): PlannedAction {
+  if (from === to) return "keep";
+  if (method === "best" && transcoderOf(requireGgmlType(from), requireGgmlType(to))) {
+    return "transcode";
+  }
+  return "requantize";
 }
 
 /** The decision for one tensor, before its output size is computed. */
 export interface TensorDecision {
   /** What is done to the tensor. */
-  action: Exclude<TensorAction, "refuse">;
+  action: PlannedAction;
   /** The output's ggml type name. */
   typeName: GgmlTypeName;
   /** Why, in a few words: `in target`, `Q4_K not in target`, `no kernel for I32` … */
   reason: string;
   /** `true` when the tensor is kept only because its type has no kernel (a warning). */
   unsupported: boolean;
+  /**
+   * `true` when `requantize: "auto"` chooses its type: the decision holds the most accurate
+   * type until `chooseAutoTypes` measures the candidates.
+   */
+  auto?: boolean;
 }
 
 /**
@@ -160,21 +347,29 @@ export function decideTensor(
       info.indexOffset,
     );
   };
-  /** Requantized where rows allow, else F32. */
-  const convert = (why: string, into: GgmlTypeName | undefined): TensorDecision => {
-    if (into !== undefined && info.typeName === into && !crossRow) {
-      return { action: "keep", typeName: into, reason: why, unsupported: false };
+  const rowLength = info.shape[0];
+  /** Into `typeName` (or F32) by the method's action. */
+  const into = (typeName: GgmlTypeName, reason: string): TensorDecision => {
+    if (typeName === "F32") {
+      const action = info.typeName === "F32" ? "keep" : "dequantize";
+      return { action, typeName, reason, unsupported: false };
     }
-    if (into !== undefined && info.shape[0] % 32 === 0 && quantizerOf(requireGgmlType(into))) {
-      return { action: "requantize", typeName: into, reason: why, unsupported: false };
+    // Blocks running across rows are never kept nor transcoded (block by block).
+    const action = crossRow ? "requantize" : actionInto(info.typeName, typeName, policy.method);
+    return { action, typeName, reason, unsupported: false };
+  };
+  /** Into the asked type where rows allow, else its fallback. */
+  const convert = (why: string, asked: RequantizeType | "auto" | undefined): TensorDecision => {
+    if (asked === undefined) return into("F32", why);
+    if (asked === "auto") {
+      const best = mostAccurate(rowLength, policy.target);
+      return { ...into(best, `${why}; auto: not measured`), auto: true };
     }
-    const note = into === undefined
+    const out = rowFallback(asked, rowLength, policy.target);
+    const note = out === asked
       ? ""
-      : `; rows of ${info.shape[0]} are not whole ${into} blocks`;
-    if (info.typeName === "F32") {
-      return { action: "keep", typeName: "F32", reason: why + note, unsupported: false };
-    }
-    return { action: "dequantize", typeName: "F32", reason: why + note, unsupported: false };
+      : `; rows of ${rowLength} are not whole ${asked} blocks: ${out}`;
+    return into(out, why + note);
   };
 
   if (override === "refuse") {

@@ -6,14 +6,25 @@
  */
 import type { ConversionPolicy, RequantizeType, TensorAction } from "../model/conversion.ts";
 import { GGML_TYPES, ggmlType, type GgmlTypeName } from "../model/ggml_type.ts";
-import { REQUANTIZE_TYPES, resolvePolicy } from "./policy.ts";
+import { quantizableTypes } from "./kernels.ts";
+import { resolvePolicy } from "./policy.ts";
+import { runtimeProfile } from "./profiles.ts";
 
 /** Policy flags as text, e.g. from `--target Q8_0,F32` or `?target=Q8_0,F32`. */
 export interface PolicyFlags {
   /** Comma-separated target types (default `Q4_0,Q8_0,F32`). */
   target?: string;
-  /** `Q8_0` or `Q4_0`: requantize instead of dequantizing to F32. */
+  /**
+   * A type to requantize into instead of dequantizing to F32 (any of `quantizableTypes()`),
+   * or `auto` to choose per tensor within `maxError`.
+   */
   requantize?: string;
+  /** `best` (default: transcode where possible) or `reference` (ggml's quantizers only). */
+  method?: string;
+  /** For `requantize=auto`: the largest relative RMS error per tensor (default 0.01). */
+  maxError?: string;
+  /** A runtime profile (`candle`, `mlx`, `llama.cpp`, `q4q8`): sets the target. */
+  for?: string;
   /** Comma-separated types to keep as they are, whatever the target. */
   keep?: string;
   /** Comma-separated types to dequantize to F32, whatever the target. */
@@ -44,7 +55,8 @@ function typeList(flag: string, value: string | undefined): GgmlTypeName[] | und
  * @param prefix How flag names are written in messages.
  * @returns A checked policy.
  * @throws {TypeError} With a one-line message naming the flag: an unknown type, a type both
- *   kept and dequantized, a requantize type outside the target, an unknown mode.
+ *   kept and dequantized, a requantize type outside the target, an unknown mode, method or
+ *   profile, a bad error bound.
  *
  * @example
  * ```ts
@@ -54,6 +66,7 @@ function typeList(flag: string, value: string | undefined): GgmlTypeName[] | und
  * assert.deepEqual(policy.target, ["Q8_0", "F32"]);
  * assert.deepEqual(policy.types, { F16: "keep" });
  * assert.throws(() => policyFromFlags({ keep: "F16", dequantize: "F16" }), TypeError);
+ * assert.deepEqual(policyFromFlags({ for: "q4q8" }), { types: {}, profile: "q4q8" });
  * ```
  */
 export function policyFromFlags(flags: PolicyFlags, prefix = "--"): ConversionPolicy {
@@ -69,18 +82,41 @@ export function policyFromFlags(flags: PolicyFlags, prefix = "--"): ConversionPo
   if (target !== undefined && target.length === 0) {
     throw new TypeError(`${prefix}target names no type (e.g. ${prefix}target Q8_0,F32)`);
   }
-  let requantize: RequantizeType | undefined;
+  const profile = flags.for === undefined ? undefined : runtimeProfile(flags.for);
+  if (profile !== undefined && target !== undefined) {
+    throw new TypeError(`${prefix}for ${profile.name} sets the target: drop ${prefix}target`);
+  }
+  let requantize: RequantizeType | "auto" | undefined;
   if (flags.requantize !== undefined) {
-    const name = ggmlType(flags.requantize.trim())?.name;
-    if (!REQUANTIZE_TYPES.includes(name as RequantizeType)) {
+    const text = flags.requantize.trim();
+    const name = text.toLowerCase() === "auto" ? "auto" : ggmlType(text)?.name;
+    if (name === undefined || (name !== "auto" && !quantizableTypes().includes(name))) {
       throw new TypeError(
-        `${prefix}requantize must be ${REQUANTIZE_TYPES.join(" or ")}, not "${flags.requantize}"`,
+        `${prefix}requantize must be auto or one of ${
+          quantizableTypes().join(", ")
+        }, not "${flags.requantize}"`,
       );
     }
-    requantize = name as RequantizeType;
-    if (target !== undefined && !target.includes(requantize)) {
+    requantize = name as RequantizeType | "auto";
+    const types = target ?? profile?.types;
+    if (requantize !== "auto" && types !== undefined && !types.includes(requantize)) {
       throw new TypeError(
-        `${prefix}requantize ${requantize} is not in ${prefix}target ${target.join(",")}`,
+        `${prefix}requantize ${requantize} is not in ${
+          target !== undefined ? `${prefix}target` : `the types of ${prefix}for ${profile!.name}:`
+        } ${types.join(",")}`,
+      );
+    }
+  }
+  const method = flags.method?.trim().toLowerCase();
+  if (method !== undefined && method !== "best" && method !== "reference") {
+    throw new TypeError(`${prefix}method must be best or reference, not "${flags.method}"`);
+  }
+  let maxError: number | undefined;
+  if (flags.maxError !== undefined) {
+    maxError = Number(flags.maxError.trim());
+    if (flags.maxError.trim() === "" || !Number.isFinite(maxError) || maxError < 0) {
+      throw new TypeError(
+        `${prefix}max-error must be a number ≥ 0 (e.g. 0.01 for 1 %), not "${flags.maxError}"`,
       );
     }
   }
@@ -90,7 +126,10 @@ export function policyFromFlags(flags: PolicyFlags, prefix = "--"): ConversionPo
   }
   const policy: ConversionPolicy = { types };
   if (target !== undefined) policy.target = target;
+  if (profile !== undefined) policy.profile = profile.name;
   if (requantize !== undefined) policy.requantize = requantize;
+  if (method !== undefined) policy.method = method;
+  if (maxError !== undefined) policy.maxError = maxError;
   if (unsupported !== undefined) policy.unsupported = unsupported;
   resolvePolicy(policy);
   return policy;

@@ -5,14 +5,16 @@
  *
  * @module
  */
-import type { ConversionPolicy, TensorPlan } from "../model/conversion.ts";
+import type { ConversionPolicy, ConversionSummary, TensorPlan } from "../model/conversion.ts";
 import { GgufError } from "../model/errors.ts";
 import { requireGgmlType } from "../model/ggml_type.ts";
 import { type GgufMetadataEntry, GgufValueType, INTEGER_VALUE_TYPES } from "../model/gguf_file.ts";
 import type { GgufModel } from "../model/gguf_model.ts";
 import { type EncodedGgufHeader, encodeGgufHeader } from "../format/encode_header.ts";
+import { chooseAutoTypes } from "./choose_auto.ts";
+import type { RangeSums } from "./convert_range.ts";
 import { conversionWarnings, planConversion } from "./plan.ts";
-import { resolvePolicy } from "./policy.ts";
+import { type ResolvedPolicy, resolvePolicy } from "./policy.ts";
 import { checkChunkBytes } from "./tensor_chunks.ts";
 import { checkThreads } from "./convert_threads.ts";
 
@@ -35,6 +37,11 @@ export interface ConvertOptions {
   threads?: number;
   /** Stops the conversion between chunks with the signal's reason. */
   signal?: AbortSignal;
+  /**
+   * Receives the conversion's summary (bits per weight in and out, the relative error
+   * measured on the output) once the last tensor is converted.
+   */
+  onSummary?: (summary: ConversionSummary) => void;
 }
 
 /** A conversion ready to run. */
@@ -63,7 +70,8 @@ export function printWarning(message: string): void {
  * @param options Policy, warnings, chunk size.
  * @param withHeader Whether a GGUF file will be written (file and stream outputs).
  * @returns The plan, the chunk size and the header.
- * @throws {TypeError} For bad options.
+ * @throws {TypeError} For bad options, and for `requantize: "auto"`, which measures the
+ *   tensors first: use {@linkcode prepareMeasuredConversion} for it.
  * @throws {GgufError} What planning raises; `UNSUPPORTED_BYTE_ORDER` when kept blocks of a
  *   big-endian file would be copied into the little-endian output.
  *
@@ -83,10 +91,63 @@ export function prepareConversion(
   options: ConvertOptions = {},
   withHeader = false,
 ): PreparedConversion {
+  const { chunkBytes, policy, plan } = planFor(model, options);
+  if (plan.some((entry) => entry.auto)) {
+    throw new TypeError(
+      'requantize "auto" measures the tensors first: use prepareMeasuredConversion()',
+    );
+  }
+  return finish(model, options, withHeader, chunkBytes, policy, plan);
+}
+
+/**
+ * {@linkcode prepareConversion} for every policy, `requantize: "auto"` included: its
+ * tensors are measured (or chosen by rule, for a one-pass stream) before the header is
+ * computed. The outputs all prepare through this.
+ *
+ * @param model An open model.
+ * @param options Policy, warnings, chunk size.
+ * @param withHeader Whether a GGUF file will be written (file and stream outputs).
+ * @returns The plan, the chunk size and the header.
+ * @throws {TypeError} For bad options.
+ * @throws {GgufError} What planning and reading raise.
+ *
+ * @example
+ * ```ts
+ * import { openGgufModel, prepareMeasuredConversion } from "../../advanced.ts";
+ * import assert from "node:assert/strict";
+ * const model = await openGgufModel(new URL("../../samples/tiny-llama.gguf", import.meta.url));
+ * const policy = { requantize: "auto" as const };
+ * const { plan } = await prepareMeasuredConversion(model, { policy }, true);
+ * assert.ok(plan.every((p) => p.error === undefined || p.error <= 0.01 || p.typeName === "F32"));
+ * await model.close();
+ * ```
+ */
+export async function prepareMeasuredConversion(
+  model: GgufModel,
+  options: ConvertOptions = {},
+  withHeader = false,
+): Promise<PreparedConversion> {
+  const { chunkBytes, policy, plan } = planFor(model, options);
+  await chooseAutoTypes(model, plan, policy, { chunkBytes, signal: options.signal });
+  return finish(model, options, withHeader, chunkBytes, policy, plan);
+}
+
+function planFor(model: GgufModel, options: ConvertOptions) {
   const chunkBytes = checkChunkBytes(options.chunkBytes);
   if (options.threads !== undefined) checkThreads(options.threads, 0); // bad options first
   const policy = resolvePolicy(options.policy);
-  const plan = planConversion(model, policy);
+  return { chunkBytes, policy, plan: planConversion(model, policy) };
+}
+
+function finish(
+  model: GgufModel,
+  options: ConvertOptions,
+  withHeader: boolean,
+  chunkBytes: number,
+  policy: ResolvedPolicy,
+  plan: TensorPlan[],
+): PreparedConversion {
   const work = plan.reduce((sum, p) => sum + (p.action === "keep" ? 0 : p.info.elements), 0);
   // Written out as float32, the output is several times the input: one core goes to the
   // writes, which run beside the conversion, unless requantizing, where conversion is the
@@ -98,6 +159,50 @@ export function prepareConversion(
     (options.onWarning ?? printWarning)(message);
   }
   return { plan, chunkBytes, threads, header };
+}
+
+/**
+ * A conversion's summary from its plan and the error sums its chunk loops measured.
+ *
+ * @param plan The plan carried out.
+ * @param sums Σ(out − x)² and Σx² over every converted (not kept) weight.
+ * @returns Bits per weight in and out, and the relative RMS error.
+ *
+ * @example
+ * ```ts
+ * import { conversionSummary } from "./prepare.ts";
+ * import type { TensorPlan } from "../model/conversion.ts";
+ * import assert from "node:assert/strict";
+ * const entry = { action: "requantize", nbytes: 34, info: { elements: 32, nbytes: 128 } };
+ * const summary = conversionSummary([entry as TensorPlan], { error: 1, reference: 100 });
+ * assert.equal(summary.bitsPerWeightIn, 32);
+ * assert.equal(summary.bitsPerWeightOut, 8.5);
+ * assert.equal(summary.relativeError, 0.1);
+ * ```
+ */
+export function conversionSummary(
+  plan: readonly TensorPlan[],
+  sums: RangeSums,
+): ConversionSummary {
+  let weights = 0;
+  let converted = 0;
+  let bytesIn = 0;
+  let bytesOut = 0;
+  for (const entry of plan) {
+    weights += entry.info.elements;
+    bytesIn += entry.info.nbytes;
+    bytesOut += entry.nbytes;
+    if (entry.action !== "keep") converted += entry.info.elements;
+  }
+  return {
+    weights,
+    bitsPerWeightIn: weights === 0 ? 0 : (bytesIn * 8) / weights,
+    bitsPerWeightOut: weights === 0 ? 0 : (bytesOut * 8) / weights,
+    convertedWeights: converted,
+    relativeError: sums.reference === 0
+      ? Math.sqrt(sums.error)
+      : Math.sqrt(sums.error / sums.reference),
+  };
 }
 
 /**

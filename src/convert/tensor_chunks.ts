@@ -9,7 +9,7 @@
 import type { TensorPlan } from "../model/conversion.ts";
 import type { ByteSource } from "../model/byte_source.ts";
 import { bytesFor, type GgmlTypeTraits, requireGgmlType } from "../model/ggml_type.ts";
-import { convertRange, type RangeJob, type RangeScratch } from "./convert_range.ts";
+import { convertRange, type RangeJob, type RangeScratch, type RangeSums } from "./convert_range.ts";
 import { simdOutputBuffer } from "./simd/simd_kernels.ts";
 import type { ConvertThreads } from "./convert_threads.ts";
 
@@ -28,8 +28,14 @@ const MAX_SPLIT_FLOAT_BYTES = 64 << 20;
 const MAX_SPLIT_INPUT_BYTES = 16 << 20;
 /** Steps smaller than this are not worth a message to a worker. */
 const MIN_SPLIT_ELEMENTS = 1 << 14;
-/** Q8_0 and Q4_0 blocks hold 32 values. */
-const QUANT_BLOCK = 32;
+
+/** The least common multiple of two block sizes (powers of two in ggml, but not assumed). */
+function commonUnit(a: number, b: number): number {
+  let x = a;
+  let y = b;
+  while (y !== 0) [x, y] = [y, x % y];
+  return (a / x) * b;
+}
 
 /** Buffers reused from chunk to chunk and tensor to tensor (grown as needed). */
 export interface ChunkScratch extends RangeScratch {
@@ -67,9 +73,15 @@ export interface TensorChunkOptions {
   /**
    * Worker threads to share each step with. They write into shared memory: `into` itself
    * when it is a view of a `SharedArrayBuffer`, else shared scratch memory whose bytes this
-   * thread copies into `into` (so results stay ordinary `ArrayBuffer`s).
+   * thread copies into `into` (so results stay ordinary `ArrayBuffer`s). Transcoding steps
+   * are not split: they run at the speed of a copy.
    */
   threads?: ConvertThreads;
+  /**
+   * Measure the output's error: Σ(out − x)² and Σx² over the converted values are added
+   * to these sums (kept tensors add nothing).
+   */
+  sums?: RangeSums;
 }
 
 /**
@@ -153,7 +165,7 @@ export async function* convertTensorChunks(
   const from = requireGgmlType(info.type);
   const to = requireGgmlType(plan.type);
   const threads = options.threads?.parallel ? options.threads : undefined;
-  const split = threads !== undefined && plan.action !== "keep";
+  const split = threads !== undefined && plan.action !== "keep" && plan.action !== "transcode";
   // Asked to, steps alternate between two sets of buffers, so that a chunk stays valid
   // while the next is made (a file sink writes one while the threads convert the next).
   const flip = () => options.alternate ? (scratch.side = scratch.side === 1 ? 0 : 1) : 0;
@@ -178,12 +190,11 @@ export async function* convertTensorChunks(
 
   const requantize = plan.typeName !== "F32";
   const shares = split ? threads.threads : 1;
-  // A step is whole input blocks and, when requantizing, whole output blocks too (block
-  // sizes are powers of two, so the larger is a multiple of the smaller). Into a tensor's
+  // A step is whole input blocks and whole output blocks too. Into a tensor's
   // own buffer each thread gets a few steps' worth, within overall bounds; into the two
   // reused sets of buffers, the threads share one step's worth.
   const scale = into !== undefined && split ? shares * SPLIT_STEPS : 1;
-  const unit = requantize ? Math.max(from.blockSize, QUANT_BLOCK) : from.blockSize;
+  const unit = commonUnit(from.blockSize, to.blockSize);
   // (With `scale` 1 these are the caller's chunk and one step's floats.)
   const inputBytes = Math.max(
     options.chunkBytes,
@@ -223,7 +234,10 @@ export async function* convertTensorChunks(
     const dst = into !== undefined
       ? into.subarray(outStart, outStart + outBytes)
       : outputBuffer(side).subarray(0, outBytes);
-    const job = { from: from.id, to: to.id, littleEndian, src, dst, elements };
+    const job: RangeJob = { from: from.id, to: to.id, littleEndian, src, dst, elements };
+    if (plan.action === "transcode") job.transcode = true;
+    if (options.sums !== undefined && plan.action !== "keep") job.measure = true;
+    let sums: RangeSums;
     if (parallel) {
       const jobs = splitJob(job, from, to, unit, shares);
       if (!(src.buffer instanceof SharedArrayBuffer)) {
@@ -246,9 +260,13 @@ export async function* convertTensorChunks(
         part.dst = scratch.output.subarray(at, at + target.length);
         return [target, part.dst];
       });
-      await threads!.run(jobs, scratch);
+      sums = await threads!.run(jobs, scratch);
       for (const [target, part] of copied) target.set(part);
-    } else convertRange(job, scratch);
+    } else sums = convertRange(job, scratch);
+    if (options.sums !== undefined) {
+      options.sums.error += sums.error;
+      options.sums.reference += sums.reference;
+    }
     yield dst;
   }
 }

@@ -9,6 +9,7 @@ import type { GgufModel } from "../model/gguf_model.ts";
 import type { PreparedConversion } from "../convert/prepare.ts";
 import { type ChunkScratch, convertTensorChunks } from "../convert/tensor_chunks.ts";
 import { ConvertThreads } from "../convert/convert_threads.ts";
+import type { RangeSums } from "../convert/convert_range.ts";
 
 /** Options for {@linkcode encodeConverted}. */
 export interface EncodeOptions {
@@ -20,6 +21,8 @@ export interface EncodeOptions {
    * the next is asked for.
    */
   alternate?: boolean;
+  /** Σ(out − x)² and Σx² over the converted weights are added to these, as they are made. */
+  sums?: RangeSums;
 }
 
 /**
@@ -74,6 +77,7 @@ export async function* encodeConverted(
         signal,
         threads,
         alternate: options.alternate,
+        sums: options.sums,
       });
       written = start + entry.nbytes;
     }

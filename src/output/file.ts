@@ -5,10 +5,15 @@
  * @module
  */
 import type { ByteSink } from "../model/byte_sink.ts";
-import type { TensorPlan } from "../model/conversion.ts";
+import type { ConversionSummary, TensorPlan } from "../model/conversion.ts";
 import { abortedError, formatInteger, GgufError } from "../model/errors.ts";
 import type { GgufModel, GgufPart } from "../model/gguf_model.ts";
-import { type ConvertOptions, prepareConversion } from "../convert/prepare.ts";
+import {
+  conversionSummary,
+  type ConvertOptions,
+  prepareMeasuredConversion,
+} from "../convert/prepare.ts";
+import type { RangeSums } from "../convert/convert_range.ts";
 import { openGgufModel, type OpenModelOptions } from "../open/open_model.ts";
 import { remoteUrl } from "../open/resolve_input.ts";
 import { checkOutputPath, openFileSink } from "../source/file_sink.ts";
@@ -44,6 +49,8 @@ export interface ConvertFileResult {
   outputBytes: number;
   /** Number of input files (more than one for a split model). */
   parts: number;
+  /** Bits per weight in and out, and the relative error measured on the output. */
+  summary: ConversionSummary;
 }
 
 /** A part's size: the file's, or for a stream the bytes up to the end of its last tensor. */
@@ -88,14 +95,15 @@ export async function writeConvertedModel(
   openSink: (plan: TensorPlan[]) => Promise<ByteSink>,
   options: WriteOptions = {},
 ): Promise<ConvertFileResult> {
-  const conversion = prepareConversion(model, options, true);
+  const conversion = await prepareMeasuredConversion(model, options, true);
+  const sums: RangeSums = { error: 0, reference: 0 };
   const header = conversion.header!;
   const sink = await openSink(conversion.plan);
   try {
     let bytesWritten = 0;
     // Each chunk is written while the next is made (a chunk stays valid until the second
     // after it is asked for): the sink's writes run beside the conversion.
-    const chunks = encodeConverted(model, conversion, { ...options, alternate: true });
+    const chunks = encodeConverted(model, conversion, { ...options, alternate: true, sums });
     let writing: Promise<void> | undefined;
     try {
       for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
@@ -125,11 +133,14 @@ export async function writeConvertedModel(
     throw abortedError(error, options.signal);
   }
   const inputBytes = model.parts.reduce((sum, part) => sum + inputSize(part), 0);
+  const summary = conversionSummary(conversion.plan, sums);
+  options.onSummary?.(summary);
   return {
     plan: conversion.plan,
     inputBytes,
     outputBytes: header.fileSize,
     parts: model.parts.length,
+    summary,
   };
 }
 

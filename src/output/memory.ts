@@ -7,10 +7,15 @@
  * @module
  */
 import type { ByteSource } from "../model/byte_source.ts";
-import type { ConvertedTensor, TensorPlan } from "../model/conversion.ts";
+import type { ConversionSummary, ConvertedTensor, TensorPlan } from "../model/conversion.ts";
 import type { GgufFile, GgufMetadataEntry } from "../model/gguf_file.ts";
 import type { GgufModel } from "../model/gguf_model.ts";
-import { type ConvertOptions, prepareConversion } from "../convert/prepare.ts";
+import {
+  conversionSummary,
+  type ConvertOptions,
+  prepareMeasuredConversion,
+} from "../convert/prepare.ts";
+import type { RangeSums } from "../convert/convert_range.ts";
 import { type ChunkScratch, convertTensorChunks } from "../convert/tensor_chunks.ts";
 import { ConvertThreads } from "../convert/convert_threads.ts";
 import { abortedError } from "../model/errors.ts";
@@ -37,6 +42,8 @@ export interface ConvertedModel {
   close(): Promise<void>;
   /** `await using model = await convertGguf(…)` closes it at the end of the block. */
   [Symbol.asyncDispose](): Promise<void>;
+  /** Bits per weight in and out, and the relative error measured on the output. */
+  summary: ConversionSummary;
 }
 
 /** Converts one planned tensor: a view where it can be one, else through the chunk loop. */
@@ -49,6 +56,7 @@ async function convertOne(
   signal: AbortSignal | undefined,
   threads: ConvertThreads,
   viewable: boolean,
+  sums: RangeSums,
 ): Promise<ConvertedTensor> {
   const { info } = entry;
   const base = {
@@ -81,6 +89,7 @@ async function convertOne(
     into,
     signal,
     threads,
+    sums,
   });
   for await (const _ of chunks) {
     // Each chunk is already in place.
@@ -130,8 +139,9 @@ async function* convertEach(
   options: ConvertOptions,
   viewsAfterClose: boolean,
 ): AsyncGenerator<ConvertedTensor, void, undefined> {
-  const conversion = prepareConversion(model, options);
+  const conversion = await prepareMeasuredConversion(model, options);
   const scratch: ChunkScratch = {};
+  const sums: RangeSums = { error: 0, reference: 0 };
   const threads = new ConvertThreads(conversion.threads);
   try {
     for (const [i, entry] of conversion.plan.entries()) {
@@ -146,8 +156,10 @@ async function* convertEach(
         options.signal,
         threads,
         viewsAfterClose || part.source.viewsEndAtClose !== true,
+        sums,
       );
     }
+    options.onSummary?.(conversionSummary(conversion.plan, sums));
   } catch (error) {
     throw abortedError(error, options.signal);
   } finally {
@@ -230,7 +242,12 @@ export async function convertGguf(
   let keepOpen = false;
   try {
     const tensors = new Map<string, ConvertedTensor>();
-    for await (const tensor of convertEach(model, options, true)) {
+    let summary: ConversionSummary | undefined;
+    const onSummary = (value: ConversionSummary) => {
+      summary = value;
+      options.onSummary?.(value);
+    };
+    for await (const tensor of convertEach(model, { ...options, onSummary }, true)) {
       tensors.set(tensor.name, tensor);
       if (tensor.zeroCopy && model.parts.some((part) => part.source.viewsEndAtClose === true)) {
         keepOpen = true;
@@ -244,6 +261,7 @@ export async function convertGguf(
       tensors,
       close,
       [Symbol.asyncDispose]: () => result.close(),
+      summary: summary!,
     };
     return result;
   } finally {

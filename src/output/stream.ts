@@ -8,7 +8,13 @@
  */
 import { abortedError } from "../model/errors.ts";
 import type { GgufModel } from "../model/gguf_model.ts";
-import { type ConvertOptions, prepareConversion } from "../convert/prepare.ts";
+import {
+  conversionSummary,
+  type ConvertOptions,
+  type PreparedConversion,
+  prepareMeasuredConversion,
+} from "../convert/prepare.ts";
+import type { RangeSums } from "../convert/convert_range.ts";
 import { openGgufModel } from "../open/open_model.ts";
 import type { ReadOptions } from "../open/resolve_input.ts";
 import { encodeConverted } from "./encode_model.ts";
@@ -63,6 +69,8 @@ export function convertStream(
   let opening = false;
   let model: GgufModel | undefined;
   let chunks: AsyncGenerator<Uint8Array> | undefined;
+  let conversion: PreparedConversion | undefined;
+  const sums: RangeSums = { error: 0, reference: 0 };
   /** What is left of the encoder's current chunk (valid until `chunks.next()`). */
   let current: Uint8Array | undefined;
   const stop = async (reason: unknown) => {
@@ -80,13 +88,14 @@ export function convertStream(
         if (chunks === undefined) {
           opening = true;
           model = await openGgufModel(stream, inner);
-          const conversion = prepareConversion(model, inner, true);
+          conversion = await prepareMeasuredConversion(model, inner, true);
           // The encoder reuses its buffers: every byte is copied out below before the next chunk.
-          chunks = encodeConverted(model, conversion, inner);
+          chunks = encodeConverted(model, conversion, { ...inner, sums });
         }
         while (current === undefined || current.length === 0) {
           const { value, done } = await chunks.next();
           if (done) {
+            options.onSummary?.(conversionSummary(conversion!.plan, sums));
             controller.close();
             controller.byobRequest?.respond(0);
             userSignal?.removeEventListener("abort", onUserAbort);
