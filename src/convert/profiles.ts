@@ -24,11 +24,11 @@ export interface RuntimeProfile {
  */
 const LLAMA_CPP_TYPES: readonly GgmlTypeName[] = GGML_TYPES.map((t) => t.name);
 
-// Checked through code search only (no checkout): candle's `GgmlDType` enum in
-// candle-core/src/quantized/mod.rs lists F32, F16, BF16 (newer versions), Q4_0, Q4_1,
-// Q5_0, Q5_1, Q8_0, Q8_1, Q2K–Q8K; MLX's mlx/io/gguf.h declares loaders for Q4_0, Q4_1 and
-// Q8_0 only, and mlx-examples llms/gguf_llm/README.md says other quantizations are cast to
-// float16. TODO(lead): confirm against the pinned versions named below.
+// Read from the runtimes' own sources: candle 0.11.0 (huggingface/candle at 2a13b0f3,
+// 2026-08-14), candle-core/src/quantized/mod.rs, `GgmlDType::from_u32` (any other id is
+// "unknown dtype for tensor"); MLX 0.32.2 (ml-explore/mlx at 846d1762, 2026-08-22),
+// mlx/io/gguf.cpp: F32, F16, I8, I16 and I32 are copied as they are, Q4_0, Q4_1 and Q8_0
+// loaded quantized (gguf_quants.cpp), every other type cast to F16 on load.
 const PROFILES: readonly RuntimeProfile[] = Object.freeze([
   {
     name: "candle",
@@ -50,14 +50,15 @@ const PROFILES: readonly RuntimeProfile[] = Object.freeze([
       "Q6_K",
       "Q8_K",
     ],
-    source: "candle-core 0.9 src/quantized/mod.rs (GgmlDType::from_u32); mistral.rs uses candle's",
+    source:
+      "candle 0.11.0 candle-core/src/quantized/mod.rs (GgmlDType::from_u32); mistral.rs loads through candle's",
   },
   {
     name: "mlx",
     aliases: [],
-    types: ["F32", "F16", "BF16", "Q4_0", "Q4_1", "Q8_0"],
+    types: ["F32", "F16", "Q4_0", "Q4_1", "Q8_0", "I8", "I16", "I32"],
     source:
-      "mlx 0.29 mlx/io/gguf.cpp and gguf_quants.cpp (Q4_0, Q4_1, Q8_0 kept; others cast to F16)",
+      "MLX 0.32.2 mlx/io/gguf.cpp and gguf_quants.cpp (Q4_0, Q4_1, Q8_0 kept quantized; F32, F16, I8, I16, I32 as they are; others cast to F16)",
   },
   {
     name: "llama.cpp",
