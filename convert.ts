@@ -29,7 +29,7 @@ import { chooseAutoTypes } from "./src/convert/choose_auto.ts";
 import { DEFAULT_CHUNK_BYTES } from "./src/convert/tensor_chunks.ts";
 import { profilesHelp } from "./src/cli/profiles_help.ts";
 import type { AccessMode } from "./src/source/open_source.ts";
-import { availableCores } from "./src/runtime/current.ts";
+import { availableCores, RUNTIME } from "./src/runtime/current.ts";
 
 /** The version printed by `--version`. */
 export const VERSION = "0.1.0";
@@ -41,18 +41,32 @@ const processIo: CliIo = {
   stderr: (text) => void process.stderr.write(text),
 };
 
-/** The `--help` text. */
-export const HELP =
-  `gguf-stream ${VERSION}: convert GGUF models for runtimes that take Q4_0, Q8_0 and F32
+/**
+ * The `--help` text, its usage lines and examples written with the command the user ran.
+ *
+ * @param program How the CLI was started: `deno run -A convert.ts`, `bun convert.ts`,
+ *   `node convert.ts` or `gguf-stream` (the npm package's command).
+ * @returns The text.
+ *
+ * @example
+ * ```ts
+ * import { helpText } from "./convert.ts";
+ * import assert from "node:assert/strict";
+ * assert.match(helpText("gguf-stream"), /^  gguf-stream MODEL\.gguf -o OUT\.gguf/m);
+ * ```
+ */
+export function helpText(program: string): string {
+  const p = program;
+  return `gguf-stream ${VERSION}: convert GGUF models for the types a runtime loads
 
 Usage:
-  deno run -A convert.ts MODEL.gguf -o OUT.gguf [options]     convert
-  deno run -A convert.ts MODEL.gguf [--plan] [--json]         inspect and plan
-  deno run -A convert.ts MODEL.gguf --key KEY [--key KEY]     print metadata values as JSON
-  deno run -A convert.ts MODEL.gguf --dump TENSOR [--rows A:B] [--json]   print values
-  deno run -A convert.ts - -o - < IN.gguf > OUT.gguf          stdin to stdout, one pass
-  bun convert.ts ...   node convert.ts ...                   the same under Bun, Node >= 22.18
-  npx gguf-stream ...                                         the installed package (Node >= 20.16)
+  ${p} MODEL.gguf -o OUT.gguf [options]      convert
+  ${p} MODEL.gguf [--plan] [--json]          inspect and plan
+  ${p} MODEL.gguf --key KEY [--key KEY]      print metadata values as JSON
+  ${p} MODEL.gguf --dump TENSOR [--rows A:B] [--json]   print values
+  ${p} - -o - < IN.gguf > OUT.gguf           stdin to stdout, one pass
+The same CLI runs as deno run -A convert.ts, bun convert.ts, node convert.ts (Node >= 22.18)
+from a checkout, and as gguf-stream from the installed package (Node >= 20.16).
 
 Tensors whose type the consuming runtime loads (the target, by default Q4_0, Q8_0 and
 F32) are kept as they are. Every other tensor whose type has a kernel is converted into
@@ -125,17 +139,28 @@ Exit status: 0 on success, 1 on a bad or unreadable model or an I/O failure (one
 (129 SIGHUP, 130 SIGINT, 143 SIGTERM; OUT is left as it was, no temporary remains).
 
 Examples:
-  deno run -A convert.ts model.Q4_K_M.gguf -o model.converted.gguf
-  bun convert.ts model.gguf --plan --json > plan.json
-  deno run -A convert.ts model.Q4_K_M.gguf -o model.q8.gguf --requantize Q8_0
-  deno run -A convert.ts model.gguf -o out.gguf --target Q4_0,Q8_0,F16,F32
-  deno run -A convert.ts model.IQ4_XS.gguf -o model.candle.gguf --for candle
-  deno run -A convert.ts model.gguf -o out.gguf --requantize Q4_K --method reference
-  deno run -A convert.ts model.gguf -o out.gguf --dequantize Q8_0 --keep Q6_K
-  deno run -A convert.ts llama-00001-of-00003.gguf -o llama.gguf
-  deno run -A convert.ts https://example.com/model.gguf --key general.architecture
-  deno run -A convert.ts model.gguf --dump token_embd.weight --rows 7 --json
+  ${p} model.Q4_K_M.gguf -o model.converted.gguf
+  ${p} model.gguf --plan --json > plan.json
+  ${p} model.Q4_K_M.gguf -o model.q8.gguf --requantize Q8_0
+  ${p} model.gguf -o out.gguf --target Q4_0,Q8_0,F16,F32
+  ${p} model.IQ4_XS.gguf -o model.candle.gguf --for candle
+  ${p} model.gguf -o out.gguf --requantize Q4_K --method reference
+  ${p} model.gguf -o out.gguf --dequantize Q8_0 --keep Q6_K
+  ${p} llama-00001-of-00003.gguf -o llama.gguf
+  ${p} https://example.com/model.gguf --key general.architecture
+  ${p} model.gguf --dump token_embd.weight --rows 7 --json
 `;
+}
+
+/** How this process was started, for the help text (the npm bin says so itself). */
+function invokedAs(): string {
+  if (RUNTIME === "deno") return "deno run -A convert.ts";
+  if (RUNTIME === "bun") return "bun convert.ts";
+  return "node convert.ts";
+}
+
+/** The `--help` text as run from a checkout under Deno. */
+export const HELP: string = helpText("deno run -A convert.ts");
 
 class UsageError extends Error {}
 
@@ -198,7 +223,7 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
     return 2;
   }
   if (values.help) {
-    io.stdout(HELP);
+    io.stdout(helpText(io.program ?? invokedAs()));
     return 0;
   }
   if (values.version) {
@@ -340,6 +365,7 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
  * would otherwise keep the process alive.
  *
  * @param args The arguments, without the program name.
+ * @param program How the user started it, for `--help` (default: from the runtime).
  * @returns When the process is left to end by itself (status 0 to 2).
  *
  * @example
@@ -348,8 +374,8 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
  * await runCli(process.argv.slice(2));
  * ```
  */
-export async function runCli(args: string[]): Promise<void> {
-  const status = await main(args);
+export async function runCli(args: string[], program?: string): Promise<void> {
+  const status = await main(args, { ...processIo, program });
   if (status > 128) process.exit(status);
   process.exitCode = status;
 }

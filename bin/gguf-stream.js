@@ -3,4 +3,4 @@
 // Node >= 20.16, Bun or Deno, and exits the way convert.ts itself does.
 import { runCli } from "../dist/convert.js";
 
-await runCli(process.argv.slice(2));
+await runCli(process.argv.slice(2), "gguf-stream");

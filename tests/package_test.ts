@@ -320,6 +320,10 @@ for (const runtime of RUNTIMES) {
       const threadsOut = join(project, `threads-${tag}.gguf`);
       runtime.cli([SAMPLE, "-o", threadsOut, "-q", "--threads", "3"], project);
       assert.equal(sha256File(threadsOut), expected, "CLI output with 3 threads");
+      // --help shows the command the user ran, not the checkout's.
+      const help = runtime.cli(["--help"], project).stdout;
+      assert.match(help, /^ {2}gguf-stream MODEL\.gguf -o OUT\.gguf/m);
+      assert.doesNotMatch(help, /^ {2}deno run -A convert\.ts MODEL/m);
 
       const apiOut = join(project, `api-${tag}.gguf`);
       const script = runtime.script([SAMPLE, apiOut], project);

@@ -20,6 +20,8 @@ import { formatBytes, formatSeconds, ProgressBar } from "./progress_bar.ts";
 export interface CliIo {
   stdout(text: string): void;
   stderr(text: string): void;
+  /** How the user started the CLI, for `--help` (e.g. `gguf-stream`); from the runtime if absent. */
+  program?: string;
 }
 
 /** The signals that interrupt a conversion, with their numbers (exit status 128 + n). */
