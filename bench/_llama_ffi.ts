@@ -158,9 +158,10 @@ export class Llama {
    * @param output The path to write.
    * @param ftype A key of {@linkcode LLAMA_FTYPES}.
    * @param threads Threads (0: every core).
+   * @param pure Every 2-D tensor in the file type's own type (`llama-quantize --pure`).
    * @returns Milliseconds taken.
    */
-  quantize(input: string, output: string, ftype: string, threads = 0): number {
+  quantize(input: string, output: string, ftype: string, threads = 0, pure = false): number {
     const id = LLAMA_FTYPES[ftype];
     if (id === undefined) throw new TypeError(`unknown llama ftype ${ftype}`);
     const lib = this.#lib.symbols;
@@ -171,6 +172,8 @@ export class Llama {
     view.setInt32(0, threads, true);
     view.setInt32(4, id, true);
     params[16] = 1;
+    // pure (byte 19): every tensor in the file type's own type, no K-quant mixture.
+    if (pure) params[19] = 1;
     const start = performance.now();
     const status = lib.llama_model_quantize(cString(input), cString(output), params);
     if (status !== 0) throw new Error(`llama_model_quantize(${ftype}) returned ${status}`);
