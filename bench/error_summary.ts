@@ -19,13 +19,13 @@ const { values } = parseArgs({
   },
 });
 const text = readFileSync(values.from!, "utf8");
-const measured = text.match(/Measured (\d{4}-\d{2}-\d{2}) with `([^`]+)`/);
+const measured = text.match(/Measured (\d{4}-\d{2}-\d{2}) with\s+`([^`]+)`/);
 if (measured === null) throw new Error(`${values.from} holds no measured table`);
 
 /** Cells of each table row, by source and output. */
 const rows = new Map<string, string[]>();
 for (const line of text.split("\n")) {
-  if (!line.startsWith("| ") || line.startsWith("| source") || line.startsWith("|---")) continue;
+  if (!line.startsWith("| ") || line.startsWith("| source") || /^\| -+ \|/.test(line)) continue;
   const cells = line.slice(2, -2).split(" | ").map((cell) => cell.trim());
   rows.set(`${cells[0]} ${cells[1]}`, cells);
 }

@@ -35,6 +35,7 @@
  * the date.
  */
 import { spawnSync } from "node:child_process";
+import { binary } from "./_runner.ts";
 import {
   existsSync,
   mkdirSync,
@@ -435,5 +436,7 @@ if (flags.markdown !== undefined) {
     ? text.slice(0, start) + block + text.slice(end + END.length)
     : `${text}${text === "" || text.endsWith("\n") ? "" : "\n"}\n${block}\n`;
   writeFileSync(file, next);
+  // Formatted as the repository's checks want it.
+  spawnSync(binary("deno"), ["fmt", "--quiet", file], { stdio: "ignore" });
   console.error(`wrote the table into ${file}`);
 }
