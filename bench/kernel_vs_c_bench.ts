@@ -43,6 +43,7 @@ import { dequantizerOf } from "../src/convert/kernels.ts";
 import { simdKernel, simdOutputBuffer } from "../src/convert/simd/simd_kernels.ts";
 import { randomBlocks } from "./_blocks.ts";
 import { commandLine, runtimeCommands, runtimeName, writeMarkdown } from "./_runner.ts";
+import { loadCRowFunctions } from "./_c_rows.ts";
 
 /** The types ggml's `ggml-quants.c` has a portable `dequantize_row_*` for. */
 const ALL_TYPES = [
@@ -106,38 +107,10 @@ function cSymbol(type: string): string {
   return `dequantize_row_${type.toLowerCase().replace(/_k$/, "_K")}`;
 }
 
-/** Loads ggml's dequantizers for `types` from the shared library at `path`. */
+/** ggml's dequantizers for `types` from the shared library at `path`, by type name. */
 async function loadC(path: string, types: string[]): Promise<Record<string, CKernel>> {
-  const g = globalThis as Record<string, unknown>;
-  const out: Record<string, CKernel> = {};
-  if (g.Bun !== undefined) {
-    const { dlopen, FFIType } = await import("bun:ffi");
-    const spec = Object.fromEntries(types.map((t) => [
-      cSymbol(t),
-      { args: [FFIType.ptr, FFIType.ptr, FFIType.i64], returns: FFIType.void },
-    ]));
-    const lib = dlopen(path, spec);
-    for (const t of types) {
-      const fn = lib.symbols[cSymbol(t)] as unknown as (a: unknown, b: unknown, k: number) => void;
-      out[t] = (src, dst, k) => fn(src, dst, k);
-    }
-    return out;
-  }
-  const deno = g.Deno as {
-    dlopen(path: string, spec: Record<string, unknown>): {
-      symbols: Record<string, (a: Uint8Array, b: Float32Array, k: bigint) => void>;
-    };
-  };
-  const spec = Object.fromEntries(types.map((t) => [
-    cSymbol(t),
-    { parameters: ["buffer", "buffer", "i64"], result: "void" },
-  ]));
-  const lib = deno.dlopen(path, spec);
-  for (const t of types) {
-    const fn = lib.symbols[cSymbol(t)];
-    out[t] = (src, dst, k) => fn(src, dst, BigInt(k));
-  }
-  return out;
+  const functions = await loadCRowFunctions(path, types.map(cSymbol));
+  return Object.fromEntries(types.map((t) => [t, functions[cSymbol(t)]]));
 }
 
 function sameBits(a: Float32Array, b: Float32Array): number {

@@ -33,6 +33,7 @@ import { quantizeRowQ5K } from "../src/convert/quant/q5_k.ts";
 import { quantizeRowQ6K } from "../src/convert/quant/q6_k.ts";
 import { quantKKernel } from "../src/convert/simd/quant_k_kernels.ts";
 import { runtimeName } from "./_runner.ts";
+import { loadCRowFunctions } from "./_c_rows.ts";
 
 type Kernel = (src: Float32Array, dst: Uint8Array, blocks: number) => void;
 
@@ -54,38 +55,10 @@ function cSymbol(type: string): string {
   return `quantize_row_${type.replace(/^Q/, "q")}_ref`;
 }
 
-/** ggml's reference quantizers for `types` from the shared library at `path`. */
+/** ggml's quantizers for `types` from the shared library at `path`, by type name. */
 async function loadC(path: string, types: string[]): Promise<Record<string, CKernel>> {
-  const g = globalThis as Record<string, unknown>;
-  const out: Record<string, CKernel> = {};
-  if (g.Bun !== undefined) {
-    const { dlopen, FFIType } = await import("bun:ffi");
-    const spec = Object.fromEntries(types.map((t) => [
-      cSymbol(t),
-      { args: [FFIType.ptr, FFIType.ptr, FFIType.i64], returns: FFIType.void },
-    ]));
-    const lib = dlopen(path, spec);
-    for (const t of types) {
-      const fn = lib.symbols[cSymbol(t)] as unknown as (a: unknown, b: unknown, k: number) => void;
-      out[t] = (src, dst, k) => fn(src, dst, k);
-    }
-    return out;
-  }
-  const deno = g.Deno as {
-    dlopen(path: string, spec: Record<string, unknown>): {
-      symbols: Record<string, (a: Float32Array, b: Uint8Array, k: bigint) => void>;
-    };
-  };
-  const spec = Object.fromEntries(types.map((t) => [
-    cSymbol(t),
-    { parameters: ["buffer", "buffer", "i64"], result: "void" },
-  ]));
-  const lib = deno.dlopen(path, spec);
-  for (const t of types) {
-    const fn = lib.symbols[cSymbol(t)];
-    out[t] = (src, dst, k) => fn(src, dst, BigInt(k));
-  }
-  return out;
+  const functions = await loadCRowFunctions(path, types.map(cSymbol));
+  return Object.fromEntries(types.map((t) => [t, functions[cSymbol(t)]]));
 }
 
 /** Deterministic synthetic weights, scaled per super-block, an outlier now and then. */
