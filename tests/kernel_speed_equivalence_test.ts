@@ -27,6 +27,7 @@ import { dequantizeRowQ6K } from "../src/convert/dequant/q6_k.ts";
 import { dequantizeRowQ8_0 } from "../src/convert/dequant/q8_0.ts";
 import { hasSimdKernel, simdKernel } from "../src/convert/simd/simd_kernels.ts";
 import { REFERENCE_KERNELS, type ReferenceKernel } from "./_reference_kernels.ts";
+import { randomBlocks } from "./_random_blocks.ts";
 
 interface Case {
   type: string;
@@ -60,64 +61,6 @@ const CASES: (Case & { label?: string })[] = [...PORTABLE, ...SIMD];
 /** Bytes of random blocks per type. */
 const BYTES = 3 << 20;
 
-/**
- * Edge halves: ±0, the smallest and largest subnormals, the smallest and largest
- * normals, ±Inf, quiet and signalling NaNs with payloads.
- */
-const EDGE_HALVES = [
-  0x0000,
-  0x8000,
-  0x0001,
-  0x8001,
-  0x03ff,
-  0x83ff,
-  0x0400,
-  0x7bff,
-  0xfbff,
-  0x7c00,
-  0xfc00,
-  0x7e00,
-  0xfe00,
-  0x7c01,
-  0x7dff,
-  0xfe5a,
-];
-
-/** xorshift32, so every run sees the same blocks. */
-function random(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state;
-  };
-}
-
-/**
- * Random blocks of `type`: random quant bytes; each half scale is, with equal odds, a
- * realistic small normal, any 16-bit pattern, or one of {@linkcode EDGE_HALVES}.
- */
-function randomBlocks(type: string, halves: number[], seed: number): Uint8Array {
-  const { bytesPerBlock } = ggmlType(type)!;
-  const next = random(seed);
-  const out = new Uint8Array(Math.floor(BYTES / bytesPerBlock) * bytesPerBlock);
-  for (let i = 0; i < out.length; i++) out[i] = next() & 0xff;
-  for (let at = 0; at < out.length; at += bytesPerBlock) {
-    for (const offset of halves) {
-      const pick = next() % 3;
-      let half: number;
-      if (pick === 0) half = ((next() & 1) << 15) | ((3 + (next() % 10)) << 10) | (next() & 0x3ff);
-      else if (pick === 1) half = next() & 0xffff;
-      else half = EDGE_HALVES[next() % EDGE_HALVES.length];
-      out[at + offset] = half & 0xff;
-      out[at + offset + 1] = half >> 8;
-    }
-  }
-  return out;
-}
-
 /** Whether float32 bits `x` are a NaN. */
 function isNaNBits(x: number): boolean {
   return (x & 0x7fffffff) > 0x7f800000;
@@ -149,7 +92,10 @@ for (const { type, kernel, halves, label = `${type}'s optimized kernel` } of CAS
   test(`${label} gives the reference kernel's float32 bits on random blocks with edge scales`, () => {
     const { blockSize, bytesPerBlock } = ggmlType(type)!;
     const reference = REFERENCE_KERNELS[type];
-    const src = randomBlocks(type, halves, 0x9e3779b9 ^ bytesPerBlock);
+    const src = randomBlocks(bytesPerBlock, halves, {
+      bytes: BYTES,
+      seed: 0x9e3779b9 ^ bytesPerBlock,
+    });
     const blocks = src.length / bytesPerBlock;
     const expected = new Float32Array(blocks * blockSize);
     reference(src, expected, blocks);
@@ -182,7 +128,8 @@ for (const { type, kernel, halves, label = `${type}'s optimized kernel` } of CAS
   test(`${label} reads any byte offset and a few blocks alike`, () => {
     const { blockSize, bytesPerBlock } = ggmlType(type)!;
     const reference = REFERENCE_KERNELS[type];
-    const whole = randomBlocks(type, halves, 7 * bytesPerBlock).subarray(0, 9 * bytesPerBlock);
+    const whole = randomBlocks(bytesPerBlock, halves, { bytes: BYTES, seed: 7 * bytesPerBlock })
+      .subarray(0, 9 * bytesPerBlock);
     for (const offset of [1, 2, 3]) {
       const backing = new Uint8Array(whole.length + offset);
       backing.set(whole, offset);

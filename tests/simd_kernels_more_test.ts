@@ -12,6 +12,7 @@ import { test } from "node:test";
 import { ggmlType } from "../mod.ts";
 import { dequantizerOf } from "../src/convert/kernels.ts";
 import { simdKernel, simdOutputBuffer } from "../src/convert/simd/simd_kernels.ts";
+import { randomBlocks } from "./_random_blocks.ts";
 
 /** Each type, with the byte offsets of the half-precision scales in its blocks. */
 const CASES: [string, number[]][] = [
@@ -39,51 +40,7 @@ const CASES: [string, number[]][] = [
 /** Bytes of random blocks per type: spans many of the kernels' 32 Ki-weight pieces. */
 const BYTES = 1 << 18;
 
-/** ±0, subnormals, the smallest and largest normals, ±Inf, NaNs with payloads. */
-const EDGE_HALVES = [
-  0x0000,
-  0x8000,
-  0x0001,
-  0x8001,
-  0x03ff,
-  0x83ff,
-  0x0400,
-  0x7bff,
-  0xfbff,
-  0x7c00,
-  0xfc00,
-  0x7e00,
-  0xfe00,
-  0x7c01,
-  0xfe5a,
-];
-
 /** Random blocks (xorshift32, so every run sees the same) at byte offset `offset`. */
-function randomBlocks(bytesPerBlock: number, halves: number[], offset: number): Uint8Array {
-  let state = 0x9e3779b9 ^ bytesPerBlock;
-  const next = () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return state >>> 0;
-  };
-  const length = Math.floor(BYTES / bytesPerBlock) * bytesPerBlock;
-  const out = new Uint8Array(length + offset).subarray(offset);
-  for (let i = 0; i < length; i++) out[i] = next() & 0xff;
-  for (let at = 0; at < length; at += bytesPerBlock) {
-    for (const h of halves) {
-      const pick = next() % 3;
-      const half = pick === 0
-        ? ((next() & 1) << 15) | ((3 + (next() % 10)) << 10) | (next() & 0x3ff)
-        : pick === 1
-        ? next() & 0xffff
-        : EDGE_HALVES[next() % EDGE_HALVES.length];
-      out[at + h] = half & 0xff;
-      out[at + h + 1] = half >> 8;
-    }
-  }
-  return out;
-}
 
 /** The first index where the float32 bits differ (two NaNs excepted), or −1. */
 function firstDifference(actual: Float32Array, expected: Float32Array): number {
@@ -102,7 +59,11 @@ for (const [type, halves] of CASES) {
     assert.ok(kernel !== undefined, `${type}: no SIMD kernel in this runtime`);
     const portable = dequantizerOf(id)!.portable;
     for (const offset of [1, 3]) {
-      const src = randomBlocks(bytesPerBlock, halves, offset);
+      const src = randomBlocks(bytesPerBlock, halves, {
+        bytes: BYTES,
+        seed: 0x9e3779b9 ^ bytesPerBlock,
+        offset,
+      });
       const blocks = src.length / bytesPerBlock;
       const expected = new Float32Array(blocks * blockSize);
       portable(src, expected, blocks, true);
