@@ -15,29 +15,11 @@
 import { FP16_TO_F32 } from "../dequant/_fp16.ts";
 import { IQ4_VALUES } from "../dequant/_iq4_values.ts";
 import { BLOCK_CODES, writeQ8_0Block } from "./_block_scale.ts";
-
-/** The levels of each byte's low and high nibble, as signed bytes. */
-const LOW = new Uint8Array(256);
-const HIGH = new Uint8Array(256);
-for (let b = 0; b < 256; b++) {
-  LOW[b] = IQ4_VALUES[b & 15];
-  HIGH[b] = IQ4_VALUES[b >> 4];
-}
+import { nibblesToQ8_0 } from "./_nibbles_to_q8_0.ts";
 
 /** Transcodes `blocks` IQ4_NL blocks (18 bytes) into as many Q8_0 blocks (34 bytes). */
-export function transcodeIq4NlToQ8_0(src: Uint8Array, dst: Uint8Array, blocks: number): void {
-  const low = LOW;
-  const high = HIGH;
-  for (let b = 0, s = 0, o = 0; b < blocks; b++, s += 18, o += 34) {
-    dst[o] = src[s];
-    dst[o + 1] = src[s + 1];
-    for (let j = 0; j < 16; j++) {
-      const q = src[s + 2 + j];
-      dst[o + 2 + j] = low[q];
-      dst[o + 18 + j] = high[q];
-    }
-  }
-}
+export const transcodeIq4NlToQ8_0: (src: Uint8Array, dst: Uint8Array, blocks: number) => void =
+  nibblesToQ8_0(IQ4_VALUES);
 
 /** Transcodes `blocks` IQ4_XS blocks (136 bytes) into 8 × `blocks` Q8_0 blocks. */
 export function transcodeIq4XsToQ8_0(src: Uint8Array, dst: Uint8Array, blocks: number): void {

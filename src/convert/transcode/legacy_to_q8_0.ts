@@ -12,29 +12,11 @@
  *
  * @module
  */
-
-/** The signed byte `(b & 15) − 8` for each byte `b`, and `(b >> 4) − 8`. */
-const Q4_LOW = new Uint8Array(256);
-const Q4_HIGH = new Uint8Array(256);
-for (let b = 0; b < 256; b++) {
-  Q4_LOW[b] = (b & 15) - 8;
-  Q4_HIGH[b] = (b >> 4) - 8;
-}
+import { nibblesToQ8_0 } from "./_nibbles_to_q8_0.ts";
 
 /** Transcodes `blocks` Q4_0 blocks (18 bytes) into as many Q8_0 blocks (34 bytes). */
-export function transcodeQ4_0ToQ8_0(src: Uint8Array, dst: Uint8Array, blocks: number): void {
-  const low = Q4_LOW;
-  const high = Q4_HIGH;
-  for (let b = 0, s = 0, o = 0; b < blocks; b++, s += 18, o += 34) {
-    dst[o] = src[s];
-    dst[o + 1] = src[s + 1];
-    for (let j = 0; j < 16; j++) {
-      const q = src[s + 2 + j];
-      dst[o + 2 + j] = low[q];
-      dst[o + 18 + j] = high[q];
-    }
-  }
-}
+export const transcodeQ4_0ToQ8_0: (src: Uint8Array, dst: Uint8Array, blocks: number) => void =
+  nibblesToQ8_0(Array.from({ length: 16 }, (_, q) => q - 8));
 
 /** Transcodes `blocks` Q5_0 blocks (22 bytes) into as many Q8_0 blocks (34 bytes). */
 export function transcodeQ5_0ToQ8_0(src: Uint8Array, dst: Uint8Array, blocks: number): void {
