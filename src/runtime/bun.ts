@@ -13,6 +13,7 @@
 import { type ByteSource, checkRange } from "../model/byte_source.ts";
 import { nodeLikePlatform } from "./node.ts";
 import type { Platform } from "./platform.ts";
+import { dropCachedPagesWith, FADV_DONTNEED } from "./_fadvise.ts";
 
 interface BunMmap {
   mmap(path: string, options?: { shared?: boolean; offset?: number; size?: number }): Uint8Array;
@@ -60,10 +61,6 @@ function openBunMmapSource(path: string, reader: ByteSource): ByteSource {
   };
 }
 
-/** `POSIX_FADV_DONTNEED` on Linux. */
-const FADV_DONTNEED = 4;
-const O_RDONLY = 0;
-
 /** `bun:ffi`, reached without an import a bundler would try to resolve. */
 interface BunFfi {
   dlopen(
@@ -99,21 +96,15 @@ function loadFadvise(): Record<string, (...args: unknown[]) => number> | null {
 
 /** Drops a file's cached pages through libc; `false` wherever that cannot be done. */
 function dropCachedPages(path: string): boolean {
-  // A NUL would end the C string early, naming another file.
-  if (path.includes("\0")) return false;
-  const calls = loadFadvise();
-  if (calls === null) return false;
-  try {
-    const fd = calls.open(new TextEncoder().encode(path + "\0"), O_RDONLY);
-    if (fd < 0) return false;
-    try {
-      return calls.posix_fadvise(fd, 0, 0, FADV_DONTNEED) === 0;
-    } finally {
-      calls.close(fd);
-    }
-  } catch {
-    return false;
-  }
+  const f = loadFadvise();
+  return dropCachedPagesWith(
+    path,
+    f && {
+      open: (name, flags) => f.open(name, flags),
+      close: (fd) => f.close(fd),
+      dontNeed: (fd) => f.posix_fadvise(fd, 0, 0, FADV_DONTNEED),
+    },
+  );
 }
 
 /** The platform under Bun. */

@@ -29,6 +29,7 @@ import { formatInteger, GgufError } from "../model/errors.ts";
 import { type ByteSource, checkRange } from "../model/byte_source.ts";
 import { nodeLikePlatform } from "./node.ts";
 import type { OutputFile, Platform } from "./platform.ts";
+import { dropCachedPagesWith, FADV_DONTNEED } from "./_fadvise.ts";
 
 const O_RDONLY = 0;
 const PROT_READ = 1;
@@ -175,9 +176,6 @@ function openDenoMmapSource(path: string, reader: ByteSource): ByteSource {
   };
 }
 
-/** `POSIX_FADV_DONTNEED` on Linux. */
-const FADV_DONTNEED = 4;
-
 const FADVISE_SYMBOLS = {
   open: { parameters: ["buffer", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
@@ -208,21 +206,15 @@ function loadFadvise(): Fadvise | null {
 
 /** Drops a file's cached pages through libc; `false` wherever that cannot be done. */
 function dropCachedPages(path: string): boolean {
-  // A NUL would end the C string early, naming another file.
-  if (path.includes("\0")) return false;
-  const calls = loadFadvise();
-  if (calls === null) return false;
-  try {
-    const fd = calls.open(new TextEncoder().encode(path + "\0"), O_RDONLY);
-    if (fd < 0) return false;
-    try {
-      return calls.posix_fadvise(fd, 0n, 0n, FADV_DONTNEED) === 0;
-    } finally {
-      calls.close(fd);
-    }
-  } catch {
-    return false;
-  }
+  const f = loadFadvise();
+  return dropCachedPagesWith(
+    path,
+    f && {
+      open: (name, flags) => f.open(name, flags),
+      close: (fd) => f.close(fd),
+      dontNeed: (fd) => f.posix_fadvise(fd, 0n, 0n, FADV_DONTNEED),
+    },
+  );
 }
 
 /**
