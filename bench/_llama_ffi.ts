@@ -14,29 +14,23 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import { LLAMA_FILE_TYPES } from "../advanced.ts";
 
 /** The npm package holding the libraries, pinned. */
 export const LLAMA_PACKAGE = "@node-llama-cpp/linux-x64@3.22.1";
 /** Where the package is unpacked. */
 export const LLAMA_DIR = "out/llama-cpp";
 
-/** llama.cpp's `llama_ftype` values (llama.h) for the file types the benches ask for. */
-export const LLAMA_FTYPES: Record<string, number> = {
-  F32: 0,
-  F16: 1,
-  Q4_0: 2,
-  Q4_1: 3,
-  Q8_0: 7,
-  Q5_0: 8,
-  Q5_1: 9,
-  Q2_K: 10,
-  Q3_K_M: 12,
-  Q4_K_M: 15,
-  Q5_K_M: 17,
-  Q6_K: 18,
-  IQ4_NL: 25,
-  IQ4_XS: 30,
-};
+/**
+ * llama.cpp's `llama_ftype` values by short name (`Q4_K_M` for `MOSTLY_Q4_K_M`, `F32` for
+ * `ALL_F32`), from the project's one table of them.
+ */
+export const LLAMA_FTYPES: Record<string, number> = Object.fromEntries(
+  Object.entries(LLAMA_FILE_TYPES).map(([id, name]) => [
+    name.replace(/^(MOSTLY|ALL)_/, ""),
+    Number(id),
+  ]),
+);
 
 /**
  * The directory holding libllama, or why there is none. With `fetch`, the package is
