@@ -42,7 +42,7 @@ async function loadsAndDecodes(ftype: string, typeName: string): Promise<void> {
   if ("unavailable" in llama) throw new Error(llama.unavailable);
   const dir = await deno!.makeTempDir({ prefix: "gguf-stream-llama-" });
   try {
-    const original = `${dir}/f32.gguf`, source = `${dir}/${ftype}.gguf`;
+    const original = `${dir}/f32.gguf`, source = `${dir}/source-${ftype}.gguf`;
     await writeSourceLlama(original, { embd: 256, ff: 512, layers: 1, seed: 3, vocab: 512 });
     llama.quantize(original, source, ftype, 1);
     assert.ok((await readGguf(source)).tensors.some((t) => t.typeName === typeName));
