@@ -126,7 +126,8 @@ Options:
                        writes unless requantizing; 1 below 16 Mi values to convert)
   --progress           show a progress bar on stderr (default when stderr is a terminal)
   -q, --quiet          no warnings, progress or summary
-  -v, --verbose        notices, e.g. when mmap falls back to reads
+  -v, --verbose        notices (mmap falling back to reads) and where a conversion's
+                       time went (converting, waiting on writes, flushes, rename)
   -h, --help           this help
   --version            print the version
 
@@ -330,6 +331,7 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
       quiet,
       json: values.json === true,
       force: values.force === true,
+      verbose: values.verbose === true,
     }, {
       io,
       warn,

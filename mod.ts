@@ -51,6 +51,7 @@ export {
   type TensorPlan,
 } from "./src/model/conversion.ts";
 export type { ByteSource, CloseOptions } from "./src/model/byte_source.ts";
+export type { WritePhases } from "./src/model/byte_sink.ts";
 export type { GgufInput } from "./src/open/resolve_input.ts";
 export { readGguf, type ReadGgufOptions } from "./src/open/read_gguf.ts";
 export {

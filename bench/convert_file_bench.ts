@@ -1,77 +1,197 @@
 /**
- * Conversion through the CLI on Deno and Bun, file to file (`IN -o OUT`) and pipe to pipe
- * (`- -o - < IN > OUT`): peak RSS (as the closing summary reports it) and elapsed time, for
- * synthetic models of given sizes (generated on first use into out/), each beside its floor
- * measured in the same run: `dd conv=fdatasync` writing as many bytes (file to file) and
- * `cat` of the output (pipe to pipe).
+ * File output against its floor, measured honestly: the CLI converting a synthetic
+ * Q4_K_M-like model (generated on first use into out/) to F32, on Deno and Bun, beside
+ * what the machine needs to move as many bytes, in interleaved pairs.
  *
- *   deno run -A bench/convert_file_bench.ts [--size-mb 330,3300]
+ * - `new`: `IN -o OUT` to a new file, beside `dd bs=1M conv=fdatasync` writing as many
+ *   bytes to a new file.
+ * - `replace`: `IN -o OUT --force` over an existing output, beside `dd` writing a temporary
+ *   file and `mv` renaming it over the existing one (what the converter does to keep the
+ *   old file whole until the new one is flushed).
+ * - `pipe`: `- -o - < IN > OUT`, beside `cat < X | cat > OUT` with `X` a file of the
+ *   output's size (both leave their bytes in the page cache, unflushed).
+ *
+ * `sync` runs before every timed run (the previous run's dirty pages would slow the next),
+ * floor and subject alternate which goes first, and each pair's ratio is kept: the table
+ * gives medians with the spread. The conversion's phases (`-v`: converting, waiting on
+ * writes, the final flush, rename) show where a gap comes from. Output files are removed
+ * at the end; the synthetic model stays in out/ for the next run.
+ *
+ *   deno run -A bench/convert_file_bench.ts [--size-mb 330] [--pairs 5] [--runtimes deno,bun]
+ *     [--ways new,replace,pipe] [--markdown docs/performance.md]
  */
 import { spawnSync } from "node:child_process";
-import { rmSync, statSync } from "node:fs";
+import { existsSync, rmSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { runtimeCommands } from "./_runner.ts";
+import { binary, runtimeVersions, writeMarkdown } from "./_runner.ts";
 import { ensureSyntheticModel } from "./synthetic_model.ts";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
-  options: { "size-mb": { type: "string" } },
+  options: {
+    "size-mb": { type: "string", default: "330" },
+    pairs: { type: "string", default: "5" },
+    runtimes: { type: "string", default: "deno,bun" },
+    ways: { type: "string", default: "new,replace,pipe" },
+    markdown: { type: "string" },
+  },
 });
-const sizes = (values["size-mb"] ?? "330").split(",").map(Number);
-const runtimes = runtimeCommands("convert.ts");
-const lines = [
-  "| model | runtime | way | input MB | output MB | peak RSS MiB | seconds | output MB/s | floor s | × floor |",
-  "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-];
+const sizeMb = Number(values["size-mb"]);
+const pairs = Number(values.pairs);
+const ways = values.ways!.split(",");
+const runtimes = values.runtimes!.split(",");
+const commands: Record<string, string[]> = {
+  deno: [binary("deno"), "run", "-A", "convert.ts"],
+  bun: [binary("bun"), "convert.ts"],
+  node: [binary("node"), "convert.ts"],
+};
 
 const quote = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
+const model = ensureSyntheticModel(sizeMb);
+const output = `out/bench-${sizeMb}.out.gguf`;
+const floorFile = `out/bench-${sizeMb}.floor`;
+const sized = `out/bench-${sizeMb}.sized`; // a file of the output's size, for the pipe floor
 
-/** Seconds `dd` takes to write `bytes` and flush them, or `cat` to copy a file through pipes. */
-function floorSeconds(way: string, path: string, bytes: number): number {
+/** Runs a shell command after `sync`, returning its seconds and stderr. */
+function timed(command: string): { seconds: number; stderr: string } {
+  spawnSync("sync");
   const start = performance.now();
-  const command = way === "file"
-    ? `dd if=/dev/zero of=${quote(path + ".floor")} bs=4M count=${
-      Math.ceil(bytes / (4 << 20))
-    } conv=fdatasync status=none`
-    : `cat < ${quote(path)} | cat > ${quote(path + ".floor")}`;
-  const run = spawnSync("bash", ["-c", command], { encoding: "utf8" });
+  const run = spawnSync("bash", ["-c", command], { encoding: "utf8", maxBuffer: 1 << 24 });
   const seconds = (performance.now() - start) / 1000;
-  rmSync(path + ".floor", { force: true });
-  if (run.status !== 0) throw new Error(`floor failed: ${run.stderr}`);
-  return seconds;
+  if (run.status !== 0) throw new Error(`failed (${run.status}): ${command}\n${run.stderr}`);
+  return { seconds, stderr: run.stderr };
 }
-for (const sizeMb of sizes) {
-  const model = ensureSyntheticModel(sizeMb);
-  for (const [name, command] of runtimes) {
-    for (const way of ["file", "pipe"]) {
-      const output = `out/bench-${sizeMb}.converted.gguf`;
-      const start = performance.now();
-      const run = way === "file"
-        ? spawnSync(command[0], [...command.slice(1), model, "-o", output, "--force"], {
-          encoding: "utf8",
-        })
-        : spawnSync("bash", [
-          "-c",
-          `${command.map(quote).join(" ")} - -o - < ${quote(model)} > ${quote(output)}`,
-        ], {
-          encoding: "utf8",
-        });
-      const seconds = (performance.now() - start) / 1000;
-      if (run.status !== 0) throw new Error(`${name} ${way} failed: ${run.stderr}`);
-      const peak = run.stderr.match(/peak memory ([\d.]+) (MB|GB)/)!;
-      const peakBytes = Number(peak[1]) * (peak[2] === "GB" ? 1e9 : 1e6);
-      const inMb = statSync(model).size / 1e6;
-      const outMb = statSync(output).size / 1e6;
-      const floor = floorSeconds(way, output, statSync(output).size);
-      lines.push(
-        `| ${model} | ${name} | ${way === "file" ? "IN -o OUT" : "- -o - (pipes)"} | ${
-          inMb.toFixed(0)
-        } | ${outMb.toFixed(0)} | ${(peakBytes / 2 ** 20).toFixed(0)} | ${seconds.toFixed(1)} | ${
-          (outMb / seconds).toFixed(0)
-        } | ${floor.toFixed(1)} | ${(seconds / floor).toFixed(2)} |`,
+
+/** The phases `-v` prints ("converting 1.20 s, …"), by name. */
+function phases(stderr: string): Record<string, number> {
+  const line = stderr.split("\n").find((l) => l.startsWith("note: time:")) ?? "";
+  const found: Record<string, number> = {};
+  for (const match of line.matchAll(/([a-z][a-z ]*?) (\d+\.\d+) s/g)) {
+    found[match[1].replace(/^.*?(background flushes took)$/, "$1")] = Number(match[2]);
+  }
+  return found;
+}
+
+// The output's size, and the existing files the `replace` and `pipe` ways need.
+const convert = (runtime: string) => commands[runtime].map(quote).join(" ");
+rmSync(output, { force: true });
+timed(`${convert(runtimes[0])} ${quote(model)} -o ${quote(output)} -q`);
+const outputBytes = statSync(output).size;
+timed(`cp ${quote(output)} ${quote(sized)}`);
+const megabytes = Math.ceil(outputBytes / 2 ** 20);
+const dd = (to: string) =>
+  `dd if=/dev/zero of=${quote(to)} bs=1M count=${megabytes} conv=fdatasync status=none`;
+
+interface Way {
+  floor: string;
+  subject: (runtime: string) => string;
+  before: () => void;
+}
+const WAYS: Record<string, Way> = {
+  new: {
+    floor: dd(floorFile),
+    subject: (rt) => `${convert(rt)} ${quote(model)} -o ${quote(output)} -q -v`,
+    before: () => {
+      rmSync(output, { force: true });
+      rmSync(floorFile, { force: true });
+    },
+  },
+  replace: {
+    floor: `${dd(floorFile + ".tmp")} && mv ${quote(floorFile + ".tmp")} ${quote(floorFile)}`,
+    subject: (rt) => `${convert(rt)} ${quote(model)} -o ${quote(output)} --force -q -v`,
+    before: () => {
+      if (!existsSync(output)) timed(`cp ${quote(sized)} ${quote(output)}`);
+      if (!existsSync(floorFile)) timed(`cp ${quote(sized)} ${quote(floorFile)}`);
+    },
+  },
+  pipe: {
+    floor: `cat < ${quote(sized)} | cat > ${quote(floorFile)}`,
+    subject: (rt) => `${convert(rt)} - -o - -q -v < ${quote(model)} > ${quote(output)}`,
+    before: () => {
+      rmSync(output, { force: true });
+      rmSync(floorFile, { force: true });
+    },
+  },
+};
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const range = (xs: number[], digits = 2) =>
+  `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
+
+const rows: string[] = [];
+const phaseRows: string[] = [];
+for (const wayName of ways) {
+  const way = WAYS[wayName];
+  if (way === undefined) throw new Error(`unknown way ${wayName}: new, replace or pipe`);
+  for (const runtime of runtimes) {
+    const floors: number[] = [];
+    const subjects: number[] = [];
+    const ratios: number[] = [];
+    const seen: Record<string, number[]> = {};
+    for (let pair = 0; pair < pairs; pair++) {
+      let floor = 0;
+      let subject = { seconds: 0, stderr: "" };
+      const runFloor = () => {
+        way.before();
+        floor = timed(way.floor).seconds;
+      };
+      const runSubject = () => {
+        way.before();
+        subject = timed(way.subject(runtime));
+      };
+      if (pair % 2 === 0) (runFloor(), runSubject());
+      else (runSubject(), runFloor());
+      floors.push(floor);
+      subjects.push(subject.seconds);
+      ratios.push(subject.seconds / floor);
+      const found = phases(subject.stderr);
+      for (const [name, seconds] of Object.entries(found)) (seen[name] ??= []).push(seconds);
+      const inside = ["preparing", "converting", "waiting on writes", "committing"]
+        .reduce((sum, name) => sum + (found[name] ?? 0), 0);
+      (seen["outside"] ??= []).push(subject.seconds - inside);
+      process.stderr.write(
+        `${wayName} ${runtime} pair ${pair + 1}: floor ${floor.toFixed(2)} s, ours ${
+          subject.seconds.toFixed(2)
+        } s (${(subject.seconds / floor).toFixed(2)}×)\n`,
       );
-      rmSync(output);
     }
+    rows.push(
+      `| ${wayName} | ${runtime} | ${median(floors).toFixed(2)} (${range(floors)}) | ${
+        median(subjects).toFixed(2)
+      } (${range(subjects)}) | **${median(ratios).toFixed(2)}** (${range(ratios)}) |`,
+    );
+    const phase = (name: string) => seen[name] === undefined ? "–" : median(seen[name]).toFixed(2);
+    phaseRows.push(
+      `| ${wayName} | ${runtime} | ${phase("outside")} | ${phase("preparing")} | ${
+        phase("converting")
+      } | ${phase("waiting on writes")} | ${phase("final flush")} | ${phase("rename")} | ${
+        phase("directory flush")
+      } |`,
+    );
   }
 }
-process.stdout.write(lines.join("\n") + "\n");
+for (const file of [output, floorFile, floorFile + ".tmp", sized]) rmSync(file, { force: true });
+
+const markdown = [
+  `${(statSync(model).size / 2 ** 20).toFixed(0)} MiB synthetic Q4_K_M-like model → ${
+    (outputBytes / 2 ** 20).toFixed(0)
+  } MiB F32; ${pairs} interleaved pairs per row, \`sync\` before every run; seconds as median (min–max); "× floor" is the median of the pairs' ratios.`,
+  "",
+  "| way | runtime | floor, s | gguf-stream, s | × floor |",
+  "| --- | --- | ---: | ---: | ---: |",
+  ...rows,
+  "",
+  "Where the conversion's time went (`-v`; medians, seconds): writes run beside the conversion, so _converting_ is what the writes did not hide and _waiting on writes_ what the conversion did not hide; _start, open, exit_ is the rest of the process's time (the runtime starting, opening the input, exiting).",
+  "",
+  "| way | runtime | start, open, exit | preparing | converting | waiting on writes | final flush | rename | directory flush |",
+  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ...phaseRows,
+].join("\n");
+process.stdout.write(markdown + "\n");
+if (values.markdown !== undefined) {
+  writeMarkdown(values.markdown, "convert-file", markdown, { runtimes: runtimeVersions() });
+}

@@ -367,3 +367,29 @@ test("CLI -o: exit codes, one-line errors, summary", conformance, async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a file conversion says where its time went, and -v prints it", async () => {
+  const dir = scratchDir();
+  try {
+    const sample = join(ROOT, "samples/tiny-llama.gguf");
+    const result = await convertFile(sample, join(dir, "a.gguf"), { policy: { target: ["F32"] } });
+    const { phases } = result;
+    for (const name of ["preparing", "converting", "waitingOnWrites", "committing"] as const) {
+      assert.ok(phases[name] >= 0 && Number.isFinite(phases[name]), name);
+    }
+    for (const name of ["finalFlush", "rename", "directoryFlush", "backgroundFlushes"]) {
+      assert.ok(phases.sink![name] >= 0, name);
+    }
+    // Dequantizing to F32 changes no value: nothing to measure, the error is exactly 0.
+    assert.equal(result.summary.relativeError, 0);
+    const stderr: string[] = [];
+    const code = await main([sample, "-o", join(dir, "b.gguf"), "-v"], {
+      stdout: silent,
+      stderr: (text: string) => void stderr.push(text),
+    });
+    assert.equal(code, 0);
+    assert.match(stderr.join(""), /note: time: preparing \d+\.\d\d s, converting .*\(final flush/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -13,6 +13,7 @@ import { PLATFORM } from "../runtime/current.ts";
 import { checkOutputPath, openFileSink } from "../source/file_sink.ts";
 import { stdinStream, stdoutIdentity, stdoutSink } from "../source/stdio.ts";
 import { toJsonText } from "./json_text.ts";
+import type { WritePhases } from "../model/byte_sink.ts";
 import { peakMemory } from "./peak_memory.ts";
 import { formatBytes, formatSeconds, ProgressBar } from "./progress_bar.ts";
 
@@ -79,7 +80,7 @@ function onSignals(handler: (name: string) => void): () => void {
 export async function runConversion(
   input: string,
   output: string,
-  options: ConvertFileOptions & { quiet: boolean; json?: boolean },
+  options: ConvertFileOptions & { quiet: boolean; json?: boolean; verbose?: boolean },
   cli: {
     io: CliIo;
     warn: (message: string) => void;
@@ -131,6 +132,7 @@ export async function runConversion(
           bits_per_weight_in: summary.bitsPerWeightIn,
           bits_per_weight_out: summary.bitsPerWeightOut,
           relative_error: summary.relativeError,
+          phases: jsonPhases(result.phases),
         }) + "\n",
       );
     }
@@ -157,6 +159,7 @@ export async function runConversion(
           } % (RMS, over the ${formatInteger(summary.convertedWeights)} converted weights)\n`,
       );
     }
+    if (options.verbose) cli.notice(phasesText(result.phases));
     return 0;
   } catch (error) {
     if (interrupted === undefined) throw error;
@@ -171,6 +174,35 @@ export async function runConversion(
     removeHandlers();
     await model?.close();
   }
+}
+
+/** `WritePhases` with snake_case keys, as the rest of `--json`. */
+function jsonPhases(phases: WritePhases): Record<string, unknown> {
+  const snake = (name: string) => name.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(phases)) {
+    out[snake(name)] = typeof value === "number"
+      ? value
+      : Object.fromEntries(Object.entries(value).map(([k, v]) => [snake(k), v]));
+  }
+  return out;
+}
+
+/** One line saying where a conversion's time went, for `-v`. */
+export function phasesText(phases: WritePhases): string {
+  const s = (seconds: number) => `${seconds.toFixed(2)} s`;
+  let text = `time: preparing ${s(phases.preparing)}, converting ${
+    s(phases.converting)
+  }, waiting on writes ${s(phases.waitingOnWrites)}, committing ${s(phases.committing)}`;
+  const sink = phases.sink;
+  if (sink !== undefined && sink.finalFlush !== undefined) {
+    text += ` (final flush ${s(sink.finalFlush)}, waiting on a background flush ${
+      s(sink.waitingOnFlush ?? 0)
+    }, rename ${s(sink.rename ?? 0)}, directory flush ${s(sink.directoryFlush ?? 0)}; ${
+      sink.backgroundFlushes ?? 0
+    } background flushes took ${s(sink.backgroundFlushing ?? 0)} beside the conversion)`;
+  }
+  return text;
 }
 
 /** Refuses `-o - >> MODEL.gguf`: standard output appending to the very input being read. */

@@ -17,6 +17,7 @@ import { conversionWarnings, planConversion } from "./plan.ts";
 import { type ResolvedPolicy, resolvePolicy } from "./policy.ts";
 import { checkChunkBytes } from "./tensor_chunks.ts";
 import { checkThreads } from "./convert_threads.ts";
+import { transcoderOf } from "./transcode/transcoders.ts";
 
 /** What every conversion takes. */
 export interface ConvertOptions {
@@ -203,6 +204,31 @@ export function conversionSummary(
       ? Math.sqrt(sums.error)
       : Math.sqrt(sums.error / sums.reference),
   };
+}
+
+/**
+ * Whether a plan changes no value: every tensor kept, dequantized to F32 or transcoded
+ * losslessly. Its relative error is exactly 0, so the chunk loops need not measure it
+ * (summing Σx² over every value of a large model costs as much as converting it).
+ *
+ * @param plan The plan.
+ * @returns `true` when no tensor's values change.
+ *
+ * @example
+ * ```ts
+ * import { exactPlan } from "./prepare.ts";
+ * import { planConversion, readGguf } from "../../mod.ts";
+ * import assert from "node:assert/strict";
+ * const header = await readGguf(new URL("../../samples/tiny-llama.gguf", import.meta.url));
+ * assert.equal(exactPlan(planConversion(header, { target: ["F32"] })), true);
+ * assert.equal(exactPlan(planConversion(header, { requantize: "Q4_0" })), false);
+ * ```
+ */
+export function exactPlan(plan: readonly TensorPlan[]): boolean {
+  return plan.every((entry) =>
+    entry.action === "keep" || entry.action === "dequantize" ||
+    (entry.action === "transcode" && transcoderOf(entry.info.type, entry.type)?.lossless === true)
+  );
 }
 
 /**

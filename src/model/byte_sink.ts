@@ -12,4 +12,28 @@ export interface ByteSink {
   commit(): Promise<void>;
   /** Discards everything written; called on any failure. */
   abort(): Promise<void>;
+  /**
+   * Where the sink's time went, in seconds (counts where the name says so), for reports
+   * such as `-v` and the benches: a file sink gives its flushes, close and rename.
+   */
+  phases?(): Record<string, number>;
+}
+
+/**
+ * Where a conversion into a sink spent its time, in seconds. Writes run beside the
+ * conversion, so `converting` is the conversion the writes did not hide and
+ * `waitingOnWrites` the writing the conversion did not hide; with `preparing` and
+ * `committing` they add up to the whole.
+ */
+export interface WritePhases {
+  /** Planning, measuring for `requantize: "auto"`, the header, opening the sink. */
+  preparing: number;
+  /** Making chunks (reading, converting) while no write was outstanding. */
+  converting: number;
+  /** Waiting for the sink to take the previous chunk. */
+  waitingOnWrites: number;
+  /** The sink's commit: for a file the final flush, close, rename and directory flush. */
+  committing: number;
+  /** The sink's own breakdown, when it gives one (see {@linkcode ByteSink.phases}). */
+  sink?: Record<string, number>;
 }

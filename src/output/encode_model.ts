@@ -6,7 +6,7 @@
  * @module
  */
 import type { GgufModel } from "../model/gguf_model.ts";
-import type { PreparedConversion } from "../convert/prepare.ts";
+import { exactPlan, type PreparedConversion } from "../convert/prepare.ts";
 import { type ChunkScratch, convertTensorChunks } from "../convert/tensor_chunks.ts";
 import { ConvertThreads } from "../convert/convert_threads.ts";
 import type { RangeSums } from "../convert/convert_range.ts";
@@ -65,6 +65,8 @@ export async function* encodeConverted(
   signal?.throwIfAborted();
   const threads = new ConvertThreads(conversion.threads);
   try {
+    // A plan that changes no value has no error to measure.
+    const exact = exactPlan(plan);
     yield header.bytes;
     let written = header.dataOffset;
     for (const [i, entry] of plan.entries()) {
@@ -77,7 +79,7 @@ export async function* encodeConverted(
         signal,
         threads,
         alternate: options.alternate,
-        sums: options.sums,
+        sums: exact ? undefined : options.sums,
       });
       written = start + entry.nbytes;
     }

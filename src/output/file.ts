@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ByteSink } from "../model/byte_sink.ts";
+import type { ByteSink, WritePhases } from "../model/byte_sink.ts";
 import type { ConversionSummary, TensorPlan } from "../model/conversion.ts";
 import { abortedError, formatInteger, GgufError } from "../model/errors.ts";
 import type { GgufModel, GgufPart } from "../model/gguf_model.ts";
@@ -51,6 +51,8 @@ export interface ConvertFileResult {
   parts: number;
   /** Bits per weight in and out, and the relative error measured on the output. */
   summary: ConversionSummary;
+  /** Where the time went: preparing, converting, waiting on writes, committing. */
+  phases: WritePhases;
 }
 
 /** A part's size: the file's, or for a stream the bytes up to the end of its last tensor. */
@@ -95,10 +97,24 @@ export async function writeConvertedModel(
   openSink: (plan: TensorPlan[]) => Promise<ByteSink>,
   options: WriteOptions = {},
 ): Promise<ConvertFileResult> {
+  let clock = performance.now();
+  /** Seconds since the last call. */
+  const lap = () => {
+    const now = performance.now();
+    const seconds = (now - clock) / 1000;
+    clock = now;
+    return seconds;
+  };
   const conversion = await prepareMeasuredConversion(model, options, true);
   const sums: RangeSums = { error: 0, reference: 0 };
   const header = conversion.header!;
   const sink = await openSink(conversion.plan);
+  const phases: WritePhases = {
+    preparing: lap(),
+    converting: 0,
+    waitingOnWrites: 0,
+    committing: 0,
+  };
   try {
     let bytesWritten = 0;
     // Each chunk is written while the next is made (a chunk stays valid until the second
@@ -107,7 +123,9 @@ export async function writeConvertedModel(
     let writing: Promise<void> | undefined;
     try {
       for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
+        phases.converting += lap();
         await writing;
+        phases.waitingOnWrites += lap();
         const chunk = next.value;
         writing = sink.write(chunk).then(() => {
           bytesWritten += chunk.length;
@@ -116,7 +134,9 @@ export async function writeConvertedModel(
         // A failure surfaces at the next await of `writing`, not as an unhandled rejection.
         writing.catch(() => {});
       }
+      phases.converting += lap();
       await writing;
+      phases.waitingOnWrites += lap();
     } finally {
       await chunks.return(undefined);
     }
@@ -128,6 +148,9 @@ export async function writeConvertedModel(
     }
     options.signal?.throwIfAborted();
     await sink.commit();
+    phases.committing = lap();
+    const detail = sink.phases?.();
+    if (detail !== undefined) phases.sink = detail;
   } catch (error) {
     await sink.abort();
     throw abortedError(error, options.signal);
@@ -141,6 +164,7 @@ export async function writeConvertedModel(
     outputBytes: header.fileSize,
     parts: model.parts.length,
     summary,
+    phases,
   };
 }
 

@@ -13,6 +13,7 @@ import type { GgufModel } from "../model/gguf_model.ts";
 import {
   conversionSummary,
   type ConvertOptions,
+  exactPlan,
   prepareMeasuredConversion,
 } from "../convert/prepare.ts";
 import type { RangeSums } from "../convert/convert_range.ts";
@@ -56,7 +57,7 @@ async function convertOne(
   signal: AbortSignal | undefined,
   threads: ConvertThreads,
   viewable: boolean,
-  sums: RangeSums,
+  sums: RangeSums | undefined,
 ): Promise<ConvertedTensor> {
   const { info } = entry;
   const base = {
@@ -142,6 +143,8 @@ async function* convertEach(
   const conversion = await prepareMeasuredConversion(model, options);
   const scratch: ChunkScratch = {};
   const sums: RangeSums = { error: 0, reference: 0 };
+  // A plan that changes no value has no error to measure.
+  const exact = exactPlan(conversion.plan);
   const threads = new ConvertThreads(conversion.threads);
   try {
     for (const [i, entry] of conversion.plan.entries()) {
@@ -156,7 +159,7 @@ async function* convertEach(
         options.signal,
         threads,
         viewsAfterClose || part.source.viewsEndAtClose !== true,
-        sums,
+        exact ? undefined : sums,
       );
     }
     options.onSummary?.(conversionSummary(conversion.plan, sums));

@@ -29,6 +29,12 @@ export interface FileSink {
   commit(): Promise<void>;
   /** Closes and removes the temporary; the target is left as it was. */
   abort(): Promise<void>;
+  /**
+   * Seconds spent so far: `writes` (in write calls), `backgroundFlushes` (a count) and
+   * `backgroundFlushing` (their time, beside the conversion), `waitingOnFlush` (the commit
+   * waiting for one still running), `finalFlush`, `close`, `rename`, `directoryFlush`.
+   */
+  phases(): Record<string, number>;
 }
 
 /** Options for {@linkcode openFileSink} and {@linkcode checkOutputPath}. */
@@ -267,6 +273,25 @@ export async function openFileSink(
   /** A flush of what was written so far, running while later chunks are converted. */
   let flushing: Promise<void> | undefined;
   let flushError: unknown;
+  const phases = {
+    writes: 0,
+    backgroundFlushes: 0,
+    backgroundFlushing: 0,
+    waitingOnFlush: 0,
+    finalFlush: 0,
+    close: 0,
+    rename: 0,
+    directoryFlush: 0,
+  };
+  /** Runs `step`, adding its seconds to `phases[name]`. */
+  const timed = async <T>(name: keyof typeof phases, step: () => Promise<T>): Promise<T> => {
+    const start = performance.now();
+    try {
+      return await step();
+    } finally {
+      phases[name] += (performance.now() - start) / 1000;
+    }
+  };
   const finish = async () => {
     if (!open) return;
     open = false;
@@ -276,11 +301,13 @@ export async function openFileSink(
   return {
     temporaryPath,
     async write(bytes) {
+      const start = performance.now();
       try {
         let done = 0;
         while (done < bytes.length) {
           done += await handle.write(bytes.subarray(done));
         }
+        phases.writes += (performance.now() - start) / 1000;
         written += bytes.length;
         unsynced += bytes.length;
         if (flushError !== undefined) throw flushError;
@@ -288,9 +315,10 @@ export async function openFileSink(
           // Start writing back what the page cache holds, so the final flush before the
           // rename has little left to do; conversion goes on meanwhile.
           unsynced = 0;
-          flushing = handle.datasync().catch((error) => void (flushError = error)).finally(
-            () => void (flushing = undefined),
-          );
+          phases.backgroundFlushes++;
+          flushing = timed("backgroundFlushing", () => handle.datasync())
+            .catch((error) => void (flushError = error))
+            .finally(() => void (flushing = undefined));
         }
       } catch (cause) {
         throw ioError(
@@ -301,17 +329,18 @@ export async function openFileSink(
     },
     async commit() {
       try {
-        await flushing;
+        await timed("waitingOnFlush", async () => await flushing);
         if (flushError !== undefined) throw flushError;
-        await handle.datasync();
-        await finish();
-        await fs.rename(temporaryPath, path);
+        await timed("finalFlush", () => handle.datasync());
+        await timed("close", finish);
+        await timed("rename", () => fs.rename(temporaryPath, path));
       } catch (cause) {
         throw ioError(`Cannot write ${path}`, cause);
       }
       // The new name is durable only once the directory holding it is flushed.
-      await directorySync.run(fs.dirname(path));
+      await timed("directoryFlush", () => directorySync.run(fs.dirname(path)));
     },
+    phases: () => ({ ...phases }),
     async abort() {
       try {
         await finish();
