@@ -90,7 +90,7 @@ interface Way {
 const WAYS: Record<string, Way> = {
   new: {
     floor: dd(floorFile),
-    subject: (rt) => `${convert(rt)} ${quote(model)} -o ${quote(output)} -q -v`,
+    subject: (rt) => `${convert(rt)} ${quote(model)} -o ${quote(output)} -v`,
     before: () => {
       rmSync(output, { force: true });
       rmSync(floorFile, { force: true });
@@ -98,7 +98,7 @@ const WAYS: Record<string, Way> = {
   },
   replace: {
     floor: `${dd(floorFile + ".tmp")} && mv ${quote(floorFile + ".tmp")} ${quote(floorFile)}`,
-    subject: (rt) => `${convert(rt)} ${quote(model)} -o ${quote(output)} --force -q -v`,
+    subject: (rt) => `${convert(rt)} ${quote(model)} -o ${quote(output)} --force -v`,
     before: () => {
       if (!existsSync(output)) timed(`cp ${quote(sized)} ${quote(output)}`);
       if (!existsSync(floorFile)) timed(`cp ${quote(sized)} ${quote(floorFile)}`);
@@ -106,7 +106,7 @@ const WAYS: Record<string, Way> = {
   },
   pipe: {
     floor: `cat < ${quote(sized)} | cat > ${quote(floorFile)}`,
-    subject: (rt) => `${convert(rt)} - -o - -q -v < ${quote(model)} > ${quote(output)}`,
+    subject: (rt) => `${convert(rt)} - -o - -v < ${quote(model)} > ${quote(output)}`,
     before: () => {
       rmSync(output, { force: true });
       rmSync(floorFile, { force: true });
@@ -148,6 +148,11 @@ for (const wayName of ways) {
       floors.push(floor);
       subjects.push(subject.seconds);
       ratios.push(subject.seconds / floor);
+      const peak = subject.stderr.match(/peak memory ([\d.]+) (kB|MB|GB)/);
+      if (peak !== null) {
+        const scale = { kB: 1e3, MB: 1e6, GB: 1e9 }[peak[2]]!;
+        (seen["peak"] ??= []).push((Number(peak[1]) * scale) / 2 ** 20);
+      }
       const found = phases(subject.stderr);
       for (const [name, seconds] of Object.entries(found)) (seen[name] ??= []).push(seconds);
       const inside = ["preparing", "converting", "waiting on writes", "committing"]
@@ -162,7 +167,9 @@ for (const wayName of ways) {
     rows.push(
       `| ${wayName} | ${runtime} | ${median(floors).toFixed(2)} (${range(floors)}) | ${
         median(subjects).toFixed(2)
-      } (${range(subjects)}) | **${median(ratios).toFixed(2)}** (${range(ratios)}) |`,
+      } (${range(subjects)}) | **${median(ratios).toFixed(2)}** (${range(ratios)}) | ${
+        seen["peak"] === undefined ? "–" : median(seen["peak"]).toFixed(0)
+      } |`,
     );
     const phase = (name: string) => seen[name] === undefined ? "–" : median(seen[name]).toFixed(2);
     phaseRows.push(
@@ -181,8 +188,8 @@ const markdown = [
     (outputBytes / 2 ** 20).toFixed(0)
   } MiB F32; ${pairs} interleaved pairs per row, \`sync\` before every run; seconds as median (min–max); "× floor" is the median of the pairs' ratios.`,
   "",
-  "| way | runtime | floor, s | gguf-stream, s | × floor |",
-  "| --- | --- | ---: | ---: | ---: |",
+  "| way | runtime | floor, s | gguf-stream, s | × floor | peak RSS, MiB |",
+  "| --- | --- | ---: | ---: | ---: | ---: |",
   ...rows,
   "",
   "Where the conversion's time went (`-v`; medians, seconds): writes run beside the conversion, so _converting_ is what the writes did not hide and _waiting on writes_ what the conversion did not hide; _start, open, exit_ is the rest of the process's time (the runtime starting, opening the input, exiting).",
