@@ -18,7 +18,9 @@
  * at the end; the synthetic model stays in out/ for the next run.
  *
  *   deno run -A bench/convert_file_bench.ts [--size-mb 330] [--pairs 5] [--runtimes deno,bun]
- *     [--ways new,replace,pipe] [--markdown docs/performance.md]
+ *     [--ways new,replace,pipe] [--markdown docs/performance.md] [--readme README.md]
+ *
+ * `--markdown` writes both tables into the file, `--readme` the first one.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, rmSync, statSync } from "node:fs";
@@ -34,6 +36,7 @@ const { values } = parseArgs({
     runtimes: { type: "string", default: "deno,bun" },
     ways: { type: "string", default: "new,replace,pipe" },
     markdown: { type: "string" },
+    readme: { type: "string" },
   },
 });
 const sizeMb = Number(values["size-mb"]);
@@ -183,14 +186,18 @@ for (const wayName of ways) {
 }
 for (const file of [output, floorFile, floorFile + ".tmp", sized]) rmSync(file, { force: true });
 
-const markdown = [
-  `${(statSync(model).size / 2 ** 20).toFixed(0)} MiB synthetic Q4_K_M-like model → ${
-    (outputBytes / 2 ** 20).toFixed(0)
-  } MiB F32; ${pairs} interleaved pairs per row, \`sync\` before every run; seconds as median (min–max); "× floor" is the median of the pairs' ratios.`,
+const intro = `${(statSync(model).size / 2 ** 20).toFixed(0)} MiB synthetic Q4_K_M-like model → ${
+  (outputBytes / 2 ** 20).toFixed(0)
+} MiB F32; ${pairs} interleaved pairs per row, \`sync\` before every run; seconds as median (min–max); "× floor" is the median of the pairs' ratios.`;
+const ratios = [
+  intro,
   "",
   "| way | runtime | floor, s | gguf-stream, s | × floor | peak RSS, MiB |",
   "| --- | --- | ---: | ---: | ---: | ---: |",
   ...rows,
+].join("\n");
+const markdown = [
+  ratios,
   "",
   "Where the conversion's time went (`-v`; medians, seconds): writes run beside the conversion, so _converting_ is what the writes did not hide and _waiting on writes_ what the conversion did not hide; _start, open, exit_ is the rest of the process's time (the runtime starting, opening the input, exiting).",
   "",
@@ -201,4 +208,7 @@ const markdown = [
 process.stdout.write(markdown + "\n");
 if (values.markdown !== undefined) {
   writeMarkdown(values.markdown, "convert-file", markdown, { runtimes: runtimeVersions() });
+}
+if (values.readme !== undefined) {
+  writeMarkdown(values.readme, "convert-file", ratios, { runtimes: runtimeVersions() });
 }
