@@ -111,7 +111,9 @@ function ruleChoice(entry: TensorPlan, policy: ResolvedPolicy): GgmlTypeName {
  * @example
  * ```ts
  * import { chooseAutoTypes } from "./choose_auto.ts";
- * import { openGgufModel, planConversion, resolvePolicy } from "../../advanced.ts";
+ * import { openGgufModel } from "gguf-stream/sources";
+ * import { planConversion } from "gguf-stream";
+ * import { resolvePolicy } from "gguf-stream/pipeline";
  * import assert from "node:assert/strict";
  * const model = await openGgufModel(new URL("../../samples/tiny-llama.gguf", import.meta.url));
  * const policy = resolvePolicy({ requantize: "auto", maxError: 0.05 });
