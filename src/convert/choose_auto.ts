@@ -73,7 +73,7 @@ async function measure(
  * The rule `auto` follows where the values cannot be measured before the header is written
  * (a one-pass stream input), per source type: the cheapest candidate a lossless transcoder
  * reaches from the source type (with `method: "best"`), else the candidate with the most
- * bits per weight (Q8_0 in most targets: about 0.1–0.5 % on real weights), else F32.
+ * bits per weight (Q8_0 in most targets), else F32.
  *
  * @param entry A plan entry marked `auto`.
  * @param policy The resolved policy.
