@@ -24,7 +24,7 @@ import { escapeText } from "./src/model/escape_text.ts";
 import type { ConversionPolicy } from "./src/model/conversion.ts";
 import { conversionWarnings, planConversion } from "./src/convert/plan.ts";
 import { resolvePolicy } from "./src/convert/policy.ts";
-import { policyFromFlags } from "./src/convert/policy_from_flags.ts";
+import { policyFromFlags } from "./src/cli/policy_from_flags.ts";
 import { chooseAutoTypes } from "./src/convert/choose_auto.ts";
 import { DEFAULT_CHUNK_BYTES } from "./src/convert/tensor_chunks.ts";
 import { profilesHelp } from "./src/cli/profiles_help.ts";
@@ -50,7 +50,7 @@ const processIo: CliIo = {
  *
  * @example
  * ```ts
- * import { helpText } from "./convert.ts";
+ * import { helpText } from "gguf-stream/convert";
  * import assert from "node:assert/strict";
  * assert.match(helpText("gguf-stream"), /^  gguf-stream MODEL\.gguf -o OUT\.gguf/m);
  * ```
@@ -174,7 +174,7 @@ class UsageError extends Error {}
  *
  * @example
  * ```ts
- * import { main } from "./convert.ts";
+ * import { main } from "gguf-stream/convert";
  * import assert from "node:assert/strict";
  * let out = "";
  * const status = await main(["--version"], { stdout: (t) => (out += t), stderr: () => {} });
@@ -372,7 +372,7 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
  *
  * @example
  * ```ts ignore
- * import { runCli } from "./convert.ts";
+ * import { runCli } from "gguf-stream/convert";
  * await runCli(process.argv.slice(2));
  * ```
  */

@@ -14,7 +14,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
-import { LLAMA_FILE_TYPES } from "../advanced.ts";
+import { LLAMA_FILE_TYPES } from "../src/model/file_type.ts";
 
 /** The npm package holding the libraries, pinned. */
 export const LLAMA_PACKAGE = "@node-llama-cpp/linux-x64@3.22.1";

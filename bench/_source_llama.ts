@@ -11,7 +11,7 @@
  */
 import { closeSync, openSync, writeSync } from "node:fs";
 import { type GgufArray, GgufValueType, readGguf } from "../mod.ts";
-import { encodeGgufHeader, type TensorLayoutInput } from "../advanced.ts";
+import { encodeGgufHeader, type TensorLayoutInput } from "../pipeline.ts";
 
 /** The model's dimensions (vocabulary: the fixture's). */
 export interface SourceLlamaConfig {

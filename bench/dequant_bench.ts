@@ -6,7 +6,7 @@
  *   bun bench/dequant_bench.ts [--markdown docs/performance.md]
  */
 import { dequantize, GGML_TYPES } from "../mod.ts";
-import { dequantizerOf } from "../advanced.ts";
+import { dequantizerOf } from "../kernels.ts";
 import { parseArgs } from "node:util";
 import { randomBlocks } from "./_blocks.ts";
 import { type BenchResult, measure, report, runtimeId, writeMarkdown } from "./_runner.ts";

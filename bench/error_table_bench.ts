@@ -54,7 +54,7 @@ import {
   readGguf,
   type TensorInfo,
 } from "../mod.ts";
-import { encodeGgufHeader } from "../advanced.ts";
+import { encodeGgufHeader } from "../pipeline.ts";
 import { quantizableTypes } from "../src/convert/kernels.ts";
 import { allTranscoders, type Transcoder } from "../src/convert/transcode/transcoders.ts";
 import { Llama, type LlamaLogits } from "./_llama_ffi.ts";

@@ -32,7 +32,7 @@ import {
   quantize,
   readGguf,
 } from "../mod.ts";
-import { encodeGgufHeader } from "../advanced.ts";
+import { encodeGgufHeader } from "../pipeline.ts";
 import { fixturesDir, runtimeName, writeMarkdown } from "./_runner.ts";
 import { ensureSyntheticModel, syntheticTensors } from "./synthetic_model.ts";
 

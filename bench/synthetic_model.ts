@@ -10,7 +10,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ggmlType, GgufValueType } from "../mod.ts";
-import { encodeGgufHeader, type TensorLayoutInput } from "../advanced.ts";
+import { encodeGgufHeader, type TensorLayoutInput } from "../pipeline.ts";
 import { fillRandomBlocks, Random } from "./_blocks.ts";
 
 /** The model's dimensions. */

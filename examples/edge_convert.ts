@@ -21,7 +21,8 @@
  *
  * @module
  */
-import { type ConversionPolicy, convertStream, GgufError, policyFromFlags } from "../mod.ts";
+import { type ConversionPolicy, convertStream, GgufError } from "../mod.ts";
+import { policyFromFlags } from "../src/cli/policy_from_flags.ts";
 
 /** Input bytes per conversion step, and bytes per output read. */
 const CHUNK_BYTES = 256 * 1024;

@@ -25,7 +25,9 @@ import {
   modelInfo,
   planConversion,
 } from "../mod.ts";
-import { formatInteger, type GgufModel, openGgufModel, readTensorRows } from "../advanced.ts";
+import { formatInteger } from "../src/model/errors.ts";
+import { type GgufModel, openGgufModel } from "../sources.ts";
+import { readTensorRows } from "../kernels.ts";
 // The CLI's own renderings, so the page prints values exactly as `--dump` and `--plan` do.
 import { float32Text } from "../src/cli/float32_text.ts";
 import { GGUF_VALUE_TYPE_NAMES as TYPE_NAMES } from "../src/model/gguf_file.ts";

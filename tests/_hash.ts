@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { encodeConverted, openGgufModel, prepareConversion } from "../advanced.ts";
+import { encodeConverted, prepareConversion } from "../pipeline.ts";
+import { openGgufModel } from "../sources.ts";
 import type { ConversionPolicy } from "../mod.ts";
 
 /** SHA-256 of a typed array's bytes, as hex. */

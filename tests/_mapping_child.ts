@@ -8,7 +8,7 @@
  */
 import { readFileSync } from "node:fs";
 import { convertGguf } from "../mod.ts";
-import { openByteSource } from "../advanced.ts";
+import { openByteSource } from "../sources.ts";
 
 const sample = process.argv[2] ?? process.argv[process.argv.length - 1];
 const file = new Uint8Array(readFileSync(sample));

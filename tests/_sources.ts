@@ -5,7 +5,8 @@
  */
 import { readFileSync } from "node:fs";
 import type { ByteSource } from "../mod.ts";
-import { bytesSource, openByteSource, RUNTIME } from "../advanced.ts";
+import { bytesSource, openByteSource } from "../sources.ts";
+import { RUNTIME } from "../src/runtime/current.ts";
 
 /** A named way of opening a file. */
 export interface SourceKind {

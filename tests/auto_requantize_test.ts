@@ -8,13 +8,10 @@ import {
   quantize,
   type TensorPlan,
 } from "../mod.ts";
-import {
-  autoCandidates,
-  bitsPerWeight,
-  openGgufModel,
-  prepareMeasuredConversion,
-  resolvePolicy,
-} from "../advanced.ts";
+import { autoCandidates } from "../src/convert/policy.ts";
+import { bitsPerWeight } from "../kernels.ts";
+import { openGgufModel } from "../sources.ts";
+import { prepareMeasuredConversion, resolvePolicy } from "../pipeline.ts";
 import { conformance, fixture, fixtureBytes } from "./_fixtures.ts";
 
 const silent = () => {};

@@ -18,7 +18,7 @@ import { dirname, join, resolve } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { chromium, type Page } from "playwright-core";
-import { formatInteger } from "../advanced.ts";
+import { formatInteger } from "../src/model/errors.ts";
 import { conformance, type ExpectedEntry, type Fixture, fixture } from "./_fixtures.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { GgufError, readGguf } from "../mod.ts";
 import { main } from "../convert.ts";
-import { RUNTIME } from "../advanced.ts";
+import { RUNTIME } from "../src/runtime/current.ts";
 import { conformance } from "./_fixtures.ts";
 
 const DUPKEY = join(

@@ -9,7 +9,7 @@ import {
   GgufError,
   type TensorAction,
 } from "../mod.ts";
-import { dequantizerOf } from "../advanced.ts";
+import { dequantizerOf } from "../kernels.ts";
 import { conformance, fixture, fixtureBytes, listFixtures, STRICT_REFUSALS } from "./_fixtures.ts";
 import { sha256 } from "./_hash.ts";
 import { MMAP_MISSING, SOURCE_KINDS } from "./_sources.ts";

@@ -13,7 +13,7 @@ import {
   readGguf,
   readGgufStream,
 } from "../mod.ts";
-import { encodeGgufHeader } from "../advanced.ts";
+import { encodeGgufHeader } from "../pipeline.ts";
 import { ggufToJson } from "../src/cli/gguf_json.ts";
 import { conformance, fixture, listFixtures, STRICT_REFUSALS } from "./_fixtures.ts";
 import { concat, convertedDigest, sha256 } from "./_hash.ts";

@@ -27,7 +27,7 @@ import { dirname, join, resolve } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { convertStream, GgufError, readGguf } from "../mod.ts";
-import { openGgufModel } from "../advanced.ts";
+import { openGgufModel } from "../sources.ts";
 import { main } from "../convert.ts";
 import { writeSyntheticModel } from "../bench/synthetic_model.ts";
 import { type HostileKind, writeHostile } from "./_hostile.ts";

@@ -18,12 +18,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { convertFile, GgufError, readGguf } from "../mod.ts";
-import {
-  encodeGgufHeader,
-  openGgufModel,
-  openHttpRangeSource,
-  readTensorRows,
-} from "../advanced.ts";
+import { encodeGgufHeader } from "../pipeline.ts";
+import { openGgufModel, openHttpRangeSource } from "../sources.ts";
+import { readTensorRows } from "../kernels.ts";
 import { main } from "../convert.ts";
 import { ggufToJson } from "../src/cli/gguf_json.ts";
 import { assertHeaderMatches } from "./_compare.ts";

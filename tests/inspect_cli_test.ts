@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
 import { GgufError, type GgufMetadataEntry, modelInfo, readGguf } from "../mod.ts";
-import { formatInteger } from "../advanced.ts";
+import { formatInteger } from "../src/model/errors.ts";
 import { main } from "../convert.ts";
 import {
   conformance,

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { convertGguf, GgufValueType, readGguf } from "../mod.ts";
-import { encodeGgufHeader } from "../advanced.ts";
+import { encodeGgufHeader } from "../pipeline.ts";
 import { SOURCE_KINDS } from "./_sources.ts";
 
 const FAR = 4.5 * 2 ** 30; // tensor data offset, past 4 GiB

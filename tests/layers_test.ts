@@ -17,7 +17,7 @@
  *   3 src/open/, src/convert/
  *   4 src/output/
  *   5 src/cli/
- *   6 mod.ts, advanced.ts, convert.ts
+ *   6 mod.ts, sources.ts, kernels.ts, pipeline.ts, convert.ts
  *
  * src/format/ and src/runtime/ share a rank but not a job: neither imports the other.
  */
@@ -40,7 +40,7 @@ const RANKS: [string, number][] = [
   ["src/output/", 4],
   ["src/cli/", 5],
 ];
-const ROOT_FILES = ["mod.ts", "advanced.ts", "convert.ts"];
+const ROOT_FILES = ["mod.ts", "sources.ts", "kernels.ts", "pipeline.ts", "convert.ts"];
 
 function rank(file: string): number {
   if (ROOT_FILES.includes(file)) return 6;

@@ -331,7 +331,7 @@ function trickle(bytes: Uint8Array, piece: number) {
 }
 
 test("a stream read 1,400 bytes at a time holds buffers in proportion to its bytes", async () => {
-  const { openStreamSource } = await import("../advanced.ts");
+  const { openStreamSource } = await import("../sources.ts");
   const model = new Uint8Array(readFileSync(SAMPLE));
   const held = 512 * 1024;
   const { stream, seen } = trickle(model, 1400);

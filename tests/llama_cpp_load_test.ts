@@ -9,7 +9,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { convertFile, readGguf } from "../mod.ts";
-import { policyFromFlags } from "../mod.ts";
+import { policyFromFlags } from "../src/cli/policy_from_flags.ts";
 import { quantizableTypes } from "../src/convert/kernels.ts";
 
 const deno = (globalThis as { Deno?: typeof Deno }).Deno;

@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { RUNTIME } from "../advanced.ts";
+import { RUNTIME } from "../src/runtime/current.ts";
 import { MMAP_MISSING } from "./_sources.ts";
 
 const ROOT = join(import.meta.dirname!, "..");

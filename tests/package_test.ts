@@ -127,17 +127,24 @@ function installed(): Promise<Installed> {
   return installing ??= install();
 }
 
-/** The consumer's script: the three entry points, converting `argv[2]` to `argv[3]`. */
+/** The consumer's script: every entry point, converting `argv[2]` to `argv[3]`. */
 const CHECK_SCRIPT = `import process from "node:process";
 import { convertFile, readGguf } from "gguf-stream";
-import { RUNTIME } from "gguf-stream/advanced";
+import { openByteSource } from "gguf-stream/sources";
+import { quantizableTypes } from "gguf-stream/kernels";
+import { resolvePolicy } from "gguf-stream/pipeline";
 import { main, VERSION } from "gguf-stream/convert";
+// The runtime the package detected is internal: read from its module in dist/.
+import { RUNTIME } from "./node_modules/gguf-stream/dist/src/runtime/current.js";
 const [input, output] = process.argv.slice(2);
 const header = await readGguf(input);
 await convertFile(input, output, { onWarning: () => {} });
 let printed = "";
 const status = await main(["--version"], { stdout: (t) => (printed += t), stderr: () => {} });
-console.log(JSON.stringify({ runtime: RUNTIME, version: VERSION, tensors: header.tensors.length, status, printed }));
+const source = await openByteSource(input, { access: "read" });
+const subpaths = [source.kind, quantizableTypes().includes("Q8_0"), [...resolvePolicy().target]];
+await source.close();
+console.log(JSON.stringify({ runtime: RUNTIME, version: VERSION, tensors: header.tensors.length, status, printed, subpaths }));
 `;
 
 /** A consumer's TypeScript, type-checked against the package's declarations. */
@@ -148,12 +155,18 @@ const CONSUMER_TS = `import {
   GgufError,
   readGguf,
 } from "gguf-stream";
-import { openByteSource } from "gguf-stream/advanced";
+import { type ByteSink, openByteSource } from "gguf-stream/sources";
+import { type Dequantizer, dequantizerOf } from "gguf-stream/kernels";
+import { encodeGgufHeader, type ResolvedPolicy, resolvePolicy } from "gguf-stream/pipeline";
 import { main } from "gguf-stream/convert";
 export const header: Promise<GgufFile> = readGguf("model.gguf");
 export const tensors: Promise<number> = convertGguf("model.gguf").then((m) => m.tensors.size);
 export const status: Promise<number> = main(["--version"]);
 export const source: Promise<ByteSource> = openByteSource("model.gguf", { access: "read" });
+export const sink: ByteSink | undefined = undefined;
+export const dequantizer: Dequantizer | undefined = dequantizerOf(8);
+export const policy: ResolvedPolicy = resolvePolicy({ requantize: "Q8_0" });
+export const headerBytes: number = encodeGgufHeader({ alignment: 32, metadata: [], tensors: [] }).bytes.length;
 export const code = (error: unknown): string | undefined =>
   error instanceof GgufError ? error.code : undefined;
 `;
@@ -202,7 +215,7 @@ test("npm pack ships dist/, the bin entry, README and LICENSE, and nothing else"
       path,
     );
   }
-  for (const entry of ["mod", "advanced", "convert"]) {
+  for (const entry of ["mod", "sources", "kernels", "pipeline", "convert"]) {
     assert.ok(files.includes(`dist/${entry}.js`), `dist/${entry}.js`);
     assert.ok(files.includes(`dist/${entry}.d.ts`), `dist/${entry}.d.ts`);
   }
@@ -333,6 +346,7 @@ for (const runtime of RUNTIMES) {
       assert.match(report.printed, /^gguf-stream \d+\.\d+\.\d+\n$/);
       assert.equal(report.printed, `gguf-stream ${report.version}\n`);
       assert.equal(report.runtime, runtime.runtime);
+      assert.deepEqual(report.subpaths, ["read", true, ["Q4_0", "Q8_0", "F32"]]);
       assert.equal(sha256File(apiOut), expected, "API output");
     },
   );

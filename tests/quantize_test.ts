@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { dequantizerOf, quantizerOf } from "../advanced.ts";
+import { dequantizerOf, quantizerOf } from "../kernels.ts";
 import { dequantize, ggmlType } from "../mod.ts";
 import { fp32BitsToFp16, fp32ToFp16 } from "../src/convert/quant/_fp32_to_fp16.ts";
 import { quantizeRowQ4_0 } from "../src/convert/quant/q4_0.ts";

@@ -13,21 +13,17 @@ import {
   GGML_TYPES,
   GgmlType,
   planConversion,
-  policyFromFlags,
   quantize,
   readGguf,
 } from "../mod.ts";
+import { policyFromFlags } from "../src/cli/policy_from_flags.ts";
 import { main } from "../convert.ts";
-import {
-  canStartWorkers,
-  convertTensorChunks,
-  ConvertThreads,
-  openGgufModel,
-  quantizableTypes,
-  registerTranscoder,
-  resolvePolicy,
-  transcoderOf,
-} from "../advanced.ts";
+import { canStartWorkers } from "../src/runtime/current.ts";
+import { convertTensorChunks } from "../src/convert/tensor_chunks.ts";
+import { ConvertThreads } from "../src/convert/convert_threads.ts";
+import { openGgufModel } from "../sources.ts";
+import { quantizableTypes, registerTranscoder, transcoderOf } from "../kernels.ts";
+import { resolvePolicy } from "../pipeline.ts";
 import { conformance, type ExpectedTensor, fixture, fixtureBytes } from "./_fixtures.ts";
 import { sha256 } from "./_hash.ts";
 

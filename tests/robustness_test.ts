@@ -22,7 +22,7 @@ import { dirname, join, resolve } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { convertFile, convertStream, convertTensors, GgufError, readGguf } from "../mod.ts";
-import { encodeGgufHeader } from "../advanced.ts";
+import { encodeGgufHeader } from "../pipeline.ts";
 import { main } from "../convert.ts";
 import { ProgressBar } from "../src/cli/progress_bar.ts";
 import { conformance, fixture } from "./_fixtures.ts";

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { RUNTIME } from "../advanced.ts";
+import { RUNTIME } from "../src/runtime/current.ts";
 import { detectRuntime } from "../src/runtime/current.ts";
 
 test("RUNTIME names the runtime running the tests", () => {

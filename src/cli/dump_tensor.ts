@@ -77,7 +77,7 @@ function jsonNumber(value: number): string {
  * @example
  * ```ts
  * import { dumpTensor } from "./dump_tensor.ts";
- * import { openGgufModel } from "../../advanced.ts";
+ * import { openGgufModel } from "gguf-stream/sources";
  * import assert from "node:assert/strict";
  * const model = await openGgufModel(new URL("../../samples/tiny-llama.gguf", import.meta.url));
  * const json = JSON.parse(await dumpTensor(model, "blk.0.attn_norm.weight", { json: true }));

@@ -49,7 +49,7 @@ export interface PlanJson extends Omit<GgufJson, "tensors"> {
  * @example
  * ```ts
  * import { planToJson } from "./format_plan.ts";
- * import { planConversion, readGguf } from "../../mod.ts";
+ * import { planConversion, readGguf } from "gguf-stream";
  * import assert from "node:assert/strict";
  * const bytes = new Uint8Array(24);
  * bytes.set([0x47, 0x47, 0x55, 0x46, 3]);
@@ -134,7 +134,7 @@ function metadataPreview(file: GgufFile, key: string): string {
  * @example
  * ```ts
  * import { formatPlan } from "./format_plan.ts";
- * import { planConversion, readGguf } from "../../mod.ts";
+ * import { planConversion, readGguf } from "gguf-stream";
  * import assert from "node:assert/strict";
  * const bytes = new Uint8Array(24);
  * bytes.set([0x47, 0x47, 0x55, 0x46, 3]);

@@ -124,7 +124,7 @@ export function metadataValueToJson(type: number, value: GgufValue): JsonMetadat
  * @example
  * ```ts
  * import { ggufToJson } from "./gguf_json.ts";
- * import { readGguf } from "../../mod.ts";
+ * import { readGguf } from "gguf-stream";
  * import assert from "node:assert/strict";
  * const bytes = new Uint8Array(24);
  * bytes.set([0x47, 0x47, 0x55, 0x46, 3]);

@@ -77,7 +77,7 @@ export function inspectRequest(flags: InspectFlags): InspectRequest | undefined 
  * @example
  * ```ts
  * import { inspectModel } from "./inspect_command.ts";
- * import { openGgufModel } from "../../advanced.ts";
+ * import { openGgufModel } from "gguf-stream/sources";
  * import assert from "node:assert/strict";
  * const model = await openGgufModel(new URL("../../samples/tiny-llama.gguf", import.meta.url));
  * const text = await inspectModel(model, { mode: "key", keys: ["general.architecture"] });

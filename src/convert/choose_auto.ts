@@ -73,7 +73,7 @@ async function measure(
  * The rule `auto` follows where the values cannot be measured before the header is written
  * (a one-pass stream input), per source type: the cheapest candidate a lossless transcoder
  * reaches from the source type (with `method: "best"`), else the candidate with the most
- * bits per weight (Q8_0 in most targets: about 0.1–0.5 % on real weights), else F32.
+ * bits per weight (Q8_0 in most targets), else F32.
  *
  * @param entry A plan entry marked `auto`.
  * @param policy The resolved policy.
@@ -111,7 +111,9 @@ function ruleChoice(entry: TensorPlan, policy: ResolvedPolicy): GgmlTypeName {
  * @example
  * ```ts
  * import { chooseAutoTypes } from "./choose_auto.ts";
- * import { openGgufModel, planConversion, resolvePolicy } from "../../advanced.ts";
+ * import { openGgufModel } from "gguf-stream/sources";
+ * import { planConversion } from "gguf-stream";
+ * import { resolvePolicy } from "gguf-stream/pipeline";
  * import assert from "node:assert/strict";
  * const model = await openGgufModel(new URL("../../samples/tiny-llama.gguf", import.meta.url));
  * const policy = resolvePolicy({ requantize: "auto", maxError: 0.05 });

@@ -21,7 +21,7 @@ import { requireGgmlType } from "../model/ggml_type.ts";
  *
  * @example One Q8_0 block
  * ```ts
- * import { dequantize } from "../../mod.ts";
+ * import { dequantize } from "gguf-stream";
  * import assert from "node:assert/strict";
  * const block = new Uint8Array(34);
  * block.set([0x00, 0x3c]); // d = 1.0 as a half

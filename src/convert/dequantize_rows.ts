@@ -22,7 +22,7 @@ import { checkRowRange, rowDequantizer } from "./_rows.ts";
  *
  * @example An embedding lookup
  * ```ts
- * import { convertGguf, dequantizeRows } from "../../mod.ts";
+ * import { convertGguf, dequantizeRows } from "gguf-stream";
  * import assert from "node:assert/strict";
  * const model = await convertGguf(new URL("../../samples/tiny-llama.gguf", import.meta.url));
  * const embeddings = model.tensors.get("token_embd.weight")!;

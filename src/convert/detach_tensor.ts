@@ -17,7 +17,7 @@ import type { ConvertedTensor } from "../model/conversion.ts";
  *
  * @example Posting one tensor of a mapped model without the whole file
  * ```ts
- * import { convertGguf, detachTensor } from "../../mod.ts";
+ * import { convertGguf, detachTensor } from "gguf-stream";
  * import assert from "node:assert/strict";
  * const model = await convertGguf(new URL("../../samples/tiny-llama.gguf", import.meta.url));
  * const embeddings = model.tensors.get("token_embd.weight")!;

@@ -174,7 +174,7 @@ QUANTIZERS.set(GgmlType.BF16, preferSimdQuantizer(GgmlType.BF16, quantizeRowBf16
  *
  * @example
  * ```ts
- * import { dequantizerOf } from "./kernels.ts";
+ * import { dequantizerOf } from "gguf-stream/kernels";
  * import assert from "node:assert/strict";
  * assert.ok(dequantizerOf(12) !== undefined); // Q4_K
  * assert.equal(dequantizerOf(26), undefined); // I32 has no float form
@@ -191,7 +191,7 @@ export function dequantizerOf(type: GgmlTypeTraits | number): Dequantizer | unde
  *
  * @example
  * ```ts
- * import { quantizableTypes } from "./kernels.ts";
+ * import { quantizableTypes } from "gguf-stream/kernels";
  * import assert from "node:assert/strict";
  * assert.ok(quantizableTypes().includes("Q8_0"));
  * ```
@@ -210,7 +210,7 @@ export function quantizableTypes(): string[] {
  *
  * @example
  * ```ts
- * import { quantizerOf } from "./kernels.ts";
+ * import { quantizerOf } from "gguf-stream/kernels";
  * import assert from "node:assert/strict";
  * assert.ok(quantizerOf(12) !== undefined); // Q4_K
  * assert.equal(quantizerOf(16), undefined); // no IQ2_XXS quantizer

@@ -24,7 +24,7 @@ import { decideTensor, type ResolvedPolicy, resolvePolicy } from "./policy.ts";
  *
  * @example
  * ```ts
- * import { planConversion, readGguf } from "../../mod.ts";
+ * import { planConversion, readGguf } from "gguf-stream";
  * import assert from "node:assert/strict";
  * const file = await readGguf(new URL("../../samples/tiny-llama.gguf", import.meta.url));
  * const plan = planConversion(file, { requantize: "Q8_0" });
@@ -73,7 +73,7 @@ function isResolved(policy: ConversionPolicy | ResolvedPolicy): policy is Resolv
  *
  * @example
  * ```ts
- * import { conversionWarnings, planConversion, readGguf } from "../../mod.ts";
+ * import { conversionWarnings, planConversion, readGguf } from "gguf-stream";
  * import assert from "node:assert/strict";
  * const file = await readGguf(new URL("../../samples/tiny-llama.gguf", import.meta.url));
  * assert.deepEqual(conversionWarnings(planConversion(file)), []);

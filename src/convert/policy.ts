@@ -110,7 +110,7 @@ function checkAction(action: unknown, what: string): TensorAction {
  *
  * @example
  * ```ts
- * import { resolvePolicy } from "./policy.ts";
+ * import { resolvePolicy } from "gguf-stream/pipeline";
  * import assert from "node:assert/strict";
  * assert.deepEqual([...resolvePolicy({}).target], ["Q4_0", "Q8_0", "F32"]);
  * assert.throws(() => resolvePolicy({ target: ["F32"], requantize: "Q8_0" }), TypeError);
@@ -310,9 +310,9 @@ export interface TensorDecision {
  *
  * @example
  * ```ts
- * import { decideTensor, resolvePolicy } from "./policy.ts";
+ * import { decideTensor, resolvePolicy } from "gguf-stream/pipeline";
  * import assert from "node:assert/strict";
- * import type { TensorInfo } from "../model/gguf_file.ts";
+ * import type { TensorInfo } from "gguf-stream";
  * const info = { name: "w", type: 12, typeName: "Q4_K", shape: [256, 4] } as TensorInfo;
  * assert.equal(decideTensor(info, resolvePolicy(), true).typeName, "F32");
  * assert.equal(decideTensor(info, resolvePolicy({ requantize: "Q8_0" }), true).typeName, "Q8_0");

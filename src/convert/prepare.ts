@@ -78,7 +78,8 @@ export function printWarning(message: string): void {
  *
  * @example
  * ```ts
- * import { openGgufModel, prepareConversion } from "../../advanced.ts";
+ * import { openGgufModel } from "gguf-stream/sources";
+ * import { prepareConversion } from "gguf-stream/pipeline";
  * import assert from "node:assert/strict";
  * const model = await openGgufModel(new URL("../../samples/tiny-llama.gguf", import.meta.url));
  * const { plan, header } = prepareConversion(model, {}, true);
@@ -115,7 +116,8 @@ export function prepareConversion(
  *
  * @example
  * ```ts
- * import { openGgufModel, prepareMeasuredConversion } from "../../advanced.ts";
+ * import { openGgufModel } from "gguf-stream/sources";
+ * import { prepareMeasuredConversion } from "gguf-stream/pipeline";
  * import assert from "node:assert/strict";
  * const model = await openGgufModel(new URL("../../samples/tiny-llama.gguf", import.meta.url));
  * const policy = { requantize: "auto" as const };
@@ -171,8 +173,8 @@ function finish(
  *
  * @example
  * ```ts
- * import { conversionSummary } from "./prepare.ts";
- * import type { TensorPlan } from "../model/conversion.ts";
+ * import { conversionSummary } from "gguf-stream/pipeline";
+ * import type { TensorPlan } from "gguf-stream";
  * import assert from "node:assert/strict";
  * const entry = { action: "requantize", nbytes: 34, info: { elements: 32, nbytes: 128 } };
  * const summary = conversionSummary([entry as TensorPlan], { error: 1, reference: 100 });
@@ -274,7 +276,7 @@ const FILE_TYPES: Readonly<Record<string, number>> = {
  * @example
  * ```ts
  * import { outputFileType } from "./prepare.ts";
- * import type { TensorPlan } from "../model/conversion.ts";
+ * import type { TensorPlan } from "gguf-stream";
  * import assert from "node:assert/strict";
  * const entry = (typeName: string, elements: number) =>
  *   ({ typeName, info: { elements } }) as unknown as TensorPlan;
@@ -311,7 +313,9 @@ export function outputFileType(plan: readonly TensorPlan[]): number | undefined 
  *
  * @example
  * ```ts
- * import { convertedHeader, openGgufModel, planConversion } from "../../advanced.ts";
+ * import { convertedHeader } from "gguf-stream/pipeline";
+ * import { openGgufModel } from "gguf-stream/sources";
+ * import { planConversion } from "gguf-stream";
  * import assert from "node:assert/strict";
  * const model = await openGgufModel(new URL("../../samples/tiny-llama.gguf", import.meta.url));
  * const header = convertedHeader(model, planConversion(model));

@@ -81,7 +81,7 @@ const PROFILES: readonly RuntimeProfile[] = Object.freeze([
  *
  * @example
  * ```ts
- * import { runtimeProfiles } from "./profiles.ts";
+ * import { runtimeProfiles } from "gguf-stream/pipeline";
  * import assert from "node:assert/strict";
  * assert.deepEqual(runtimeProfiles().map((p) => p.name), ["candle", "mlx", "llama.cpp", "q4q8"]);
  * ```
@@ -99,7 +99,7 @@ export function runtimeProfiles(): readonly RuntimeProfile[] {
  *
  * @example
  * ```ts
- * import { runtimeProfile } from "./profiles.ts";
+ * import { runtimeProfile } from "gguf-stream/pipeline";
  * import assert from "node:assert/strict";
  * assert.deepEqual(runtimeProfile("Q4Q8").types, ["Q4_0", "Q8_0", "F32"]);
  * assert.equal(runtimeProfile("mistral.rs").name, "candle");

@@ -25,8 +25,7 @@ import { quantizableTypes, quantizerOf } from "./kernels.ts";
  *
  * @example Quantize one block, then read it back
  * ```ts
- * import { quantize } from "./quantize.ts";
- * import { dequantize } from "./dequantize.ts";
+ * import { dequantize, quantize } from "gguf-stream";
  * import assert from "node:assert/strict";
  * const values = new Float32Array(32);
  * values[0] = 1.27;

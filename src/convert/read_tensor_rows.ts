@@ -35,7 +35,8 @@ export interface TensorRowsOptions {
  *
  * @example The first row of a quantized tensor
  * ```ts
- * import { openGgufModel, readTensorRows } from "../../advanced.ts";
+ * import { openGgufModel } from "gguf-stream/sources";
+ * import { readTensorRows } from "gguf-stream/kernels";
  * import assert from "node:assert/strict";
  * const model = await openGgufModel(new URL("../../samples/tiny-llama.gguf", import.meta.url));
  * const row = await readTensorRows(model, "blk.0.attn_q.weight", { rowCount: 1 });

@@ -138,7 +138,8 @@ function grow(
  * @example Dequantizing the sample's Q4_K tensor into one buffer
  * ```ts
  * import { convertTensorChunks } from "./tensor_chunks.ts";
- * import { openGgufModel, planConversion } from "../../advanced.ts";
+ * import { openGgufModel } from "gguf-stream/sources";
+ * import { planConversion } from "gguf-stream";
  * import assert from "node:assert/strict";
  * const model = await openGgufModel(new URL("../../samples/tiny-llama.gguf", import.meta.url));
  * const entry = planConversion(model).find((p) => p.info.typeName === "Q4_K")!;

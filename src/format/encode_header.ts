@@ -162,8 +162,8 @@ function writeArray(out: ByteWriter, array: GgufArray): void {
  *
  * @example
  * ```ts
- * import { encodeGgufHeader } from "../../advanced.ts";
- * import { readGguf } from "../../mod.ts";
+ * import { encodeGgufHeader } from "gguf-stream/pipeline";
+ * import { readGguf } from "gguf-stream";
  * import assert from "node:assert/strict";
  * const header = encodeGgufHeader({
  *   alignment: 32,

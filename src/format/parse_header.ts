@@ -118,7 +118,7 @@ const VALUE_SIZES = [1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8];
  *
  * @example
  * ```ts
- * import { alignOffset } from "../../advanced.ts";
+ * import { alignOffset } from "gguf-stream/pipeline";
  * import assert from "node:assert/strict";
  * assert.equal(alignOffset(5_000_000_001, 32), 5_000_000_032);
  * ```

@@ -164,7 +164,8 @@ function decodeEscaped(bytes: Uint8Array, start: number, end: number): string {
  *
  * @example
  * ```ts
- * import { decodeUtf8, hasRawBytes } from "./utf8.ts";
+ * import { decodeUtf8 } from "./utf8.ts";
+ * import { hasRawBytes } from "gguf-stream";
  * import assert from "node:assert/strict";
  * assert.equal(hasRawBytes(decodeUtf8(new Uint8Array([0xfe]), 0, 1)), true);
  * assert.equal(hasRawBytes("Ġhello 😀"), false);
@@ -193,7 +194,7 @@ export function hasRawBytes(text: string): boolean {
  *
  * @example
  * ```ts
- * import { stringBytes } from "./utf8.ts";
+ * import { stringBytes } from "gguf-stream";
  * import assert from "node:assert/strict";
  * assert.deepEqual([...stringBytes("a\udcffé")], [0x61, 0xff, 0xc3, 0xa9]);
  * ```

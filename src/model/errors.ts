@@ -74,7 +74,7 @@ export type GgufErrorCode =
  *
  * @example Telling a truncated file from other failures
  * ```ts
- * import { GgufError, readGguf } from "../../mod.ts";
+ * import { GgufError, readGguf } from "gguf-stream";
  * import assert from "node:assert/strict";
  *
  * const bytes = new Uint8Array([0x47, 0x47, 0x55, 0x46, 3, 0]);
@@ -145,7 +145,8 @@ export function formatInteger(value: number | bigint): string {
  *
  * @example
  * ```ts
- * import { abortedError, GgufError } from "./errors.ts";
+ * import { abortedError } from "./errors.ts";
+ * import { GgufError } from "gguf-stream";
  * import assert from "node:assert/strict";
  * const controller = new AbortController();
  * controller.abort(new Error("user left"));

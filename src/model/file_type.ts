@@ -55,7 +55,7 @@ export const LLAMA_FILE_TYPES: Readonly<Record<number, string>> = Object.freeze(
  *
  * @example
  * ```ts
- * import { fileTypeName } from "../../mod.ts";
+ * import { fileTypeName } from "gguf-stream";
  * import assert from "node:assert/strict";
  * assert.equal(fileTypeName(15), "MOSTLY_Q4_K_M");
  * assert.equal(fileTypeName(4), undefined); // removed from llama.cpp

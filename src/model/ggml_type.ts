@@ -131,7 +131,7 @@ export const GGML_TYPES: readonly GgmlTypeTraits[] = TABLE;
  *
  * @example
  * ```ts
- * import { ggmlType } from "../../mod.ts";
+ * import { ggmlType } from "gguf-stream";
  * import assert from "node:assert/strict";
  * assert.equal(ggmlType(12)?.name, "Q4_K");
  * assert.equal(ggmlType("q6_k")?.id, 14);

@@ -96,7 +96,7 @@ function safeInteger(key: string, value: number | bigint, entry: GgufMetadataEnt
  *
  * @example
  * ```ts
- * import { modelInfo, readGguf } from "../../mod.ts";
+ * import { modelInfo, readGguf } from "gguf-stream";
  * import assert from "node:assert/strict";
  * const header = await readGguf(new URL("../../samples/tiny-llama.gguf", import.meta.url));
  * const info = modelInfo(header);

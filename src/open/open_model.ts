@@ -82,7 +82,7 @@ function splitNumber(header: GgufFile, key: string): number | undefined {
  *
  * @example
  * ```ts
- * import { openGgufModel } from "../../advanced.ts";
+ * import { openGgufModel } from "gguf-stream/sources";
  * import assert from "node:assert/strict";
  * const model = await openGgufModel(new URL("../../samples/tiny-llama.gguf", import.meta.url));
  * assert.equal(model.parts.length, 1);

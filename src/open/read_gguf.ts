@@ -29,7 +29,7 @@ export type ReadGgufOptions = ReadOptions;
  *
  * @example
  * ```ts
- * import { readGguf } from "../../mod.ts";
+ * import { readGguf } from "gguf-stream";
  * import assert from "node:assert/strict";
  * // A minimal GGUF v3 file: magic, version, 0 tensors, 0 metadata entries.
  * const bytes = new Uint8Array(24);

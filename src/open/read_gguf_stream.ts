@@ -52,7 +52,7 @@ const DEFAULT_WINDOW = 4 << 20;
  *
  * @example
  * ```ts
- * import { readGgufStream } from "../../mod.ts";
+ * import { readGgufStream } from "gguf-stream";
  * import assert from "node:assert/strict";
  * const response = new Response(await Deno.readFile(new URL("../../samples/tiny-llama.gguf", import.meta.url)));
  * const model = await readGgufStream(response.body!);

@@ -89,7 +89,7 @@ export interface ResolvedInput {
  *
  * @example
  * ```ts
- * import { remoteUrl } from "../../advanced.ts";
+ * import { remoteUrl } from "gguf-stream/sources";
  * import assert from "node:assert/strict";
  * assert.equal(remoteUrl("https://example.com/m.gguf")?.pathname, "/m.gguf");
  * assert.equal(remoteUrl("models/m.gguf"), undefined);
@@ -122,7 +122,7 @@ export const DEFAULT_MAX_HEADER_BYTES = 256 << 20;
  *
  * @example
  * ```ts
- * import { resolveInput } from "./resolve_input.ts";
+ * import { resolveInput } from "gguf-stream/sources";
  * import assert from "node:assert/strict";
  * const { source, owned } = await resolveInput(new Uint8Array(4));
  * assert.equal(source.kind, "bytes");
@@ -185,7 +185,7 @@ export function isStreamSource(source: ByteSource): source is StreamSource {
  *
  * @example
  * ```ts
- * import { readSourceHeader, resolveInput } from "./resolve_input.ts";
+ * import { readSourceHeader, resolveInput } from "gguf-stream/sources";
  * import assert from "node:assert/strict";
  * const bytes = new Uint8Array(24);
  * bytes.set([0x47, 0x47, 0x55, 0x46, 3]);

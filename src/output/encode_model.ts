@@ -39,7 +39,8 @@ export interface EncodeOptions {
  *
  * @example
  * ```ts
- * import { encodeConverted, openGgufModel, prepareConversion } from "../../advanced.ts";
+ * import { encodeConverted, prepareConversion } from "gguf-stream/pipeline";
+ * import { openGgufModel } from "gguf-stream/sources";
  * import assert from "node:assert/strict";
  * const model = await openGgufModel(new URL("../../samples/tiny-llama.gguf", import.meta.url));
  * const conversion = prepareConversion(model, {}, true);

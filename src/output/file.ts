@@ -78,7 +78,8 @@ function inputSize(part: GgufPart): number {
  *
  * @example Into memory
  * ```ts
- * import { openGgufModel, writeConvertedModel } from "../../advanced.ts";
+ * import { openGgufModel } from "gguf-stream/sources";
+ * import { writeConvertedModel } from "gguf-stream/pipeline";
  * import assert from "node:assert/strict";
  * const model = await openGgufModel(new URL("../../samples/tiny-llama.gguf", import.meta.url));
  * let size = 0;
@@ -185,7 +186,7 @@ export async function writeConvertedModel(
  *
  * @example
  * ```ts
- * import { convertFile, readGguf } from "../../mod.ts";
+ * import { convertFile, readGguf } from "gguf-stream";
  * import assert from "node:assert/strict";
  * const out = (await Deno.makeTempDir()) + "/tiny.converted.gguf";
  * const sample = new URL("../../samples/tiny-llama.gguf", import.meta.url);

@@ -114,7 +114,8 @@ async function convertOne(
  *
  * @example
  * ```ts
- * import { convertModelTensors, openGgufModel } from "../../advanced.ts";
+ * import { convertModelTensors } from "gguf-stream/pipeline";
+ * import { openGgufModel } from "gguf-stream/sources";
  * import assert from "node:assert/strict";
  * const model = await openGgufModel(new URL("../../samples/tiny-llama.gguf", import.meta.url));
  * let count = 0;
@@ -185,7 +186,7 @@ async function* convertEach(
  *
  * @example Uploading tensor by tensor
  * ```ts
- * import { convertTensors } from "../../mod.ts";
+ * import { convertTensors } from "gguf-stream";
  * import assert from "node:assert/strict";
  * const sample = new URL("../../samples/tiny-llama.gguf", import.meta.url);
  * let floats = 0;
@@ -227,7 +228,7 @@ export async function* convertTensors(
  *
  * @example
  * ```ts
- * import { convertGguf } from "../../mod.ts";
+ * import { convertGguf } from "gguf-stream";
  * import assert from "node:assert/strict";
  * const sample = new URL("../../samples/tiny-llama.gguf", import.meta.url);
  * const model = await convertGguf(sample, { policy: { requantize: "Q8_0" } });

@@ -45,7 +45,7 @@ const OUTPUT_READ_BYTES = 64 * 1024;
  *
  * @example
  * ```ts
- * import { convertStream, readGguf } from "../../mod.ts";
+ * import { convertStream, readGguf } from "gguf-stream";
  * import assert from "node:assert/strict";
  * const input = await Deno.readFile(new URL("../../samples/tiny-llama.gguf", import.meta.url));
  * const output = await new Response(convertStream(new Blob([input]).stream())).bytes();

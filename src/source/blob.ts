@@ -16,7 +16,7 @@ import { formatInteger, GgufError } from "../model/errors.ts";
  *
  * @example
  * ```ts
- * import { blobSource } from "../../advanced.ts";
+ * import { blobSource } from "gguf-stream/sources";
  * import assert from "node:assert/strict";
  * const source = blobSource(new Blob([new Uint8Array([71, 71, 85, 70, 3])]));
  * assert.equal(source.kind, "blob");

@@ -13,7 +13,7 @@ import { type ByteSource, checkRange } from "../model/byte_source.ts";
  *
  * @example
  * ```ts
- * import { bytesSource } from "../../advanced.ts";
+ * import { bytesSource } from "gguf-stream/sources";
  * import assert from "node:assert/strict";
  * const source = bytesSource(new Uint8Array([1, 2, 3, 4]));
  * assert.deepEqual([...source.view(1, 2)!], [2, 3]);

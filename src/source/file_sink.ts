@@ -239,7 +239,7 @@ function removeStaleTemporaries(path: string): string[] {
  *
  * @example
  * ```ts
- * import { openFileSink } from "../../advanced.ts";
+ * import { openFileSink } from "gguf-stream/sources";
  * import assert from "node:assert/strict";
  * const path = (await Deno.makeTempDir()) + "/out.bin";
  * const sink = await openFileSink(path);

@@ -83,7 +83,8 @@ const IGNORES_RANGES = new WeakSet<object>();
  *
  * @example
  * ```ts
- * import { ignoresRanges, openHttpRangeSource } from "./http_range.ts";
+ * import { ignoresRanges } from "./http_range.ts";
+ * import { openHttpRangeSource } from "gguf-stream/sources";
  * import assert from "node:assert/strict";
  * const fetch = () => Promise.resolve(new Response(new Uint8Array(8))); // 200, no ranges
  * const error = await openHttpRangeSource("https://example.com/m.gguf", { fetch })
@@ -135,7 +136,7 @@ export function describeUrl(url: URL): string {
  *
  * @example Reading a model's first bytes over HTTP
  * ```ts
- * import { openHttpRangeSource } from "../../advanced.ts";
+ * import { openHttpRangeSource } from "gguf-stream/sources";
  * import assert from "node:assert/strict";
  * const file = new Uint8Array([71, 71, 85, 70, 3, 0, 0, 0]);
  * // A fetch that answers range requests from memory, as a server would.

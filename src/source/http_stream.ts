@@ -60,7 +60,7 @@ const MAX_RESUMES = 16;
  *
  * @example
  * ```ts
- * import { openHttpStream } from "./http_stream.ts";
+ * import { openHttpStream } from "gguf-stream/sources";
  * import assert from "node:assert/strict";
  * const fetch = () => Promise.resolve(new Response(new Uint8Array([71, 71, 85, 70])));
  * const stream = await openHttpStream("https://example.com/m.gguf", { fetch });

@@ -100,7 +100,7 @@ export function toPath(input: string | URL, windows: boolean = ON_WINDOWS): stri
  *
  * @example Forcing positional reads
  * ```ts
- * import { openByteSource } from "../../advanced.ts";
+ * import { openByteSource } from "gguf-stream/sources";
  * import assert from "node:assert/strict";
  * const path = await Deno.makeTempFile();
  * await Deno.writeFile(path, new Uint8Array([71, 71, 85, 70]));

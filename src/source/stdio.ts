@@ -29,7 +29,7 @@ const STDIN_READ_BYTES = 256 * 1024;
  * @example Read the model from standard input
  * `convert.ts - -o OUT` reads it this way.
  * ```ts
- * import { stdinStream } from "./stdio.ts";
+ * import { stdinStream } from "gguf-stream/sources";
  * import assert from "node:assert/strict";
  * // Pass it to readGgufStream() or convertStream() as any other byte stream; nothing is
  * // read until the consumer asks.
@@ -66,7 +66,7 @@ export function stdinStream(): ReadableStream<Uint8Array> {
  * `writeConvertedModel(model, () => Promise.resolve(stdoutSink()))` writes a converted
  * model there, as `convert.ts MODEL -o -` does.
  * ```ts
- * import { stdoutSink } from "./stdio.ts";
+ * import { stdoutSink } from "gguf-stream/sources";
  * const sink = stdoutSink();
  * await sink.write(new TextEncoder().encode("converted bytes go here\n"));
  * await sink.commit();

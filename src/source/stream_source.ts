@@ -32,7 +32,7 @@ export interface StreamSource extends ByteSource {
  *
  * @example
  * ```ts
- * import { openStreamSource } from "./stream_source.ts";
+ * import { openStreamSource } from "gguf-stream/sources";
  * import assert from "node:assert/strict";
  * const source = openStreamSource(new Blob([new Uint8Array([1, 2, 3, 4])]).stream());
  * assert.deepEqual([...(await source.prefix(2)).bytes], [1, 2]);

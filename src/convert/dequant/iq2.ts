@@ -23,7 +23,7 @@ export const BLOCK_IQ2_S_BYTES = 82;
 /**
  * Writes one group: dl × the 8 grid magnitudes at `grid[g..g+7]` × −1 where bit j of
  * `signs` is set, +1 elsewhere — ggml's order of operations. The ±1 is computed without a
- * branch: sign bits are close to random, and a branch per weight runs 2–5× slower.
+ * branch: sign bits are close to random, so a branch per weight would be mispredicted.
  */
 function group(
   dst: Float32Array,

@@ -23,8 +23,8 @@ export const BLOCK_IQ3_S_BYTES = 110;
 /**
  * Writes 8 weights from two grid points: dl × the magnitudes at `grid[g1..g1+3]` then
  * `grid[g2..g2+3]` × −1 where bit j of `signs` is set, +1 elsewhere — ggml's order of
- * operations. The ±1 is computed without a branch: sign bits are close to random, and a
- * branch per weight runs several times slower.
+ * operations. The ±1 is computed without a branch: sign bits are close to random, so a
+ * branch per weight would be mispredicted.
  */
 function pair(
   dst: Float32Array,

@@ -23,7 +23,7 @@ export const BLOCK_Q2_0_BYTES = 18;
 
 /**
  * A block's two weights, −d and +d, indexed by bit; reused by every call. Looking the
- * weight up is about 3× faster than branching on random bits.
+ * weight up avoids a branch on bits that are close to random.
  */
 const signed = new Float32Array(2);
 

@@ -84,7 +84,7 @@ export function registerTranscoder(transcoder: Transcoder): void {
  *
  * @example
  * ```ts
- * import { transcoderOf } from "./transcoders.ts";
+ * import { transcoderOf } from "gguf-stream/kernels";
  * import assert from "node:assert/strict";
  * assert.equal(transcoderOf(12, 26), undefined); // Q4_K → I32: never
  * assert.equal(transcoderOf(20, 8)?.lossless, true); // IQ4_NL → Q8_0: bit for bit
@@ -107,7 +107,7 @@ export function transcoderOf(
  *
  * @example
  * ```ts
- * import { allTranscoders } from "./transcoders.ts";
+ * import { allTranscoders } from "gguf-stream/kernels";
  * import assert from "node:assert/strict";
  * assert.ok(allTranscoders().some((t) => t.from === 2 && t.to === 8)); // Q4_0 → Q8_0
  * ```

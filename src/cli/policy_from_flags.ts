@@ -6,9 +6,9 @@
  */
 import type { ConversionPolicy, RequantizeType, TensorAction } from "../model/conversion.ts";
 import { GGML_TYPES, ggmlType, type GgmlTypeName } from "../model/ggml_type.ts";
-import { quantizableTypes } from "./kernels.ts";
-import { resolvePolicy } from "./policy.ts";
-import { runtimeProfile } from "./profiles.ts";
+import { quantizableTypes } from "../convert/kernels.ts";
+import { resolvePolicy } from "../convert/policy.ts";
+import { runtimeProfile } from "../convert/profiles.ts";
 
 /** Policy flags as text, e.g. from `--target Q8_0,F32` or `?target=Q8_0,F32`. */
 export interface PolicyFlags {
@@ -60,7 +60,7 @@ function typeList(flag: string, value: string | undefined): GgmlTypeName[] | und
  *
  * @example
  * ```ts
- * import { policyFromFlags } from "../../mod.ts";
+ * import { policyFromFlags } from "./policy_from_flags.ts";
  * import assert from "node:assert/strict";
  * const policy = policyFromFlags({ target: "q8_0,f32", requantize: "Q8_0", keep: "F16" });
  * assert.deepEqual(policy.target, ["Q8_0", "F32"]);
