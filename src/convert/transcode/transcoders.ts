@@ -9,7 +9,7 @@
 import type { GgmlTypeTraits } from "../../model/ggml_type.ts";
 import { GgmlType } from "../../model/ggml_type.ts";
 import { transcodeMxfp4ToQ5_0, transcodeMxfp4ToQ8_0 } from "./mxfp4_to_q.ts";
-import { transcodeIq4NlToQ8_0, transcodeIq4XsToQ8_0 } from "./iq4_to_q8_0.ts";
+import { squaresIq4Nl, transcodeIq4NlToQ8_0, transcodeIq4XsToQ8_0 } from "./iq4_to_q8_0.ts";
 import {
   transcodeIq1MToQ8_0,
   transcodeIq1SToQ5_0,
@@ -23,6 +23,8 @@ import { transcodeQ3KToQ8_0 } from "./k3_to_q8_0.ts";
 import { transcodeQ4KToQ4_1, transcodeQ5KToQ5_1 } from "./k_to_q_1.ts";
 import { transcodeQ4_0ToQ4_1, transcodeQ4_1ToQ5_1, transcodeQ5_0ToQ5_1 } from "./legacy_to_q_1.ts";
 import {
+  squaresQ4_0,
+  squaresQ5_0,
   transcodeQ1_0ToQ8_0,
   transcodeQ2_0ToQ8_0,
   transcodeQ4_0ToQ8_0,
@@ -36,6 +38,7 @@ import {
   transcodeTq2_0ToQ4_0,
 } from "./to_q4_0_q5_0.ts";
 import { transcodeTq1_0ToQ8_0, transcodeTq2_0ToQ8_0 } from "./tq_to_q8_0.ts";
+import { simdSquares, simdTranscoder } from "../simd/transcode_kernels.ts";
 
 /**
  * A transcoding kernel: reads `blocks` whole blocks of the source type from `src` (little
@@ -44,6 +47,13 @@ import { transcodeTq1_0ToQ8_0, transcodeTq2_0ToQ8_0 } from "./tq_to_q8_0.ts";
  * them). Allocates nothing and checks nothing: its caller does.
  */
 export type TranscodeKernel = (src: Uint8Array, dst: Uint8Array, blocks: number) => void;
+
+/**
+ * `sum` plus the sum of the squares of the finite values of `blocks` source blocks, added
+ * block by block in order: what a measured conversion through a lossless transcoder needs
+ * (its error is zero), without dequantizing.
+ */
+export type SquaresKernel = (src: Uint8Array, blocks: number, sum: number) => number;
 
 /** A transcoder from one type into another. */
 export interface Transcoder {
@@ -60,6 +70,16 @@ export interface Transcoder {
    * `docs/transcoding.md` for each pair).
    */
   readonly lossless: boolean;
+  /**
+   * For some lossless pairs, Σx² of the source's values computed from its codes (the same
+   * number wherever it runs); the others are dequantized to measure.
+   */
+  readonly squares?: SquaresKernel;
+  /**
+   * The portable kernel, where `kernel` is a WebAssembly one (the same bytes); tests
+   * compare the two.
+   */
+  readonly portable?: TranscodeKernel;
 }
 
 const TRANSCODERS = new Map<number, Transcoder>();
@@ -117,12 +137,29 @@ export function allTranscoders(): Transcoder[] {
 }
 
 const T = GgmlType;
+
+/**
+ * Registers a lossless pair into Q8_0 that has a WebAssembly kernel and Σx²: those where
+ * this runtime can run them, else the portable ones.
+ */
+function registerSimd(from: number, kernel: TranscodeKernel, squares: SquaresKernel): void {
+  const simd = simdTranscoder(from);
+  registerTranscoder({
+    from,
+    to: T.Q8_0,
+    kernel: simd ?? kernel,
+    lossless: true,
+    squares: simdSquares(from) ?? squares,
+    ...(simd === undefined ? {} : { portable: kernel }),
+  });
+}
+
 // Lossless: the target's to_float gives the source's bit for bit for every block.
-registerTranscoder({ from: T.Q4_0, to: T.Q8_0, kernel: transcodeQ4_0ToQ8_0, lossless: true });
-registerTranscoder({ from: T.Q5_0, to: T.Q8_0, kernel: transcodeQ5_0ToQ8_0, lossless: true });
+registerSimd(T.Q4_0, transcodeQ4_0ToQ8_0, squaresQ4_0);
+registerSimd(T.Q5_0, transcodeQ5_0ToQ8_0, squaresQ5_0);
 registerTranscoder({ from: T.Q1_0, to: T.Q8_0, kernel: transcodeQ1_0ToQ8_0, lossless: true });
 registerTranscoder({ from: T.Q2_0, to: T.Q8_0, kernel: transcodeQ2_0ToQ8_0, lossless: true });
-registerTranscoder({ from: T.IQ4_NL, to: T.Q8_0, kernel: transcodeIq4NlToQ8_0, lossless: true });
+registerSimd(T.IQ4_NL, transcodeIq4NlToQ8_0, squaresIq4Nl);
 registerTranscoder({ from: T.TQ1_0, to: T.Q8_0, kernel: transcodeTq1_0ToQ8_0, lossless: true });
 registerTranscoder({ from: T.TQ2_0, to: T.Q8_0, kernel: transcodeTq2_0ToQ8_0, lossless: true });
 registerTranscoder({ from: T.Q4_1, to: T.Q5_1, kernel: transcodeQ4_1ToQ5_1, lossless: true });

@@ -1,0 +1,125 @@
+/**
+ * The transcoders in WebAssembly (asm/src/transcode.ts): the committed module is what its
+ * source compiles to; Q4_0, Q5_0 and IQ4_NL into Q8_0 give the portable kernels' bytes on
+ * random blocks with edge scales (zeros, subnormals, the largest halves, ±Inf, NaNs), at
+ * odd byte offsets and across the module's pieces, and on every fixture tensor of those
+ * types; and their Σx² (what a measured conversion adds) is the portable one exactly and
+ * the sum over ggml's to_float values (the portable dequantizers, which give ggml's) up to
+ * the order of the additions.
+ */
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { compile, MODULES, wasmModuleText } from "../asm/build.ts";
+import { ggmlType } from "../mod.ts";
+import { dequantizerOf } from "../src/convert/kernels.ts";
+import { squaresIq4Nl } from "../src/convert/transcode/iq4_to_q8_0.ts";
+import { squaresQ4_0, squaresQ5_0 } from "../src/convert/transcode/legacy_to_q8_0.ts";
+import { type SquaresKernel, transcoderOf } from "../src/convert/transcode/transcoders.ts";
+import { conformance, fixtureBytes, listFixtures } from "./_fixtures.ts";
+import { randomBlocks } from "./_random_blocks.ts";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const RUNTIME = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
+const ASC = join(ROOT, "node_modules", "assemblyscript", "bin", "asc.js");
+
+/** Source type id and portable Σx² of each pair into Q8_0 (8) with a WebAssembly kernel. */
+const PAIRS: readonly (readonly [number, SquaresKernel])[] = [
+  [2, squaresQ4_0],
+  [6, squaresQ5_0],
+  [20, squaresIq4Nl],
+];
+
+test(
+  "the committed WebAssembly is what asm/src/transcode.ts compiles to",
+  { skip: existsSync(ASC) ? false : "assemblyscript is not installed (npm ci)" },
+  () => {
+    const module = MODULES.find((m) => m.source === "asm/src/transcode.ts")!;
+    const committed = readFileSync(join(ROOT, "src/convert/simd", module.target), "utf8");
+    assert.equal(committed, wasmModuleText(compile(module.source), module));
+  },
+);
+
+/** Σx² over the finite to_float values of the blocks, in value order. */
+function dequantizedSquares(id: number, src: Uint8Array): number {
+  const traits = ggmlType(id)!;
+  const blocks = src.length / traits.bytesPerBlock;
+  const values = new Float32Array(blocks * traits.blockSize);
+  dequantizerOf(traits)!.portable(src, values, blocks, true);
+  let sum = 0;
+  for (const v of values) if (Number.isFinite(v)) sum += v * v;
+  return sum;
+}
+
+/** Asserts the pair's kernels and sums agree on `src` (whole source blocks). */
+function check(id: number, portableSquares: SquaresKernel, src: Uint8Array, where: string) {
+  const transcoder = transcoderOf(id, 8)!;
+  const blocks = src.length / ggmlType(id)!.bytesPerBlock;
+  const got = new Uint8Array(blocks * 34);
+  const want = new Uint8Array(blocks * 34);
+  transcoder.kernel(src, got, blocks);
+  transcoder.portable!(src, want, blocks);
+  assert.deepEqual(got, want, where);
+  // Added to a running sum, as the chunk loop's pieces are.
+  assert.equal(transcoder.squares!(src, blocks, 0.5), portableSquares(src, blocks, 0.5), where);
+  const sum = transcoder.squares!(src, blocks, 0);
+  assert.equal(sum, portableSquares(src, blocks, 0), where);
+  const reference = dequantizedSquares(id, src);
+  assert.ok(
+    Math.abs(sum - reference) <= 1e-12 * reference,
+    `${where}: Σx² ${sum}, dequantized ${reference}`,
+  );
+}
+
+test("the WebAssembly transcoders run here for Q4_0, Q5_0 and IQ4_NL into Q8_0", () => {
+  for (const [id] of PAIRS) {
+    const transcoder = transcoderOf(id, 8)!;
+    assert.ok(transcoder.portable !== undefined, `${id}: WebAssembly runs in ${RUNTIME}`);
+    assert.ok(transcoder.squares !== undefined);
+  }
+  assert.equal(transcoderOf(23, 8)?.squares, undefined); // IQ4_XS → Q8_0 is not lossless
+});
+
+test("the WebAssembly transcoders give the portable bytes on random blocks with edge scales", () => {
+  for (const [id, squares] of PAIRS) {
+    const bytesPerBlock = ggmlType(id)!.bytesPerBlock;
+    // One block, a piece and a bit (2048 blocks a piece), at odd offsets.
+    for (const [count, offset] of [[1, 1], [37, 3], [2048 + 5, 0], [3 * 2048, 2]]) {
+      for (let seed = 1; seed <= 3; seed++) {
+        const src = randomBlocks(bytesPerBlock, [0], {
+          bytes: count * bytesPerBlock,
+          seed: seed * 7919 + id,
+          offset,
+        });
+        check(id, squares, src, `${ggmlType(id)!.name} ×${count} seed ${seed}`);
+      }
+    }
+  }
+});
+
+test(
+  "the WebAssembly transcoders give the portable bytes on every fixture tensor",
+  conformance,
+  () => {
+    const checked = new Map<number, number>();
+    for (const f of listFixtures()) {
+      const bytes = fixtureBytes(f);
+      if (bytes[4] === 0) continue; // big-endian halves: Σx² reads little-endian ones
+      for (const tensor of f.expected.tensors) {
+        const pair = PAIRS.find(([id]) => id === tensor.type_id);
+        if (pair === undefined) continue;
+        const start = f.expected.data_offset + tensor.offset;
+        check(
+          pair[0],
+          pair[1],
+          bytes.subarray(start, start + tensor.nbytes),
+          `${f.id} ${tensor.name}`,
+        );
+        checked.set(pair[0], (checked.get(pair[0]) ?? 0) + 1);
+      }
+    }
+    for (const [id] of PAIRS) assert.ok((checked.get(id) ?? 0) > 0, `no fixture tensor of ${id}`);
+  },
+);
