@@ -1,11 +1,12 @@
 /**
  * The transcoders in WebAssembly (asm/src/transcode.ts): the committed module is what its
- * source compiles to; Q4_0, Q5_0 and IQ4_NL into Q8_0 give the portable kernels' bytes on
- * random blocks with edge scales (zeros, subnormals, the largest halves, ±Inf, NaNs), at
- * odd byte offsets and across the module's pieces, and on every fixture tensor of those
- * types; and their Σx² (what a measured conversion adds) is the portable one exactly and
- * the sum over ggml's to_float values (the portable dequantizers, which give ggml's) up to
- * the order of the additions.
+ * source compiles to; Q4_0, Q5_0, IQ4_NL, IQ4_XS and MXFP4 into Q8_0, Q4_K into Q4_1 and
+ * Q5_K into Q5_1 give the portable kernels' bytes on random blocks with edge scales (zeros,
+ * subnormals, the largest halves, ±Inf, NaNs; every E8M0 byte), at odd byte offsets and
+ * across the module's pieces, and on every fixture tensor of those types; and the lossless
+ * three's Σx² (what a measured conversion adds) is the portable one exactly and the sum
+ * over ggml's to_float values (the portable dequantizers, which give ggml's) up to the
+ * order of the additions.
  */
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
@@ -25,12 +26,23 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const RUNTIME = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
 const ASC = join(ROOT, "node_modules", "assemblyscript", "bin", "asc.js");
 
-/** Source type id and portable Σx² of each pair into Q8_0 (8) with a WebAssembly kernel. */
-const PAIRS: readonly (readonly [number, SquaresKernel])[] = [
+/** Source and target type ids of each pair with a WebAssembly kernel, its half offsets. */
+const PAIRS: readonly (readonly [number, number, readonly number[]])[] = [
+  [2, 8, [0]], // Q4_0
+  [6, 8, [0]], // Q5_0
+  [20, 8, [0]], // IQ4_NL
+  [23, 8, [0]], // IQ4_XS
+  [39, 8, []], // MXFP4 (every E8M0 byte is a scale)
+  [12, 3, [0, 2]], // Q4_K → Q4_1
+  [13, 7, [0, 2]], // Q5_K → Q5_1
+];
+
+/** The portable Σx² of the lossless pairs into Q8_0, by source id. */
+const SQUARES: ReadonlyMap<number, SquaresKernel> = new Map([
   [2, squaresQ4_0],
   [6, squaresQ5_0],
   [20, squaresIq4Nl],
-];
+]);
 
 test(
   "the committed WebAssembly is what asm/src/transcode.ts compiles to",
@@ -53,47 +65,52 @@ function dequantizedSquares(id: number, src: Uint8Array): number {
   return sum;
 }
 
-/** Asserts the pair's kernels and sums agree on `src` (whole source blocks). */
-function check(id: number, portableSquares: SquaresKernel, src: Uint8Array, where: string) {
-  const transcoder = transcoderOf(id, 8)!;
-  const blocks = src.length / ggmlType(id)!.bytesPerBlock;
-  const got = new Uint8Array(blocks * 34);
-  const want = new Uint8Array(blocks * 34);
+/** Asserts the pair's kernels (and sums) agree on `src` (whole source blocks). */
+function check(from: number, to: number, src: Uint8Array, where: string) {
+  const transcoder = transcoderOf(from, to)!;
+  const source = ggmlType(from)!;
+  const target = ggmlType(to)!;
+  const blocks = src.length / source.bytesPerBlock;
+  const length = (blocks * source.blockSize / target.blockSize) * target.bytesPerBlock;
+  const got = new Uint8Array(length);
+  const want = new Uint8Array(length);
   transcoder.kernel(src, got, blocks);
   transcoder.portable!(src, want, blocks);
   assert.deepEqual(got, want, where);
+  const portableSquares = SQUARES.get(from);
+  if (portableSquares === undefined) return;
   // Added to a running sum, as the chunk loop's pieces are.
   assert.equal(transcoder.squares!(src, blocks, 0.5), portableSquares(src, blocks, 0.5), where);
   const sum = transcoder.squares!(src, blocks, 0);
   assert.equal(sum, portableSquares(src, blocks, 0), where);
-  const reference = dequantizedSquares(id, src);
+  const reference = dequantizedSquares(from, src);
   assert.ok(
     Math.abs(sum - reference) <= 1e-12 * reference,
     `${where}: Σx² ${sum}, dequantized ${reference}`,
   );
 }
 
-test("the WebAssembly transcoders run here for Q4_0, Q5_0 and IQ4_NL into Q8_0", () => {
-  for (const [id] of PAIRS) {
-    const transcoder = transcoderOf(id, 8)!;
-    assert.ok(transcoder.portable !== undefined, `${id}: WebAssembly runs in ${RUNTIME}`);
-    assert.ok(transcoder.squares !== undefined);
+test("the WebAssembly transcoders run here, with Σx² for the lossless pairs", () => {
+  for (const [from, to] of PAIRS) {
+    const transcoder = transcoderOf(from, to)!;
+    assert.ok(transcoder.portable !== undefined, `${from}>${to}: WebAssembly runs in ${RUNTIME}`);
+    assert.equal(transcoder.squares !== undefined, SQUARES.has(from));
   }
-  assert.equal(transcoderOf(23, 8)?.squares, undefined); // IQ4_XS → Q8_0 is not lossless
 });
 
 test("the WebAssembly transcoders give the portable bytes on random blocks with edge scales", () => {
-  for (const [id, squares] of PAIRS) {
-    const bytesPerBlock = ggmlType(id)!.bytesPerBlock;
-    // One block, a piece and a bit (2048 blocks a piece), at odd offsets.
-    for (const [count, offset] of [[1, 1], [37, 3], [2048 + 5, 0], [3 * 2048, 2]]) {
+  for (const [from, to, halves] of PAIRS) {
+    const bytesPerBlock = ggmlType(from)!.bytesPerBlock;
+    const name = `${ggmlType(from)!.name}>${ggmlType(to)!.name}`;
+    // One block, some, a piece and a bit (48 KiB of blocks a piece), at odd offsets.
+    for (const [bytes, offset] of [[1, 1], [700, 3], [(48 << 10) + 1000, 0], [150_000, 2]]) {
       for (let seed = 1; seed <= 3; seed++) {
-        const src = randomBlocks(bytesPerBlock, [0], {
-          bytes: count * bytesPerBlock,
-          seed: seed * 7919 + id,
+        const src = randomBlocks(bytesPerBlock, halves, {
+          bytes: Math.max(bytes, bytesPerBlock),
+          seed: seed * 7919 + from,
           offset,
         });
-        check(id, squares, src, `${ggmlType(id)!.name} ×${count} seed ${seed}`);
+        check(from, to, src, `${name} ${src.length} bytes, seed ${seed}`);
       }
     }
   }

@@ -119,6 +119,248 @@ export function q5_0_squares(src: usize, blocks: i32, sum: f64): f64 {
   return sum;
 }
 
+
+// ---- Pairs that compute a scale: IQ4_XS and MXFP4 into Q8_0, Q4_K into Q4_1, Q5_K into
+// Q5_1. Each follows its portable kernel (src/convert/transcode/) step for step; the float
+// work is in doubles there and here (f64: the same IEEE operations), and rounding to a half
+// is the correctly rounded one both sides.
+
+/** The half nearest to `x` (ties to even), as bits; NaN as 0x7e00 (`halfBits()`). */
+function halfBits(x: f64): i32 {
+  const b = reinterpret<u64>(x);
+  const sign = <i32>(b >> 48) & 0x8000;
+  const exp = <i32>((b >> 52) & 0x7ff);
+  const mant = b & 0xfffffffffffff;
+  if (exp == 0x7ff) return mant == 0 ? sign | 0x7c00 : 0x7e00;
+  const e = exp - 1023;
+  if (e > 15) return sign | 0x7c00;
+  let h: u64;
+  let rest: u64;
+  let halfway: u64;
+  if (e >= -14) {
+    h = (<u64>(e + 15) << 10) | (mant >> 42);
+    rest = mant & ((<u64>1 << 42) - 1);
+    halfway = <u64>1 << 41;
+  } else {
+    if (e < -25 || exp == 0) return sign; // below half the smallest subnormal half
+    const shift = <u64>(28 - e); // 43 … 53: the 53-bit significand over 2^-24 steps
+    const full = mant | (<u64>1 << 52);
+    h = full >> shift;
+    rest = full & ((<u64>1 << shift) - 1);
+    halfway = <u64>1 << (shift - 1);
+  }
+  if (rest > halfway || (rest == halfway && (h & 1) == 1)) h++;
+  return sign | <i32>h;
+}
+
+/** {@linkcode halfBits}, a finite `x` past the largest half giving ±65504. */
+function saturatingHalfBits(x: f64): i32 {
+  const h = halfBits(x);
+  return (h & 0x7fff) == 0x7c00 && x - x == 0 ? h - 1 : h;
+}
+
+/** The value of the half with bits `h`. */
+function halfValue(h: i32): f64 {
+  const exp = (h >> 10) & 31;
+  const mant = h & 1023;
+  let v: f64;
+  if (exp == 31) v = mant == 0 ? Infinity : NaN;
+  else if (exp == 0) v = <f64>mant * reinterpret<f64>(<u64>(1023 - 24) << 52);
+  else v = <f64>(mant | 1024) * reinterpret<f64>(<u64>(1023 + exp - 25) << 52);
+  return h & 0x8000 ? -v : v;
+}
+
+/** The value of the little-endian half at `at`. */
+@inline function halfAt(at: usize): f64 {
+  return halfValue(<i32>load<u16>(at));
+}
+
+/** The 32 codes of the block being written (i32 each), and the chosen ones. */
+const CODES = memory.data(128, 16);
+const CHOSEN = memory.data(128, 16);
+
+/**
+ * `_block_scale.ts`'s `chooseScale` for codes up to ±`limit`: the chosen codes at CHOSEN,
+ * the half's bits returned; −1 where the codes pass `limit` even after sharing powers of
+ * two (the caller leaves that block to the portable kernel). `factors` is the table of
+ * `FACTORS`: for each multiplier m, 33 i32 at `factors + 132·m`, a count then the factors
+ * ascending.
+ */
+function chooseScale(d: f64, mult: i32, limit: i32, factors: usize): i32 {
+  let or = 0;
+  let kmax = 0;
+  for (let i = 0; i < 32; i++) {
+    const c = load<i32>(CODES + (<usize>i << 2));
+    const a = c < 0 ? -c : c;
+    or |= a;
+    if (a > kmax) kmax = a;
+  }
+  let s = d * <f64>mult;
+  if (or == 0 || s - s != 0) {
+    for (let i = 0; i < 32; i++) {
+      const c = load<i32>(CODES + (<usize>i << 2));
+      store<i32>(CHOSEN + (<usize>i << 2), c > limit ? limit : c < -limit ? -limit : c);
+    }
+    return saturatingHalfBits(s);
+  }
+  const shift = ctz<i32>(or);
+  s *= reinterpret<f64>(<u64>(1023 + shift) << 52);
+  kmax >>= shift;
+  if (kmax > limit) return -1;
+  const table = factors + 132 * <usize>(mult < 0 ? -mult : mult);
+  const count = load<i32>(table);
+  let h = -1;
+  let f = 1;
+  let bestErr = Infinity;
+  for (let j = 0; j < count; j++) {
+    const g = load<i32>(table + 4 + (<usize>j << 2));
+    if (g * kmax > limit) break;
+    const hb = halfBits(s / <f64>g);
+    const v = halfValue(hb);
+    if (v - v != 0) continue; // past the largest half
+    const err = abs<f64>(v * <f64>g - s);
+    if (err < bestErr) {
+      bestErr = err;
+      h = hb;
+      f = g;
+      if (err == 0) break;
+    }
+  }
+  if (h < 0) {
+    for (let j = 0; j < count; j++) {
+      const g = load<i32>(table + 4 + (<usize>j << 2));
+      if (g * kmax > limit) break;
+      f = g;
+    }
+    h = saturatingHalfBits(s / <f64>f);
+  }
+  for (let i = 0; i < 32; i++) {
+    const at = <usize>i << 2;
+    store<i32>(CHOSEN + at, (load<i32>(CODES + at) >> shift) * f);
+  }
+  return h;
+}
+
+/** Stores the 16 signed bytes of `v` as i32 codes at `at`. */
+@inline function storeCodes(at: usize, v: v128): void {
+  const lo = i16x8.extend_low_i8x16_s(v);
+  const hi = i16x8.extend_high_i8x16_s(v);
+  v128.store(at, i32x4.extend_low_i16x8_s(lo));
+  v128.store(at, i32x4.extend_high_i16x8_s(lo), 16);
+  v128.store(at, i32x4.extend_low_i16x8_s(hi), 32);
+  v128.store(at, i32x4.extend_high_i16x8_s(hi), 48);
+}
+
+/** Writes a Q8_0 block at `dst` for the codes at CODES and the scale d·mult; false if left. */
+@inline function writeQ8_0(dst: usize, d: f64, mult: i32, factors: usize): bool {
+  const h = chooseScale(d, mult, 127, factors);
+  if (h < 0) return false;
+  store<u16>(dst, <u16>h);
+  for (let i = 0; i < 32; i++) {
+    store<u8>(dst + 2 + <usize>i, <u8>load<i32>(CHOSEN + (<usize>i << 2)));
+  }
+  return true;
+}
+
+/**
+ * 136-byte IQ4_XS blocks into 8 Q8_0 blocks each (`transcodeIq4XsToQ8_0`); returns how
+ * many blocks it wrote (fewer than `blocks` where one is left to the portable kernel).
+ */
+export function iq4_xs_q8_0(src: usize, dst: usize, blocks: i32, levels: usize, factors: usize): i32 {
+  const table = v128.load(levels);
+  const mask = i8x16.splat(15);
+  for (let b = 0; b < blocks; b++, src += 136) {
+    const d = halfAt(src);
+    const scalesHigh = <i32>load<u16>(src, 2);
+    for (let ib = 0; ib < 8; ib++, dst += 34) {
+      const ls = ((<i32>load<u8>(src + 4 + (ib >> 1)) >> (4 * (ib & 1))) & 15) |
+        (((scalesHigh >> (2 * ib)) & 3) << 4);
+      const q = v128.load(src + 8 + 16 * <usize>ib);
+      storeCodes(CODES, i8x16.swizzle(table, v128.and(q, mask)));
+      storeCodes(CODES + 64, i8x16.swizzle(table, i8x16.shr_u(q, 4)));
+      if (!writeQ8_0(dst, d, ls - 32, factors)) return b;
+    }
+  }
+  return blocks;
+}
+
+/** 17-byte MXFP4 blocks into Q8_0 blocks (`transcodeMxfp4ToQ8_0`); returns blocks written. */
+export function mxfp4_q8_0(src: usize, dst: usize, blocks: i32, levels: usize, factors: usize): i32 {
+  const table = v128.load(levels);
+  const mask = i8x16.splat(15);
+  for (let b = 0; b < blocks; b++, src += 17, dst += 34) {
+    // 2^(e − 128): a double of the power of two (2^-128 … 2^127, all exact).
+    const d = reinterpret<f64>(<u64>(1023 - 128 + <i32>load<u8>(src)) << 52);
+    const q = v128.load(src, 1);
+    storeCodes(CODES, i8x16.swizzle(table, v128.and(q, mask)));
+    storeCodes(CODES + 64, i8x16.swizzle(table, i8x16.shr_u(q, 4)));
+    if (!writeQ8_0(dst, d, 1, factors)) return b;
+  }
+  return blocks;
+}
+
+/** Scale j (0–7) of the 12 packed K-quant scale bytes at `at` (`get_scale_min_k4`). */
+@inline function kScale(at: usize, j: i32): i32 {
+  const p = at + <usize>j;
+  return j < 4 ? load<u8>(p) & 63 : (load<u8>(p, 4) & 15) | ((load<u8>(p - 4) >> 6) << 4);
+}
+
+/** Minimum j (0–7) of the 12 packed K-quant scale bytes at `at`. */
+@inline function kMin(at: usize, j: i32): i32 {
+  const p = at + <usize>j;
+  return j < 4 ? load<u8>(p, 4) & 63 : (load<u8>(p, 4) >> 4) | ((load<u8>(p) >> 6) << 4);
+}
+
+/** The half scale and minimum of group j at `dst` (`writeScales`). */
+@inline function writeScales(dst: usize, src: usize, d: f64, dmin: f64, j: i32): void {
+  store<u16>(dst, <u16>saturatingHalfBits(d * <f64>kScale(src + 4, j)));
+  store<u16>(dst, <u16>saturatingHalfBits(-(dmin * <f64>kMin(src + 4, j))), 2);
+}
+
+/** 144-byte Q4_K super-blocks into 8 Q4_1 blocks each (`transcodeQ4KToQ4_1`). */
+export function q4_k_q4_1(src: usize, dst: usize, blocks: i32): void {
+  const mask = i8x16.splat(15);
+  const highMask = i8x16.splat(-16);
+  for (let b = 0; b < blocks; b++, src += 144) {
+    const d = halfAt(src);
+    const dmin = halfAt(src + 2);
+    for (let g = 0; g < 4; g++) {
+      const a = v128.load(src + 16 + 32 * <usize>g);
+      const c = v128.load(src + 32 + 32 * <usize>g);
+      writeScales(dst, src, d, dmin, 2 * g);
+      v128.store(dst, v128.or(v128.and(a, mask), i8x16.shl(v128.and(c, mask), 4)), 4);
+      dst += 20;
+      writeScales(dst, src, d, dmin, 2 * g + 1);
+      v128.store(dst, v128.or(i8x16.shr_u(a, 4), v128.and(c, highMask)), 4);
+      dst += 20;
+    }
+  }
+}
+
+/** 176-byte Q5_K super-blocks into 8 Q5_1 blocks each (`transcodeQ5KToQ5_1`). */
+export function q5_k_q5_1(src: usize, dst: usize, blocks: i32): void {
+  const mask = i8x16.splat(15);
+  for (let b = 0; b < blocks; b++, src += 176) {
+    const d = halfAt(src);
+    const dmin = halfAt(src + 2);
+    const h0 = v128.load(src, 16);
+    const h1 = v128.load(src, 32);
+    for (let j = 0; j < 8; j++, dst += 24) {
+      const q = src + 48 + 32 * <usize>(j >> 1);
+      const nibble = 4 * (j & 1);
+      writeScales(dst, src, d, dmin, j);
+      // Bit j of each of the 32 high-bit bytes, into the sign bit, gathered.
+      const top = 7 - j;
+      const qh = <u32>i8x16.bitmask(i8x16.shl(h0, top)) |
+        (<u32>i8x16.bitmask(i8x16.shl(h1, top)) << 16);
+      store<u32>(dst, qh, 4);
+      const a = i8x16.shr_u(v128.load(q), nibble);
+      const c = i8x16.shr_u(v128.load(q, 16), nibble);
+      v128.store(dst, v128.or(v128.and(a, mask), i8x16.shl(v128.and(c, mask), 4)), 8);
+    }
+  }
+}
+
 /** Where the caller may lay out its buffers. */
 export function heap_base(): usize {
   return __heap_base;

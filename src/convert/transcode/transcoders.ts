@@ -139,27 +139,33 @@ export function allTranscoders(): Transcoder[] {
 const T = GgmlType;
 
 /**
- * Registers a lossless pair into Q8_0 that has a WebAssembly kernel and Σx²: those where
- * this runtime can run them, else the portable ones.
+ * Registers a pair that has a WebAssembly kernel (and, lossless, Σx²): those where this
+ * runtime can run it, else the portable ones.
  */
-function registerSimd(from: number, kernel: TranscodeKernel, squares: SquaresKernel): void {
-  const simd = simdTranscoder(from);
+function registerSimd(
+  from: number,
+  to: number,
+  kernel: TranscodeKernel,
+  lossless: boolean,
+  squares?: SquaresKernel,
+): void {
+  const simd = simdTranscoder(from, to, kernel);
   registerTranscoder({
     from,
-    to: T.Q8_0,
+    to,
     kernel: simd ?? kernel,
-    lossless: true,
-    squares: simdSquares(from) ?? squares,
+    lossless,
+    ...(squares === undefined ? {} : { squares: simdSquares(from) ?? squares }),
     ...(simd === undefined ? {} : { portable: kernel }),
   });
 }
 
 // Lossless: the target's to_float gives the source's bit for bit for every block.
-registerSimd(T.Q4_0, transcodeQ4_0ToQ8_0, squaresQ4_0);
-registerSimd(T.Q5_0, transcodeQ5_0ToQ8_0, squaresQ5_0);
+registerSimd(T.Q4_0, T.Q8_0, transcodeQ4_0ToQ8_0, true, squaresQ4_0);
+registerSimd(T.Q5_0, T.Q8_0, transcodeQ5_0ToQ8_0, true, squaresQ5_0);
 registerTranscoder({ from: T.Q1_0, to: T.Q8_0, kernel: transcodeQ1_0ToQ8_0, lossless: true });
 registerTranscoder({ from: T.Q2_0, to: T.Q8_0, kernel: transcodeQ2_0ToQ8_0, lossless: true });
-registerSimd(T.IQ4_NL, transcodeIq4NlToQ8_0, squaresIq4Nl);
+registerSimd(T.IQ4_NL, T.Q8_0, transcodeIq4NlToQ8_0, true, squaresIq4Nl);
 registerTranscoder({ from: T.TQ1_0, to: T.Q8_0, kernel: transcodeTq1_0ToQ8_0, lossless: true });
 registerTranscoder({ from: T.TQ2_0, to: T.Q8_0, kernel: transcodeTq2_0ToQ8_0, lossless: true });
 registerTranscoder({ from: T.Q4_1, to: T.Q5_1, kernel: transcodeQ4_1ToQ5_1, lossless: true });
@@ -170,8 +176,8 @@ registerTranscoder({ from: T.TQ1_0, to: T.Q4_0, kernel: transcodeTq1_0ToQ4_0, lo
 registerTranscoder({ from: T.TQ2_0, to: T.Q4_0, kernel: transcodeTq2_0ToQ4_0, lossless: true });
 // Exact for most blocks; a block scale is rounded once to a half where it does not fit
 // one (or, Q4_0/Q5_0 → Q_1, only the sign of a zero differs): see each module.
-registerTranscoder({ from: T.IQ4_XS, to: T.Q8_0, kernel: transcodeIq4XsToQ8_0, lossless: false });
-registerTranscoder({ from: T.MXFP4, to: T.Q8_0, kernel: transcodeMxfp4ToQ8_0, lossless: false });
+registerSimd(T.IQ4_XS, T.Q8_0, transcodeIq4XsToQ8_0, false);
+registerSimd(T.MXFP4, T.Q8_0, transcodeMxfp4ToQ8_0, false);
 registerTranscoder({ from: T.IQ1_S, to: T.Q8_0, kernel: transcodeIq1SToQ8_0, lossless: false });
 registerTranscoder({ from: T.IQ1_M, to: T.Q8_0, kernel: transcodeIq1MToQ8_0, lossless: false });
 registerTranscoder({ from: T.IQ2_XXS, to: T.Q8_0, kernel: transcodeIq2XxsToQ8_0, lossless: false });
@@ -181,7 +187,7 @@ registerTranscoder({ from: T.MXFP4, to: T.Q5_0, kernel: transcodeMxfp4ToQ5_0, lo
 registerTranscoder({ from: T.IQ1_S, to: T.Q5_0, kernel: transcodeIq1SToQ5_0, lossless: false });
 registerTranscoder({ from: T.IQ3_S, to: T.Q5_0, kernel: transcodeIq3SToQ5_0, lossless: false });
 registerTranscoder({ from: T.Q3_K, to: T.Q8_0, kernel: transcodeQ3KToQ8_0, lossless: false });
-registerTranscoder({ from: T.Q4_K, to: T.Q4_1, kernel: transcodeQ4KToQ4_1, lossless: false });
-registerTranscoder({ from: T.Q5_K, to: T.Q5_1, kernel: transcodeQ5KToQ5_1, lossless: false });
+registerSimd(T.Q4_K, T.Q4_1, transcodeQ4KToQ4_1, false);
+registerSimd(T.Q5_K, T.Q5_1, transcodeQ5KToQ5_1, false);
 registerTranscoder({ from: T.Q4_0, to: T.Q4_1, kernel: transcodeQ4_0ToQ4_1, lossless: false });
 registerTranscoder({ from: T.Q5_0, to: T.Q5_1, kernel: transcodeQ5_0ToQ5_1, lossless: false });
