@@ -6,13 +6,16 @@
  * across the module's pieces, and on every fixture tensor of those types; and the lossless
  * three's Σx² (what a measured conversion adds) is the portable one exactly and the sum
  * over ggml's to_float values (the portable dequantizers, which give ggml's) up to the
- * order of the additions.
+ * order of the additions. Where WebAssembly cannot run, the table holds the portable
+ * kernels.
  */
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { compile, MODULES, wasmModuleText } from "../asm/build.ts";
 import { ggmlType } from "../mod.ts";
 import { dequantizerOf } from "../src/convert/kernels.ts";
@@ -20,6 +23,7 @@ import { squaresIq4Nl } from "../src/convert/transcode/iq4_to_q8_0.ts";
 import { squaresQ4_0, squaresQ5_0 } from "../src/convert/transcode/legacy_to_q8_0.ts";
 import { type SquaresKernel, transcoderOf } from "../src/convert/transcode/transcoders.ts";
 import { conformance, fixtureBytes, listFixtures } from "./_fixtures.ts";
+import { sha256 } from "./_hash.ts";
 import { randomBlocks } from "./_random_blocks.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -140,3 +144,52 @@ test(
     for (const [id] of PAIRS) assert.ok((checked.get(id) ?? 0) > 0, `no fixture tensor of ${id}`);
   },
 );
+
+test("without WebAssembly the transcoder table holds the portable kernels, same bytes", () => {
+  const dir = mkdtempSync(join(tmpdir(), "gguf-transcode-"));
+  try {
+    const want: string[] = [];
+    for (const [from, to, halves] of PAIRS) {
+      const src = randomBlocks(ggmlType(from)!.bytesPerBlock, halves, { bytes: 20_000, seed: 5 });
+      writeFileSync(join(dir, `${from}.bin`), src);
+      const source = ggmlType(from)!;
+      const target = ggmlType(to)!;
+      const blocks = src.length / source.bytesPerBlock;
+      const out = new Uint8Array(
+        (blocks * source.blockSize / target.blockSize) * target.bytesPerBlock,
+      );
+      transcoderOf(from, to)!.portable!(src, out, blocks);
+      const squares = SQUARES.get(from)?.(src, blocks, 0);
+      want.push(`${sha256(out)}:${squares}`);
+    }
+    const script = join(dir, "no_wasm.ts");
+    const url = (path: string) => JSON.stringify(pathToFileURL(join(ROOT, path)).href);
+    writeFileSync(
+      script,
+      `delete (globalThis as { WebAssembly?: unknown }).WebAssembly;
+      const { transcoderOf } = await import(${url("src/convert/transcode/transcoders.ts")});
+      const { ggmlType } = await import(${url("src/model/ggml_type.ts")});
+      const { sha256 } = await import(${url("tests/_hash.ts")});
+      const { readFileSync } = await import("node:fs");
+      const lines = [];
+      for (const [from, to] of ${JSON.stringify(PAIRS.map(([from, to]) => [from, to]))}) {
+        const t = transcoderOf(from, to);
+        if (t.portable !== undefined) throw new Error("WebAssembly kernel");
+        const src = new Uint8Array(readFileSync(${JSON.stringify(dir)} + "/" + from + ".bin"));
+        const a = ggmlType(from), b = ggmlType(to);
+        const blocks = src.length / a.bytesPerBlock;
+        const out = new Uint8Array((blocks * a.blockSize / b.blockSize) * b.bytesPerBlock);
+        t.kernel(src, out, blocks);
+        lines.push(sha256(out) + ":" + t.squares?.(src, blocks, 0));
+      }
+      console.log(typeof WebAssembly, lines.join(" "));
+      `,
+    );
+    const args = RUNTIME === "deno" ? ["run", "-A", script] : [script];
+    const run = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 60_000 });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout.trim(), `undefined ${want.join(" ")}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
