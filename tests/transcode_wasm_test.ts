@@ -114,6 +114,10 @@ test("the WebAssembly transcoders give the portable bytes on random blocks with 
           seed: seed * 7919 + from,
           offset,
         });
+        if (from === 39) {
+          // Some MXFP4 blocks of zero codes only (every scale is finite).
+          for (let at = 0; at < src.length; at += 17 * 5) src.fill(0, at + 1, at + 17);
+        }
         check(from, to, src, `${name} ${src.length} bytes, seed ${seed}`);
       }
     }

@@ -175,38 +175,60 @@ function halfValue(h: i32): f64 {
   return halfValue(<i32>load<u16>(at));
 }
 
-/** The 32 codes of the block being written (i32 each), and the chosen ones. */
-const CODES = memory.data(128, 16);
-const CHOSEN = memory.data(128, 16);
+/** The OR of the 16 bytes of `v`. */
+@inline function orBytes(v: v128): i32 {
+  let x = i64x2.extract_lane(v, 0) | i64x2.extract_lane(v, 1);
+  x |= x >> 32;
+  x |= x >> 16;
+  x |= x >> 8;
+  return <i32>x & 255;
+}
+
+/** The largest of the 16 unsigned bytes of `v`. */
+@inline function maxBytes(v: v128): i32 {
+  let m = i8x16.max_u(v, i8x16.shuffle(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+  m = i8x16.max_u(m, i8x16.shuffle(m, m, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3));
+  m = i8x16.max_u(m, i8x16.shuffle(m, m, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1));
+  m = i8x16.max_u(m, i8x16.shuffle(m, m, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0));
+  return <i32>i8x16.extract_lane_u(m, 0);
+}
+
+/** The 16 signed bytes of `c`, each times `f` (every product within ±127). */
+@inline function timesBytes(c: v128, f: i32): v128 {
+  const k = i16x8.splat(<i16>f);
+  return i8x16.narrow_i16x8_s(
+    i16x8.mul(i16x8.extend_low_i8x16_s(c), k),
+    i16x8.mul(i16x8.extend_high_i8x16_s(c), k),
+  );
+}
 
 /**
- * `_block_scale.ts`'s `chooseScale` for codes up to ±`limit`: the chosen codes at CHOSEN,
- * the half's bits returned; −1 where the codes pass `limit` even after sharing powers of
- * two (the caller leaves that block to the portable kernel). `factors` is the table of
- * `FACTORS`: for each multiplier m, 33 i32 at `factors + 132·m`, a count then the factors
- * ascending.
+ * `_block_scale.ts`'s `writeQ8_0Block` (its `chooseScale`, codes up to ±127) for the 32
+ * signed codes in `a` (values 0–15) and `b` (16–31) and the scale d·mult: writes the Q8_0
+ * block at `dst`, or returns false, writing nothing, where the codes pass ±127 even after
+ * sharing powers of two (the caller leaves that block to the portable kernel). `factors`
+ * is the table of `FACTORS`: for each multiplier m, 33 i32 at `factors + 132·m`, a count
+ * then the factors ascending.
  */
-function chooseScale(d: f64, mult: i32, limit: i32, factors: usize): i32 {
-  let or = 0;
-  let kmax = 0;
-  for (let i = 0; i < 32; i++) {
-    const c = load<i32>(CODES + (<usize>i << 2));
-    const a = c < 0 ? -c : c;
-    or |= a;
-    if (a > kmax) kmax = a;
-  }
+function writeQ8_0(dst: usize, a: v128, b: v128, d: f64, mult: i32, factors: usize): bool {
+  const limit = 127;
+  const absA = i8x16.abs(a);
+  const absB = i8x16.abs(b);
+  const or = orBytes(v128.or(absA, absB));
+  let kmax = maxBytes(i8x16.max_u(absA, absB));
   let s = d * <f64>mult;
   if (or == 0 || s - s != 0) {
-    for (let i = 0; i < 32; i++) {
-      const c = load<i32>(CODES + (<usize>i << 2));
-      store<i32>(CHOSEN + (<usize>i << 2), c > limit ? limit : c < -limit ? -limit : c);
-    }
-    return saturatingHalfBits(s);
+    // Codes of −128 clamp to −127; the others are within ±127 already.
+    const low = i8x16.splat(<i8>-limit);
+    store<u16>(dst, <u16>saturatingHalfBits(s));
+    v128.store(dst, i8x16.max_s(a, low), 2);
+    v128.store(dst, i8x16.max_s(b, low), 18);
+    return true;
   }
   const shift = ctz<i32>(or);
   s *= reinterpret<f64>(<u64>(1023 + shift) << 52);
   kmax >>= shift;
-  if (kmax > limit) return -1;
+  if (kmax > limit) return false;
   const table = factors + 132 * <usize>(mult < 0 ? -mult : mult);
   const count = load<i32>(table);
   let h = -1;
@@ -234,31 +256,9 @@ function chooseScale(d: f64, mult: i32, limit: i32, factors: usize): i32 {
     }
     h = saturatingHalfBits(s / <f64>f);
   }
-  for (let i = 0; i < 32; i++) {
-    const at = <usize>i << 2;
-    store<i32>(CHOSEN + at, (load<i32>(CODES + at) >> shift) * f);
-  }
-  return h;
-}
-
-/** Stores the 16 signed bytes of `v` as i32 codes at `at`. */
-@inline function storeCodes(at: usize, v: v128): void {
-  const lo = i16x8.extend_low_i8x16_s(v);
-  const hi = i16x8.extend_high_i8x16_s(v);
-  v128.store(at, i32x4.extend_low_i16x8_s(lo));
-  v128.store(at, i32x4.extend_high_i16x8_s(lo), 16);
-  v128.store(at, i32x4.extend_low_i16x8_s(hi), 32);
-  v128.store(at, i32x4.extend_high_i16x8_s(hi), 48);
-}
-
-/** Writes a Q8_0 block at `dst` for the codes at CODES and the scale d·mult; false if left. */
-@inline function writeQ8_0(dst: usize, d: f64, mult: i32, factors: usize): bool {
-  const h = chooseScale(d, mult, 127, factors);
-  if (h < 0) return false;
   store<u16>(dst, <u16>h);
-  for (let i = 0; i < 32; i++) {
-    store<u8>(dst + 2 + <usize>i, <u8>load<i32>(CHOSEN + (<usize>i << 2)));
-  }
+  v128.store(dst, timesBytes(i8x16.shr_s(a, shift), f), 2);
+  v128.store(dst, timesBytes(i8x16.shr_s(b, shift), f), 18);
   return true;
 }
 
@@ -276,9 +276,10 @@ export function iq4_xs_q8_0(src: usize, dst: usize, blocks: i32, levels: usize, 
       const ls = ((<i32>load<u8>(src + 4 + (ib >> 1)) >> (4 * (ib & 1))) & 15) |
         (((scalesHigh >> (2 * ib)) & 3) << 4);
       const q = v128.load(src + 8 + 16 * <usize>ib);
-      storeCodes(CODES, i8x16.swizzle(table, v128.and(q, mask)));
-      storeCodes(CODES + 64, i8x16.swizzle(table, i8x16.shr_u(q, 4)));
-      if (!writeQ8_0(dst, d, ls - 32, factors)) return b;
+      const a = i8x16.swizzle(table, v128.and(q, mask));
+      if (!writeQ8_0(dst, a, i8x16.swizzle(table, i8x16.shr_u(q, 4)), d, ls - 32, factors)) {
+        return b;
+      }
     }
   }
   return blocks;
@@ -292,9 +293,8 @@ export function mxfp4_q8_0(src: usize, dst: usize, blocks: i32, levels: usize, f
     // 2^(e − 128): a double of the power of two (2^-128 … 2^127, all exact).
     const d = reinterpret<f64>(<u64>(1023 - 128 + <i32>load<u8>(src)) << 52);
     const q = v128.load(src, 1);
-    storeCodes(CODES, i8x16.swizzle(table, v128.and(q, mask)));
-    storeCodes(CODES + 64, i8x16.swizzle(table, i8x16.shr_u(q, 4)));
-    if (!writeQ8_0(dst, d, 1, factors)) return b;
+    const a = i8x16.swizzle(table, v128.and(q, mask));
+    if (!writeQ8_0(dst, a, i8x16.swizzle(table, i8x16.shr_u(q, 4)), d, 1, factors)) return b;
   }
   return blocks;
 }
