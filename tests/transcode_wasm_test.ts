@@ -21,6 +21,7 @@ import { ggmlType } from "../mod.ts";
 import { dequantizerOf } from "../src/convert/kernels.ts";
 import { squaresIq4Nl } from "../src/convert/transcode/iq4_to_q8_0.ts";
 import { squaresQ4_0, squaresQ5_0 } from "../src/convert/transcode/legacy_to_q8_0.ts";
+import { simdSquares, simdTranscoder } from "../src/convert/simd/transcode_kernels.ts";
 import { type SquaresKernel, transcoderOf } from "../src/convert/transcode/transcoders.ts";
 import { conformance, fixtureBytes, listFixtures } from "./_fixtures.ts";
 import { sha256 } from "./_hash.ts";
@@ -97,9 +98,12 @@ function check(from: number, to: number, src: Uint8Array, where: string) {
 test("the WebAssembly transcoders run here, with Σx² for the lossless pairs", () => {
   for (const [from, to] of PAIRS) {
     const transcoder = transcoderOf(from, to)!;
-    assert.ok(transcoder.portable !== undefined, `${from}>${to}: WebAssembly runs in ${RUNTIME}`);
+    const where = `${from}>${to}: WebAssembly runs in ${RUNTIME}`;
+    assert.ok(simdTranscoder(from, to, transcoder.portable!) !== undefined, where);
+    assert.equal(simdSquares(from) !== undefined, SQUARES.has(from), where);
     assert.equal(transcoder.squares !== undefined, SQUARES.has(from));
   }
+  assert.equal(simdTranscoder(2, 3, () => {}), undefined); // Q4_0 → Q4_1: none
 });
 
 test("the WebAssembly transcoders give the portable bytes on random blocks with edge scales", () => {
@@ -172,13 +176,18 @@ test("without WebAssembly the transcoder table holds the portable kernels, same 
       script,
       `delete (globalThis as { WebAssembly?: unknown }).WebAssembly;
       const { transcoderOf } = await import(${url("src/convert/transcode/transcoders.ts")});
+      const { simdSquares, simdTranscoder } = await import(${
+        url("src/convert/simd/transcode_kernels.ts")
+      });
       const { ggmlType } = await import(${url("src/model/ggml_type.ts")});
       const { sha256 } = await import(${url("tests/_hash.ts")});
       const { readFileSync } = await import("node:fs");
       const lines = [];
       for (const [from, to] of ${JSON.stringify(PAIRS.map(([from, to]) => [from, to]))}) {
         const t = transcoderOf(from, to);
-        if (t.portable !== undefined) throw new Error("WebAssembly kernel");
+        if (simdTranscoder(from, to, t.portable) !== undefined || simdSquares(from) !== undefined) {
+          throw new Error("WebAssembly kernel");
+        }
         const src = new Uint8Array(readFileSync(${JSON.stringify(dir)} + "/" + from + ".bin"));
         const a = ggmlType(from), b = ggmlType(to);
         const blocks = src.length / a.bytesPerBlock;

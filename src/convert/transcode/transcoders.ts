@@ -76,8 +76,8 @@ export interface Transcoder {
    */
   readonly squares?: SquaresKernel;
   /**
-   * The portable kernel, where `kernel` is a WebAssembly one (the same bytes); tests
-   * compare the two.
+   * For pairs with a WebAssembly kernel, the portable one, which `kernel` runs where
+   * WebAssembly SIMD cannot (the same bytes); tests compare the two.
    */
   readonly portable?: TranscodeKernel;
 }
@@ -139,24 +139,33 @@ export function allTranscoders(): Transcoder[] {
 const T = GgmlType;
 
 /**
- * Registers a pair that has a WebAssembly kernel (and, lossless, Σx²): those where this
- * runtime can run it, else the portable ones.
+ * Registers a pair that has a WebAssembly kernel (and, lossless, Σx²): it runs where this
+ * runtime can run it, looked up at the first call (the module is compiled only when it is
+ * needed), else the portable one.
  */
 function registerSimd(
   from: number,
   to: number,
-  kernel: TranscodeKernel,
+  portable: TranscodeKernel,
   lossless: boolean,
   squares?: SquaresKernel,
 ): void {
-  const simd = simdTranscoder(from, to, kernel);
+  let simd: TranscodeKernel | undefined | null = null; // null: not looked up yet
+  let simdSum: SquaresKernel | undefined | null = null;
+  const sum = squares === undefined ? undefined : (src: Uint8Array, blocks: number, at: number) => {
+    if (simdSum === null) simdSum = simdSquares(from);
+    return (simdSum ?? squares)(src, blocks, at);
+  };
   registerTranscoder({
     from,
     to,
-    kernel: simd ?? kernel,
+    kernel: (src, dst, blocks) => {
+      if (simd === null) simd = simdTranscoder(from, to, portable);
+      (simd ?? portable)(src, dst, blocks);
+    },
     lossless,
-    ...(squares === undefined ? {} : { squares: simdSquares(from) ?? squares }),
-    ...(simd === undefined ? {} : { portable: kernel }),
+    portable,
+    ...(sum === undefined ? {} : { squares: sum }),
   });
 }
 
