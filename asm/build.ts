@@ -1,7 +1,8 @@
 /**
  * Compiles the AssemblyScript sources in asm/src/ with the pinned `assemblyscript`
  * devDependency and writes each module, base64-encoded, to src/convert/simd/:
- * asm/src/dequant.ts to _dequant_wasm.ts, asm/src/quant_k.ts to _quant_k_wasm.ts.
+ * asm/src/dequant.ts to _dequant_wasm.ts, asm/src/quant_k.ts to _quant_k_wasm.ts,
+ * asm/src/transcode.ts to _transcode_wasm.ts.
  * `--check` compiles and compares instead of writing (tests/simd_kernels_test.ts and
  * tests/quant_k_wasm_test.ts run it): the committed modules are the ones their sources give.
  *
@@ -42,6 +43,12 @@ export const MODULES: readonly WasmModule[] = [
     target: "_quant_k_wasm.ts",
     constant: "QUANT_K_WASM_BASE64",
     what: "The K-quant quantizers' WebAssembly module",
+  },
+  {
+    source: "asm/src/transcode.ts",
+    target: "_transcode_wasm.ts",
+    constant: "TRANSCODE_WASM_BASE64",
+    what: "The SIMD transcoders' WebAssembly module",
   },
 ];
 /** The compiler's flags: optimized, SIMD, no runtime (the kernels allocate nothing). */

@@ -141,6 +141,11 @@ export function convertRange(job: RangeJob, scratch: RangeScratch): RangeSums {
     const transcoder = transcoderOf(from, to)!;
     transcoder.kernel(src, dst, elements / from.blockSize);
     if (check === undefined) return sums;
+    if (transcoder.squares !== undefined) {
+      // Lossless: no error, and Σx² straight from the codes.
+      sums.reference = transcoder.squares(src, elements / from.blockSize, 0);
+      return sums;
+    }
     for (let done = 0; done < elements; done += pass) {
       const count = Math.min(pass, elements - done);
       toFloat(dst.subarray(bytesFor(to, done)), check, count / to.blockSize, true);

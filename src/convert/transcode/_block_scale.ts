@@ -15,7 +15,7 @@ export const BLOCK_CODES: Int32Array = new Int32Array(32);
  * For each multiplier m in 0–64, the factors f = g·2^a (g a divisor of m, a ≥ 0) up to 127,
  * ascending: the ways to move part of the scale into the codes and keep both exact.
  */
-const FACTORS: Int32Array[] = [];
+export const FACTORS: Int32Array[] = [];
 for (let m = 0; m <= 64; m++) {
   const set = new Set<number>();
   for (let g = 1; g <= Math.max(m, 1); g++) {

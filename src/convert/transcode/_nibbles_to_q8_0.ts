@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { FP16_TO_F32 } from "../dequant/_fp16.ts";
 
 /**
  * The kernel that transcodes `blocks` 18-byte blocks of 4-bit codes into as many Q8_0
@@ -34,5 +35,33 @@ export function nibblesToQ8_0(
         dst[o + 18 + j] = high[q];
       }
     }
+  };
+}
+
+/**
+ * The sum of the squares of the values of `blocks` 18-byte blocks of 4-bit codes, which a
+ * measured conversion needs of a lossless pair: d²·Σlevel² a block (exact as a double:
+ * d·level is a float32 exactly, its square fits 53 bits, and so does the block's sum),
+ * added to `sum` block by block in order. A block whose half d is infinite or NaN is left
+ * out: every value in it is.
+ *
+ * @param levels The signed level of each 4-bit code (16 values in −128 … 127).
+ * @returns The function `(src, blocks, sum)`; it allocates nothing.
+ */
+export function nibbleSquares(
+  levels: ArrayLike<number>,
+): (src: Uint8Array, blocks: number, sum: number) => number {
+  // Each byte's two levels' squares, added.
+  const squares = new Uint16Array(256);
+  for (let b = 0; b < 256; b++) squares[b] = levels[b & 15] ** 2 + levels[b >> 4] ** 2;
+  return (src, blocks, sum) => {
+    for (let b = 0, s = 0; b < blocks; b++, s += 18) {
+      const d = FP16_TO_F32[src[s] | (src[s + 1] << 8)];
+      if (d - d !== 0) continue;
+      let n = 0;
+      for (let j = 2; j < 18; j++) n += squares[src[s + j]];
+      sum += d * d * n;
+    }
+    return sum;
   };
 }

@@ -15,11 +15,16 @@
 import { FP16_TO_F32 } from "../dequant/_fp16.ts";
 import { IQ4_VALUES } from "../dequant/_iq4_values.ts";
 import { BLOCK_CODES, writeQ8_0Block } from "./_block_scale.ts";
-import { nibblesToQ8_0 } from "./_nibbles_to_q8_0.ts";
+import { nibbleSquares, nibblesToQ8_0 } from "./_nibbles_to_q8_0.ts";
 
 /** Transcodes `blocks` IQ4_NL blocks (18 bytes) into as many Q8_0 blocks (34 bytes). */
 export const transcodeIq4NlToQ8_0: (src: Uint8Array, dst: Uint8Array, blocks: number) => void =
   nibblesToQ8_0(IQ4_VALUES);
+
+/** `sum` plus Σx² over the finite values of `blocks` IQ4_NL blocks (see `nibbleSquares`). */
+export const squaresIq4Nl: (src: Uint8Array, blocks: number, sum: number) => number = nibbleSquares(
+  IQ4_VALUES,
+);
 
 /** Transcodes `blocks` IQ4_XS blocks (136 bytes) into 8 × `blocks` Q8_0 blocks. */
 export function transcodeIq4XsToQ8_0(src: Uint8Array, dst: Uint8Array, blocks: number): void {

@@ -12,11 +12,19 @@
  *
  * @module
  */
-import { nibblesToQ8_0 } from "./_nibbles_to_q8_0.ts";
+import { FP16_TO_F32 } from "../dequant/_fp16.ts";
+import { nibbleSquares, nibblesToQ8_0 } from "./_nibbles_to_q8_0.ts";
+
+const Q4_0_LEVELS = Array.from({ length: 16 }, (_, q) => q - 8);
 
 /** Transcodes `blocks` Q4_0 blocks (18 bytes) into as many Q8_0 blocks (34 bytes). */
 export const transcodeQ4_0ToQ8_0: (src: Uint8Array, dst: Uint8Array, blocks: number) => void =
-  nibblesToQ8_0(Array.from({ length: 16 }, (_, q) => q - 8));
+  nibblesToQ8_0(Q4_0_LEVELS);
+
+/** `sum` plus Σx² over the finite values of `blocks` Q4_0 blocks (see `nibbleSquares`). */
+export const squaresQ4_0: (src: Uint8Array, blocks: number, sum: number) => number = nibbleSquares(
+  Q4_0_LEVELS,
+);
 
 /** Transcodes `blocks` Q5_0 blocks (22 bytes) into as many Q8_0 blocks (34 bytes). */
 export function transcodeQ5_0ToQ8_0(src: Uint8Array, dst: Uint8Array, blocks: number): void {
@@ -31,6 +39,27 @@ export function transcodeQ5_0ToQ8_0(src: Uint8Array, dst: Uint8Array, blocks: nu
       dst[o + 18 + j] = ((q >> 4) | (((qh >>> (j + 16)) & 1) << 4)) - 16;
     }
   }
+}
+
+/**
+ * `sum` plus Σx² over the finite values of `blocks` Q5_0 blocks, d²·Σ(q − 16)² a block
+ * added in order (exact terms, as `nibbleSquares`).
+ */
+export function squaresQ5_0(src: Uint8Array, blocks: number, sum: number): number {
+  for (let b = 0, s = 0; b < blocks; b++, s += 22) {
+    const d = FP16_TO_F32[src[s] | (src[s + 1] << 8)];
+    if (d - d !== 0) continue;
+    const qh = src[s + 2] | (src[s + 3] << 8) | (src[s + 4] << 16) | (src[s + 5] << 24);
+    let n = 0;
+    for (let j = 0; j < 16; j++) {
+      const q = src[s + 6 + j];
+      const lo = ((q & 15) | (((qh >>> j) & 1) << 4)) - 16;
+      const hi = ((q >> 4) | (((qh >>> (j + 16)) & 1) << 4)) - 16;
+      n += lo * lo + hi * hi;
+    }
+    sum += d * d * n;
+  }
+  return sum;
 }
 
 /** Transcodes `blocks` Q1_0 blocks (18 bytes, 128 values) into 4 × `blocks` Q8_0 blocks. */
