@@ -404,42 +404,48 @@ export function nvfp4(src: usize, dst: usize, blocks: i32, fp16: usize): void {
 }
 
 /**
- * The trits of 16 bytes as i8 lanes −1, 0 or 1: byte·p (mod 256), times 3, shifted right
- * by 8 (ggml's base-3 fixed-point digits), with p per lane from the i16 lanes `pLow`
- * (lanes 0–7) and `pHigh` (lanes 8–15).
+ * The trits of 16 base-3 digit bytes (ggml's x = byte·3ⁿ mod 256) as i8 lanes −1, 0 or 1:
+ * (3x >> 8) − 1, which is 1 for x ≥ 171, 0 for 86 ≤ x < 171, −1 below (byte compares,
+ * each −1 where true).
  */
-@inline function trits(v: v128, pLow: v128, pHigh: v128): v128 {
-  const byte = i16x8.splat(255);
-  const three = i16x8.splat(3);
-  const lo = v128.and(i16x8.mul(i16x8.extend_low_i8x16_u(v), pLow), byte);
-  const hi = v128.and(i16x8.mul(i16x8.extend_high_i8x16_u(v), pHigh), byte);
-  const digits = i8x16.narrow_i16x8_u(
-    i16x8.shr_u(i16x8.mul(lo, three), 8),
-    i16x8.shr_u(i16x8.mul(hi, three), 8),
-  );
-  return i8x16.sub(digits, i8x16.splat(1));
+@inline function digitTrits(x: v128): v128 {
+  const one = i8x16.eq(i8x16.max_u(x, i8x16.splat(86)), x);
+  const two = i8x16.eq(i8x16.max_u(x, i8x16.splat(<i8>171)), x);
+  return i8x16.sub(i8x16.sub(i8x16.splat(-1), one), two);
+}
+
+/** 16 bytes times 3, mod 256: the next base-3 digit's bytes. */
+@inline function times3(x: v128): v128 {
+  return i8x16.add(i8x16.add(x, x), x);
 }
 
 /**
  * TQ1_0: 54 bytes, 48 bytes of five trits each, 4 bytes of four trits each, half d;
  * w = (trit − 1)·d, in ggml's order (digit n of bytes 0–31, then of 32–47, then of 48–51).
+ * Digit n's bytes are byte·3ⁿ mod 256, each three times the last, by byte adds.
  */
 export function tq1_0(src: usize, dst: usize, blocks: i32, fp16: usize): void {
   for (let b = 0; b < blocks; b++, src += 54, dst += 1024) {
     const d = f32x4.splat(half(fp16, src + 52));
-    const a = v128.load(src);
-    const c = v128.load(src, 16);
-    const e = v128.load(src, 32);
-    let p: i16 = 1;
-    for (let n = 0; n < 5; n++, p *= 3) {
-      const pv = i16x8.splat(p);
-      storeScaled(dst + 128 * <usize>n, trits(a, pv, pv), d);
-      storeScaled(dst + 128 * <usize>n + 64, trits(c, pv, pv), d);
-      storeScaled(dst + 640 + 64 * <usize>n, trits(e, pv, pv), d);
+    let a = v128.load(src);
+    let c = v128.load(src, 16);
+    let e = v128.load(src, 32);
+    for (let n: usize = 0; n < 5; n++) {
+      storeScaled(dst + 128 * n, digitTrits(a), d);
+      storeScaled(dst + 128 * n + 64, digitTrits(c), d);
+      storeScaled(dst + 640 + 64 * n, digitTrits(e), d);
+      a = times3(a);
+      c = times3(c);
+      e = times3(e);
     }
-    // The last 16: digit n of byte 48 + j is weight 4n + j.
+    // The last 16: digit n of byte 48 + j is weight 4n + j (lanes 4n … 4n + 3 times 3ⁿ).
     const h = i32x4.splat(load<u32>(src, 48));
-    storeScaled(dst + 960, trits(h, i16x8(1, 1, 1, 1, 3, 3, 3, 3), i16x8(9, 9, 9, 9, 27, 27, 27, 27)), d);
+    const h3 = times3(h);
+    const h9 = times3(h3);
+    const h27 = times3(h9);
+    const low = i32x4.shuffle(h, h3, 0, 5, 2, 7);
+    const high = i32x4.shuffle(h9, h27, 0, 5, 2, 7);
+    storeScaled(dst + 960, digitTrits(i32x4.shuffle(low, high, 0, 1, 6, 7)), d);
   }
 }
 
