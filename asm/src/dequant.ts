@@ -138,60 +138,76 @@ export function q8_0(src: usize, dst: usize, blocks: i32, fp16: usize): void {
   return (min ? low >> 4 : low & 15) | (top << 4);
 }
 
+/** Q4_K's pair of sub-blocks `g` (0–3, a constant once inlined): 64 values at `dst + 256·g`. */
+@inline function q4kPair(src: usize, dst: usize, g: i32, d: f32, dmin: f32): void {
+  const mask = i8x16.splat(15);
+  const d1 = f32x4.splat(d * <f32>scaleMin(src + 4, 2 * g, false));
+  const m1 = f32x4.splat(dmin * <f32>scaleMin(src + 4, 2 * g, true));
+  const d2 = f32x4.splat(d * <f32>scaleMin(src + 4, 2 * g + 1, false));
+  const m2 = f32x4.splat(dmin * <f32>scaleMin(src + 4, 2 * g + 1, true));
+  const q = src + 16 + 32 * <usize>g;
+  const out = dst + 256 * <usize>g;
+  const a = v128.load(q);
+  const c = v128.load(q, 16);
+  storeScaledSub(out, v128.and(a, mask), d1, m1);
+  storeScaledSub(out + 64, v128.and(c, mask), d1, m1);
+  storeScaledSub(out + 128, v128.and(i16x8.shr_u(a, 4), mask), d2, m2);
+  storeScaledSub(out + 192, v128.and(i16x8.shr_u(c, 4), mask), d2, m2);
+}
+
 /** Q4_K: 144 bytes, half d, half dmin, 12 scale bytes, 128 bytes of nibbles. */
 export function q4_k(src: usize, dst: usize, blocks: i32, fp16: usize): void {
-  const mask = i8x16.splat(15);
   for (let b = 0; b < blocks; b++, src += 144, dst += 1024) {
     const d = half(fp16, src);
     const dmin = half(fp16, src + 2);
-    for (let g = 0; g < 4; g++) {
-      const d1 = f32x4.splat(d * <f32>scaleMin(src + 4, 2 * g, false));
-      const m1 = f32x4.splat(dmin * <f32>scaleMin(src + 4, 2 * g, true));
-      const d2 = f32x4.splat(d * <f32>scaleMin(src + 4, 2 * g + 1, false));
-      const m2 = f32x4.splat(dmin * <f32>scaleMin(src + 4, 2 * g + 1, true));
-      const q = src + 16 + 32 * <usize>g;
-      const out = dst + 256 * <usize>g;
-      const a = v128.load(q);
-      const c = v128.load(q, 16);
-      storeScaledSub(out, v128.and(a, mask), d1, m1);
-      storeScaledSub(out + 64, v128.and(c, mask), d1, m1);
-      storeScaledSub(out + 128, i8x16.shr_u(a, 4), d2, m2);
-      storeScaledSub(out + 192, i8x16.shr_u(c, 4), d2, m2);
-    }
+    q4kPair(src, dst, 0, d, dmin);
+    q4kPair(src, dst, 1, d, dmin);
+    q4kPair(src, dst, 2, d, dmin);
+    q4kPair(src, dst, 3, d, dmin);
   }
+}
+
+/**
+ * Bit `bit` (0–7, a constant once inlined) of every byte of `h`, moved to bit 4: 16 where
+ * it is set, 0 where not. The 16-bit shifts are exact here (the bits they bring in from
+ * the next byte are masked off) and native, where WebAssembly's byte shifts are emulated.
+ */
+@inline function bitAsSixteen(h: v128, bit: i32): v128 {
+  const moved = bit <= 4 ? i16x8.shl(h, 4 - bit) : i16x8.shr_u(h, bit - 4);
+  return v128.and(moved, i8x16.splat(16));
+}
+
+/** Q5_K's pair of sub-blocks `g` (0–3, a constant once inlined): 64 values at `dst + 256·g`. */
+@inline function q5kPair(src: usize, dst: usize, g: i32, d: f32, dmin: f32): void {
+  const mask = i8x16.splat(15);
+  const d1 = f32x4.splat(d * <f32>scaleMin(src + 4, 2 * g, false));
+  const m1 = f32x4.splat(dmin * <f32>scaleMin(src + 4, 2 * g, true));
+  const d2 = f32x4.splat(d * <f32>scaleMin(src + 4, 2 * g + 1, false));
+  const m2 = f32x4.splat(dmin * <f32>scaleMin(src + 4, 2 * g + 1, true));
+  const h0 = v128.load(src, 16);
+  const h1 = v128.load(src, 32);
+  const q = src + 48 + 32 * <usize>g;
+  const out = dst + 256 * <usize>g;
+  const a = v128.load(q);
+  const c = v128.load(q, 16);
+  // Bit 2g of high-bit byte l goes to weight l of the low nibbles, bit 2g + 1 to the high.
+  storeScaledSub(out, v128.or(v128.and(a, mask), bitAsSixteen(h0, 2 * g)), d1, m1);
+  storeScaledSub(out + 64, v128.or(v128.and(c, mask), bitAsSixteen(h1, 2 * g)), d1, m1);
+  const a1 = v128.and(i16x8.shr_u(a, 4), mask);
+  const c1 = v128.and(i16x8.shr_u(c, 4), mask);
+  storeScaledSub(out + 128, v128.or(a1, bitAsSixteen(h0, 2 * g + 1)), d2, m2);
+  storeScaledSub(out + 192, v128.or(c1, bitAsSixteen(h1, 2 * g + 1)), d2, m2);
 }
 
 /** Q5_K: 176 bytes, half d, half dmin, 12 scale bytes, 32 bytes of fifth bits, 128 of nibbles. */
 export function q5_k(src: usize, dst: usize, blocks: i32, fp16: usize): void {
-  const mask = i8x16.splat(15);
-  const sixteen = i8x16.splat(16);
   for (let b = 0; b < blocks; b++, src += 176, dst += 1024) {
     const d = half(fp16, src);
     const dmin = half(fp16, src + 2);
-    const h0 = v128.load(src, 16);
-    const h1 = v128.load(src, 32);
-    for (let g = 0; g < 4; g++) {
-      const d1 = f32x4.splat(d * <f32>scaleMin(src + 4, 2 * g, false));
-      const m1 = f32x4.splat(dmin * <f32>scaleMin(src + 4, 2 * g, true));
-      const d2 = f32x4.splat(d * <f32>scaleMin(src + 4, 2 * g + 1, false));
-      const m2 = f32x4.splat(dmin * <f32>scaleMin(src + 4, 2 * g + 1, true));
-      const q = src + 48 + 32 * <usize>g;
-      const out = dst + 256 * <usize>g;
-      const a = v128.load(q);
-      const c = v128.load(q, 16);
-      // Bit 2g of high-bit byte l goes to weight l of the low nibbles, bit 2g + 1 to the
-      // high: 16 where it is set (a byte compare; WebAssembly's byte shifts are emulated).
-      const bit0 = i8x16.splat(<i8>(1 << (2 * <i8>g)));
-      const bit1 = i8x16.splat(<i8>(2 << (2 * <i8>g)));
-      const ha0 = v128.and(i8x16.eq(v128.and(h0, bit0), bit0), sixteen);
-      const hc0 = v128.and(i8x16.eq(v128.and(h1, bit0), bit0), sixteen);
-      const ha1 = v128.and(i8x16.eq(v128.and(h0, bit1), bit1), sixteen);
-      const hc1 = v128.and(i8x16.eq(v128.and(h1, bit1), bit1), sixteen);
-      storeScaledSub(out, v128.or(v128.and(a, mask), ha0), d1, m1);
-      storeScaledSub(out + 64, v128.or(v128.and(c, mask), hc0), d1, m1);
-      storeScaledSub(out + 128, v128.or(i8x16.shr_u(a, 4), ha1), d2, m2);
-      storeScaledSub(out + 192, v128.or(i8x16.shr_u(c, 4), hc1), d2, m2);
-    }
+    q5kPair(src, dst, 0, d, dmin);
+    q5kPair(src, dst, 1, d, dmin);
+    q5kPair(src, dst, 2, d, dmin);
+    q5kPair(src, dst, 3, d, dmin);
   }
 }
 
@@ -247,13 +263,13 @@ export function q2_k(src: usize, dst: usize, blocks: i32, fp16: usize): void {
         const out = dst + 512 * <usize>n + 128 * <usize>j;
         storeScaledSub(
           out,
-          v128.and(i8x16.shr_u(a, shift), three),
+          v128.and(i16x8.shr_u(a, shift), three),
           f32x4.splat(d * <f32>(sa & 15)),
           f32x4.splat(dmin * <f32>(sa >> 4)),
         );
         storeScaledSub(
           out + 64,
-          v128.and(i8x16.shr_u(c, shift), three),
+          v128.and(i16x8.shr_u(c, shift), three),
           f32x4.splat(d * <f32>(sc & 15)),
           f32x4.splat(dmin * <f32>(sc >> 4)),
         );
@@ -290,8 +306,8 @@ export function q3_k(src: usize, dst: usize, blocks: i32, fp16: usize): void {
         // q − 4 where the high bit is clear, q where it is set.
         const ha = i8x16.eq(v128.and(h0, bit), bit);
         const hc = i8x16.eq(v128.and(h1, bit), bit);
-        const qa = i8x16.sub(v128.and(i8x16.shr_u(a, shift), three), v128.andnot(four, ha));
-        const qc = i8x16.sub(v128.and(i8x16.shr_u(c, shift), three), v128.andnot(four, hc));
+        const qa = i8x16.sub(v128.and(i16x8.shr_u(a, shift), three), v128.andnot(four, ha));
+        const qc = i8x16.sub(v128.and(i16x8.shr_u(c, shift), three), v128.andnot(four, hc));
         const out = dst + 512 * <usize>n + 128 * <usize>j;
         const s = 8 * n + 2 * j;
         storeScaled(out, qa, f32x4.splat(d * <f32>q3kScale(src + 96, s)));
@@ -388,61 +404,75 @@ export function nvfp4(src: usize, dst: usize, blocks: i32, fp16: usize): void {
 }
 
 /**
- * The trits of 16 bytes as i8 lanes −1, 0 or 1: byte·p (mod 256), times 3, shifted right
- * by 8 (ggml's base-3 fixed-point digits), with p per lane from the i16 lanes `pLow`
- * (lanes 0–7) and `pHigh` (lanes 8–15).
+ * The trits of 16 base-3 digit bytes (ggml's x = byte·3ⁿ mod 256) as i8 lanes −1, 0 or 1:
+ * (3x >> 8) − 1, which is 1 for x ≥ 171, 0 for 86 ≤ x < 171, −1 below (byte compares,
+ * each −1 where true).
  */
-@inline function trits(v: v128, pLow: v128, pHigh: v128): v128 {
-  const byte = i16x8.splat(255);
-  const three = i16x8.splat(3);
-  const lo = v128.and(i16x8.mul(i16x8.extend_low_i8x16_u(v), pLow), byte);
-  const hi = v128.and(i16x8.mul(i16x8.extend_high_i8x16_u(v), pHigh), byte);
-  const digits = i8x16.narrow_i16x8_u(
-    i16x8.shr_u(i16x8.mul(lo, three), 8),
-    i16x8.shr_u(i16x8.mul(hi, three), 8),
-  );
-  return i8x16.sub(digits, i8x16.splat(1));
+@inline function digitTrits(x: v128): v128 {
+  const one = i8x16.eq(i8x16.max_u(x, i8x16.splat(86)), x);
+  const two = i8x16.eq(i8x16.max_u(x, i8x16.splat(<i8>171)), x);
+  return i8x16.sub(i8x16.sub(i8x16.splat(-1), one), two);
+}
+
+/** 16 bytes times 3, mod 256: the next base-3 digit's bytes. */
+@inline function times3(x: v128): v128 {
+  return i8x16.add(i8x16.add(x, x), x);
 }
 
 /**
  * TQ1_0: 54 bytes, 48 bytes of five trits each, 4 bytes of four trits each, half d;
  * w = (trit − 1)·d, in ggml's order (digit n of bytes 0–31, then of 32–47, then of 48–51).
+ * Digit n's bytes are byte·3ⁿ mod 256, each three times the last, by byte adds.
  */
 export function tq1_0(src: usize, dst: usize, blocks: i32, fp16: usize): void {
   for (let b = 0; b < blocks; b++, src += 54, dst += 1024) {
     const d = f32x4.splat(half(fp16, src + 52));
-    const a = v128.load(src);
-    const c = v128.load(src, 16);
-    const e = v128.load(src, 32);
-    let p: i16 = 1;
-    for (let n = 0; n < 5; n++, p *= 3) {
-      const pv = i16x8.splat(p);
-      storeScaled(dst + 128 * <usize>n, trits(a, pv, pv), d);
-      storeScaled(dst + 128 * <usize>n + 64, trits(c, pv, pv), d);
-      storeScaled(dst + 640 + 64 * <usize>n, trits(e, pv, pv), d);
+    let a = v128.load(src);
+    let c = v128.load(src, 16);
+    let e = v128.load(src, 32);
+    for (let n: usize = 0; n < 5; n++) {
+      storeScaled(dst + 128 * n, digitTrits(a), d);
+      storeScaled(dst + 128 * n + 64, digitTrits(c), d);
+      storeScaled(dst + 640 + 64 * n, digitTrits(e), d);
+      a = times3(a);
+      c = times3(c);
+      e = times3(e);
     }
-    // The last 16: digit n of byte 48 + j is weight 4n + j.
+    // The last 16: digit n of byte 48 + j is weight 4n + j (lanes 4n … 4n + 3 times 3ⁿ).
     const h = i32x4.splat(load<u32>(src, 48));
-    storeScaled(dst + 960, trits(h, i16x8(1, 1, 1, 1, 3, 3, 3, 3), i16x8(9, 9, 9, 9, 27, 27, 27, 27)), d);
+    const h3 = times3(h);
+    const h9 = times3(h3);
+    const h27 = times3(h9);
+    const low = i32x4.shuffle(h, h3, 0, 5, 2, 7);
+    const high = i32x4.shuffle(h9, h27, 0, 5, 2, 7);
+    storeScaled(dst + 960, digitTrits(i32x4.shuffle(low, high, 0, 1, 6, 7)), d);
   }
+}
+
+/**
+ * 32 bytes of TQ2_0 quants (`a`, `c`) at their four shifts: (q − 1)·d, 128 floats at `dst`.
+ * The 16-bit shifts are exact here (the bits they bring in from the next byte are masked
+ * off) and native, where WebAssembly's byte shifts are emulated.
+ */
+@inline function tq2Quarters(dst: usize, a: v128, c: v128, d: v128): void {
+  const three = i8x16.splat(3);
+  const one = i8x16.splat(1);
+  storeScaled(dst, i8x16.sub(v128.and(a, three), one), d);
+  storeScaled(dst + 64, i8x16.sub(v128.and(c, three), one), d);
+  storeScaled(dst + 128, i8x16.sub(v128.and(i16x8.shr_u(a, 2), three), one), d);
+  storeScaled(dst + 192, i8x16.sub(v128.and(i16x8.shr_u(c, 2), three), one), d);
+  storeScaled(dst + 256, i8x16.sub(v128.and(i16x8.shr_u(a, 4), three), one), d);
+  storeScaled(dst + 320, i8x16.sub(v128.and(i16x8.shr_u(c, 4), three), one), d);
+  storeScaled(dst + 384, i8x16.sub(v128.and(i16x8.shr_u(a, 6), three), one), d);
+  storeScaled(dst + 448, i8x16.sub(v128.and(i16x8.shr_u(c, 6), three), one), d);
 }
 
 /** TQ2_0: 66 bytes, 64 bytes of 2-bit quants and half d; w = (q − 1)·d. */
 export function tq2_0(src: usize, dst: usize, blocks: i32, fp16: usize): void {
-  const three = i8x16.splat(3);
-  const one = i8x16.splat(1);
   for (let b = 0; b < blocks; b++, src += 66, dst += 1024) {
     const d = f32x4.splat(half(fp16, src + 64));
-    for (let n = 0; n < 2; n++) {
-      const a = v128.load(src + 32 * <usize>n);
-      const c = v128.load(src + 32 * <usize>n + 16);
-      for (let l = 0; l < 4; l++) {
-        const shift = 2 * l;
-        const out = dst + 512 * <usize>n + 128 * <usize>l;
-        storeScaled(out, i8x16.sub(v128.and(i8x16.shr_u(a, shift), three), one), d);
-        storeScaled(out + 64, i8x16.sub(v128.and(i8x16.shr_u(c, shift), three), one), d);
-      }
-    }
+    tq2Quarters(dst, v128.load(src), v128.load(src, 16), d);
+    tq2Quarters(dst + 512, v128.load(src, 32), v128.load(src, 48), d);
   }
 }
 

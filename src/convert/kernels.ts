@@ -85,12 +85,19 @@ export interface Dequantizer {
 const DEQUANTIZERS = new Map<number, Dequantizer>();
 const QUANTIZERS = new Map<number, QuantizeKernel>();
 
+/**
+ * Fewer weights than this in one call are dequantized by the portable kernel: crossing into
+ * WebAssembly and copying the values in and out costs more than they take.
+ */
+const SIMD_MIN_WEIGHTS = 256;
+
 /** `portable`, or the type's SIMD kernel for little-endian blocks once it is known to run. */
 function preferSimd(id: number, portable: DequantizeKernel): DequantizeKernel {
   if (!hasSimdKernel(id)) return portable;
+  const minBlocks = SIMD_MIN_WEIGHTS / ggmlType(id)!.blockSize;
   let simd: SimdKernel | undefined | null = null; // null: not looked up yet
   return (src, dst, blocks, littleEndian) => {
-    if (littleEndian) {
+    if (littleEndian && blocks >= minBlocks) {
       // Looked up at the first call: the module is compiled only when it is needed.
       if (simd === null) simd = simdKernel(id);
       if (simd !== undefined) return simd(src, dst, blocks);

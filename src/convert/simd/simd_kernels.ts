@@ -79,6 +79,8 @@ type WasmQuantizer = (src: number, dst: number, blocks: number) => number;
 interface Instance {
   bytes: Uint8Array;
   floats: Float32Array;
+  /** A whole piece's values where the kernels write them, to copy out. */
+  piece: Float32Array;
   exports: Record<string, WasmKernel>;
 }
 
@@ -138,6 +140,7 @@ function instantiate(extra = 0): Instance | null {
   return {
     bytes,
     floats,
+    piece: floats.subarray(OUTPUT_AT / 4, OUTPUT_AT / 4 + PIECE_WEIGHTS),
     exports: made.exports as unknown as Record<string, WasmKernel>,
   };
 }
@@ -227,17 +230,22 @@ export function simdKernel(id: number): SimdKernel | undefined {
   return (src, dst, blocks) => {
     // Into a buffer of an instance's own memory, that instance writes the values in place.
     const owner = OWNERS.get(dst.buffer);
-    const { bytes, floats, exports } = owner ?? common;
+    const { bytes, piece, exports } = owner ?? common;
     const kernel = exports[name];
     for (let done = 0; done < blocks; done += perPiece) {
       const count = Math.min(perPiece, blocks - done);
-      bytes.set(src.subarray(done * blockBytes, (done + count) * blockBytes), INPUT_AT);
+      // (Views are made only where needed: a small call pays mostly for them.)
+      const length = count * blockBytes;
+      bytes.set(
+        src.length === length ? src : src.subarray(done * blockBytes, done * blockBytes + length),
+        INPUT_AT,
+      );
       if (owner !== undefined) {
         kernel(INPUT_AT, dst.byteOffset + done * blockSize * 4, count, FP16_AT);
       } else {
         kernel(INPUT_AT, OUTPUT_AT, count, FP16_AT);
-        const first = OUTPUT_AT / 4;
-        dst.set(floats.subarray(first, first + count * blockSize), done * blockSize);
+        const values = count === perPiece ? piece : piece.subarray(0, count * blockSize);
+        dst.set(values, done * blockSize);
       }
     }
   };
