@@ -8,8 +8,9 @@
  * - `replace`: `IN -o OUT --force` over an existing output, beside `dd` writing a temporary
  *   file and `mv` renaming it over the existing one (what the converter does to keep the
  *   old file whole until the new one is flushed).
- * - `pipe`: `- -o - < IN > OUT`, beside `cat < X | cat > OUT` with `X` a file of the
- *   output's size (both leave their bytes in the page cache, unflushed).
+ * - `pipe`: `- -o - < IN | cat > OUT`, beside `cat < X | cat > OUT` with `X` a file of the
+ *   output's size: both write their output into a pipe (and leave the bytes in the page
+ *   cache, unflushed).
  *
  * `sync` runs before every timed run (the previous run's dirty pages would slow the next),
  * floor and subject alternate which goes first, and each pair's ratio is kept: the table
@@ -109,7 +110,7 @@ const WAYS: Record<string, Way> = {
   },
   pipe: {
     floor: `cat < ${quote(sized)} | cat > ${quote(floorFile)}`,
-    subject: (rt) => `${convert(rt)} - -o - -v < ${quote(model)} > ${quote(output)}`,
+    subject: (rt) => `${convert(rt)} - -o - -v < ${quote(model)} | cat > ${quote(output)}`,
     before: () => {
       rmSync(output, { force: true });
       rmSync(floorFile, { force: true });

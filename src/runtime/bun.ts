@@ -14,6 +14,7 @@ import { type ByteSource, checkRange } from "../model/byte_source.ts";
 import { nodeLikePlatform } from "./node.ts";
 import type { Platform } from "./platform.ts";
 import { dropCachedPagesWith, FADV_DONTNEED } from "./_fadvise.ts";
+import { growPipeWith } from "./_pipe_size.ts";
 
 interface BunMmap {
   mmap(path: string, options?: { shared?: boolean; offset?: number; size?: number }): Uint8Array;
@@ -85,6 +86,7 @@ function loadFadvise(): Record<string, (...args: unknown[]) => number> | null {
           open: { args: ["ptr", "i32"], returns: "i32" },
           close: { args: ["i32"], returns: "i32" },
           posix_fadvise: { args: ["i32", "i64", "i64", "i32"], returns: "i32" },
+          fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
         }).symbols;
       }
     } catch {
@@ -92,6 +94,12 @@ function loadFadvise(): Record<string, (...args: unknown[]) => number> | null {
     }
   }
   return fadvise;
+}
+
+/** A larger pipe buffer through libc's `fcntl`; `false` wherever that cannot be done. */
+function growPipe(fd: 0 | 1): boolean {
+  const f = loadFadvise();
+  return growPipeWith(fd, f && ((fd, cmd, arg) => f.fcntl(fd, cmd, arg)));
 }
 
 /** Drops a file's cached pages through libc; `false` wherever that cannot be done. */
@@ -112,4 +120,5 @@ export const bunPlatform: Platform = {
   ...nodeLikePlatform("bun", "Bun"),
   mapFile: openBunMmapSource,
   dropCachedPages,
+  growPipe,
 };

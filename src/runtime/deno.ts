@@ -18,8 +18,9 @@
  * - `close({ keepViews: true })` (a model dropped without `close()`) releases the file
  *   handle only: the mapping stays, and its views stay valid, until the process exits.
  *
- * Page-cache advice: `posix_fadvise(POSIX_FADV_DONTNEED)` through the same libc, only on
- * glibc Linux and only when FFI is already granted (an optimization never prompts).
+ * Page-cache advice: `posix_fadvise(POSIX_FADV_DONTNEED)` through the same libc, and a
+ * larger pipe buffer for standard streams (`fcntl(F_SETPIPE_SZ)`), only on glibc Linux and
+ * only when FFI is already granted (an optimization never prompts).
  *
  * Nothing here touches `Deno` until called, so this module loads in every runtime.
  *
@@ -30,6 +31,7 @@ import { type ByteSource, checkRange } from "../model/byte_source.ts";
 import { nodeLikePlatform } from "./node.ts";
 import type { OutputFile, Platform } from "./platform.ts";
 import { dropCachedPagesWith, FADV_DONTNEED } from "./_fadvise.ts";
+import { growPipeWith } from "./_pipe_size.ts";
 
 const O_RDONLY = 0;
 const PROT_READ = 1;
@@ -180,6 +182,7 @@ const FADVISE_SYMBOLS = {
   open: { parameters: ["buffer", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   posix_fadvise: { parameters: ["i32", "i64", "i64", "i32"], result: "i32" },
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
 } as const;
 
 type Fadvise = Deno.DynamicLibrary<typeof FADVISE_SYMBOLS>["symbols"];
@@ -202,6 +205,12 @@ function loadFadvise(): Fadvise | null {
     }
   }
   return fadvise;
+}
+
+/** A larger pipe buffer through libc's `fcntl`; `false` wherever that cannot be done. */
+function growPipe(fd: 0 | 1): boolean {
+  const f = loadFadvise();
+  return growPipeWith(fd, f && ((fd, cmd, arg) => f.fcntl(fd, cmd, arg)));
 }
 
 /** Drops a file's cached pages through libc; `false` wherever that cannot be done. */
@@ -270,4 +279,5 @@ export const denoPlatform: Platform = {
   },
   mapFile: openDenoMmapSource,
   dropCachedPages,
+  growPipe,
 };

@@ -174,6 +174,12 @@ export interface Platform {
    * took the advice. Absent where advice cannot be given.
    */
   readonly dropCachedPages?: (path: string) => boolean;
+  /**
+   * Asks for a 1 MiB buffer on standard input or output, which the caller knows to be a
+   * pipe (fewer hand-overs between the two processes); `true` if it was granted. Absent
+   * where it cannot be asked.
+   */
+  readonly growPipe?: (fd: 0 | 1) => boolean;
   /** Standard input and output; absent where the process has none. */
   readonly stdio?: StandardStreams;
   /** The terminal, memory and signals of the process; absent where there is none. */

@@ -51,8 +51,18 @@ export function stdinStream(): ReadableStream<Uint8Array> {
       "Cannot read standard input: it is a directory; redirect a model into it (< MODEL.gguf)",
     );
   }
+  growIfPipe(stdio, 0);
   // Read 256 KiB at a time: a quarter of the reads of the default 64 KiB.
   return preferReadSize(stdio.stdin(), STDIN_READ_BYTES);
+}
+
+/** Asks for a larger buffer when standard input or output is a pipe (see `_pipe_size.ts`). */
+function growIfPipe(stdio: StandardStreams, fd: 0 | 1): void {
+  try {
+    if (stdio.stat(fd).kind === "fifo") PLATFORM.growPipe?.(fd);
+  } catch {
+    // No way to tell: the pipe keeps its size.
+  }
 }
 
 /**
@@ -74,6 +84,7 @@ export function stdinStream(): ReadableStream<Uint8Array> {
  */
 export function stdoutSink(): ByteSink {
   const stdio = standardStreams();
+  growIfPipe(stdio, 1);
   return {
     async write(bytes) {
       try {
