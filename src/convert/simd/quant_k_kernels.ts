@@ -11,6 +11,7 @@
  * @module
  */
 import { QUANT_K_WASM_BASE64 } from "./_quant_k_wasm.ts";
+import { compileSimdModule } from "./_wasm_module.ts";
 
 /** A quantizer: `blocks × 256` float32 values from `src` into `blocks` blocks in `dst`. */
 export type QuantKKernel = (src: Float32Array, dst: Uint8Array, blocks: number) => void;
@@ -46,23 +47,14 @@ interface Instance {
 /** Undefined before the first use, null where WebAssembly cannot run. */
 let instance: Instance | null | undefined;
 
-function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(text);
-  const out = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-  return out;
-}
-
 /** Compiles and instantiates the module once; `null` where the runtime cannot. */
 function load(): Instance | null {
   if (instance !== undefined) return instance;
   instance = null;
   try {
-    const wasm = (globalThis as { WebAssembly?: typeof WebAssembly }).WebAssembly;
-    if (wasm === undefined) return null;
-    const bytes = decodeBase64(QUANT_K_WASM_BASE64);
-    if (!wasm.validate(bytes)) return null; // no SIMD here
-    const made = new wasm.Instance(new wasm.Module(bytes), {});
+    const compiled = compileSimdModule(QUANT_K_WASM_BASE64);
+    if (compiled === null) return null; // no WebAssembly SIMD here
+    const made = new WebAssembly.Instance(compiled, {});
     const exports = made.exports as unknown as Record<string, WasmQuantizer>;
     const memory = made.exports.memory as WebAssembly.Memory;
     const base = (made.exports.heap_base as () => number)();

@@ -15,6 +15,7 @@ import { IQ1S_GRID } from "../dequant/_iq1_tables.ts";
 import { IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID } from "../dequant/_iq2_tables.ts";
 import { IQ3S_GRID, IQ3XXS_GRID } from "../dequant/_iq3_tables.ts";
 import { DEQUANT_WASM_BASE64 } from "./_dequant_wasm.ts";
+import { compileSimdModule } from "./_wasm_module.ts";
 
 /** A SIMD dequantizer: `blocks` little-endian blocks from `src` into `dst`. */
 export type SimdKernel = (src: Uint8Array, dst: Float32Array, blocks: number) => void;
@@ -94,25 +95,10 @@ let shared: Instance | null | undefined;
 /** The instances whose memory holds an output buffer, by that memory's buffer. */
 const OWNERS = new WeakMap<ArrayBufferLike, Instance>();
 
-function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(text);
-  const out = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-  return out;
-}
-
 /** Compiles the module once; `null` where the runtime cannot. */
 function module(): WebAssembly.Module | null {
   if (compiled !== undefined) return compiled;
-  compiled = null;
-  try {
-    const wasm = (globalThis as { WebAssembly?: typeof WebAssembly }).WebAssembly;
-    if (wasm === undefined) return null;
-    const bytes = decodeBase64(DEQUANT_WASM_BASE64);
-    if (wasm.validate(bytes)) compiled = new wasm.Module(bytes); // else: no SIMD here
-  } catch {
-    // Compiling code at run time is forbidden here (a CSP, Cloudflare Workers).
-  }
+  compiled = compileSimdModule(DEQUANT_WASM_BASE64);
   return compiled;
 }
 

@@ -14,6 +14,7 @@ import { KVALUES_FP4 } from "../dequant/_fp4_tables.ts";
 import { IQ4_VALUES } from "../dequant/_iq4_values.ts";
 import { FACTORS } from "../transcode/_block_scale.ts";
 import { TRANSCODE_WASM_BASE64 } from "./_transcode_wasm.ts";
+import { compileSimdModule } from "./_wasm_module.ts";
 
 /** A transcoding kernel: `blocks` source blocks from `src` into target blocks at `dst`. */
 export type SimdTranscodeKernel = (src: Uint8Array, dst: Uint8Array, blocks: number) => void;
@@ -92,23 +93,14 @@ interface Instance {
 /** Undefined before the first use, null where WebAssembly cannot run. */
 let instance: Instance | null | undefined;
 
-function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(text);
-  const out = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-  return out;
-}
-
 /** Compiles and instantiates the module once; `null` where the runtime cannot. */
 function load(): Instance | null {
   if (instance !== undefined) return instance;
   instance = null;
   try {
-    const wasm = (globalThis as { WebAssembly?: typeof WebAssembly }).WebAssembly;
-    if (wasm === undefined) return null;
-    const code = decodeBase64(TRANSCODE_WASM_BASE64);
-    if (!wasm.validate(code)) return null; // no SIMD here
-    const made = new wasm.Instance(new wasm.Module(code), {});
+    const compiled = compileSimdModule(TRANSCODE_WASM_BASE64);
+    if (compiled === null) return null; // no WebAssembly SIMD here
+    const made = new WebAssembly.Instance(compiled, {});
     const memory = made.exports.memory as WebAssembly.Memory;
     const base = Math.ceil((made.exports.heap_base as () => number)() / 16) * 16;
     // The levels, then FACTORS (65 × 33 i32: a count, then the factors), then the pieces.
