@@ -32,6 +32,10 @@ export {
   registerTranscoder,
   transcoderOf,
 } from "./src/convert/transcode/transcoders.ts";
-export type { TranscodeKernel, Transcoder } from "./src/convert/transcode/transcoders.ts";
+export type {
+  SquaresKernel,
+  TranscodeKernel,
+  Transcoder,
+} from "./src/convert/transcode/transcoders.ts";
 export { bitsPerWeight } from "./src/convert/policy.ts";
 export { readTensorRows, type TensorRowsOptions } from "./src/convert/read_tensor_rows.ts";
