@@ -6,6 +6,9 @@
  * @module
  */
 
+import { growPipeWith } from "./_pipe_size.ts";
+import type { Platform } from "./platform.ts";
+
 /** `POSIX_FADV_DONTNEED` on Linux. */
 export const FADV_DONTNEED = 4;
 const O_RDONLY = 0;
@@ -18,6 +21,43 @@ export interface AdviceCalls {
   close(fd: number): number;
   /** `posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)`. */
   dontNeed(fd: number): number;
+}
+
+/** Every libc call the adapters bind: advice, and `fcntl(fd, cmd, arg)` for pipe sizes. */
+export interface LibcCalls extends AdviceCalls {
+  /** `fcntl(fd, cmd, arg)` with an integer argument. */
+  fcntl(fd: number, cmd: number, arg: number): number;
+}
+
+/**
+ * The platform's page-cache advice and pipe sizing over libc calls that an adapter binds
+ * through its own FFI; `bind` runs at the first use, once, and gives `null` where there
+ * is no libc to call (no FFI, not granted, not glibc Linux).
+ *
+ * @param bind Binds the calls.
+ * @returns `dropCachedPages` and `growPipe` for the adapter's {@linkcode Platform}.
+ */
+export function libcAdvice(
+  bind: () => LibcCalls | null,
+): Required<Pick<Platform, "dropCachedPages" | "growPipe">> {
+  let calls: LibcCalls | null | undefined;
+  const libc = () => {
+    if (calls === undefined) {
+      try {
+        calls = bind();
+      } catch {
+        calls = null; // No such library, or FFI refused: no advice.
+      }
+    }
+    return calls;
+  };
+  return {
+    dropCachedPages: (path) => dropCachedPagesWith(path, libc()),
+    growPipe: (fd) => {
+      const c = libc();
+      return growPipeWith(fd, c && ((fd, cmd, arg) => c.fcntl(fd, cmd, arg)));
+    },
+  };
 }
 
 /**

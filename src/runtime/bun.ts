@@ -13,8 +13,7 @@
 import { type ByteSource, checkRange } from "../model/byte_source.ts";
 import { nodeLikePlatform } from "./node.ts";
 import type { Platform } from "./platform.ts";
-import { dropCachedPagesWith, FADV_DONTNEED } from "./_fadvise.ts";
-import { growPipeWith } from "./_pipe_size.ts";
+import { FADV_DONTNEED, libcAdvice, type LibcCalls } from "./_fadvise.ts";
 
 interface BunMmap {
   mmap(path: string, options?: { shared?: boolean; offset?: number; size?: number }): Uint8Array;
@@ -70,55 +69,30 @@ interface BunFfi {
   ): { symbols: Record<string, (...args: unknown[]) => number> };
 }
 
-/** libc's calls for advice: undefined before the first use, null where there are none. */
-let fadvise: Record<string, (...args: unknown[]) => number> | null | undefined;
-
-function loadFadvise(): Record<string, (...args: unknown[]) => number> | null {
-  if (fadvise === undefined) {
-    fadvise = null;
-    try {
-      const process = (globalThis as {
-        process?: { platform?: string; getBuiltinModule?: (id: string) => unknown };
-      }).process;
-      const ffi = process?.getBuiltinModule?.("bun:ffi") as BunFfi | undefined;
-      if (process?.platform === "linux" && ffi !== undefined) {
-        fadvise = ffi.dlopen("libc.so.6", {
-          open: { args: ["ptr", "i32"], returns: "i32" },
-          close: { args: ["i32"], returns: "i32" },
-          posix_fadvise: { args: ["i32", "i64", "i64", "i32"], returns: "i32" },
-          fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
-        }).symbols;
-      }
-    } catch {
-      // No such library: no advice.
-    }
-  }
-  return fadvise;
-}
-
-/** A larger pipe buffer through libc's `fcntl`; `false` wherever that cannot be done. */
-function growPipe(fd: 0 | 1): boolean {
-  const f = loadFadvise();
-  return growPipeWith(fd, f && ((fd, cmd, arg) => f.fcntl(fd, cmd, arg)));
-}
-
-/** Drops a file's cached pages through libc; `false` wherever that cannot be done. */
-function dropCachedPages(path: string): boolean {
-  const f = loadFadvise();
-  return dropCachedPagesWith(
-    path,
-    f && {
-      open: (name, flags) => f.open(name, flags),
-      close: (fd) => f.close(fd),
-      dontNeed: (fd) => f.posix_fadvise(fd, 0, 0, FADV_DONTNEED),
-    },
-  );
+/** libc through `bun:ffi` on Linux; `null` elsewhere. */
+function bindLibc(): LibcCalls | null {
+  const process = (globalThis as {
+    process?: { platform?: string; getBuiltinModule?: (id: string) => unknown };
+  }).process;
+  const ffi = process?.getBuiltinModule?.("bun:ffi") as BunFfi | undefined;
+  if (process?.platform !== "linux" || ffi === undefined) return null;
+  const f = ffi.dlopen("libc.so.6", {
+    open: { args: ["ptr", "i32"], returns: "i32" },
+    close: { args: ["i32"], returns: "i32" },
+    posix_fadvise: { args: ["i32", "i64", "i64", "i32"], returns: "i32" },
+    fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
+  }).symbols;
+  return {
+    open: (name, flags) => f.open(name, flags),
+    close: (fd) => f.close(fd),
+    dontNeed: (fd) => f.posix_fadvise(fd, 0, 0, FADV_DONTNEED),
+    fcntl: (fd, cmd, arg) => f.fcntl(fd, cmd, arg),
+  };
 }
 
 /** The platform under Bun. */
 export const bunPlatform: Platform = {
   ...nodeLikePlatform("bun", "Bun"),
   mapFile: openBunMmapSource,
-  dropCachedPages,
-  growPipe,
+  ...libcAdvice(bindLibc),
 };

@@ -30,8 +30,7 @@ import { formatInteger, GgufError } from "../model/errors.ts";
 import { type ByteSource, checkRange } from "../model/byte_source.ts";
 import { nodeLikePlatform } from "./node.ts";
 import type { OutputFile, Platform } from "./platform.ts";
-import { dropCachedPagesWith, FADV_DONTNEED } from "./_fadvise.ts";
-import { growPipeWith } from "./_pipe_size.ts";
+import { FADV_DONTNEED, libcAdvice, type LibcCalls } from "./_fadvise.ts";
 
 const O_RDONLY = 0;
 const PROT_READ = 1;
@@ -185,45 +184,19 @@ const FADVISE_SYMBOLS = {
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
 } as const;
 
-type Fadvise = Deno.DynamicLibrary<typeof FADVISE_SYMBOLS>["symbols"];
-
-/** libc's calls for advice: undefined before the first use, null where there are none. */
-let fadvise: Fadvise | null | undefined;
-
-function loadFadvise(): Fadvise | null {
-  if (fadvise === undefined) {
-    fadvise = null;
-    try {
-      if (
-        Deno.build.os === "linux" && Deno.build.env === "gnu" &&
-        Deno.permissions.querySync({ name: "ffi" }).state === "granted"
-      ) {
-        fadvise = Deno.dlopen("libc.so.6", FADVISE_SYMBOLS).symbols;
-      }
-    } catch {
-      // No such library, or FFI refused: no advice.
-    }
-  }
-  return fadvise;
-}
-
-/** A larger pipe buffer through libc's `fcntl`; `false` wherever that cannot be done. */
-function growPipe(fd: 0 | 1): boolean {
-  const f = loadFadvise();
-  return growPipeWith(fd, f && ((fd, cmd, arg) => f.fcntl(fd, cmd, arg)));
-}
-
-/** Drops a file's cached pages through libc; `false` wherever that cannot be done. */
-function dropCachedPages(path: string): boolean {
-  const f = loadFadvise();
-  return dropCachedPagesWith(
-    path,
-    f && {
-      open: (name, flags) => f.open(name, flags),
-      close: (fd) => f.close(fd),
-      dontNeed: (fd) => f.posix_fadvise(fd, 0n, 0n, FADV_DONTNEED),
-    },
-  );
+/** libc through `Deno.dlopen` on glibc Linux when FFI is granted; `null` elsewhere. */
+function bindLibc(): LibcCalls | null {
+  if (
+    Deno.build.os !== "linux" || Deno.build.env !== "gnu" ||
+    Deno.permissions.querySync({ name: "ffi" }).state !== "granted"
+  ) return null;
+  const f = Deno.dlopen("libc.so.6", FADVISE_SYMBOLS).symbols;
+  return {
+    open: (name, flags) => f.open(name, flags),
+    close: (fd) => f.close(fd),
+    dontNeed: (fd) => f.posix_fadvise(fd, 0n, 0n, FADV_DONTNEED),
+    fcntl: (fd, cmd, arg) => f.fcntl(fd, cmd, arg),
+  };
 }
 
 /**
@@ -278,6 +251,5 @@ export const denoPlatform: Platform = {
     },
   },
   mapFile: openDenoMmapSource,
-  dropCachedPages,
-  growPipe,
+  ...libcAdvice(bindLibc),
 };
