@@ -200,7 +200,9 @@ export function phasesText(phases: WritePhases): string {
       s(sink.waitingOnFlush ?? 0)
     }, rename ${s(sink.rename ?? 0)}, directory flush ${s(sink.directoryFlush ?? 0)}; ${
       sink.backgroundFlushes ?? 0
-    } background flushes took ${s(sink.backgroundFlushing ?? 0)} beside the conversion)`;
+    } background flushes${
+      sink.writeBacks ? ` (${sink.writeBacks} by range write-back)` : ""
+    } took ${s(sink.backgroundFlushing ?? 0)} beside the conversion)`;
   }
   return text;
 }

@@ -1,6 +1,7 @@
 /**
  * The platform under Bun: files, standard streams and workers as under Node (Bun's
- * `node:fs`), mapping through `Bun.mmap` and page-cache advice through `bun:ffi`.
+ * `node:fs`), mapping through `Bun.mmap`, page-cache advice through `bun:ffi`, and the
+ * output's range write-backs (`sync_file_range`) through `bun:ffi` in a worker thread.
  *
  * Mapping: `Bun.mmap`. Mappings are private (`shared: false`): a write into a
  * view changes only this process's copy, never the file. `Bun.mmap` maps at most 4 GiB
@@ -11,9 +12,11 @@
  * @module
  */
 import { type ByteSource, checkRange } from "../model/byte_source.ts";
-import { nodeLikePlatform } from "./node.ts";
-import type { Platform } from "./platform.ts";
+import { createNewWithDescriptor, nodeLikePlatform } from "./node.ts";
+import type { OutputFile, Platform, WorkerThread } from "./platform.ts";
 import { FADV_DONTNEED, libcAdvice, type LibcCalls } from "./_fadvise.ts";
+import { withWriteBack } from "./_write_back.ts";
+import type { WriteBackRequest } from "./_write_back_worker.ts";
 
 interface BunMmap {
   mmap(path: string, options?: { shared?: boolean; offset?: number; size?: number }): Uint8Array;
@@ -90,9 +93,82 @@ function bindLibc(): LibcCalls | null {
   };
 }
 
+const shared = nodeLikePlatform("bun", "Bun");
+
+/**
+ * The thread making write-backs, shared by the open output files: started at the first
+ * write-back (a small output never starts it), stopped when the last file closes. Answers
+ * come in the order of the requests.
+ */
+interface WriteBackThread {
+  thread: WorkerThread;
+  waiting: ((result: number) => void)[];
+}
+let writeBackThread: WriteBackThread | null | undefined;
+let openOutputs = 0;
+
+function writeBackWorkerUrl(): URL {
+  const here = import.meta.url;
+  return new URL(
+    here.endsWith(".ts") ? "./_write_back_worker.ts" : "./_write_back_worker.js",
+    here,
+  );
+}
+
+/** Starts the write-back thread; `null` where no worker can be started. */
+function startWriteBackThread(): WriteBackThread | null {
+  const waiting: ((result: number) => void)[] = [];
+  let thread: WorkerThread | undefined = undefined;
+  const fail = () => {
+    // Not again in this process: datasync() from now on.
+    if (writeBackThread?.waiting === waiting) writeBackThread = null;
+    for (const answer of waiting.splice(0)) answer(-1);
+    thread?.terminate();
+  };
+  thread = shared.startWorker(writeBackWorkerUrl(), {
+    onMessage: (result) => {
+      waiting.shift()?.(typeof result === "number" ? result : -1);
+      if (waiting.length === 0) thread?.keepAlive(false);
+    },
+    onError: fail,
+    onExit: () => waiting.length > 0 && fail(),
+  });
+  return thread === undefined ? null : { thread, waiting };
+}
+
+/** Asks the write-back thread for one range; -1 where it cannot be had. */
+function syncRangeInWorker(request: WriteBackRequest): Promise<number> {
+  if (writeBackThread === undefined) writeBackThread = startWriteBackThread();
+  const active = writeBackThread;
+  if (active === null) return Promise.resolve(-1);
+  return new Promise((resolve) => {
+    active.waiting.push(resolve);
+    active.thread.keepAlive(true);
+    active.thread.postMessage(request);
+  });
+}
+
+/** The output file through `node:fs`, with range write-backs on Linux. */
+async function createNew(path: string): Promise<OutputFile> {
+  const { file, fd } = await createNewWithDescriptor(path);
+  if (shared.os !== "linux") return file;
+  openOutputs++;
+  const closed = () => {
+    if (--openOutputs > 0 || !writeBackThread) return;
+    writeBackThread.thread.terminate();
+    writeBackThread = undefined;
+  };
+  return withWriteBack(
+    file,
+    (offset, length) => syncRangeInWorker({ fd, offset, length }),
+    closed,
+  );
+}
+
 /** The platform under Bun. */
 export const bunPlatform: Platform = {
-  ...nodeLikePlatform("bun", "Bun"),
+  ...shared,
+  files: { ...shared.files!, createNew },
   mapFile: openBunMmapSource,
   ...libcAdvice(bindLibc),
 };

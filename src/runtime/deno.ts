@@ -18,9 +18,10 @@
  * - `close({ keepViews: true })` (a model dropped without `close()`) releases the file
  *   handle only: the mapping stays, and its views stay valid, until the process exits.
  *
- * Page-cache advice: `posix_fadvise(POSIX_FADV_DONTNEED)` through the same libc, and a
- * larger pipe buffer for standard streams (`fcntl(F_SETPIPE_SZ)`), only on glibc Linux and
- * only when FFI is already granted (an optimization never prompts).
+ * Page-cache advice: `posix_fadvise(POSIX_FADV_DONTNEED)` through the same libc, a larger
+ * pipe buffer for standard streams (`fcntl(F_SETPIPE_SZ)`) and range write-backs of the
+ * output (`sync_file_range`), only on glibc Linux and only when FFI is already granted (an
+ * optimization never prompts).
  *
  * Nothing here touches `Deno` until called, so this module loads in every runtime.
  *
@@ -31,6 +32,7 @@ import { type ByteSource, checkRange } from "../model/byte_source.ts";
 import { nodeLikePlatform } from "./node.ts";
 import type { OutputFile, Platform } from "./platform.ts";
 import { FADV_DONTNEED, libcAdvice, type LibcCalls } from "./_fadvise.ts";
+import { O_WRONLY_CLOEXEC, SYNC_FILE_RANGE_WAIT_ALL, withWriteBack } from "./_write_back.ts";
 
 const O_RDONLY = 0;
 const PROT_READ = 1;
@@ -184,12 +186,15 @@ const FADVISE_SYMBOLS = {
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
 } as const;
 
+/** Whether libc may be called: glibc Linux with FFI already granted (never prompts). */
+function libcGranted(): boolean {
+  return Deno.build.os === "linux" && Deno.build.env === "gnu" &&
+    Deno.permissions.querySync({ name: "ffi" }).state === "granted";
+}
+
 /** libc through `Deno.dlopen` on glibc Linux when FFI is granted; `null` elsewhere. */
 function bindLibc(): LibcCalls | null {
-  if (
-    Deno.build.os !== "linux" || Deno.build.env !== "gnu" ||
-    Deno.permissions.querySync({ name: "ffi" }).state !== "granted"
-  ) return null;
+  if (!libcGranted()) return null;
   const f = Deno.dlopen("libc.so.6", FADVISE_SYMBOLS).symbols;
   return {
     open: (name, flags) => f.open(name, flags),
@@ -199,11 +204,50 @@ function bindLibc(): LibcCalls | null {
   };
 }
 
+const WRITE_BACK_SYMBOLS = {
+  open: { parameters: ["buffer", "i32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  // On the runtime's thread pool: the call waits for the disk.
+  sync_file_range: {
+    parameters: ["i32", "i64", "i64", "u32"],
+    result: "i32",
+    nonblocking: true,
+  },
+} as const;
+
+let writeBackCalls: Deno.DynamicLibrary<typeof WRITE_BACK_SYMBOLS>["symbols"] | null | undefined;
+
+/**
+ * Gives the file range write-backs through a descriptor of its own (Deno's files do not
+ * tell theirs) where libc may be called; the file as it is elsewhere, or when the
+ * descriptor cannot be opened.
+ */
+function addWriteBack(path: string, file: OutputFile): OutputFile {
+  if (writeBackCalls === undefined) {
+    try {
+      writeBackCalls = libcGranted() ? Deno.dlopen("libc.so.6", WRITE_BACK_SYMBOLS).symbols : null;
+    } catch {
+      writeBackCalls = null; // No such library: flushes only.
+    }
+  }
+  const f = writeBackCalls;
+  if (f === null || path.includes("\0")) return file;
+  const fd = f.open(new TextEncoder().encode(path + "\0"), O_WRONLY_CLOEXEC);
+  if (fd < 0) return file;
+  return withWriteBack(
+    file,
+    (offset, length) =>
+      f.sync_file_range(fd, BigInt(offset), BigInt(length), SYNC_FILE_RANGE_WAIT_ALL),
+    () => void f.close(fd),
+  );
+}
+
 /**
  * Creates the output file through `Deno.open`, whose files write on the runtime's thread
  * pool so that conversion goes on meanwhile (Deno's `node:fs` handles write on this
  * thread). Flushes go through a second handle of the same file (a flush covers the file,
- * whichever descriptor asks), so no write waits for one to end.
+ * whichever descriptor asks), so no write waits for one to end; write-backs through a
+ * third, libc's, where FFI is granted.
  */
 async function createNew(path: string): Promise<OutputFile> {
   const file = await Deno.open(path, { write: true, createNew: true });
@@ -215,7 +259,7 @@ async function createNew(path: string): Promise<OutputFile> {
     await Deno.remove(path).catch(() => {}); // ours: created just above
     throw cause;
   }
-  return {
+  return addWriteBack(path, {
     write: (bytes) => file.write(bytes),
     datasync: () => flusher.syncData(),
     close() {
@@ -223,7 +267,7 @@ async function createNew(path: string): Promise<OutputFile> {
       flusher.close();
       return Promise.resolve();
     },
-  };
+  });
 }
 
 async function syncDirectory(path: string): Promise<void> {

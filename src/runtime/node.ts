@@ -54,14 +54,25 @@ async function openRead(path: string): Promise<ReadHandle> {
   };
 }
 
-/** Creates the file with `wx`; `node:fs` handles write on the runtime's thread pool. */
-async function createNew(path: string): Promise<OutputFile> {
+/**
+ * Creates the file with `wx`; `node:fs` handles write on the runtime's thread pool.
+ * Resolves with the file and its descriptor (for a runtime that adds calls of its own).
+ */
+export async function createNewWithDescriptor(
+  path: string,
+): Promise<{ file: OutputFile; fd: number }> {
   const handle = await nodeBuiltin("node:fs/promises").open(path, "wx");
-  return {
+  const file: OutputFile = {
     write: async (bytes) => (await handle.write(bytes, 0, bytes.length)).bytesWritten,
     datasync: () => handle.datasync(),
     close: () => handle.close(),
   };
+  return { file, fd: handle.fd };
+}
+
+/** Creates the file with `wx`; `node:fs` handles write on the runtime's thread pool. */
+async function createNew(path: string): Promise<OutputFile> {
+  return (await createNewWithDescriptor(path)).file;
 }
 
 async function syncDirectory(path: string): Promise<void> {

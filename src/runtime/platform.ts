@@ -54,6 +54,13 @@ export interface OutputFile {
   write(bytes: Uint8Array): Promise<number>;
   /** Flushes the file's data to the disk (may be called while writes go on). */
   datasync(): Promise<void>;
+  /**
+   * Writes a range already written back to the disk and waits for it, without the journal
+   * commit and disk-cache flush of `datasync()` (Linux `sync_file_range`): keeps the page
+   * cache's unwritten bytes few while the file grows; it makes nothing durable. Absent
+   * where the system has no such call; rejects when the call fails (`datasync()` then).
+   */
+  writeBack?(offset: number, length: number): Promise<void>;
   /** Closes the file. */
   close(): Promise<void>;
 }

@@ -30,9 +30,10 @@ export interface FileSink {
   /** Closes and removes the temporary; the target is left as it was. */
   abort(): Promise<void>;
   /**
-   * Seconds spent so far: `writes` (in write calls), `backgroundFlushes` (a count) and
-   * `backgroundFlushing` (their time, beside the conversion), `waitingOnFlush` (the commit
-   * waiting for one still running), `finalFlush`, `close`, `rename`, `directoryFlush`.
+   * Seconds spent so far: `writes` (in write calls), `backgroundFlushes` (a count, of which
+   * `writeBacks` by range) and `backgroundFlushing` (their time, beside the conversion),
+   * `waitingOnFlush` (the commit waiting for one still running), `finalFlush`, `close`,
+   * `rename`, `directoryFlush`.
    */
   phases(): Record<string, number>;
 }
@@ -269,13 +270,17 @@ export async function openFileSink(
   }
   let open = true;
   let written = 0;
-  let unsynced = 0;
+  /** Where the last background flush ended: the next writes back from here. */
+  let flushedTo = 0;
+  /** Whether range write-backs work here (a failed one hands over to `datasync()`). */
+  let canWriteBack = handle.writeBack !== undefined;
   /** A flush of what was written so far, running while later chunks are converted. */
   let flushing: Promise<void> | undefined;
   let flushError: unknown;
   const phases = {
     writes: 0,
     backgroundFlushes: 0,
+    writeBacks: 0,
     backgroundFlushing: 0,
     waitingOnFlush: 0,
     finalFlush: 0,
@@ -291,6 +296,22 @@ export async function openFileSink(
     } finally {
       phases[name] += (performance.now() - start) / 1000;
     }
+  };
+  /**
+   * Writes what came since the last background flush back to the disk: by range where the
+   * system can (no journal commit, no disk-cache flush), else by `datasync()`.
+   */
+  const backgroundFlush = async (from: number, to: number) => {
+    if (canWriteBack) {
+      try {
+        await handle.writeBack!(from, to - from);
+        phases.writeBacks++;
+        return;
+      } catch {
+        canWriteBack = false; // A real disk error shows again in the datasync below.
+      }
+    }
+    await handle.datasync();
   };
   const finish = async () => {
     if (!open) return;
@@ -309,14 +330,14 @@ export async function openFileSink(
         }
         phases.writes += (performance.now() - start) / 1000;
         written += bytes.length;
-        unsynced += bytes.length;
         if (flushError !== undefined) throw flushError;
-        if (unsynced >= BACKGROUND_FLUSH_BYTES && flushing === undefined) {
+        if (written - flushedTo >= BACKGROUND_FLUSH_BYTES && flushing === undefined) {
           // Start writing back what the page cache holds, so the final flush before the
           // rename has little left to do; conversion goes on meanwhile.
-          unsynced = 0;
           phases.backgroundFlushes++;
-          flushing = timed("backgroundFlushing", () => handle.datasync())
+          const [from, to] = [flushedTo, written];
+          flushedTo = to;
+          flushing = timed("backgroundFlushing", () => backgroundFlush(from, to))
             .catch((error) => void (flushError = error))
             .finally(() => void (flushing = undefined));
         }
