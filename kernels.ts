@@ -38,4 +38,5 @@ export type {
   Transcoder,
 } from "./src/convert/transcode/transcoders.ts";
 export { bitsPerWeight } from "./src/convert/policy.ts";
+export { kernelFloats } from "./src/convert/dequantize.ts";
 export { readTensorRows, type TensorRowsOptions } from "./src/convert/read_tensor_rows.ts";

@@ -40,6 +40,7 @@ import { execFileSync } from "node:child_process";
 import { dequantize, ggmlType } from "../mod.ts";
 import { bytesFor } from "../src/model/ggml_type.ts";
 import { dequantizerOf } from "../src/convert/kernels.ts";
+import { kernelFloats } from "../kernels.ts";
 import { simdKernel, simdOutputBuffer } from "../src/convert/simd/simd_kernels.ts";
 import { randomBlocks } from "./_blocks.ts";
 import { commandLine, runtimeCommands, runtimeName, writeMarkdown } from "./_runner.ts";
@@ -86,6 +87,8 @@ interface TypeResult {
   portable: number;
   /** The SIMD kernel into its own memory in 4 MiB steps, if the type has one. */
   inPlace: number | null;
+  /** `dequantize()` into a `kernelFloats()` array, if the type has a SIMD kernel. */
+  intoKernelFloats: number | null;
   /** ggml's C -O3 in the same 4 MiB steps. */
   cSteps: number | null;
   c: number | null;
@@ -134,6 +137,7 @@ async function worker(types: string[], rounds: number): Promise<void> {
   const native = nativePath ? await loadC(nativePath, types) : undefined;
   const ours = new Float32Array(WEIGHTS);
   const theirs = new Float32Array(WEIGHTS);
+  const kernelOut = kernelFloats(WEIGHTS);
   const results: Record<string, TypeResult> = {};
   for (const type of types) {
     const traits = ggmlType(type)!;
@@ -160,6 +164,7 @@ async function worker(types: string[], rounds: number): Promise<void> {
     const runInPlace = simd && place
       ? () => eachStep((blocks) => simd(blocks, place, stepBlocks))
       : undefined;
+    const runIntoKernelFloats = simd && (() => void dequantize(traits.id, src, kernelOut));
     if (runInPlace !== undefined) {
       runOurs();
       eachStep((blocks, first) => {
@@ -167,6 +172,12 @@ async function worker(types: string[], rounds: number): Promise<void> {
         const wrong = sameBits(place!, ours.subarray(first, first + STEP_WEIGHTS));
         if (wrong >= 0) throw new Error(`${type}: in place differs at weight ${first + wrong}`);
       });
+    }
+    if (runIntoKernelFloats) {
+      runOurs();
+      runIntoKernelFloats();
+      const wrong = sameBits(kernelOut, ours);
+      if (wrong >= 0) throw new Error(`${type}: into kernelFloats() differs at weight ${wrong}`);
     }
     // ggml's C the same way, into an array of one step.
     const cStep = new Float32Array(STEP_WEIGHTS);
@@ -196,6 +207,7 @@ async function worker(types: string[], rounds: number): Promise<void> {
       ours: Infinity,
       portable: Infinity,
       inPlace: runInPlace ? Infinity : null,
+      intoKernelFloats: runIntoKernelFloats ? Infinity : null,
       cSteps: null,
       c: null,
       native: null,
@@ -205,6 +217,11 @@ async function worker(types: string[], rounds: number): Promise<void> {
     for (let r = 0; r < rounds; r++) {
       best.ours = Math.min(best.ours, time(runOurs));
       if (runInPlace) best.inPlace = Math.min(best.inPlace!, time(runInPlace));
+      if (runIntoKernelFloats) {
+        // Its output is its own: warm it as the previous run warms the array C writes.
+        runIntoKernelFloats();
+        best.intoKernelFloats = Math.min(best.intoKernelFloats!, time(runIntoKernelFloats));
+      }
       best.portable = Math.min(best.portable, time(runPortable));
       if (c) best.c = Math.min(best.c!, time(() => c[type](src, ours, WEIGHTS)));
       if (c) best.cSteps = Math.min(best.cSteps ?? Infinity, time(() => runCSteps(c)));
@@ -263,6 +280,9 @@ function driver(types: string[], rounds: number, passes: number): void {
         a.ours = Math.min(a.ours, b.ours);
         a.portable = Math.min(a.portable, b.portable);
         if (a.inPlace !== null && b.inPlace !== null) a.inPlace = Math.min(a.inPlace, b.inPlace);
+        if (a.intoKernelFloats !== null && b.intoKernelFloats !== null) {
+          a.intoKernelFloats = Math.min(a.intoKernelFloats, b.intoKernelFloats);
+        }
         if (a.cSteps !== null && b.cSteps !== null) a.cSteps = Math.min(a.cSteps, b.cSteps);
         if (a.c !== null && b.c !== null) a.c = Math.min(a.c, b.c);
         if (a.native !== null && b.native !== null) a.native = Math.min(a.native, b.native);
@@ -275,8 +295,8 @@ function driver(types: string[], rounds: number, passes: number): void {
     `### Dequantize ${WEIGHTS / 1048576} Mi weights: gguf-stream vs ggml's C, M weights/s ` +
     `(best of ${rounds} × ${passes}; ${deno.runtime}, ${bun.runtime})`,
     "",
-    "| type | Deno portable | Deno | Deno in place | Bun portable | Bun | Bun in place | C -O3 | C -O3 native | C -O3 in steps | Deno / C | Bun / C | in place / C in steps |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| type | Deno portable | Deno | Deno into kernelFloats | Deno in place | Bun portable | Bun | Bun into kernelFloats | Bun in place | C -O3 | C -O3 native | C -O3 in steps | Deno / C | Bun / C | into kernelFloats / C | in place / C in steps |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const type of types) {
     const d = deno.results[type];
@@ -289,17 +309,22 @@ function driver(types: string[], rounds: number, passes: number): void {
     const stepRatio = (ms: number | null) =>
       cStepMs === null || ms === null ? null : rate(ms)! / rate(cStepMs)!;
     const places = [stepRatio(d.inPlace), stepRatio(b.inPlace)].filter((x) => x !== null);
-    const place = places.length === 0
-      ? "–"
-      : `${Math.min(...places).toFixed(2)}–${Math.max(...places).toFixed(2)}`;
+    const spanOf = (xs: (number | null)[]) => {
+      const known = xs.filter((x) => x !== null);
+      return known.length === 0
+        ? "–"
+        : `${Math.min(...known).toFixed(2)}–${Math.max(...known).toFixed(2)}`;
+    };
+    const place = spanOf(places);
+    const intoKernelFloats = spanOf([ratio(d.intoKernelFloats), ratio(b.intoKernelFloats)]);
     lines.push(
-      `| ${type} | ${cell(rate(d.portable))} | ${cell(rate(d.ours))} | ${cell(rate(d.inPlace))} | ${
-        cell(rate(b.portable))
-      } | ${cell(rate(b.ours))} | ${cell(rate(b.inPlace))} | ${cell(cRate)} | ${
-        cell(rate(nativeMs))
-      } | ${cell(rate(cStepMs))} | ${cell(ratio(d.ours), 2)} | ${
-        cell(ratio(b.ours), 2)
-      } | ${place} |`,
+      `| ${type} | ${cell(rate(d.portable))} | ${cell(rate(d.ours))} | ${
+        cell(rate(d.intoKernelFloats))
+      } | ${cell(rate(d.inPlace))} | ${cell(rate(b.portable))} | ${cell(rate(b.ours))} | ${
+        cell(rate(b.intoKernelFloats))
+      } | ${cell(rate(b.inPlace))} | ${cell(cRate)} | ${cell(rate(nativeMs))} | ${
+        cell(rate(cStepMs))
+      } | ${cell(ratio(d.ours), 2)} | ${cell(ratio(b.ours), 2)} | ${intoKernelFloats} | ${place} |`,
     );
   }
   if (!c) {

@@ -14,7 +14,8 @@ import { dirname, join, resolve } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { compile, wasmModuleText } from "../asm/build.ts";
-import { ggmlType, readGguf } from "../mod.ts";
+import { dequantize, ggmlType, readGguf } from "../mod.ts";
+import { kernelFloats } from "../kernels.ts";
 import { dequantizerOf } from "../src/convert/kernels.ts";
 import { quantizeRowQ4_0 } from "../src/convert/quant/q4_0.ts";
 import { quantizeRowQ8_0 } from "../src/convert/quant/q8_0.ts";
@@ -103,6 +104,8 @@ test(
         const inPlace = new Float32Array(own.buffer, own.byteOffset, info.elements);
         simdKernel(traits.id)!(src, inPlace, blocks);
         assert.equal(sha256(inPlace), expected.f32_sha256, `${label}, SIMD in place`);
+        const intoKernelFloats = dequantize(traits.id, src, kernelFloats(info.elements));
+        assert.equal(sha256(intoKernelFloats), expected.f32_sha256, `${label}, kernelFloats()`);
         const portable = new Float32Array(info.elements);
         dequantizerOf(traits.id)!.portable(src, portable, blocks, true);
         assert.equal(sha256(portable), expected.f32_sha256, `${label}, portable`);
@@ -112,6 +115,21 @@ test(
     assert.deepEqual([...seen].sort(), [...SIMD_TYPES].sort(), "the fixtures hold every type");
   },
 );
+
+test("kernelFloats() gives zeroed arrays of any length to 2^30, and refuses others", () => {
+  for (const count of [0, 1, 32, 100_000]) {
+    const values = kernelFloats(count);
+    assert.equal(values.length, count);
+    assert.ok(values.every((v) => v === 0));
+  }
+  // Two arrays never share memory.
+  const [a, b] = [kernelFloats(64), kernelFloats(64)];
+  a.fill(1);
+  assert.ok(b.every((v) => v === 0));
+  for (const count of [-1, 1.5, NaN, 2 ** 30 + 1, Infinity]) {
+    assert.throws(() => kernelFloats(count), TypeError, String(count));
+  }
+});
 
 /** The SHA-256 of every tensor of the sample model dequantized, in order (script text). */
 const SAMPLE_DIGEST = `
