@@ -14,7 +14,8 @@
  *
  * `sync` runs before every timed run (the previous run's dirty pages would slow the next),
  * floor and subject alternate which goes first, and each pair's ratio is kept: the table
- * gives medians with the spread. The conversion's phases (`-v`: converting, waiting on
+ * gives medians with the spread, and the CPU time of each run's processes (from the
+ * shell's `times`), which says how close a run is to what the cores allow. The conversion's phases (`-v`: converting, waiting on
  * writes, the final flush, rename) show where a gap comes from. Output files are removed
  * at the end; the synthetic model stays in out/ for the next run.
  *
@@ -25,6 +26,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, rmSync, statSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { binary, runtimeVersions, writeMarkdown } from "./_runner.ts";
 import { ensureSyntheticModel } from "./synthetic_model.ts";
@@ -56,14 +58,24 @@ const output = `out/bench-${sizeMb}.out.gguf`;
 const floorFile = `out/bench-${sizeMb}.floor`;
 const sized = `out/bench-${sizeMb}.sized`; // a file of the output's size, for the pipe floor
 
-/** Runs a shell command after `sync`, returning its seconds and stderr. */
-function timed(command: string): { seconds: number; stderr: string } {
+/**
+ * Runs a shell command after `sync`, returning its seconds, stderr, and the CPU seconds
+ * (user + system) of every process it ran, from the shell's `times`.
+ */
+function timed(command: string): { seconds: number; stderr: string; cpu: number } {
   spawnSync("sync");
   const start = performance.now();
-  const run = spawnSync("bash", ["-c", command], { encoding: "utf8", maxBuffer: 1 << 24 });
+  const run = spawnSync("bash", ["-c", `${command}\ntimes`], {
+    encoding: "utf8",
+    maxBuffer: 1 << 24,
+  });
   const seconds = (performance.now() - start) / 1000;
   if (run.status !== 0) throw new Error(`failed (${run.status}): ${command}\n${run.stderr}`);
-  return { seconds, stderr: run.stderr };
+  // `times`: the shell's own user and system time, then its children's ("0m0.512s 0m1.040s").
+  const children = run.stdout.trim().split("\n").at(-1) ?? "";
+  const cpu = [...children.matchAll(/(\d+)m([\d.]+)s/g)]
+    .reduce((sum, m) => sum + Number(m[1]) * 60 + Number(m[2]), 0);
+  return { seconds, stderr: run.stderr, cpu };
 }
 
 /** The phases `-v` prints ("converting 1.20 s, …"), by name. */
@@ -138,10 +150,12 @@ for (const wayName of ways) {
     const seen: Record<string, number[]> = {};
     for (let pair = 0; pair < pairs; pair++) {
       let floor = 0;
-      let subject = { seconds: 0, stderr: "" };
+      let subject = { seconds: 0, stderr: "", cpu: 0 };
       const runFloor = () => {
         way.before();
-        floor = timed(way.floor).seconds;
+        const run = timed(way.floor);
+        floor = run.seconds;
+        (seen["floor cpu"] ??= []).push(run.cpu);
       };
       const runSubject = () => {
         way.before();
@@ -151,6 +165,7 @@ for (const wayName of ways) {
       else (runSubject(), runFloor());
       floors.push(floor);
       subjects.push(subject.seconds);
+      (seen["cpu"] ??= []).push(subject.cpu);
       ratios.push(subject.seconds / floor);
       const peak = subject.stderr.match(/peak memory ([\d.]+) (kB|MB|GB)/);
       if (peak !== null) {
@@ -172,6 +187,8 @@ for (const wayName of ways) {
       `| ${wayName} | ${runtime} | ${median(floors).toFixed(2)} (${range(floors)}) | ${
         median(subjects).toFixed(2)
       } (${range(subjects)}) | **${median(ratios).toFixed(2)}** (${range(ratios)}) | ${
+        median(seen["floor cpu"]).toFixed(2)
+      } | ${median(seen["cpu"]).toFixed(2)} | ${
         seen["peak"] === undefined ? "–" : median(seen["peak"]).toFixed(0)
       } |`,
     );
@@ -187,14 +204,15 @@ for (const wayName of ways) {
 }
 for (const file of [output, floorFile, floorFile + ".tmp", sized]) rmSync(file, { force: true });
 
+const cores = availableParallelism();
 const intro = `${(statSync(model).size / 2 ** 20).toFixed(0)} MiB synthetic Q4_K_M-like model → ${
   (outputBytes / 2 ** 20).toFixed(0)
-} MiB F32; ${pairs} interleaved pairs per row, \`sync\` before every run; seconds as median (min–max); "× floor" is the median of the pairs' ratios.`;
+} MiB F32; ${pairs} interleaved pairs per row, \`sync\` before every run; seconds as median (min–max); "× floor" is the median of the pairs' ratios; CPU is the user and system time of every process of a run (median): on ${cores} cores no run takes less than its CPU ÷ ${cores}.`;
 const ratios = [
   intro,
   "",
-  "| way | runtime | floor, s | gguf-stream, s | × floor | peak RSS, MiB |",
-  "| --- | --- | ---: | ---: | ---: | ---: |",
+  "| way | runtime | floor, s | gguf-stream, s | × floor | floor CPU, s | gguf-stream CPU, s | peak RSS, MiB |",
+  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
   ...rows,
 ].join("\n");
 const markdown = [
