@@ -15,8 +15,7 @@ import { type ByteSource, checkRange } from "../model/byte_source.ts";
 import { createNewWithDescriptor, nodeLikePlatform } from "./node.ts";
 import type { OutputFile, Platform, WorkerThread } from "./platform.ts";
 import { FADV_DONTNEED, libcAdvice, type LibcCalls } from "./_fadvise.ts";
-import { withWriteBack } from "./_write_back.ts";
-import type { WriteBackRequest } from "./_write_back_worker.ts";
+import { SYNC_FILE_RANGE_WAIT_ALL, withWriteBack } from "./_write_back.ts";
 
 interface BunMmap {
   mmap(path: string, options?: { shared?: boolean; offset?: number; size?: number }): Uint8Array;
@@ -107,13 +106,39 @@ interface WriteBackThread {
 let writeBackThread: WriteBackThread | null | undefined;
 let openOutputs = 0;
 
-function writeBackWorkerUrl(): URL {
-  const here = import.meta.url;
-  return new URL(
-    here.endsWith(".ts") ? "./_write_back_worker.ts" : "./_write_back_worker.js",
-    here,
-  );
+/** A write-back asked of the thread: `sync_file_range(fd, offset, length, flags)`. */
+interface WriteBackRequest {
+  fd: number;
+  offset: number;
+  length: number;
+  flags: number;
 }
+
+/**
+ * The write-back thread's whole program, run from its source text (so that no module file
+ * has to be found beside this one, in a bundle or not): `bun:ffi` calls block the thread
+ * that makes them, and `sync_file_range` waits for the disk, so the calls run there, one
+ * message at a time, each answered with the call's result (0, or -1). A failure to load
+ * (no `bun:ffi`, no libc) is the worker's error: the caller then flushes with `datasync()`.
+ * It must name nothing outside itself.
+ */
+function writeBackProgram(): void {
+  const scope = globalThis as unknown as {
+    onmessage: ((event: { data: WriteBackRequest }) => void) | null;
+    postMessage(result: number): void;
+    process: { getBuiltinModule(id: string): BunFfi };
+  };
+  const { sync_file_range } = scope.process.getBuiltinModule("bun:ffi").dlopen("libc.so.6", {
+    sync_file_range: { args: ["i32", "i64", "i64", "u32"], returns: "i32" },
+  }).symbols;
+  scope.onmessage = ({ data }) => {
+    scope.postMessage(sync_file_range(data.fd, data.offset, data.length, data.flags));
+  };
+}
+
+const WRITE_BACK_WORKER = new URL(
+  `data:text/javascript,${encodeURIComponent(`(${writeBackProgram.toString()})();`)}`,
+);
 
 /** Starts the write-back thread; `null` where no worker can be started. */
 function startWriteBackThread(): WriteBackThread | null {
@@ -125,7 +150,7 @@ function startWriteBackThread(): WriteBackThread | null {
     for (const answer of waiting.splice(0)) answer(-1);
     thread?.terminate();
   };
-  thread = shared.startWorker(writeBackWorkerUrl(), {
+  thread = shared.startWorker(WRITE_BACK_WORKER, {
     onMessage: (result) => {
       waiting.shift()?.(typeof result === "number" ? result : -1);
       if (waiting.length === 0) thread?.keepAlive(false);
@@ -160,7 +185,7 @@ async function createNew(path: string): Promise<OutputFile> {
   };
   return withWriteBack(
     file,
-    (offset, length) => syncRangeInWorker({ fd, offset, length }),
+    (offset, length) => syncRangeInWorker({ fd, offset, length, flags: SYNC_FILE_RANGE_WAIT_ALL }),
     closed,
   );
 }
