@@ -46,8 +46,11 @@ interface Tile {
   count: number;
 }
 
-/** One tensor per type with an oracle digest, each repeated to span a few steps. */
-function tiledModel(dir: string): { path: string; tiles: Tile[] } {
+/**
+ * One tensor per type with an oracle digest, each repeated to span a few steps (and to
+ * hold at least `minElements` values).
+ */
+function tiledModel(dir: string, minElements = 0): { path: string; tiles: Tile[] } {
   const tiles: Tile[] = [];
   const seen = new Set<number>();
   for (const f of listFixtures()) {
@@ -62,7 +65,11 @@ function tiledModel(dir: string): { path: string; tiles: Tile[] } {
       const elements = tensor.shape[0] * tensor.shape[1];
       const perElement = traits.bytesPerBlock / traits.blockSize;
       // About five full steps of input, and at least two.
-      const count = Math.max(2, Math.ceil((5 * CHUNK_BYTES) / perElement / elements));
+      const count = Math.max(
+        2,
+        Math.ceil((5 * CHUNK_BYTES) / perElement / elements),
+        Math.ceil(minElements / elements),
+      );
       tiles.push({ tensor, bytes: bytes.slice(start, start + tensor.nbytes), count });
     }
   }
@@ -73,7 +80,7 @@ function tiledModel(dir: string): { path: string; tiles: Tile[] } {
     nbytes: tensor.nbytes * count,
   }));
   const header = encodeGgufHeader({ alignment: 32, metadata: [], tensors });
-  const path = join(dir, "tiled.gguf");
+  const path = join(dir, minElements === 0 ? "tiled.gguf" : `tiled-${minElements}.gguf`);
   const fd = openSync(path, "w");
   try {
     writeSync(fd, header.bytes);
@@ -177,6 +184,99 @@ test("three threads give ggml's bytes and one thread's, in memory, to a file and
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("whole tensors on workers give ggml's bytes and one thread's, in ordinary buffers", {
+  skip: conformance.skip || noWorkers,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gguf-threads-"));
+  const counted = ConvertThreads.prototype as { convertOwned: ConvertThreads["convertOwned"] };
+  const original = counted.convertOwned;
+  let owned = 0;
+  counted.convertOwned = function (this: ConvertThreads, ...args) {
+    owned++;
+    return original.apply(this, args);
+  };
+  try {
+    // Every tensor large enough to be converted whole on a worker.
+    const { path, tiles } = tiledModel(dir, 1 << 20);
+    for (const [label, policy] of POLICIES) {
+      const options = { policy, onWarning: () => {} };
+      owned = 0;
+      const three = await convertGguf(path, { ...options, threads: 3 });
+      assert.ok(owned >= tiles.length / 3, `${label}: ${owned} tensors went to workers`);
+      const one = await convertGguf(path, { ...options, threads: 1 });
+      for (const [i, tile] of tiles.entries()) {
+        const name = `t${i}.${tile.tensor.type}`;
+        const tensor = three.tensors.get(name)!;
+        const data = new Uint8Array(
+          tensor.data.buffer,
+          tensor.data.byteOffset,
+          tensor.data.byteLength,
+        );
+        assert.ok(data.buffer instanceof ArrayBuffer && data.byteLength > 0, name);
+        if (
+          tensor.typeName === "F32" || tensor.typeName !== tile.tensor.type ||
+          tile.tensor.requant_sha256
+        ) {
+          assertTiles(tile, tensor.typeName, data, `${label}, whole on workers: ${name}`);
+        }
+        const single = one.tensors.get(name)!.data;
+        assert.equal(sha256(single), sha256(data), `${label}: ${name}, 1 and 3 threads`);
+      }
+      // The error measured is the same whoever converted a tensor (up to the order of sums).
+      const [e3, e1] = [three.summary.relativeError, one.summary.relativeError];
+      assert.ok(Math.abs(e3 - e1) <= 1e-9 * e1, `${label}: error ${e3} vs ${e1}`);
+    }
+  } finally {
+    counted.convertOwned = original;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a worker that fails a whole run rejects it as a worker failure, for this thread to redo", {
+  skip: noWorkers,
+}, async () => {
+  const broken = new URL(`data:text/javascript,${encodeURIComponent("throw new Error('no');")}`);
+  const pool = new ConvertThreads(2, broken);
+  const src = new Uint8Array(34);
+  src.set([0x00, 0x3c, 7]);
+  try {
+    await assert.rejects(
+      pool.convertOwned(0, {
+        from: 8,
+        to: 0,
+        littleEndian: true,
+        src,
+        dst: new Uint8Array(128),
+        elements: 32,
+      }),
+      (error: Error) => error.constructor.name === "WorkerFailure",
+    );
+    assert.equal(pool.parallel, false, "no more runs go to workers");
+  } finally {
+    pool.close();
+  }
+  // A working pool converts runs posted to one worker in order, into buffers moved back.
+  const good = new ConvertThreads(2);
+  try {
+    const runs = [1, 2, 3].map((first) => {
+      const block = new Uint8Array(34);
+      block.set([0x00, 0x3c, first]);
+      return good.convertOwned(0, {
+        from: 8,
+        to: 0,
+        littleEndian: true,
+        src: block,
+        dst: new Uint8Array(128),
+        elements: 32,
+      });
+    });
+    const results = await Promise.all(runs);
+    assert.deepEqual(results.map(({ dst }) => new Float32Array(dst.buffer)[0]), [1, 2, 3]);
+  } finally {
+    good.close();
   }
 });
 

@@ -34,15 +34,32 @@ const ANSWER_MS = 60_000;
 /** Workers idle this long are stopped (and started again when needed). */
 const IDLE_MS = 2000;
 
+/** A job posted to a worker and not yet answered. */
+interface Pending {
+  resolve(answer: WorkerAnswer): void;
+  reject(error: Error): void;
+}
+
 interface Slot {
   thread: WorkerThread;
-  waiting?: { resolve(sums: RangeSums): void; reject(error: Error): void };
+  /** Jobs posted and not yet answered, in the order posted (a worker answers in order). */
+  queue: Pending[];
+  /** Gives up on the first job in `queue` if it is not answered in time. */
+  timer?: ReturnType<typeof setTimeout>;
   /** The thread has stopped: nothing posted to it would be answered. */
   stopped?: boolean;
 }
 
 /** Thrown for a worker that could not run its part (the part is then redone here). */
-class WorkerFailure extends Error {}
+export class WorkerFailure extends Error {}
+
+/** What a worker gave back for an owned run: its error sums and its output. */
+export interface OwnedResult {
+  /** The run's error sums (zeros unless measured). */
+  sums: RangeSums;
+  /** The output: a view of the buffer that moved back from the worker. */
+  dst: Uint8Array;
+}
 
 /**
  * Below this many values to convert, the default is one thread: starting a worker costs
@@ -135,62 +152,69 @@ export class ConvertThreads {
   #start(): Slot | undefined {
     const url = this.#workerUrl ?? defaultWorkerUrl();
     if (url === undefined) return undefined;
-    const started: { slot?: Slot } = {};
+    const slot: Slot = { thread: undefined!, queue: [] };
     const thread = startWorker(url, {
       onMessage: (data) => {
         const answer = data as WorkerAnswer;
-        const waiting = started.slot?.waiting;
-        if (waiting === undefined) return;
-        started.slot!.waiting = undefined;
-        if (answer.error === undefined) waiting.resolve(answer.sums ?? { error: 0, reference: 0 });
-        else waiting.reject(new Error(answer.error));
+        const head = slot.queue.shift();
+        this.#arm(slot);
+        if (head === undefined) return;
+        if (answer.error === undefined) head.resolve(answer);
+        else head.reject(new Error(answer.error));
       },
-      onError: (error) => {
-        const waiting = started.slot?.waiting;
-        if (started.slot !== undefined) started.slot.waiting = undefined;
-        waiting?.reject(new WorkerFailure(error.message));
-      },
+      onError: (error) => this.#fail(slot, new WorkerFailure(error.message)),
       onExit: () => {
-        const slot = started.slot;
-        if (slot === undefined) return;
         slot.stopped = true;
-        const waiting = slot.waiting;
-        slot.waiting = undefined;
-        waiting?.reject(new WorkerFailure("the worker thread stopped"));
+        this.#fail(slot, new WorkerFailure("the worker thread stopped"));
       },
     });
     if (thread === undefined) return undefined;
-    return (started.slot = { thread });
+    slot.thread = thread;
+    return slot;
   }
 
-  #post(slot: Slot, job: RangeJob): Promise<RangeSums> {
-    return new Promise<RangeSums>((resolve, reject) => {
+  /** Every job still posted to `slot` fails with `error`. */
+  #fail(slot: Slot, error: WorkerFailure): void {
+    const queue = slot.queue.splice(0);
+    this.#arm(slot);
+    for (const pending of queue) pending.reject(error);
+  }
+
+  /**
+   * Times the first job in the slot's queue (a worker that never answers must not hang
+   * the conversion: its jobs are redone here); lets an idle thread stop keeping the
+   * process alive.
+   */
+  #arm(slot: Slot): void {
+    clearTimeout(slot.timer);
+    slot.timer = undefined;
+    if (slot.queue.length === 0) {
+      slot.thread?.keepAlive(false);
+      return;
+    }
+    slot.thread.keepAlive(true);
+    slot.timer = setTimeout(() => {
+      slot.stopped = true;
+      slot.thread.terminate();
+      this.#fail(slot, new WorkerFailure(`no answer in ${ANSWER_MS / 1000} s`));
+    }, ANSWER_MS);
+  }
+
+  #post(slot: Slot, job: WorkerJob | RangeJob, transfer?: ArrayBuffer[]): Promise<WorkerAnswer> {
+    return new Promise<WorkerAnswer>((resolve, reject) => {
       if (slot.stopped) {
         reject(new WorkerFailure("the worker thread had stopped"));
         return;
       }
-      slot.thread.keepAlive(true);
-      // A worker that never answers must not hang the conversion: its part is redone here.
-      const timer = setTimeout(() => {
-        slot.waiting = undefined;
-        slot.thread.terminate();
-        idle();
-        reject(new WorkerFailure(`no answer in ${ANSWER_MS / 1000} s`));
-      }, ANSWER_MS);
-      const idle = () => {
-        clearTimeout(timer);
-        slot.thread.keepAlive(false);
-      };
-      slot.waiting = {
-        resolve: (sums) => (idle(), resolve(sums)),
-        reject: (error) => (idle(), reject(error)),
-      };
+      const pending: Pending = { resolve, reject };
+      slot.queue.push(pending);
+      if (slot.queue.length === 1) this.#arm(slot);
       const message: WorkerJob = { ...job, id: this.#nextId++ };
       try {
-        slot.thread.postMessage(message);
+        slot.thread.postMessage(message, transfer);
       } catch (error) {
-        slot.waiting = undefined;
-        idle();
+        slot.queue.splice(slot.queue.indexOf(pending), 1);
+        this.#arm(slot);
         reject(new WorkerFailure(String(error)));
       }
     });
@@ -215,11 +239,15 @@ export class ConvertThreads {
     const here: number[] = [0];
     for (let i = 1; i < jobs.length; i++) {
       const index = i - 1;
-      if (this.parallel && index < this.threads - 1) {
+      // (A worker with runs of its own queued leaves its part to this thread.)
+      if (this.parallel && index < this.threads - 1 && !this.#slots[index]?.queue.length) {
         const slot = this.#slots[index] ?? this.#start();
         if (slot !== undefined) {
           this.#slots[index] = slot;
-          results[i] = this.#post(slot, jobs[i]).then((sums) => sums, (error) => error);
+          results[i] = this.#post(slot, jobs[i]).then(
+            (answer) => answer.sums ?? { error: 0, reference: 0 },
+            (error) => error,
+          );
           continue;
         }
         this.#broken = true;
@@ -245,16 +273,64 @@ export class ConvertThreads {
       total.reference += sums.reference;
     }
     if (failure !== undefined) throw failure;
-    if (this.#broken) this.close();
-    else if (this.#slots.length > 0) {
-      this.#idle = setTimeout(() => this.#stop(), IDLE_MS);
-      (this.#idle as { unref?(): void }).unref?.();
-    }
+    this.#settle();
     return total;
   }
 
+  /**
+   * Converts one whole run on worker `lane` (0 to `threads - 2`), into buffers that move
+   * to it meanwhile, so that the worker writes the output where it stays (an ordinary
+   * buffer) while this thread does other work; runs posted to one lane are converted in
+   * the order posted. `job.src` and `job.dst` must each span a whole ordinary
+   * `ArrayBuffer`; both are unusable here from the call on (they move).
+   *
+   * @param lane The worker.
+   * @param job The run.
+   * @returns The sums and the output, moved back. Rejects with a {@linkcode WorkerFailure}
+   *   when the worker could not do it (or none could start): the buffers are lost, the run
+   *   is to be redone here.
+   */
+  async convertOwned(lane: number, job: RangeJob): Promise<OwnedResult> {
+    clearTimeout(this.#idle);
+    try {
+      if (!this.parallel || lane < 0 || lane >= this.threads - 1) {
+        throw new WorkerFailure("no worker for this run");
+      }
+      const slot = this.#slots[lane] ?? this.#start();
+      if (slot === undefined) {
+        this.#broken = true;
+        throw new WorkerFailure("no worker could start");
+      }
+      this.#slots[lane] = slot;
+      const transfer = [job.src.buffer as ArrayBuffer, job.dst.buffer as ArrayBuffer];
+      const answer = await this.#post(slot, { ...job, owned: true }, transfer);
+      return { sums: answer.sums ?? { error: 0, reference: 0 }, dst: answer.dst! };
+    } catch (error) {
+      if (error instanceof WorkerFailure) this.#broken = true;
+      throw error;
+    } finally {
+      this.#settle();
+    }
+  }
+
+  /** After a job: a broken pool stops; an idle one stops after a while. */
+  #settle(): void {
+    if (this.#slots.some((slot) => slot.queue.length > 0)) return;
+    if (this.#broken) this.close();
+    else if (this.#slots.length > 0) {
+      clearTimeout(this.#idle);
+      this.#idle = setTimeout(() => this.#stop(), IDLE_MS);
+      (this.#idle as { unref?(): void }).unref?.();
+    }
+  }
+
   #stop(): void {
-    for (const slot of this.#slots) slot.thread.terminate();
+    for (const slot of this.#slots) {
+      slot.stopped = true;
+      slot.thread.terminate();
+      // Jobs still posted fail now (where the runtime would not tell that it stopped).
+      this.#fail(slot, new WorkerFailure("the pool was stopped"));
+    }
     this.#slots = [];
   }
 

@@ -1,6 +1,8 @@
 /**
  * The worker threads' module: converts each run of blocks it is sent, into the shared
- * memory the job names, and answers with the job's number (or the error's message).
+ * memory the job names, and answers with the job's number (or the error's message). An
+ * `owned` job came with buffers of its own, moved to this thread: its output buffer moves
+ * back with the answer.
  *
  * @module
  */
@@ -10,6 +12,8 @@ import { convertRange, type RangeJob, type RangeScratch, type RangeSums } from "
 export interface WorkerJob extends RangeJob {
   /** Echoed in the answer. */
   id: number;
+  /** `src` and `dst` are whole ordinary buffers moved here; `dst` moves back. */
+  owned?: boolean;
 }
 
 /** A worker thread's answer. */
@@ -20,18 +24,22 @@ export interface WorkerAnswer {
   error?: string;
   /** The job's error sums (when it succeeded). */
   sums?: RangeSums;
+  /** An owned job's output, moved back. */
+  dst?: Uint8Array;
 }
 
 const scope = globalThis as unknown as {
   onmessage: ((event: { data: WorkerJob }) => void) | null;
-  postMessage(answer: WorkerAnswer): void;
+  postMessage(answer: WorkerAnswer, transfer?: ArrayBuffer[]): void;
 };
 const scratch: RangeScratch = {};
 
 scope.onmessage = ({ data: job }) => {
   try {
     const sums = convertRange(job, scratch);
-    scope.postMessage({ id: job.id, sums });
+    if (job.owned) {
+      scope.postMessage({ id: job.id, sums, dst: job.dst }, [job.dst.buffer as ArrayBuffer]);
+    } else scope.postMessage({ id: job.id, sums });
   } catch (error) {
     scope.postMessage({ id: job.id, error: String(error) });
   }

@@ -19,6 +19,7 @@ import {
 import type { RangeSums } from "../convert/convert_range.ts";
 import { type ChunkScratch, convertTensorChunks } from "../convert/tensor_chunks.ts";
 import { ConvertThreads } from "../convert/convert_threads.ts";
+import { WorkerTensors } from "./worker_tensors.ts";
 import { abortedError } from "../model/errors.ts";
 import { openGgufModel, type OpenModelOptions } from "../open/open_model.ts";
 import type { GgufInput } from "../open/resolve_input.ts";
@@ -47,6 +48,39 @@ export interface ConvertedModel {
   summary: ConversionSummary;
 }
 
+/** The fields of a converted tensor that do not depend on its data. */
+function tensorBase(entry: TensorPlan, littleEndian: boolean) {
+  const { info } = entry;
+  return {
+    name: info.name,
+    shape: info.shape.slice(),
+    rowMajorShape: info.shape.slice().reverse(),
+    info,
+    action: entry.action,
+    type: entry.type,
+    littleEndian: entry.typeName === "F32" ? true : littleEndian,
+  };
+}
+
+/** A converted tensor over its output bytes (a whole ordinary buffer of its own). */
+function convertedFrom(
+  entry: TensorPlan,
+  littleEndian: boolean,
+  bytes: Uint8Array,
+): ConvertedTensor {
+  const base = tensorBase(entry, littleEndian);
+  if (entry.typeName === "F32") {
+    const data = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    return { ...base, typeName: "F32", data, zeroCopy: false };
+  }
+  return {
+    ...base,
+    typeName: entry.typeName as Exclude<typeof entry.typeName, "F32">,
+    data: bytes,
+    zeroCopy: false,
+  };
+}
+
 /** Converts one planned tensor: a view where it can be one, else through the chunk loop. */
 async function convertOne(
   source: ByteSource,
@@ -60,16 +94,8 @@ async function convertOne(
   sums: RangeSums | undefined,
 ): Promise<ConvertedTensor> {
   const { info } = entry;
-  const base = {
-    name: info.name,
-    shape: info.shape.slice(),
-    rowMajorShape: info.shape.slice().reverse(),
-    info,
-    action: entry.action,
-    type: entry.type,
-    littleEndian: entry.typeName === "F32" ? true : littleEndian,
-  };
   if (viewable && entry.action === "keep" && (entry.typeName !== "F32" || littleEndian)) {
+    const base = tensorBase(entry, littleEndian);
     const view = source.view(info.fileOffset, info.nbytes);
     if (view !== undefined && entry.typeName !== "F32") {
       return { ...base, typeName: entry.typeName, data: view, zeroCopy: true };
@@ -81,9 +107,7 @@ async function convertOne(
   }
   // An ordinary buffer whatever the thread count: the workers' parts pass through shared
   // scratch memory (see convertTensorChunks).
-  const buffer = new ArrayBuffer(entry.nbytes);
-  const data = entry.typeName === "F32" ? new Float32Array(buffer) : new Uint8Array(buffer);
-  const into = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const into = new Uint8Array(entry.nbytes);
   const chunks = convertTensorChunks(source, littleEndian, entry, {
     chunkBytes,
     scratch,
@@ -95,12 +119,7 @@ async function convertOne(
   for await (const _ of chunks) {
     // Each chunk is already in place.
   }
-  return data instanceof Float32Array ? { ...base, typeName: "F32", data, zeroCopy: false } : {
-    ...base,
-    typeName: entry.typeName as Exclude<typeof entry.typeName, "F32">,
-    data,
-    zeroCopy: false,
-  };
+  return convertedFrom(entry, littleEndian, into);
 }
 
 /**
@@ -140,34 +159,75 @@ async function* convertEach(
   model: GgufModel,
   options: ConvertOptions,
   viewsAfterClose: boolean,
+  keepsAll = false,
 ): AsyncGenerator<ConvertedTensor, void, undefined> {
   const conversion = await prepareMeasuredConversion(model, options);
+  const { plan } = conversion;
   const scratch: ChunkScratch = {};
   const sums: RangeSums = { error: 0, reference: 0 };
   // A plan that changes no value has no error to measure.
-  const exact = exactPlan(conversion.plan);
+  const exact = exactPlan(plan);
   const threads = new ConvertThreads(conversion.threads);
+  const partOf = (i: number) => model.parts[model.tensorParts[i]];
+  const here = (i: number) =>
+    convertOne(
+      partOf(i).source,
+      partOf(i).header.littleEndian,
+      plan[i],
+      conversion.chunkBytes,
+      scratch,
+      options.signal,
+      threads,
+      viewsAfterClose || partOf(i).source.viewsEndAtClose !== true,
+      exact ? undefined : sums,
+    );
+  // A caller that keeps every tensor lets workers convert whole tensors of their own.
+  const workers = keepsAll && threads.parallel
+    ? new WorkerTensors(
+      plan,
+      (i) => ({ source: partOf(i).source, littleEndian: partOf(i).header.littleEndian }),
+      threads,
+      (entry, bytes, littleEndian) => convertedFrom(entry, littleEndian, bytes),
+      !exact,
+    )
+    : undefined;
+  /** Tensors this thread converted before their turn, while a worker's was not done. */
+  const early = new Map<number, ConvertedTensor>();
+  /** This thread's next tensor to convert early. */
+  let own = 0;
+  const nextOwn = (after: number) => {
+    own = Math.max(own, after + 1);
+    while (own < plan.length && (workers?.onWorker(own) || early.has(own))) own++;
+    return own < plan.length ? own : undefined;
+  };
   try {
-    for (const [i, entry] of conversion.plan.entries()) {
+    for (let i = 0; i < plan.length; i++) {
       options.signal?.throwIfAborted();
-      const part = model.parts[model.tensorParts[i]];
-      yield await convertOne(
-        part.source,
-        part.header.littleEndian,
-        entry,
-        conversion.chunkBytes,
-        scratch,
-        options.signal,
-        threads,
-        viewsAfterClose || part.source.viewsEndAtClose !== true,
-        exact ? undefined : sums,
-      );
+      let tensor = early.get(i);
+      early.delete(i);
+      if (tensor === undefined && workers?.onWorker(i)) {
+        // While a worker converts it, this thread converts its own next tensors, letting
+        // the workers' answers in between.
+        for (let k = nextOwn(i); !workers.settled(i) && k !== undefined; k = nextOwn(i)) {
+          early.set(k, await here(k));
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          options.signal?.throwIfAborted();
+        }
+        const result = await workers.result(i);
+        if (result !== undefined) {
+          tensor = result.tensor;
+          sums.error += result.sums.error;
+          sums.reference += result.sums.reference;
+        }
+      }
+      yield tensor ?? await here(i);
     }
-    options.onSummary?.(conversionSummary(conversion.plan, sums));
+    options.onSummary?.(conversionSummary(plan, sums));
   } catch (error) {
     throw abortedError(error, options.signal);
   } finally {
     threads.close();
+    await workers?.drain();
   }
 }
 
@@ -251,7 +311,7 @@ export async function convertGguf(
       summary = value;
       options.onSummary?.(value);
     };
-    for await (const tensor of convertEach(model, { ...options, onSummary }, true)) {
+    for await (const tensor of convertEach(model, { ...options, onSummary }, true, true)) {
       tensors.set(tensor.name, tensor);
       if (tensor.zeroCopy && model.parts.some((part) => part.source.viewsEndAtClose === true)) {
         keepOpen = true;

@@ -174,7 +174,7 @@ const nodeStdio: StandardStreams = {
 interface WebWorker {
   onmessage: ((event: { data: unknown }) => void) | null;
   onerror: ((event: { message?: string; error?: unknown; preventDefault?(): void }) => void) | null;
-  postMessage(message: unknown): void;
+  postMessage(message: unknown, transfer?: ArrayBuffer[]): void;
   terminate(): void;
   ref?(): void;
   unref?(): void;
@@ -185,7 +185,7 @@ interface NodeWorker {
   on(event: "message", listener: (data: unknown) => void): void;
   on(event: "error", listener: (error: Error) => void): void;
   on(event: "exit", listener: (code: number) => void): void;
-  postMessage(message: unknown): void;
+  postMessage(message: unknown, transfer?: ArrayBuffer[]): void;
   terminate(): unknown;
   ref(): void;
   unref(): void;
@@ -281,7 +281,7 @@ export function startWebWorker(url: URL, events: WorkerEvents): WorkerThread | u
   worker.addEventListener?.("close", () => events.onExit?.());
   worker.unref?.();
   return {
-    postMessage: (message) => worker.postMessage(message),
+    postMessage: (message, transfer) => worker.postMessage(message, transfer ?? []),
     terminate: () => worker.terminate(),
     keepAlive: (alive) => alive ? worker.ref?.() : worker.unref?.(),
   };
@@ -299,7 +299,7 @@ function startWorker(url: URL, events: WorkerEvents): WorkerThread | undefined {
   const Node = nodeWorkerConstructor();
   if (Node === undefined) return undefined;
   const bootstrap = `const { parentPort } = require("node:worker_threads");
-globalThis.postMessage = (message) => parentPort.postMessage(message);
+globalThis.postMessage = (message, transfer) => parentPort.postMessage(message, transfer);
 let early = [];
 const deliver = (data) => globalThis.onmessage?.({ data });
 parentPort.on("message", (data) => (early === undefined ? deliver(data) : early.push(data)));
@@ -314,7 +314,7 @@ import(${JSON.stringify(url.href)}).then(() => {
   worker.on("exit", () => events.onExit?.());
   worker.unref();
   return {
-    postMessage: (message) => worker.postMessage(message),
+    postMessage: (message, transfer) => worker.postMessage(message, transfer ?? []),
     terminate: () => void worker.terminate(),
     keepAlive: (alive) => alive ? worker.ref() : worker.unref(),
   };

@@ -131,8 +131,11 @@ export interface ProcessControl {
 
 /** A started worker thread. */
 export interface WorkerThread {
-  /** Sends a message (views of `SharedArrayBuffer`s are shared, not copied). */
-  postMessage(message: unknown): void;
+  /**
+   * Sends a message (views of `SharedArrayBuffer`s are shared, not copied); the buffers in
+   * `transfer` move to the thread (unusable here from then on).
+   */
+  postMessage(message: unknown, transfer?: ArrayBuffer[]): void;
   /** Stops the thread at once. */
   terminate(): void;
   /**

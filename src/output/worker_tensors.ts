@@ -1,0 +1,226 @@
+/**
+ * Whole tensors converted on worker threads while this thread converts the others, for an
+ * in-memory conversion that keeps every tensor. Allocating and filling the output is most
+ * of such a conversion's time, and it happens on the thread that writes the output: here
+ * each worker writes its tensors into buffers of their own that move to it and back
+ * (ordinary buffers, as every result is), so that work runs on every thread, not only on
+ * the one that keeps the result.
+ *
+ * The tensors are shared out before any is converted (by output bytes, in file order),
+ * each worker converts its own in order, and each is fed a bounded amount of input ahead
+ * (copied into a buffer that moves with the job). A worker that fails is not fatal: its
+ * tensors are converted on this thread instead.
+ *
+ * @module
+ */
+import type { ByteSource } from "../model/byte_source.ts";
+import type { ConvertedTensor, TensorPlan } from "../model/conversion.ts";
+import type { RangeJob, RangeSums } from "../convert/convert_range.ts";
+import { type ConvertThreads, WorkerFailure } from "../convert/convert_threads.ts";
+
+/** The fewest values worth converting whole on a worker (below, moving costs what it saves). */
+const MIN_ELEMENTS = 1 << 20;
+/**
+ * The most input bytes copied for one tensor, and fed ahead to a worker at once: what the
+ * workers cost beyond the output, and seconds of work at the slowest quantizer, well
+ * within the time a worker is given to answer.
+ */
+const WINDOW_BYTES = 64 << 20;
+
+/** What a worker gave back for a tensor: the tensor and its error sums. */
+export interface WorkerTensor {
+  tensor: ConvertedTensor;
+  sums: RangeSums;
+}
+
+/** Where a tensor's bytes are, and what to make of what comes back. */
+export interface TensorInput {
+  source: ByteSource;
+  littleEndian: boolean;
+}
+
+/** One tensor's answer, settled once the worker (or its failure) has given it. */
+interface Slot {
+  settled: boolean;
+  /** The tensor; `undefined` if the worker failed (convert it here); rejects on a read error. */
+  promise: Promise<WorkerTensor | undefined>;
+  resolve(value: WorkerTensor | undefined): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * The tensors of a conversion that worker threads convert whole.
+ *
+ * @example
+ * ```ts
+ * import { WorkerTensors } from "./worker_tensors.ts";
+ * import { ConvertThreads } from "../convert/convert_threads.ts";
+ * import { openGgufModel } from "gguf-stream/sources";
+ * import { planConversion } from "gguf-stream";
+ * import assert from "node:assert/strict";
+ * const model = await openGgufModel(new URL("../../samples/tiny-llama.gguf", import.meta.url));
+ * const plan = planConversion(model);
+ * const threads = new ConvertThreads(2);
+ * const part = model.parts[0];
+ * const workers = new WorkerTensors(plan, () => ({ source: part.source, littleEndian: true }), threads, (e, b, l) => {
+ *   throw new Error("unused: the sample's tensors are too small for a worker");
+ * }, false);
+ * assert.ok(plan.every((_, i) => !workers.onWorker(i)));
+ * threads.close();
+ * await model.close();
+ * ```
+ */
+export class WorkerTensors {
+  readonly #plan: TensorPlan[];
+  readonly #inputOf: (i: number) => TensorInput;
+  readonly #threads: ConvertThreads;
+  readonly #make: (entry: TensorPlan, bytes: Uint8Array, littleEndian: boolean) => ConvertedTensor;
+  readonly #measure: boolean;
+  /** Each worker's tensors not yet posted, in order. */
+  readonly #queues: number[][];
+  /** Input bytes posted to each worker and not yet answered. */
+  readonly #inFlight: number[];
+  readonly #slots = new Map<number, Slot>();
+  #feeding: Promise<void> | undefined;
+  #feedAgain = false;
+
+  /**
+   * Shares the tensors out and starts feeding the workers.
+   *
+   * @param plan The conversion's plan.
+   * @param inputOf Where tensor `i`'s bytes are.
+   * @param threads The conversion's threads (`threads - 1` workers).
+   * @param make A converted tensor over output bytes that came back.
+   * @param measure Whether the error is measured (the sums come back with each tensor).
+   */
+  constructor(
+    plan: TensorPlan[],
+    inputOf: (i: number) => TensorInput,
+    threads: ConvertThreads,
+    make: (entry: TensorPlan, bytes: Uint8Array, littleEndian: boolean) => ConvertedTensor,
+    measure: boolean,
+  ) {
+    this.#plan = plan;
+    this.#inputOf = inputOf;
+    this.#threads = threads;
+    this.#make = make;
+    this.#measure = measure;
+    const workers = threads.parallel ? threads.threads - 1 : 0;
+    this.#queues = Array.from({ length: workers }, () => []);
+    this.#inFlight = new Array(workers).fill(0);
+    // Output bytes of each thread so far: this one first, then the workers.
+    const load = new Array(workers + 1).fill(0);
+    for (const [i, entry] of plan.entries()) {
+      const cost = entry.action === "keep" ? 0 : entry.nbytes;
+      let lane = 0;
+      if (workers > 0 && this.#eligible(i)) {
+        for (let l = 1; l <= workers; l++) if (load[l] < load[lane]) lane = l;
+      }
+      load[lane] += cost;
+      if (lane === 0) continue;
+      this.#queues[lane - 1].push(i);
+      let resolve!: Slot["resolve"];
+      let reject!: Slot["reject"];
+      const promise = new Promise<WorkerTensor | undefined>((yes, no) => {
+        resolve = yes;
+        reject = no;
+      });
+      const slot: Slot = { settled: false, promise, resolve, reject };
+      promise.then(() => (slot.settled = true), () => (slot.settled = true));
+      this.#slots.set(i, slot);
+    }
+    this.#feed();
+  }
+
+  /** Whether tensor `i` can go to a worker: converted, randomly readable, large, bounded. */
+  #eligible(i: number): boolean {
+    const { info, action } = this.#plan[i];
+    return action !== "keep" && this.#inputOf(i).source.kind !== "stream" &&
+      info.elements >= MIN_ELEMENTS && info.nbytes <= WINDOW_BYTES;
+  }
+
+  /** Whether a worker converts tensor `i` (else this thread does). */
+  onWorker(i: number): boolean {
+    return this.#slots.has(i);
+  }
+
+  /** Whether tensor `i`'s worker has answered (or failed). */
+  settled(i: number): boolean {
+    return this.#slots.get(i)?.settled ?? true;
+  }
+
+  /**
+   * A worker's tensor: the tensor and its sums, or `undefined` where the worker failed
+   * (convert it on this thread). Rejects where its input could not be read.
+   */
+  result(i: number): Promise<WorkerTensor | undefined> {
+    return this.#slots.get(i)?.promise ?? Promise.resolve(undefined);
+  }
+
+  /** Waits until nothing is being fed (after the threads have stopped). */
+  async drain(): Promise<void> {
+    while (this.#feeding !== undefined) await this.#feeding;
+    await Promise.allSettled([...this.#slots.values()].map((slot) => slot.promise));
+  }
+
+  /** Posts each worker's next tensors while its input in flight stays within the window. */
+  #feed(): void {
+    if (this.#feeding !== undefined) {
+      this.#feedAgain = true;
+      return;
+    }
+    this.#feeding = (async () => {
+      do {
+        this.#feedAgain = false;
+        for (const [lane, queue] of this.#queues.entries()) {
+          while (queue.length > 0) {
+            const i = queue[0];
+            const bytes = this.#plan[i].info.nbytes;
+            if (this.#inFlight[lane] > 0 && this.#inFlight[lane] + bytes > WINDOW_BYTES) break;
+            queue.shift();
+            this.#inFlight[lane] += bytes;
+            await this.#post(lane, i);
+          }
+        }
+      } while (this.#feedAgain);
+    })().finally(() => (this.#feeding = undefined));
+  }
+
+  /** Reads tensor `i`'s input and posts it to worker `lane`; its slot settles with the answer. */
+  async #post(lane: number, i: number): Promise<void> {
+    const slot = this.#slots.get(i)!;
+    const entry = this.#plan[i];
+    const { info } = entry;
+    const done = () => {
+      this.#inFlight[lane] -= info.nbytes;
+      this.#feed();
+    };
+    if (!this.#threads.parallel) {
+      // The workers are gone: every tensor left is converted on this thread.
+      slot.resolve(undefined);
+      return done();
+    }
+    const { source, littleEndian } = this.#inputOf(i);
+    const src = new Uint8Array(info.nbytes);
+    try {
+      await source.read(info.fileOffset, info.nbytes, src);
+    } catch (error) {
+      slot.reject(error);
+      return done();
+    }
+    const job: RangeJob = {
+      from: info.type,
+      to: entry.type,
+      littleEndian,
+      src,
+      dst: new Uint8Array(entry.nbytes),
+      elements: info.elements,
+    };
+    if (entry.action === "transcode") job.transcode = true;
+    if (this.#measure) job.measure = true;
+    this.#threads.convertOwned(lane, job).then(
+      ({ sums, dst }) => slot.resolve({ tensor: this.#make(entry, dst, littleEndian), sums }),
+      (error) => (error instanceof WorkerFailure ? slot.resolve(undefined) : slot.reject(error)),
+    ).finally(done);
+  }
+}
