@@ -235,6 +235,31 @@ test("whole tensors on workers give ggml's bytes and one thread's, in ordinary b
   }
 });
 
+test("aborting while workers convert whole tensors posts nothing more and fails as ABORTED", {
+  skip: conformance.skip || noWorkers,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gguf-threads-"));
+  const counted = ConvertThreads.prototype as { convertOwned: ConvertThreads["convertOwned"] };
+  const original = counted.convertOwned;
+  const controller = new AbortController();
+  let owned = 0;
+  counted.convertOwned = function (this: ConvertThreads, ...args) {
+    if (++owned === 2) controller.abort(new Error("enough"));
+    return original.apply(this, args);
+  };
+  try {
+    const { path, tiles } = tiledModel(dir, 1 << 20);
+    await assert.rejects(
+      convertGguf(path, { threads: 2, signal: controller.signal }),
+      (error: GgufError) => error.code === "ABORTED",
+    );
+    assert.ok(owned <= 3, `${owned} of ${tiles.length} tensors posted after the abort`);
+  } finally {
+    counted.convertOwned = original;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("a worker that fails a whole run rejects it as a worker failure, for this thread to redo", {
   skip: noWorkers,
 }, async () => {

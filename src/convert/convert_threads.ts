@@ -59,6 +59,8 @@ export interface OwnedResult {
   sums: RangeSums;
   /** The output: a view of the buffer that moved back from the worker. */
   dst: Uint8Array;
+  /** The input, moved back too: its buffer may be used again. */
+  src: Uint8Array;
 }
 
 /**
@@ -281,12 +283,12 @@ export class ConvertThreads {
    * Converts one whole run on worker `lane` (0 to `threads - 2`), into buffers that move
    * to it meanwhile, so that the worker writes the output where it stays (an ordinary
    * buffer) while this thread does other work; runs posted to one lane are converted in
-   * the order posted. `job.src` and `job.dst` must each span a whole ordinary
-   * `ArrayBuffer`; both are unusable here from the call on (they move).
+   * the order posted. `job.src` and `job.dst` must be views of ordinary `ArrayBuffer`s of
+   * their own; both buffers are unusable here from the call on (they move, and come back).
    *
    * @param lane The worker.
    * @param job The run.
-   * @returns The sums and the output, moved back. Rejects with a {@linkcode WorkerFailure}
+   * @returns The sums, the output and the input, moved back. Rejects with a {@linkcode WorkerFailure}
    *   when the worker could not do it (or none could start): the buffers are lost, the run
    *   is to be redone here.
    */
@@ -304,7 +306,11 @@ export class ConvertThreads {
       this.#slots[lane] = slot;
       const transfer = [job.src.buffer as ArrayBuffer, job.dst.buffer as ArrayBuffer];
       const answer = await this.#post(slot, { ...job, owned: true }, transfer);
-      return { sums: answer.sums ?? { error: 0, reference: 0 }, dst: answer.dst! };
+      return {
+        sums: answer.sums ?? { error: 0, reference: 0 },
+        dst: answer.dst!,
+        src: answer.src!,
+      };
     } catch (error) {
       if (error instanceof WorkerFailure) this.#broken = true;
       throw error;

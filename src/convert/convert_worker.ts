@@ -1,8 +1,8 @@
 /**
  * The worker threads' module: converts each run of blocks it is sent, into the shared
  * memory the job names, and answers with the job's number (or the error's message). An
- * `owned` job came with buffers of its own, moved to this thread: its output buffer moves
- * back with the answer.
+ * `owned` job came with buffers of its own, moved to this thread: both move back with the
+ * answer.
  *
  * @module
  */
@@ -26,6 +26,8 @@ export interface WorkerAnswer {
   sums?: RangeSums;
   /** An owned job's output, moved back. */
   dst?: Uint8Array;
+  /** An owned job's input, moved back (for its buffer to be used again). */
+  src?: Uint8Array;
 }
 
 const scope = globalThis as unknown as {
@@ -38,7 +40,8 @@ scope.onmessage = ({ data: job }) => {
   try {
     const sums = convertRange(job, scratch);
     if (job.owned) {
-      scope.postMessage({ id: job.id, sums, dst: job.dst }, [job.dst.buffer as ArrayBuffer]);
+      const buffers = [job.dst.buffer as ArrayBuffer, job.src.buffer as ArrayBuffer];
+      scope.postMessage({ id: job.id, sums, dst: job.dst, src: job.src }, buffers);
     } else scope.postMessage({ id: job.id, sums });
   } catch (error) {
     scope.postMessage({ id: job.id, error: String(error) });

@@ -189,6 +189,7 @@ async function* convertEach(
       threads,
       (entry, bytes, littleEndian) => convertedFrom(entry, littleEndian, bytes),
       !exact,
+      options.signal,
     )
     : undefined;
   /** Tensors this thread converted before their turn, while a worker's was not done. */
@@ -227,7 +228,7 @@ async function* convertEach(
     throw abortedError(error, options.signal);
   } finally {
     threads.close();
-    await workers?.drain();
+    await workers?.close();
   }
 }
 

@@ -21,11 +21,15 @@ import { type ConvertThreads, WorkerFailure } from "../convert/convert_threads.t
 /** The fewest values worth converting whole on a worker (below, moving costs what it saves). */
 const MIN_ELEMENTS = 1 << 20;
 /**
- * The most input bytes copied for one tensor, and fed ahead to a worker at once: what the
- * workers cost beyond the output, and seconds of work at the slowest quantizer, well
- * within the time a worker is given to answer.
+ * The most input bytes of a tensor converted whole on a worker: its input is copied into a
+ * buffer that moves with it, beyond the output, and it is seconds of work at the slowest
+ * quantizer, well within the time a worker is given to answer.
  */
-const WINDOW_BYTES = 64 << 20;
+const MAX_INPUT_BYTES = 32 << 20;
+/** Input bytes posted ahead to one worker (at least one tensor's): enough to keep it busy. */
+const WINDOW_BYTES = 16 << 20;
+/** Input buffers kept for use again. */
+const SPARE_BUFFERS = 4;
 
 /** What a worker gave back for a tensor: the tensor and its error sums. */
 export interface WorkerTensor {
@@ -81,6 +85,9 @@ export class WorkerTensors {
   /** Input bytes posted to each worker and not yet answered. */
   readonly #inFlight: number[];
   readonly #slots = new Map<number, Slot>();
+  readonly #signal: AbortSignal | undefined;
+  /** Input buffers back from the workers, to copy the next tensors' input into. */
+  readonly #spare: ArrayBuffer[] = [];
   #feeding: Promise<void> | undefined;
   #feedAgain = false;
 
@@ -92,6 +99,7 @@ export class WorkerTensors {
    * @param threads The conversion's threads (`threads - 1` workers).
    * @param make A converted tensor over output bytes that came back.
    * @param measure Whether the error is measured (the sums come back with each tensor).
+   * @param signal Once it fires, nothing more is posted.
    */
   constructor(
     plan: TensorPlan[],
@@ -99,7 +107,9 @@ export class WorkerTensors {
     threads: ConvertThreads,
     make: (entry: TensorPlan, bytes: Uint8Array, littleEndian: boolean) => ConvertedTensor,
     measure: boolean,
+    signal?: AbortSignal,
   ) {
+    this.#signal = signal;
     this.#plan = plan;
     this.#inputOf = inputOf;
     this.#threads = threads;
@@ -136,7 +146,7 @@ export class WorkerTensors {
   #eligible(i: number): boolean {
     const { info, action } = this.#plan[i];
     return action !== "keep" && this.#inputOf(i).source.kind !== "stream" &&
-      info.elements >= MIN_ELEMENTS && info.nbytes <= WINDOW_BYTES;
+      info.elements >= MIN_ELEMENTS && info.nbytes <= MAX_INPUT_BYTES;
   }
 
   /** Whether a worker converts tensor `i` (else this thread does). */
@@ -157,8 +167,15 @@ export class WorkerTensors {
     return this.#slots.get(i)?.promise ?? Promise.resolve(undefined);
   }
 
-  /** Waits until nothing is being fed (after the threads have stopped). */
-  async drain(): Promise<void> {
+  /**
+   * Posts nothing more: every tensor not yet posted is left to this thread (its result is
+   * `undefined`); waits until what was posted has come back or failed. Call it once the
+   * conversion ends, however it ends, after stopping the threads.
+   */
+  async close(): Promise<void> {
+    for (const queue of this.#queues) {
+      for (const i of queue.splice(0)) this.#slots.get(i)!.resolve(undefined);
+    }
     while (this.#feeding !== undefined) await this.#feeding;
     await Promise.allSettled([...this.#slots.values()].map((slot) => slot.promise));
   }
@@ -173,7 +190,7 @@ export class WorkerTensors {
       do {
         this.#feedAgain = false;
         for (const [lane, queue] of this.#queues.entries()) {
-          while (queue.length > 0) {
+          while (queue.length > 0 && !this.#signal?.aborted) {
             const i = queue[0];
             const bytes = this.#plan[i].info.nbytes;
             if (this.#inFlight[lane] > 0 && this.#inFlight[lane] + bytes > WINDOW_BYTES) break;
@@ -184,6 +201,18 @@ export class WorkerTensors {
         }
       } while (this.#feedAgain);
     })().finally(() => (this.#feeding = undefined));
+  }
+
+  /**
+   * A buffer for `length` input bytes: a spare one large enough (so that input copies are
+   * not left for the garbage collector to find), else a new one of whole MiBs.
+   */
+  #inputBuffer(length: number): Uint8Array {
+    const at = this.#spare.findIndex((buffer) => buffer.byteLength >= length);
+    const buffer = at >= 0
+      ? this.#spare.splice(at, 1)[0]
+      : new ArrayBuffer(Math.ceil(length / 2 ** 20) * 2 ** 20);
+    return new Uint8Array(buffer, 0, length);
   }
 
   /** Reads tensor `i`'s input and posts it to worker `lane`; its slot settles with the answer. */
@@ -201,7 +230,7 @@ export class WorkerTensors {
       return done();
     }
     const { source, littleEndian } = this.#inputOf(i);
-    const src = new Uint8Array(info.nbytes);
+    const src = this.#inputBuffer(info.nbytes);
     try {
       await source.read(info.fileOffset, info.nbytes, src);
     } catch (error) {
@@ -219,7 +248,10 @@ export class WorkerTensors {
     if (entry.action === "transcode") job.transcode = true;
     if (this.#measure) job.measure = true;
     this.#threads.convertOwned(lane, job).then(
-      ({ sums, dst }) => slot.resolve({ tensor: this.#make(entry, dst, littleEndian), sums }),
+      ({ sums, dst, src }) => {
+        if (this.#spare.length < SPARE_BUFFERS) this.#spare.push(src.buffer as ArrayBuffer);
+        slot.resolve({ tensor: this.#make(entry, dst, littleEndian), sums });
+      },
       (error) => (error instanceof WorkerFailure ? slot.resolve(undefined) : slot.reject(error)),
     ).finally(done);
   }
