@@ -194,22 +194,19 @@ async function* convertEach(
     : undefined;
   /** Tensors this thread converted before their turn, while a worker's was not done. */
   const early = new Map<number, ConvertedTensor>();
-  /** This thread's next tensor to convert early. */
-  let own = 0;
-  const nextOwn = (after: number) => {
-    own = Math.max(own, after + 1);
-    while (own < plan.length && (workers?.onWorker(own) || early.has(own))) own++;
-    return own < plan.length ? own : undefined;
-  };
   try {
     for (let i = 0; i < plan.length; i++) {
       options.signal?.throwIfAborted();
       let tensor = early.get(i);
       early.delete(i);
       if (tensor === undefined && workers?.onWorker(i)) {
-        // While a worker converts it, this thread converts its own next tensors, letting
-        // the workers' answers in between.
-        for (let k = nextOwn(i); !workers.settled(i) && k !== undefined; k = nextOwn(i)) {
+        // While a worker converts it, this thread converts the next tensors nobody has
+        // taken, letting the workers' answers in between.
+        for (
+          let k = workers.claimNext(i);
+          !workers.settled(i) && k !== undefined;
+          k = workers.claimNext(i)
+        ) {
           early.set(k, await here(k));
           await new Promise((resolve) => setTimeout(resolve, 0));
           options.signal?.throwIfAborted();
@@ -220,7 +217,7 @@ async function* convertEach(
           sums.error += result.sums.error;
           sums.reference += result.sums.reference;
         }
-      }
+      } else if (tensor === undefined) workers?.claim(i);
       yield tensor ?? await here(i);
     }
     options.onSummary?.(conversionSummary(plan, sums));

@@ -6,10 +6,11 @@
  * (ordinary buffers, as every result is), so that work runs on every thread, not only on
  * the one that keeps the result.
  *
- * The tensors are shared out before any is converted (by output bytes, in file order),
- * each worker converts its own in order, and each is fed a bounded amount of input ahead
- * (copied into a buffer that moves with the job). A worker that fails is not fatal: its
- * tensors are converted on this thread instead.
+ * This thread takes tensors from the front of the model, in file order; the workers take
+ * the ones they can from the back, each fed a bounded amount of input ahead (copied into a
+ * buffer that moves with the job), so the two meet wherever their speeds put them and the
+ * tensors this thread yields next are rarely still on a worker. A worker that fails is not
+ * fatal: its tensors are converted on this thread instead.
  *
  * @module
  */
@@ -80,19 +81,24 @@ export class WorkerTensors {
   readonly #threads: ConvertThreads;
   readonly #make: (entry: TensorPlan, bytes: Uint8Array, littleEndian: boolean) => ConvertedTensor;
   readonly #measure: boolean;
-  /** Each worker's tensors not yet posted, in order. */
-  readonly #queues: number[][];
+  readonly #workers: number;
+  /** The first tensor nobody has taken (this thread takes from here). */
+  #front = 0;
+  /** The last tensor nobody has taken (the workers take from here, downwards). */
+  #back: number;
   /** Input bytes posted to each worker and not yet answered. */
   readonly #inFlight: number[];
+  /** The tensors the workers took, by index. */
   readonly #slots = new Map<number, Slot>();
   readonly #signal: AbortSignal | undefined;
   /** Input buffers back from the workers, to copy the next tensors' input into. */
   readonly #spare: ArrayBuffer[] = [];
   #feeding: Promise<void> | undefined;
   #feedAgain = false;
+  #closed = false;
 
   /**
-   * Shares the tensors out and starts feeding the workers.
+   * Starts feeding the workers from the back of the plan.
    *
    * @param plan The conversion's plan.
    * @param inputOf Where tensor `i`'s bytes are.
@@ -115,31 +121,30 @@ export class WorkerTensors {
     this.#threads = threads;
     this.#make = make;
     this.#measure = measure;
-    const workers = threads.parallel ? threads.threads - 1 : 0;
-    this.#queues = Array.from({ length: workers }, () => []);
-    this.#inFlight = new Array(workers).fill(0);
-    // Output bytes of each thread so far: this one first, then the workers.
-    const load = new Array(workers + 1).fill(0);
-    for (const [i, entry] of plan.entries()) {
-      const cost = entry.action === "keep" ? 0 : entry.nbytes;
-      let lane = 0;
-      if (workers > 0 && this.#eligible(i)) {
-        for (let l = 1; l <= workers; l++) if (load[l] < load[lane]) lane = l;
-      }
-      load[lane] += cost;
-      if (lane === 0) continue;
-      this.#queues[lane - 1].push(i);
-      let resolve!: Slot["resolve"];
-      let reject!: Slot["reject"];
-      const promise = new Promise<WorkerTensor | undefined>((yes, no) => {
-        resolve = yes;
-        reject = no;
-      });
-      const slot: Slot = { settled: false, promise, resolve, reject };
-      promise.then(() => (slot.settled = true), () => (slot.settled = true));
-      this.#slots.set(i, slot);
-    }
+    this.#workers = threads.parallel ? threads.threads - 1 : 0;
+    this.#inFlight = new Array(this.#workers).fill(0);
+    this.#back = plan.length - 1;
     this.#feed();
+  }
+
+  /**
+   * Claims tensor `i` for this thread (no worker takes it from then on); call it before
+   * converting a tensor that {@linkcode WorkerTensors.onWorker} says is not a worker's.
+   */
+  claim(i: number): void {
+    this.#front = Math.max(this.#front, i + 1);
+  }
+
+  /**
+   * Claims the next tensor after `i` that nobody has taken, for this thread to convert
+   * early (while a worker's tensor `i` is not done); `undefined` when none is left.
+   */
+  claimNext(i: number): number | undefined {
+    let k = Math.max(this.#front, i + 1);
+    while (k < this.#plan.length && this.#slots.has(k)) k++;
+    if (k >= this.#plan.length) return undefined;
+    this.#front = k + 1;
+    return k;
   }
 
   /** Whether tensor `i` can go to a worker: converted, randomly readable, large, bounded. */
@@ -168,19 +173,20 @@ export class WorkerTensors {
   }
 
   /**
-   * Posts nothing more: every tensor not yet posted is left to this thread (its result is
-   * `undefined`); waits until what was posted has come back or failed. Call it once the
+   * Posts nothing more (every tensor no worker has taken is left to this thread); waits
+   * until what was posted has come back or failed. Call it once the
    * conversion ends, however it ends, after stopping the threads.
    */
   async close(): Promise<void> {
-    for (const queue of this.#queues) {
-      for (const i of queue.splice(0)) this.#slots.get(i)!.resolve(undefined);
-    }
+    this.#closed = true;
     while (this.#feeding !== undefined) await this.#feeding;
     await Promise.allSettled([...this.#slots.values()].map((slot) => slot.promise));
   }
 
-  /** Posts each worker's next tensors while its input in flight stays within the window. */
+  /**
+   * Gives each worker the last tensors nobody has taken that it can convert, while its
+   * input in flight stays within the window.
+   */
   #feed(): void {
     if (this.#feeding !== undefined) {
       this.#feedAgain = true;
@@ -189,18 +195,33 @@ export class WorkerTensors {
     this.#feeding = (async () => {
       do {
         this.#feedAgain = false;
-        for (const [lane, queue] of this.#queues.entries()) {
-          while (queue.length > 0 && !this.#signal?.aborted) {
-            const i = queue[0];
-            const bytes = this.#plan[i].info.nbytes;
+        for (let lane = 0; lane < this.#workers; lane++) {
+          while (!this.#closed && !this.#signal?.aborted && this.#threads.parallel) {
+            while (this.#back >= this.#front && !this.#eligible(this.#back)) this.#back--;
+            if (this.#back < this.#front) break;
+            const bytes = this.#plan[this.#back].info.nbytes;
             if (this.#inFlight[lane] > 0 && this.#inFlight[lane] + bytes > WINDOW_BYTES) break;
-            queue.shift();
+            const i = this.#back--;
             this.#inFlight[lane] += bytes;
-            await this.#post(lane, i);
+            await this.#post(lane, i, this.#take(i));
           }
         }
       } while (this.#feedAgain);
     })().finally(() => (this.#feeding = undefined));
+  }
+
+  /** Marks tensor `i` as a worker's: its slot, settled by the worker's answer. */
+  #take(i: number): Slot {
+    let resolve!: Slot["resolve"];
+    let reject!: Slot["reject"];
+    const promise = new Promise<WorkerTensor | undefined>((yes, no) => {
+      resolve = yes;
+      reject = no;
+    });
+    const slot: Slot = { settled: false, promise, resolve, reject };
+    promise.then(() => (slot.settled = true), () => (slot.settled = true));
+    this.#slots.set(i, slot);
+    return slot;
   }
 
   /**
@@ -216,8 +237,7 @@ export class WorkerTensors {
   }
 
   /** Reads tensor `i`'s input and posts it to worker `lane`; its slot settles with the answer. */
-  async #post(lane: number, i: number): Promise<void> {
-    const slot = this.#slots.get(i)!;
+  async #post(lane: number, i: number, slot: Slot): Promise<void> {
     const entry = this.#plan[i];
     const { info } = entry;
     const done = () => {
