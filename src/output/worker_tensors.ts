@@ -26,7 +26,7 @@ const MIN_ELEMENTS = 1 << 20;
  * buffer that moves with it, beyond the output, and it is seconds of work at the slowest
  * quantizer, well within the time a worker is given to answer.
  */
-const MAX_INPUT_BYTES = 32 << 20;
+const MAX_INPUT_BYTES = 64 << 20;
 /** Input bytes posted ahead to one worker (at least one tensor's): enough to keep it busy. */
 const WINDOW_BYTES = 16 << 20;
 /** Input buffers kept for use again. */
@@ -236,6 +236,19 @@ export class WorkerTensors {
     return new Uint8Array(buffer, 0, length);
   }
 
+  /**
+   * Keeps an input buffer back from a worker for the next input, if it is of a window's
+   * size at most and few are kept; frees a larger one at once where the runtime can
+   * (`ArrayBuffer.prototype.transfer`), rather than leaving it to the garbage collector.
+   */
+  #recycle(buffer: ArrayBuffer): void {
+    if (buffer.byteLength <= WINDOW_BYTES && this.#spare.length < SPARE_BUFFERS) {
+      this.#spare.push(buffer);
+      return;
+    }
+    (buffer as { transfer?(length: number): ArrayBuffer }).transfer?.(0);
+  }
+
   /** Reads tensor `i`'s input and posts it to worker `lane`; its slot settles with the answer. */
   async #post(lane: number, i: number, slot: Slot): Promise<void> {
     const entry = this.#plan[i];
@@ -269,7 +282,7 @@ export class WorkerTensors {
     if (this.#measure) job.measure = true;
     this.#threads.convertOwned(lane, job).then(
       ({ sums, dst, src }) => {
-        if (this.#spare.length < SPARE_BUFFERS) this.#spare.push(src.buffer as ArrayBuffer);
+        this.#recycle(src.buffer as ArrayBuffer);
         slot.resolve({ tensor: this.#make(entry, dst, littleEndian), sums });
       },
       (error) => (error instanceof WorkerFailure ? slot.resolve(undefined) : slot.reject(error)),
