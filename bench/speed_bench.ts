@@ -262,43 +262,39 @@ for (const [runtime, command] of runtimes) {
     // handed back to the host is slow to touch again), so the speed-up is measured once more
     // with one thread and two taken in turns: the median of each pair's ratio.
     if (cores >= 2) {
-      const ratios: number[] = [];
-      const pairs: [number, number][] = [];
-      for (let i = 0; i < runs; i++) {
-        const single = memoryCase(`convert ${quote(model)} 1`).seconds;
-        const double = memoryCase(`convert ${quote(model)} 2`).seconds;
-        ratios.push(single / double);
-        pairs.push([single, double]);
-      }
-      const at = ratios.indexOf(median(ratios));
+      /** One thread's run and two threads' in turns: the pair with the median ratio. */
+      const inTurns = (single: () => number, double: () => number) => {
+        const pairs = Array.from({ length: runs }, () => [single(), double()]);
+        const ratios = pairs.map(([one, two]) => one / two);
+        return pairs[ratios.indexOf(median(ratios))];
+      };
+      const [one, two] = inTurns(
+        () => memoryCase(`convert ${quote(model)} 1`).seconds,
+        () => memoryCase(`convert ${quote(model)} 2`).seconds,
+      );
       rows.push({
         runtime,
         way: "speed-up memory, 1 and 2 threads in turns (median pair)",
         threads: 2,
-        seconds: pairs[at][1],
+        seconds: two,
         floorName: "1 thread",
-        floor: pairs[at][0],
+        floor: one,
         peak: "",
         target: "≥ 1.6× at 2 threads",
       });
       // What a second thread could gain at best: allocating and filling the same buffers on
       // one thread and on two, in turns.
-      const floorRatios: number[] = [];
-      const floorPairs: [number, number][] = [];
-      for (let i = 0; i < runs; i++) {
-        const single = memoryCase(`floor ${quote(model)}`).seconds;
-        const double = memoryCase(`floor2 ${quote(model)}`).seconds;
-        floorRatios.push(single / double);
-        floorPairs.push([single, double]);
-      }
-      const floorAt = floorRatios.indexOf(median(floorRatios));
+      const [floorOne, floorTwo] = inTurns(
+        () => memoryCase(`floor ${quote(model)}`).seconds,
+        () => memoryCase(`floor2 ${quote(model)}`).seconds,
+      );
       rows.push({
         runtime,
         way: "speed-up of allocate + fill, 1 and 2 threads in turns (median pair)",
         threads: 2,
-        seconds: floorPairs[floorAt][1],
+        seconds: floorTwo,
         floorName: "1 thread",
-        floor: floorPairs[floorAt][0],
+        floor: floorOne,
         peak: "",
       });
     }

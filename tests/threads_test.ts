@@ -187,25 +187,37 @@ test("three threads give ggml's bytes and one thread's, in memory, to a file and
   }
 });
 
+/**
+ * Counts the runs posted to workers whole (`ConvertThreads.convertOwned`), calling `each`
+ * with the count so far; `restore()` puts the method back.
+ */
+function countOwned(each: (count: number) => void = () => {}) {
+  const counted = ConvertThreads.prototype as { convertOwned: ConvertThreads["convertOwned"] };
+  const original = counted.convertOwned;
+  const counter = { count: 0, restore: () => (counted.convertOwned = original) };
+  counted.convertOwned = function (this: ConvertThreads, ...args) {
+    each(++counter.count);
+    return original.apply(this, args);
+  };
+  return counter;
+}
+
 test("whole tensors on workers give ggml's bytes and one thread's, in ordinary buffers", {
   skip: conformance.skip || noWorkers,
 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "gguf-threads-"));
-  const counted = ConvertThreads.prototype as { convertOwned: ConvertThreads["convertOwned"] };
-  const original = counted.convertOwned;
-  let owned = 0;
-  counted.convertOwned = function (this: ConvertThreads, ...args) {
-    owned++;
-    return original.apply(this, args);
-  };
+  const owned = countOwned();
   try {
     // Every tensor large enough to be converted whole on a worker.
     const { path, tiles } = tiledModel(dir, 1 << 20);
     for (const [label, policy] of POLICIES) {
       const options = { policy, onWarning: () => {} };
-      owned = 0;
+      owned.count = 0;
       const three = await convertGguf(path, { ...options, threads: 3 });
-      assert.ok(owned >= tiles.length / 3, `${label}: ${owned} tensors went to workers`);
+      assert.ok(
+        owned.count >= tiles.length / 3,
+        `${label}: ${owned.count} tensors went to workers`,
+      );
       const one = await convertGguf(path, { ...options, threads: 1 });
       for (const [i, tile] of tiles.entries()) {
         const name = `t${i}.${tile.tensor.type}`;
@@ -230,7 +242,7 @@ test("whole tensors on workers give ggml's bytes and one thread's, in ordinary b
       assert.ok(Math.abs(e3 - e1) <= 1e-9 * e1, `${label}: error ${e3} vs ${e1}`);
     }
   } finally {
-    counted.convertOwned = original;
+    owned.restore();
     rmSync(dir, { recursive: true, force: true });
   }
 });
@@ -239,23 +251,17 @@ test("aborting while workers convert whole tensors posts nothing more and fails 
   skip: conformance.skip || noWorkers,
 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "gguf-threads-"));
-  const counted = ConvertThreads.prototype as { convertOwned: ConvertThreads["convertOwned"] };
-  const original = counted.convertOwned;
   const controller = new AbortController();
-  let owned = 0;
-  counted.convertOwned = function (this: ConvertThreads, ...args) {
-    if (++owned === 2) controller.abort(new Error("enough"));
-    return original.apply(this, args);
-  };
+  const owned = countOwned((count) => count === 2 && controller.abort(new Error("enough")));
   try {
     const { path, tiles } = tiledModel(dir, 1 << 20);
     await assert.rejects(
       convertGguf(path, { threads: 2, signal: controller.signal }),
       (error: GgufError) => error.code === "ABORTED",
     );
-    assert.ok(owned <= 3, `${owned} of ${tiles.length} tensors posted after the abort`);
+    assert.ok(owned.count <= 3, `${owned.count} of ${tiles.length} tensors posted after the abort`);
   } finally {
-    counted.convertOwned = original;
+    owned.restore();
     rmSync(dir, { recursive: true, force: true });
   }
 });
