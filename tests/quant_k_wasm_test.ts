@@ -7,12 +7,11 @@
  * runs the portable kernels.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { compile, MODULES, wasmModuleText } from "../asm/build.ts";
 import { ggmlType } from "../mod.ts";
 import { dequantizerOf, quantizerOf } from "../src/convert/kernels.ts";
@@ -24,9 +23,10 @@ import { quantizeRowQ6K } from "../src/convert/quant/q6_k.ts";
 import { quantKKernel } from "../src/convert/simd/quant_k_kernels.ts";
 import { conformance, type ExpectedTensor, fixtureBytes, listFixtures } from "./_fixtures.ts";
 import { sha256 } from "./_hash.ts";
+import { moduleUrl, runWithoutWebAssembly } from "./_no_wasm.ts";
+import { RUNTIME } from "../src/runtime/current.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const RUNTIME = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
 const ASC = join(ROOT, "node_modules", "assemblyscript", "bin", "asc.js");
 
 type Kernel = (src: Float32Array, dst: Uint8Array, blocks: number) => void;
@@ -224,16 +224,13 @@ test("without WebAssembly quantizerOf() runs the portable K-quant kernels, same 
   });
   const dir = mkdtempSync(join(tmpdir(), "gguf-quant-k-"));
   try {
-    const script = join(dir, "no_wasm.ts");
     const input = join(dir, "values.f32");
     writeFileSync(input, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-    const url = (path: string) => JSON.stringify(pathToFileURL(join(ROOT, path)).href);
-    writeFileSync(
-      script,
-      `delete (globalThis as { WebAssembly?: unknown }).WebAssembly;
-      const { quantizerOf } = await import(${url("src/convert/kernels.ts")});
-      const { quantKKernel } = await import(${url("src/convert/simd/quant_k_kernels.ts")});
-      const { sha256 } = await import(${url("tests/_hash.ts")});
+    const printed = runWithoutWebAssembly(
+      dir,
+      `      const { quantizerOf } = await import(${moduleUrl("src/convert/kernels.ts")});
+      const { quantKKernel } = await import(${moduleUrl("src/convert/simd/quant_k_kernels.ts")});
+      const { sha256 } = await import(${moduleUrl("tests/_hash.ts")});
       const { readFileSync } = await import("node:fs");
       const raw = readFileSync(${JSON.stringify(input)});
       const values = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
@@ -247,10 +244,7 @@ test("without WebAssembly quantizerOf() runs the portable K-quant kernels, same 
       console.log(typeof WebAssembly, digests.join(" "));
       `,
     );
-    const args = RUNTIME === "deno" ? ["run", "-A", script] : [script];
-    const run = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 60_000 });
-    assert.equal(run.status, 0, run.stderr);
-    assert.equal(run.stdout.trim(), `undefined ${want.join(" ")}`);
+    assert.equal(printed, `undefined ${want.join(" ")}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -7,12 +7,11 @@
  * simd_kernels_more_test.ts.)
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { compile, wasmModuleText } from "../asm/build.ts";
 import { dequantize, ggmlType, readGguf } from "../mod.ts";
 import { kernelFloats } from "../kernels.ts";
@@ -27,9 +26,10 @@ import {
 } from "../src/convert/simd/simd_kernels.ts";
 import { conformance, listFixtures } from "./_fixtures.ts";
 import { sha256 } from "./_hash.ts";
+import { moduleUrl, runWithoutWebAssembly } from "./_no_wasm.ts";
+import { RUNTIME } from "../src/runtime/current.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const RUNTIME = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
 const ASC = join(ROOT, "node_modules", "assemblyscript", "bin", "asc.js");
 const SIMD_TYPES = [
   "Q4_0",
@@ -159,13 +159,10 @@ test("without WebAssembly the portable kernels run, giving the same bytes", asyn
   )(header, file, dequantize, dequantizerOf, createHash);
   const dir = mkdtempSync(join(tmpdir(), "gguf-simd-"));
   try {
-    const script = join(dir, "no_wasm.ts");
-    const url = (path: string) => JSON.stringify(pathToFileURL(join(ROOT, path)).href);
-    writeFileSync(
-      script,
-      `delete (globalThis as { WebAssembly?: unknown }).WebAssembly;
-      const { dequantize, readGguf } = await import(${url("mod.ts")});
-      const { dequantizerOf } = await import(${url("src/convert/kernels.ts")});
+    const printed = runWithoutWebAssembly(
+      dir,
+      `      const { dequantize, readGguf } = await import(${moduleUrl("mod.ts")});
+      const { dequantizerOf } = await import(${moduleUrl("src/convert/kernels.ts")});
       const { createHash } = await import("node:crypto");
       const { readFileSync } = await import("node:fs");
       const header = await readGguf(${JSON.stringify(sample)});
@@ -174,10 +171,7 @@ test("without WebAssembly the portable kernels run, giving the same bytes", asyn
       console.log(typeof WebAssembly, digest);
       `,
     );
-    const args = RUNTIME === "deno" ? ["run", "-A", script] : [script];
-    const run = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 60_000 });
-    assert.equal(run.status, 0, run.stderr);
-    assert.equal(run.stdout.trim(), `undefined ${want}`);
+    assert.equal(printed, `undefined ${want}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

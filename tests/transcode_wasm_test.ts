@@ -10,12 +10,11 @@
  * kernels.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { compile, MODULES, wasmModuleText } from "../asm/build.ts";
 import { ggmlType } from "../mod.ts";
 import { dequantizerOf } from "../src/convert/kernels.ts";
@@ -25,10 +24,11 @@ import { simdSquares, simdTranscoder } from "../src/convert/simd/transcode_kerne
 import { type SquaresKernel, transcoderOf } from "../src/convert/transcode/transcoders.ts";
 import { conformance, fixtureBytes, listFixtures } from "./_fixtures.ts";
 import { sha256 } from "./_hash.ts";
+import { moduleUrl, runWithoutWebAssembly } from "./_no_wasm.ts";
+import { RUNTIME } from "../src/runtime/current.ts";
 import { randomBlocks } from "./_random_blocks.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const RUNTIME = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
 const ASC = join(ROOT, "node_modules", "assemblyscript", "bin", "asc.js");
 
 /** Source and target type ids of each pair with a WebAssembly kernel, its half offsets. */
@@ -170,17 +170,16 @@ test("without WebAssembly the transcoder table holds the portable kernels, same 
       const squares = SQUARES.get(from)?.(src, blocks, 0);
       want.push(`${sha256(out)}:${squares}`);
     }
-    const script = join(dir, "no_wasm.ts");
-    const url = (path: string) => JSON.stringify(pathToFileURL(join(ROOT, path)).href);
-    writeFileSync(
-      script,
-      `delete (globalThis as { WebAssembly?: unknown }).WebAssembly;
-      const { transcoderOf } = await import(${url("src/convert/transcode/transcoders.ts")});
-      const { simdSquares, simdTranscoder } = await import(${
-        url("src/convert/simd/transcode_kernels.ts")
+    const printed = runWithoutWebAssembly(
+      dir,
+      `      const { transcoderOf } = await import(${
+        moduleUrl("src/convert/transcode/transcoders.ts")
       });
-      const { ggmlType } = await import(${url("src/model/ggml_type.ts")});
-      const { sha256 } = await import(${url("tests/_hash.ts")});
+      const { simdSquares, simdTranscoder } = await import(${
+        moduleUrl("src/convert/simd/transcode_kernels.ts")
+      });
+      const { ggmlType } = await import(${moduleUrl("src/model/ggml_type.ts")});
+      const { sha256 } = await import(${moduleUrl("tests/_hash.ts")});
       const { readFileSync } = await import("node:fs");
       const lines = [];
       for (const [from, to] of ${JSON.stringify(PAIRS.map(([from, to]) => [from, to]))}) {
@@ -198,10 +197,7 @@ test("without WebAssembly the transcoder table holds the portable kernels, same 
       console.log(typeof WebAssembly, lines.join(" "));
       `,
     );
-    const args = RUNTIME === "deno" ? ["run", "-A", script] : [script];
-    const run = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 60_000 });
-    assert.equal(run.status, 0, run.stderr);
-    assert.equal(run.stdout.trim(), `undefined ${want.join(" ")}`);
+    assert.equal(printed, `undefined ${want.join(" ")}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
