@@ -11,6 +11,8 @@
 
 // @ts-nocheck: AssemblyScript, not TypeScript (usize, v128, load<T>, @inline).
 
+import { fifthBits } from "./_bits";
+
 @inline function half(fp16: usize, at: usize): f32 {
   return load<f32>(fp16 + (<usize>load<u16>(at) << 2));
 }
@@ -51,19 +53,6 @@
   v128.store(dst, f32x4.sub(f32x4.mul(b, d), m), 16);
   v128.store(dst, f32x4.sub(f32x4.mul(c, d), m), 32);
   v128.store(dst, f32x4.sub(f32x4.mul(e, d), m), 48);
-}
-
-/**
- * The fifth bits of a Q5_0/Q5_1 block's 32 quants as 16 or 0 per lane: bits 0–15 of `qh`
- * (`first`) or bits 16–31.
- */
-@inline function fifthBits(qh: u32, first: bool): v128 {
-  const bytes = i32x4.splat(qh);
-  const spread = first
-    ? i8x16.swizzle(bytes, i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1))
-    : i8x16.swizzle(bytes, i8x16(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
-  const bits = i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
-  return v128.and(i8x16.eq(v128.and(spread, bits), bits), i8x16.splat(16));
 }
 
 /** Q4_0: 18 bytes, half d and 16 bytes of nibbles; w = (q − 8)·d. */

@@ -7,6 +7,8 @@
 
 // @ts-nocheck: AssemblyScript, not TypeScript (usize, v128, load<T>, @inline).
 
+import { fifthBits } from "./_bits";
+
 /**
  * 18-byte blocks of a half `d` and 16 bytes of 4-bit codes (value j in the low nibble of
  * byte j, value j + 16 in its high one) into 34-byte Q8_0 blocks: `d` copied, each code
@@ -21,19 +23,6 @@ export function nibbles_q8_0(src: usize, dst: usize, blocks: i32, levels: usize)
     v128.store(dst, i8x16.swizzle(table, v128.and(q, mask)), 2);
     v128.store(dst, i8x16.swizzle(table, i8x16.shr_u(q, 4)), 18);
   }
-}
-
-/**
- * The fifth bits of a Q5_0 block's 32 codes as 16 or 0 per lane: bits 0–15 of `qh`
- * (`first`) or bits 16–31.
- */
-@inline function fifthBits(qh: u32, first: bool): v128 {
-  const bytes = i32x4.splat(qh);
-  const spread = first
-    ? i8x16.swizzle(bytes, i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1))
-    : i8x16.swizzle(bytes, i8x16(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
-  const bits = i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
-  return v128.and(i8x16.eq(v128.and(spread, bits), bits), i8x16.splat(16));
 }
 
 /** The 32 signed codes (q − 16) of the Q5_0 block at `src`, low half then high half. */
