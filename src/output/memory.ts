@@ -23,6 +23,7 @@ import { WorkerTensors } from "./worker_tensors.ts";
 import { abortedError } from "../model/errors.ts";
 import { openGgufModel, type OpenModelOptions } from "../open/open_model.ts";
 import type { GgufInput } from "../open/resolve_input.ts";
+import { nextTurn } from "../runtime/current.ts";
 
 /** Options for {@linkcode convertGguf} and {@linkcode convertTensors}. */
 export interface ConvertInputOptions extends ConvertOptions, OpenModelOptions {}
@@ -208,7 +209,7 @@ async function* convertEach(
           k = workers.claimNext(i)
         ) {
           early.set(k, await here(k));
-          await new Promise((resolve) => setTimeout(resolve, 0));
+          await nextTurn();
           options.signal?.throwIfAborted();
         }
         const result = await workers.result(i);

@@ -12,6 +12,7 @@ import type { Platform, Runtime, WorkerEvents, WorkerThread } from "./platform.t
 import { webPlatform } from "./web.ts";
 
 export type { Runtime };
+export { nextTurn } from "./next_turn.ts";
 
 /** The globals that tell runtimes apart. */
 interface RuntimeGlobals {

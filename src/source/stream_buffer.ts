@@ -11,6 +11,7 @@
  * @module
  */
 import { formatInteger, GgufError } from "../model/errors.ts";
+import { nextTurn } from "../runtime/current.ts";
 
 /** Bytes per BYOB read, unless the stream asked for another size. */
 const BYOB_CHUNK = 64 * 1024;
@@ -51,14 +52,6 @@ export function preferReadSize(
  * no timer, I/O callback or abort listener ever runs.
  */
 const READS_PER_TURN = 256;
-
-/** One turn of the event loop (a macrotask), so timers, I/O and abort listeners can run. */
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => {
-    if (typeof setImmediate === "function") setImmediate(resolve);
-    else setTimeout(resolve, 0);
-  });
-}
 
 /** What a chunk that is not bytes is, for the error message. */
 function describeChunk(value: unknown): string {
