@@ -11,6 +11,9 @@
  * - `pipe`: `- -o - < IN | cat > OUT`, beside `cat < X | cat > OUT` with `X` a file of the
  *   output's size: both write their output into a pipe (and leave the bytes in the page
  *   cache, unflushed).
+ * - `write`: the runtime writing as many bytes into the same pipe through the CLI's
+ *   standard-output sink, converting nothing (`bench/_pipe_writer.ts`), beside the same
+ *   floor: the part of the `pipe` gap that is the runtime's own write path.
  *
  * `sync` runs before every timed run (the previous run's dirty pages would slow the next),
  * floor and subject alternate which goes first, and each pair's ratio is kept: the table
@@ -20,9 +23,10 @@
  * at the end; the synthetic model stays in out/ for the next run.
  *
  *   deno run -A bench/convert_file_bench.ts [--size-mb 330] [--pairs 5] [--runtimes deno,bun]
- *     [--ways new,replace,pipe] [--markdown docs/performance.md] [--readme README.md]
+ *     [--ways new,replace,pipe,write] [--markdown docs/performance.md] [--readme README.md]
  *
- * `--markdown` writes both tables into the file, `--readme` the first one.
+ * `--markdown` writes both tables into the file, `--readme` the first one without the
+ * `write` rows (they measure no conversion).
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, rmSync, statSync } from "node:fs";
@@ -37,7 +41,7 @@ const { values } = parseArgs({
     "size-mb": { type: "string", default: "330" },
     pairs: { type: "string", default: "5" },
     runtimes: { type: "string", default: "deno,bun" },
-    ways: { type: "string", default: "new,replace,pipe" },
+    ways: { type: "string", default: "new,replace,pipe,write" },
     markdown: { type: "string" },
     readme: { type: "string" },
   },
@@ -46,10 +50,10 @@ const sizeMb = Number(values["size-mb"]);
 const pairs = Number(values.pairs);
 const ways = values.ways!.split(",");
 const runtimes = values.runtimes!.split(",");
-const commands: Record<string, string[]> = {
-  deno: [binary("deno"), "run", "-A", "convert.ts"],
-  bun: [binary("bun"), "convert.ts"],
-  node: [binary("node"), "convert.ts"],
+const runners: Record<string, string[]> = {
+  deno: [binary("deno"), "run", "-A"],
+  bun: [binary("bun")],
+  node: [binary("node")],
 };
 
 const quote = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
@@ -89,7 +93,8 @@ function phases(stderr: string): Record<string, number> {
 }
 
 // The output's size, and the existing files the `replace` and `pipe` ways need.
-const convert = (runtime: string) => commands[runtime].map(quote).join(" ");
+const script = (runtime: string, path: string) => [...runners[runtime], path].map(quote).join(" ");
+const convert = (runtime: string) => script(runtime, "convert.ts");
 rmSync(output, { force: true });
 timed(`${convert(runtimes[0])} ${quote(model)} -o ${quote(output)} -q`);
 const outputBytes = statSync(output).size;
@@ -128,6 +133,15 @@ const WAYS: Record<string, Way> = {
       rmSync(floorFile, { force: true });
     },
   },
+  write: {
+    floor: `cat < ${quote(sized)} | cat > ${quote(floorFile)}`,
+    subject: (rt) =>
+      `${script(rt, "bench/_pipe_writer.ts")} ${outputBytes} | cat > ${quote(output)}`,
+    before: () => {
+      rmSync(output, { force: true });
+      rmSync(floorFile, { force: true });
+    },
+  },
 };
 
 const median = (xs: number[]) => {
@@ -139,10 +153,12 @@ const range = (xs: number[], digits = 2) =>
   `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
 
 const rows: string[] = [];
+/** The rows of ways that convert (the README's table). */
+const conversionRows: string[] = [];
 const phaseRows: string[] = [];
 for (const wayName of ways) {
   const way = WAYS[wayName];
-  if (way === undefined) throw new Error(`unknown way ${wayName}: new, replace or pipe`);
+  if (way === undefined) throw new Error(`unknown way ${wayName}: new, replace, pipe or write`);
   for (const runtime of runtimes) {
     const floors: number[] = [];
     const subjects: number[] = [];
@@ -183,15 +199,16 @@ for (const wayName of ways) {
         } s (${(subject.seconds / floor).toFixed(2)}×)\n`,
       );
     }
-    rows.push(
-      `| ${wayName} | ${runtime} | ${median(floors).toFixed(2)} (${range(floors)}) | ${
-        median(subjects).toFixed(2)
-      } (${range(subjects)}) | **${median(ratios).toFixed(2)}** (${range(ratios)}) | ${
-        median(seen["floor cpu"]).toFixed(2)
-      } | ${median(seen["cpu"]).toFixed(2)} | ${
-        seen["peak"] === undefined ? "–" : median(seen["peak"]).toFixed(0)
-      } |`,
-    );
+    const row = `| ${wayName} | ${runtime} | ${median(floors).toFixed(2)} (${range(floors)}) | ${
+      median(subjects).toFixed(2)
+    } (${range(subjects)}) | **${median(ratios).toFixed(2)}** (${range(ratios)}) | ${
+      median(seen["floor cpu"]).toFixed(2)
+    } | ${median(seen["cpu"]).toFixed(2)} | ${
+      seen["peak"] === undefined ? "–" : median(seen["peak"]).toFixed(0)
+    } |`;
+    rows.push(row);
+    if (wayName !== "write") conversionRows.push(row);
+    if (wayName === "write") continue; // no phases: nothing is converted
     const phase = (name: string) => seen[name] === undefined ? "–" : median(seen[name]).toFixed(2);
     phaseRows.push(
       `| ${wayName} | ${runtime} | ${phase("outside")} | ${phase("preparing")} | ${
@@ -208,15 +225,23 @@ const cores = availableParallelism();
 const intro = `${(statSync(model).size / 2 ** 20).toFixed(0)} MiB synthetic Q4_K_M-like model → ${
   (outputBytes / 2 ** 20).toFixed(0)
 } MiB F32; ${pairs} interleaved pairs per row, \`sync\` before every run; seconds as median (min–max); "× floor" is the median of the pairs' ratios; CPU is the user and system time of every process of a run (median): on ${cores} cores no run takes less than its CPU ÷ ${cores}.`;
-const ratios = [
-  intro,
-  "",
-  "| way | runtime | floor, s | gguf-stream, s | × floor | floor CPU, s | gguf-stream CPU, s | peak RSS, MiB |",
-  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
-  ...rows,
-].join("\n");
+const table = (lines: string[]) =>
+  [
+    intro,
+    "",
+    "| way | runtime | floor, s | gguf-stream, s | × floor | floor CPU, s | gguf-stream CPU, s | peak RSS, MiB |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...lines,
+  ].join("\n");
+const writeNote = rows.length > conversionRows.length
+  ? [
+    "",
+    "_write_: the runtime writing the same bytes into the same pipe through the CLI's standard-output sink, 4 MiB at a time from one buffer, converting nothing (`bench/_pipe_writer.ts`), beside the same floor as _pipe_: what is left of the _pipe_ gap is the conversion's.",
+  ]
+  : [];
 const markdown = [
-  ratios,
+  table(rows),
+  ...writeNote,
   "",
   "Where the conversion's time went (`-v`; medians, seconds): writes run beside the conversion, so _converting_ is what the writes did not hide and _waiting on writes_ what the conversion did not hide; _start, open, exit_ is the rest of the process's time (the runtime starting, opening the input, exiting).",
   "",
@@ -229,5 +254,7 @@ if (values.markdown !== undefined) {
   writeMarkdown(values.markdown, "convert-file", markdown, { runtimes: runtimeVersions() });
 }
 if (values.readme !== undefined) {
-  writeMarkdown(values.readme, "convert-file", ratios, { runtimes: runtimeVersions() });
+  writeMarkdown(values.readme, "convert-file", table(conversionRows), {
+    runtimes: runtimeVersions(),
+  });
 }
