@@ -76,10 +76,10 @@ fall back as llama.cpp's do, and the plan says to what), transcoded block to blo
 a transcoder exists (--method best). --for RUNTIME targets what that runtime loads and
 picks per tensor the smallest type within --max-error. The summary gives bits per weight
 in and out and the relative error measured on the output. Types with no kernel (the
-integer types) are kept with a warning. The output is a GGUF v3 file with the same
-metadata (general.file_type describing the output) and tensors, written through a
-temporary file beside OUT and renamed into place only when complete. A split model (NAME-00001-of-0000N.gguf) is read
-across its parts and written as one file.
+integer types, F64, Q8_1, Q8_K) are kept with a warning. The output is a GGUF v3 file
+with the same metadata (general.file_type describing the output) and tensors, written
+through a temporary file beside OUT and renamed into place only when complete. A split
+model (NAME-00001-of-0000N.gguf) is read across its parts and written as one file.
 Without -o, prints the header (version, byte order, alignment, metadata) and the plan.
 MODEL "-" reads standard input in one pass (tensor data must be in index order); OUT "-"
 writes standard output (a failed conversion leaves it short: check the exit status).
@@ -89,7 +89,8 @@ MODEL may be an http(s):// URL (the first part's, for a split model): --plan, --
 Options:
   -o, --output OUT     write the converted model to OUT ("-": standard output)
   --force              replace OUT if it exists
-  --plan               print the plan and write nothing (the default without -o)
+  --plan               print the header and the plan, write nothing (the default
+                       without -o)
   --json               print the plan (or --dump's values) as one JSON document; with
                        -o OUT, the conversion's summary
   --key KEY            print metadata value(s) as one JSON object {KEY: value} and
@@ -114,9 +115,10 @@ Options:
   --dequantize TYPES   dequantize these types to F32, whatever the target (e.g. Q8_0)
   --unsupported MODE   types outside the target with no kernel: warn (default; kept
                        as they are) or error
-  --lenient            accept four defects ggml refuses: repeated metadata keys (first
-                       wins), blocks that run across rows, tensor data with gaps or
-                       out of index order, general.alignment not stored as UINT32
+  --lenient            accept defects ggml refuses: repeated metadata keys (first
+                       wins), an empty key, tensor names of 64 bytes or more or equal
+                       up to a NUL, blocks that run across rows, tensor data with gaps
+                       or out of index order, general.alignment not stored as UINT32
   --max-header-memory BYTES
                        the most memory the parsed header may take (default 64M;
                        e.g. 268435456, 256M, 1G); a larger header is refused
@@ -135,9 +137,10 @@ OUT is checked before anything is read: a directory, a device, a FIFO, a danglin
 or a missing directory is refused; a link to a file writes that file. Temporaries left
 by a killed run (.OUT.tmp-PID-*) are removed by the next run for the same OUT.
 
-Exit status: 0 on success, 1 on a bad or unreadable model or an I/O failure (one
-"error: ..." line), 2 on bad usage, 128 + the signal's number when interrupted
-(129 SIGHUP, 130 SIGINT, 143 SIGTERM; OUT is left as it was, no temporary remains).
+Exit status: 0 on success, 1 on a bad or unreadable model, a bad output path or an
+I/O failure (one "error: ..." line), 2 on bad usage, 128 + the signal's number when
+interrupted (129 SIGHUP, 130 SIGINT, 143 SIGTERM; OUT is left as it was, no temporary
+remains).
 
 Examples:
   ${p} model.Q4_K_M.gguf -o model.converted.gguf
@@ -145,7 +148,7 @@ Examples:
   ${p} model.Q4_K_M.gguf -o model.q8.gguf --requantize Q8_0
   ${p} model.gguf -o out.gguf --target Q4_0,Q8_0,F16,F32
   ${p} model.IQ4_XS.gguf -o model.candle.gguf --for candle
-  ${p} model.gguf -o out.gguf --requantize Q4_K --method reference
+  ${p} model.gguf -o out.gguf --target Q4_K,F32 --requantize Q4_K --method reference
   ${p} model.gguf -o out.gguf --dequantize Q8_0 --keep Q6_K
   ${p} llama-00001-of-00003.gguf -o llama.gguf
   ${p} https://example.com/model.gguf --key general.architecture
@@ -170,7 +173,8 @@ class UsageError extends Error {}
  *
  * @param args The arguments, e.g. `["model.gguf", "--plan", "--json"]`.
  * @param io Where to write; the process's stdout and stderr by default.
- * @returns The exit status: 0 success, 1 bad input or I/O failure, 2 bad usage.
+ * @returns The exit status: 0 success, 1 bad input or I/O failure, 2 bad usage, 130 when
+ *   aborted (`ABORTED`); the CLI exits 128 + n on signal n.
  *
  * @example
  * ```ts
@@ -231,6 +235,10 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
     io.stdout(`gguf-stream ${VERSION}\n`);
     return 0;
   }
+  if (typeof values.for === "string" && values.for.trim().toLowerCase() === "help") {
+    io.stdout(profilesHelp()); // needs no model
+    return 0;
+  }
   try {
     if (positionals.length !== 1) {
       throw new UsageError(positionals.length === 0 ? "no model given" : "give exactly one model");
@@ -238,10 +246,6 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
     const access = (values.access ?? "auto") as AccessMode;
     if (!["auto", "mmap", "read"].includes(access)) {
       throw new UsageError(`--access must be auto, mmap or read, not "${access}"`);
-    }
-    if (typeof values.for === "string" && values.for.trim().toLowerCase() === "help") {
-      io.stdout(profilesHelp());
-      return 0;
     }
     let policy: ConversionPolicy;
     try {

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   type ConversionSummary,
+  conversionWarnings,
   type ConvertedModel,
   convertFile,
   convertGguf,
@@ -200,6 +201,16 @@ test("a tensor whose rows a type cannot hold falls back as llama.cpp does, shown
   })();
 });
 
+test("the warning for F32 outside the target says why the tensors are F32", async () => {
+  const file = await readGguf(new URL("../samples/tiny-llama.gguf", import.meta.url));
+  const target = ["Q8_0", "F16"];
+  const [unasked] = conversionWarnings(planConversion(file, { target }), { target });
+  assert.match(unasked, /^21 tensors written as F32, .*\(nothing is requantized: /);
+  // Requantized, every tensor of the sample is written in the target: nothing to warn of.
+  const policy = { target, requantize: "Q8_0" as const };
+  assert.deepEqual(conversionWarnings(planConversion(file, policy), policy), []);
+});
+
 /**
  * A test-only transcoder, Q4_0 → Q8_0: the same scale, each 4-bit code minus 8 as an 8-bit
  * one (lossless). Registered only where the build has none of its own.
@@ -375,6 +386,10 @@ test("profiles set the target and auto; --for help lists them", async () => {
   for (const name of ["candle", "mistral.rs", "mlx", "llama.cpp", "q4q8"]) {
     assert.ok(out.includes(name), name);
   }
+  const listed = out;
+  out = "";
+  assert.equal(await main(["--for", "help"], io), 0, "no model needed");
+  assert.equal(out, listed);
   out = "";
   assert.equal(await main(["samples/tiny-llama.gguf", "--for", "q4q8", "--json"], io), 0);
   const plan = JSON.parse(out);

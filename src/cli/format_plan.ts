@@ -199,11 +199,11 @@ export function formatPlan(
   }
   const { totals } = planToJson(name, file, plan);
   const row = (label: string, t: JsonTotals, share?: number) =>
-    `${pad(label, 11)} ${pad(formatInteger(t.tensors), 9, true)} tensors  ${
-      pad(formatInteger(t.input_bytes), 17, true)
-    } -> ${pad(formatInteger(t.output_bytes), 17, true)} bytes${
-      share === undefined ? "" : `  ${(share * 100).toFixed(1).padStart(5)}% of output`
-    }`;
+    `${pad(label, 11)} ${pad(formatInteger(t.tensors), 9, true)} ${
+      t.tensors === 1 ? "tensor " : "tensors"
+    }  ${pad(formatInteger(t.input_bytes), 17, true)} -> ${
+      pad(formatInteger(t.output_bytes), 17, true)
+    } bytes${share === undefined ? "" : `  ${(share * 100).toFixed(1).padStart(5)}% of output`}`;
   for (const [action, t] of Object.entries(totals.by_action)) lines.push(row(action, t));
   for (const [type, t] of Object.entries(totals.by_output_type)) {
     lines.push(row(`-> ${type}`, t, t.share));

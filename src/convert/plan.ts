@@ -113,9 +113,11 @@ export function conversionWarnings(
   }
   if (f32Outside > 0) {
     messages.push(
-      `${
-        plural(f32Outside, "tensor")
-      } written as F32, which is not in the target (their rows cannot be requantized)`,
+      `${plural(f32Outside, "tensor")} written as F32, which is not in the target (${
+        resolved.requantize === undefined
+          ? "nothing is requantized: name a target type to requantize into"
+          : "their rows cannot be requantized"
+      })`,
     );
   }
   return messages;
