@@ -2,8 +2,9 @@
  * An edge function that converts a GGUF model as it streams through: POST the model as the
  * request body, read the converted GGUF from the response. Memory stays bounded by a few
  * chunks whatever the model's size, and the request is read only as fast as the response
- * is taken. The same `export default { fetch }` runs under Deno.serve (serve_deno.ts),
- * Bun.serve (serve_bun.ts) and Cloudflare's workerd (serve_workerd.mjs, bundled first).
+ * is taken. The same `export default { fetch }` runs under Deno (serve_deno.ts, through
+ * `node:http`), Bun.serve (serve_bun.ts) and Cloudflare's workerd (serve_workerd.mjs,
+ * bundled first).
  *
  * Query parameters set the policy, as the CLI's flags do:
  * `?target=Q8_0,F32&requantize=Q8_0&keep=F16&dequantize=Q6_K&unsupported=error`, and
@@ -12,8 +13,10 @@
  * header is sent).
  * A bad model is answered with status 400 and a one-line `error: …` body, before any byte
  * of output; a body or header past the limits (`EdgeLimits`) with 413, a compressed body or
- * a form upload with 415, a method other than POST or PUT with 405. Once the last tensor is
- * read the request body is cancelled: whatever the client still sends is not converted.
+ * a form upload with 415, a method other than POST or PUT with 405. A defect found once the
+ * output has begun (a model cut off mid-tensor) cuts the connection: the client sees a
+ * transfer error, never a short answer that looks whole. Once the last tensor is read the
+ * request body is cancelled: whatever the client still sends is not converted.
  *
  * ```sh
  * curl -sS -T model.gguf -o converted.gguf http://127.0.0.1:8787/
@@ -112,7 +115,7 @@ function errorResponse(error: unknown): Response {
  */
 function refuse(request: Request, limits: Required<EdgeLimits>): Response | undefined {
   if (request.method !== "POST" && request.method !== "PUT") {
-    return textResponse(405, "POST or PUT a GGUF model as the request body\n", {
+    return textResponse(405, "error: POST or PUT a GGUF model as the request body\n", {
       allow: "POST, PUT",
     });
   }

@@ -187,3 +187,20 @@ test("workerd converts the ~330 MB bench model under 128 MiB peak RSS", { skip }
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("the edge handler's every refusal is one error line; a defect after the header cuts the body", async () => {
+  const { edgeConvert } = await import("../examples/edge_convert.ts");
+  const handler = edgeConvert();
+  const get = await handler.fetch(new Request("http://localhost/"));
+  assert.equal(get.status, 405);
+  assert.equal(get.headers.get("allow"), "POST, PUT");
+  assert.match(await get.text(), /^error: [^\n]+\n$/);
+  // The sample cut off in its last tensor: the header and plan are sound, so the answer
+  // starts (200); the missing bytes then end the body with an error, not a clean end.
+  const sample = readFileSync(join(ROOT, "samples", "tiny-llama.gguf"));
+  const cut = await handler.fetch(
+    new Request("http://localhost/", { method: "POST", body: sample.subarray(0, -1000) }),
+  );
+  assert.equal(cut.status, 200);
+  await assert.rejects(cut.arrayBuffer());
+});
