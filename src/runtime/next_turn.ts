@@ -21,7 +21,7 @@ interface TurnGlobals {
  * @param globals Where to find the runtime's functions (default `globalThis`).
  * @returns A promise resolved in a later turn.
  *
- * @example A worker's answer arrives while a loop yields between its pieces of work
+ * @example A timer runs while a loop yields between its pieces of work
  * ```ts
  * import { nextTurn } from "./next_turn.ts";
  * import assert from "node:assert/strict";
@@ -29,7 +29,8 @@ interface TurnGlobals {
  * setTimeout(() => (fired = true), 0);
  * while (!fired) await nextTurn(); // a microtask loop would never let the timer run
  * assert.equal(fired, true);
- * await nextTurn({}); // no setImmediate and no MessageChannel: setTimeout(0)
+ * await nextTurn({ MessageChannel }); // as in a page: no setImmediate
+ * await nextTurn({}); // neither: setTimeout(0)
  * ```
  */
 export function nextTurn(globals: TurnGlobals = globalThis as TurnGlobals): Promise<void> {
