@@ -29,8 +29,12 @@ export interface TensorLayoutInput {
 export interface GgufHeaderSpec {
   /** Data alignment in bytes (a power of two); write `general.alignment` if not 32. */
   alignment: number;
-  /** Metadata in the order to write. */
-  metadata: Iterable<Pick<GgufMetadataEntry, "key" | "type" | "value">>;
+  /**
+   * Metadata in the order to write. An entry read from a file may carry `raw` (the bytes
+   * its value cannot say: a BOOL other than 0 or 1, a NaN's payload), written in place of
+   * the value while the value still reads the same.
+   */
+  metadata: Iterable<Pick<GgufMetadataEntry, "key" | "type" | "value" | "raw">>;
   /** Tensors in the order to write; their data follows in this order. */
   tensors: TensorLayoutInput[];
 }
@@ -136,11 +140,44 @@ function writeScalar(out: ByteWriter, type: number, value: unknown): void {
   }
 }
 
+/**
+ * The bytes read for a scalar (`raw`), if the value is still the one they decode to: a
+ * BOOL byte other than 0 or 1 while the value is `true`, a NaN's bytes while it is NaN.
+ */
+function rawScalar(
+  type: number,
+  value: unknown,
+  raw: Uint8Array | undefined,
+): Uint8Array | undefined {
+  if (raw === undefined) return undefined;
+  switch (type) {
+    case GgufValueType.BOOL:
+      return raw.length === 1 && value === (raw[0] !== 0) ? raw : undefined;
+    case GgufValueType.FLOAT32:
+      return raw.length === 4 && Number.isNaN(value) ? raw : undefined;
+    case GgufValueType.FLOAT64:
+      return raw.length === 8 && Number.isNaN(value) ? raw : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** A BOOL array's bytes as read (`raw`), if its values are still the ones they decode to. */
+function rawBooleans(array: GgufArray): Uint8Array | undefined {
+  const { raw, values } = array;
+  if (raw === undefined || array.elementType !== GgufValueType.BOOL) return undefined;
+  if (raw.length !== values.length) return undefined;
+  for (let i = 0; i < raw.length; i++) if (values[i] !== (raw[i] !== 0)) return undefined;
+  return raw;
+}
+
 function writeArray(out: ByteWriter, array: GgufArray): void {
   const values = array.values as ArrayLike<unknown>;
   out.u32(array.elementType);
   out.u64(values.length);
   const type = array.elementType;
+  const booleans = rawBooleans(array);
+  if (booleans !== undefined) return out.raw(booleans);
   const numeric = ArrayBuffer.isView(values) && type !== GgufValueType.BOOL;
   if (numeric) {
     // Typed arrays hold platform-order (little-endian) values: copy their bytes in one go.
@@ -206,7 +243,9 @@ export function encodeGgufHeader(spec: GgufHeaderSpec): EncodedGgufHeader {
   for (const entry of metadata) {
     out.string(entry.key);
     out.u32(entry.type);
-    writeScalar(out, entry.type, entry.value as GgufValue);
+    const raw = rawScalar(entry.type, entry.value, entry.raw);
+    if (raw !== undefined) out.raw(raw);
+    else writeScalar(out, entry.type, entry.value as GgufValue);
   }
   const offsets: number[] = [];
   let next = 0;

@@ -162,6 +162,17 @@ interface Walk {
   readonly budget: MemoryBudget;
   /** `true` to check sizes and costs only, keeping nothing. */
   readonly scan: boolean;
+  /** The last scalar's bytes where its value cannot say them (see `GgufMetadataEntry.raw`). */
+  raw?: Uint8Array;
+}
+
+/**
+ * The `size` bytes just read at the cursor, little-endian: what a writer puts back for a
+ * value its decoding cannot say exactly.
+ */
+function bytesJustRead(cursor: Cursor, size: number): Uint8Array {
+  const bytes = cursor.bytes.slice(cursor.pos - size, cursor.pos);
+  return cursor.littleEndian ? bytes : bytes.reverse();
 }
 
 /** What a scan returns for an array it stepped over. */
@@ -187,10 +198,16 @@ function readValue(walk: Walk, type: number, what: string, depth: number): GgufV
       return cursor.u32(what);
     case GgufValueType.INT32:
       return cursor.i32(what);
-    case GgufValueType.FLOAT32:
-      return cursor.f32(what);
-    case GgufValueType.BOOL:
-      return cursor.u8(what) !== 0;
+    case GgufValueType.FLOAT32: {
+      const value = cursor.f32(what);
+      if (Number.isNaN(value)) walk.raw = bytesJustRead(cursor, 4);
+      return value;
+    }
+    case GgufValueType.BOOL: {
+      const byte = cursor.u8(what);
+      if (byte > 1) walk.raw = bytesJustRead(cursor, 1);
+      return byte !== 0;
+    }
     case GgufValueType.STRING:
       walk.budget.charge(STRING_COST, cursor.pos, what);
       if (!scan) return cursor.string(walk.wide, what);
@@ -200,8 +217,11 @@ function readValue(walk: Walk, type: number, what: string, depth: number): GgufV
       return cursor.u64Big(what);
     case GgufValueType.INT64:
       return cursor.i64Big(what);
-    case GgufValueType.FLOAT64:
-      return cursor.f64(what);
+    case GgufValueType.FLOAT64: {
+      const value = cursor.f64(what);
+      if (Number.isNaN(value)) walk.raw = bytesJustRead(cursor, 8);
+      return value;
+    }
     case GgufValueType.ARRAY:
       return readArray(walk, what, depth + 1, false);
     default:
@@ -286,8 +306,16 @@ function readArray(walk: Walk, what: string, depth: number, prepaid: boolean): G
     cursor.pos += length;
     if (scan) return SCANNED;
     const values: boolean[] = [];
-    for (let i = 0; i < length; i++) values.push(bytes[start + i] !== 0);
-    return { elementType: type, values };
+    let other = false;
+    for (let i = 0; i < length; i++) {
+      const byte = bytes[start + i];
+      values.push(byte !== 0);
+      if (byte > 1) other = true;
+    }
+    if (!other) return { elementType: type, values };
+    // A byte other than 0 or 1: the bytes are kept to be written back as they are.
+    budget.charge(length, lengthAt, what);
+    return { elementType: type, values, raw: bytes.slice(start, start + length) };
   }
   if (type === GgufValueType.STRING) {
     budget.charge(length * (SLOT_COST + STRING_COST), lengthAt, what);
@@ -535,9 +563,11 @@ function walkHeader(
     const typeAt = cursor.pos;
     const type = cursor.u32(`the value type of "${key}"`);
     if (type > GgufValueType.FLOAT64) throw badValueType(typeAt, type, `"${key}"`);
+    walk.raw = undefined;
     const value = readValue(walk, type, `the value of "${key}"`, 0);
     if (scan) continue;
     const entry: GgufMetadataEntry = { key, type: type as GgufValueType, value, offset };
+    if (walk.raw !== undefined) entry.raw = walk.raw;
     if (!metadata.has(key)) {
       metadata.set(key, entry);
     } else if (lenient) {

@@ -76,6 +76,12 @@ export interface GgufArray {
     | boolean[]
     | string[]
     | GgufArray[];
+  /**
+   * The elements' bytes as read, for a BOOL array holding a byte other than 0 or 1 (which
+   * `values` reads as `true`): a writer writes these while `values` still says what they
+   * do, so the byte comes back unchanged. Absent otherwise.
+   */
+  raw?: Uint8Array;
 }
 
 /**
@@ -99,6 +105,13 @@ export interface GgufMetadataEntry {
   value: GgufValue;
   /** Byte offset of the entry (its key's length field) in the file. */
   offset: number;
+  /**
+   * The value's bytes as read, little-endian, where `value` cannot say them: a BOOL byte
+   * other than 0 or 1 (read as `true`), a FLOAT32 or FLOAT64 NaN (its payload, and whether
+   * it was signalling, are lost in a JavaScript number). A writer writes these while
+   * `value` still reads the same, so the value comes back byte for byte. Absent otherwise.
+   */
+  raw?: Uint8Array;
 }
 
 /** One entry of the tensor index. */
