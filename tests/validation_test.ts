@@ -363,3 +363,41 @@ test("readGguf() keeps strings exactly, with NULs and a byte-order mark", async 
   const file = await readGguf(fileWithEntry("s", 8, [...u64(raw.length), ...raw]));
   assert.equal(file.metadata.get("s")!.value, text);
 });
+
+test("refusals of counts and of general.alignment say which bound and what was found", async () => {
+  const counts = (tensors: number) => {
+    const bytes = new Uint8Array(1 << 20); // zeros after the counts: room for the index
+    const view = new DataView(bytes.buffer);
+    bytes.set([0x47, 0x47, 0x55, 0x46]);
+    view.setUint32(4, 3, true);
+    view.setBigUint64(8, BigInt(tensors), true);
+    return bytes;
+  };
+  // Past the bound that holds whatever the input's size, the bound is what the message names.
+  await assert.rejects(readGguf(counts(2 ** 24 + 1)), (error: GgufError) => {
+    assert.equal(error.code, "LIMIT_EXCEEDED");
+    assert.match(error.message, /16_777_217 tensors, more than the 16_777_216 gguf-stream reads/);
+    return true;
+  });
+  await assert.rejects(readGguf(counts(40_000)), /but only 1_048_552 bytes remain/);
+  // general.alignment as an array: described, not "[object Object]".
+  const key = new TextEncoder().encode("general.alignment");
+  const file = new Uint8Array(64 + key.length);
+  const view = new DataView(file.buffer);
+  file.set([0x47, 0x47, 0x55, 0x46]);
+  view.setUint32(4, 3, true);
+  view.setBigUint64(16, 1n, true); // one key, no tensors
+  view.setBigUint64(24, BigInt(key.length), true);
+  file.set(key, 32);
+  let at = 32 + key.length;
+  view.setUint32(at, 9, true); // ARRAY
+  view.setUint32(at + 4, 4, true); // of UINT32
+  view.setBigUint64(at + 8, 1n, true);
+  view.setUint32(at + 16, 32, true);
+  at += 20;
+  await assert.rejects(readGguf(file.subarray(0, at)), (error: GgufError) => {
+    assert.equal(error.code, "BAD_ALIGNMENT");
+    assert.match(error.message, /found an ARRAY of 1 UINT32$/);
+    return true;
+  });
+});

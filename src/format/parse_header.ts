@@ -134,6 +134,10 @@ function isPowerOfTwo(value: number): boolean {
   return p === value;
 }
 
+/**
+ * A count past what the input can hold (`remaining` bytes, `min` each) or past `cap`, the
+ * bound that holds whatever the input's size (a stream's is unknown): which one, said.
+ */
 function limitError(
   what: string,
   count: number,
@@ -141,14 +145,28 @@ function limitError(
   at: number,
   remaining: number,
   min: number,
+  cap: number,
 ) {
+  const why = count > cap
+    ? `more than the ${formatInteger(cap)} gguf-stream reads (a bound whatever the input's size)`
+    : `but only ${formatInteger(remaining)} bytes remain and each needs at least ${min}`;
   return new GgufError(
     "LIMIT_EXCEEDED",
     `Cannot read ${what} at byte ${formatInteger(at)}: the header declares ${
       formatInteger(count)
-    } ${things}, but only ${formatInteger(remaining)} bytes remain and each needs at least ${min}`,
+    } ${things}, ${why}`,
     at,
   );
+}
+
+/** A metadata value for a message: its type and, for a scalar, the value; an array's length. */
+function describeValue(entry: GgufMetadataEntry): string {
+  const type = GGUF_VALUE_TYPE_NAMES[entry.type];
+  if (typeof entry.value !== "object") return `${type} ${String(entry.value)}`;
+  const array = entry.value;
+  return `an ARRAY of ${formatInteger(array.values.length)} ${
+    GGUF_VALUE_TYPE_NAMES[array.elementType]
+  }`;
 }
 
 /**
@@ -420,9 +438,7 @@ function alignmentOf(metadata: Map<string, GgufMetadataEntry>, lenient: boolean)
       "BAD_ALIGNMENT",
       `Cannot use general.alignment at byte ${
         formatInteger(entry.offset)
-      }: expected a power of ${""}two as an integer, found ${GGUF_VALUE_TYPE_NAMES[entry.type]} ${
-        String(entry.value)
-      }`,
+      }: expected a power of ${""}two as an integer, found ${describeValue(entry)}`,
       entry.offset,
     );
   }
@@ -431,8 +447,8 @@ function alignmentOf(metadata: Map<string, GgufMetadataEntry>, lenient: boolean)
       "BAD_METADATA",
       `Cannot use general.alignment at byte ${
         formatInteger(entry.offset)
-      }: ggml requires a UINT32, found ${GGUF_VALUE_TYPE_NAMES[entry.type]} ${
-        String(entry.value)
+      }: ggml requires a UINT32, found ${
+        describeValue(entry)
       } (ggml refuses such files; read leniently, option lenient: true, to accept it)`,
       entry.offset,
     );
@@ -520,7 +536,7 @@ function walkHeader(
   const minTensor = wide ? MIN_TENSOR_BYTES : MIN_TENSOR_BYTES_V1;
   const minKv = wide ? MIN_KV_BYTES : MIN_KV_BYTES_V1;
   if (kvCount > MAX_KEYS || kvCount * minKv > cursor.remaining) {
-    throw limitError("the metadata", kvCount, "keys", kvCountAt, cursor.remaining, minKv);
+    throw limitError("the metadata", kvCount, "keys", kvCountAt, cursor.remaining, minKv, MAX_KEYS);
   }
   if (tensorCount > MAX_TENSORS || tensorCount * minTensor > cursor.remaining) {
     throw limitError(
@@ -530,6 +546,7 @@ function walkHeader(
       countsAt,
       cursor.remaining,
       minTensor,
+      MAX_TENSORS,
     );
   }
   // Both counts are charged up front: millions of entries are refused before the first.
