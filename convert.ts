@@ -79,7 +79,8 @@ in and out and the relative error measured on the output. Types with no kernel (
 integer types, F64, Q8_1, Q8_K) are kept with a warning. The output is a GGUF v3 file
 with the same metadata (general.file_type describing the output) and tensors, written
 through a temporary file beside OUT and renamed into place only when complete. A split
-model (NAME-00001-of-0000N.gguf) is read across its parts and written as one file.
+model (NAME-00001-of-0000N.gguf) is read across its parts and written as one file; name
+its first part: a part on standard input is refused, as the others are found by name.
 Without -o, prints the header (version, byte order, alignment, metadata) and the plan.
 MODEL "-" reads standard input in one pass (tensor data must be in index order); OUT "-"
 writes standard output (a failed conversion leaves it short: check the exit status).

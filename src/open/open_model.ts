@@ -66,21 +66,33 @@ function splitNumber(header: GgufFile, key: string): number | undefined {
   return Number(value);
 }
 
+/** What the input is, for messages: its path or URL, or the kind of object it is. */
+function describeInput(input: GgufInput, location: string | undefined): string {
+  if (location !== undefined) return shown(location);
+  if (input instanceof ReadableStream) return "a stream";
+  if (input instanceof Uint8Array) return "a Uint8Array";
+  if (input instanceof Blob) return "a Blob";
+  return "a ByteSource";
+}
+
 /**
  * Opens a model for conversion: one GGUF file, or every part of a split model when
  * `input` is the path or URL of its first part. Parts are found by their names, so one
- * part given as bytes, a `Blob` or a {@linkcode ByteSource} is read as the single file it
- * is. A `ReadableStream` is read once, forward only (`NOT_SEQUENTIAL` if its tensor data
- * is not in index order); an HTTP(S) URL opened with `remote: "stream"` whose data is not
- * in index order is reopened by ranges instead.
+ * part of a split model (`split.count` above 1) given as bytes, a `Blob`, a
+ * {@linkcode ByteSource} or a stream is refused: converting it alone would lose the
+ * others ({@linkcode readGguf} still reads its header). The split keys are left out of
+ * the model's metadata. A `ReadableStream` is read once, forward only (`NOT_SEQUENTIAL` if
+ * its tensor data is not in index order); an HTTP(S) URL opened with `remote: "stream"`
+ * whose data is not in index order is reopened by ranges instead.
  *
  * @param input A path, `file:` or `http(s):` URL, `ByteSource`, bytes, a `Blob` or a stream.
  * @param options Parse and access options.
  * @returns The model; call `close()` when done.
- * @throws {GgufError} `BAD_METADATA` for missing, mismatched or out-of-order parts;
+ * @throws {GgufError} `BAD_METADATA` for missing, mismatched or out-of-order parts, or
+ *   one part of a split model given without its name;
  *   `ABORTED`, with the signal's reason as its `cause`, when the signal fires.
  *
- * @example
+ * @example Opening a model
  * ```ts
  * import { openGgufModel } from "gguf-stream/sources";
  * import assert from "node:assert/strict";
@@ -89,11 +101,79 @@ function splitNumber(header: GgufFile, key: string): number | undefined {
  * assert.equal(model.tensors.length, 21);
  * await model.close();
  * ```
+ *
+ * @example One part of a split model, without its name
+ * ```ts
+ * import { GgufError, readGguf } from "gguf-stream";
+ * import { encodeGgufHeader } from "gguf-stream/pipeline";
+ * import { openGgufModel } from "gguf-stream/sources";
+ * import assert from "node:assert/strict";
+ * const header = encodeGgufHeader({
+ *   alignment: 32,
+ *   metadata: [
+ *     { key: "split.no", type: 2, value: 0 }, // UINT16
+ *     { key: "split.count", type: 2, value: 3 }, // UINT16
+ *     { key: "split.tensors.count", type: 5, value: 0 }, // INT32
+ *   ],
+ *   tensors: [],
+ * });
+ * const part = new Uint8Array(header.fileSize);
+ * part.set(header.bytes);
+ * assert.equal((await readGguf(part)).metadata.get("split.count")?.value, 3);
+ * await assert.rejects(
+ *   openGgufModel(part),
+ *   (e: unknown) => e instanceof GgufError && e.code === "BAD_METADATA",
+ * );
+ * ```
  */
-export async function openGgufModel(
+export function openGgufModel(
   input: GgufInput,
   options: OpenModelOptions = {},
 ): Promise<GgufModel> {
+  return openModel(input, options);
+}
+
+/** How {@linkcode openModel} opens its input. */
+export interface OpenModelMode extends OpenModelOptions {
+  /**
+   * Read the input as the one file it is, its split keys neither checked nor removed
+   * (`readGgufStream()` hands out one file's header and tensors, as `readGguf()` reads one
+   * file's header).
+   */
+  oneFile?: boolean;
+}
+
+/**
+ * {@linkcode openGgufModel}, or with `oneFile` the one file its input is.
+ *
+ * @param input As for {@linkcode openGgufModel}.
+ * @param options As for {@linkcode openGgufModel}, and `oneFile`.
+ * @returns The model; call `close()` when done.
+ * @throws {GgufError} As {@linkcode openGgufModel}; with `oneFile`, only for the file's own
+ *   defects.
+ *
+ * @example Reading one part of a split model as the file it is
+ * ```ts
+ * import { openModel } from "./open_model.ts";
+ * import { encodeGgufHeader } from "../format/encode_header.ts";
+ * import assert from "node:assert/strict";
+ * const header = encodeGgufHeader({
+ *   alignment: 32,
+ *   metadata: [{ key: "split.no", type: 2, value: 1 }, { key: "split.count", type: 2, value: 3 }],
+ *   tensors: [],
+ * });
+ * const part = new Uint8Array(header.fileSize);
+ * part.set(header.bytes);
+ * const model = await openModel(part, { oneFile: true });
+ * assert.equal(model.metadata.get("split.no")?.value, 1);
+ * await model.close();
+ * ```
+ */
+export async function openModel(
+  input: GgufInput,
+  options: OpenModelMode = {},
+): Promise<GgufModel> {
+  const oneFile = options.oneFile === true;
   const opened: GgufPart[] = [];
   const owned: ByteSource[] = [];
   const close = async () => {
@@ -111,10 +191,9 @@ export async function openGgufModel(
     });
     if (isStreamSource(first.source)) checkSequential(opened[0].header.tensors);
     const header = opened[0].header;
-    // Parts are found by their names: bytes or a source convert as the one file they are.
-    const count = path === undefined ? undefined : splitNumber(header, "split.count");
+    const count = oneFile ? undefined : splitNumber(header, "split.count");
     const named = splitName(path);
-    if (named && Number(named[3]) > 1 && (count === undefined || count <= 1)) {
+    if (!oneFile && named && Number(named[3]) > 1 && (count === undefined || count <= 1)) {
       // The name promises parts that the file does not describe: converting only this
       // one would silently lose the others.
       throw new GgufError(
@@ -127,6 +206,19 @@ export async function openGgufModel(
       );
     }
     if (count !== undefined && count > 1) {
+      if (path === undefined) {
+        // Only a name leads to the other parts: converting this one alone would
+        // silently lose them.
+        const kind = describeInput(input, path);
+        throw new GgufError(
+          "BAD_METADATA",
+          `Cannot open part ${
+            (splitNumber(header, "split.no") ?? 0) + 1
+          } of a ${count}-part split model from ${kind}: the other parts are found by file name, and ${kind} has none; give the first part's path or URL (NAME-00001-of-${
+            String(count).padStart(5, "0")
+          }.gguf) instead, or join the parts first (llama-gguf-split --merge)`,
+        );
+      }
       const match = splitName(path);
       if (!match) {
         throw new GgufError(
@@ -146,7 +238,7 @@ export async function openGgufModel(
         );
       }
       for (let no = 1; no < count; no++) {
-        const partPath = partLocation(path!, match, no);
+        const partPath = partLocation(path, match, no);
         // Read its header now, its data when the conversion reaches it.
         const opening = await resolveInput(partPath, { ...options, deferBody: true });
         owned.push(opening.source);
@@ -201,6 +293,7 @@ export async function openGgufModel(
     }
     const metadata = new Map(header.metadata);
     if (count !== undefined) {
+      // A whole model now (joined, or never split): its split keys say nothing true of it.
       for (const key of [...metadata.keys()]) if (key.startsWith("split.")) metadata.delete(key);
     }
     const model: GgufModel = {
@@ -224,7 +317,7 @@ export async function openGgufModel(
       options.remote === "stream" && remoteUrl(input) !== undefined
     ) {
       // One pass cannot read this file's data out of order: read it by ranges instead.
-      return await openGgufModel(input, { ...options, remote: "range" });
+      return await openModel(input, { ...options, remote: "range" });
     }
     throw abortedError(error, options.signal);
   }

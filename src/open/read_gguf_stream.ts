@@ -7,7 +7,7 @@
 import type { GgufFile, TensorInfo } from "../model/gguf_file.ts";
 import type { ByteSource } from "../model/byte_source.ts";
 import { abortedError } from "../model/errors.ts";
-import { openGgufModel } from "./open_model.ts";
+import { openModel } from "./open_model.ts";
 import type { ReadOptions } from "./resolve_input.ts";
 
 /** Options for {@linkcode readGgufStream}. */
@@ -40,7 +40,8 @@ const DEFAULT_WINDOW = 4 << 20;
 /**
  * Reads a GGUF model from a stream in one pass: the header first, then each tensor's bytes
  * in file order, holding at most a window of data at a time. Leaving the loop early (or
- * finishing it) releases and cancels the input.
+ * finishing it) releases and cancels the input. One part of a split model is read as the
+ * file it is: its header (with its `split.*` keys) and its own tensors.
  *
  * @param stream The model's bytes, in any chunking.
  * @param options `windowBytes`, `maxHeaderBytes`, `lenient`, and a `signal` that cancels
@@ -71,7 +72,8 @@ export async function readGgufStream(
   if (!Number.isSafeInteger(window) || window < 1) {
     throw new TypeError(`windowBytes must be a positive integer, got ${window}`);
   }
-  const model = await openGgufModel(stream, options);
+  // One file, as it is: a part of a split model hands out its own header and tensors.
+  const model = await openModel(stream, { ...options, oneFile: true });
   const header = model.parts[0].header;
   const source = model.parts[0].source;
   return {
