@@ -119,7 +119,8 @@ Options:
   --lenient            accept defects ggml refuses: repeated metadata keys (first
                        wins), an empty key, tensor names of 64 bytes or more or equal
                        up to a NUL, blocks that run across rows, tensor data with gaps
-                       or out of index order, general.alignment not stored as UINT32
+                       or out of index order, general.alignment not stored as UINT32,
+                       split.* keys of other integer types than llama.cpp's
   --max-header-memory BYTES
                        the most memory the parsed header may take (default 64M;
                        e.g. 268435456, 256M, 1G); a larger header is refused

@@ -1,10 +1,11 @@
 /**
  * Split models (llama.cpp's `NAME-0000K-of-0000N.gguf`): one part is never converted as if
- * it were the model; one part's own header and tensors still read.
+ * it were the model, and split keys that contradict each other are refused; one part's
+ * own header and tensors still read.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { test } from "node:test";
@@ -15,10 +16,14 @@ import {
   convertTensors,
   GgufError,
   type GgufInput,
+  type GgufMetadataEntry,
+  GgufValueType,
   readGguf,
   readGgufStream,
 } from "../mod.ts";
+import { encodeGgufHeader } from "../pipeline.ts";
 import { openByteSource, openGgufModel } from "../sources.ts";
+import { main } from "../convert.ts";
 import { conformance, fixture } from "./_fixtures.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -137,6 +142,168 @@ test(
           assert.equal(readFileSync(join(dir, "stdout.bin")).length, 0, `${name} ${args}`);
           rmSync(join(dir, "stdout.bin"));
         }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+type Entry = Pick<GgufMetadataEntry, "key" | "type" | "value">;
+const { UINT16, UINT32, INT32, FLOAT32, STRING } = GgufValueType;
+
+/** gen/kquants.gguf (20 tensors, unsplit) with `split` entries added after its metadata. */
+async function withSplitKeys(split: Entry[]): Promise<Uint8Array> {
+  const bytes = new Uint8Array(readFileSync(fixture("gen/kquants.gguf").path));
+  const file = await readGguf(bytes);
+  const header = encodeGgufHeader({
+    alignment: file.alignment,
+    metadata: [...file.metadata.values(), ...split],
+    tensors: file.tensors.map(({ name, shape, type, nbytes }) => ({ name, shape, type, nbytes })),
+  });
+  const out = new Uint8Array(header.fileSize);
+  out.set(header.bytes);
+  for (const [i, tensor] of file.tensors.entries()) {
+    out.set(
+      bytes.subarray(tensor.fileOffset, tensor.fileOffset + tensor.nbytes),
+      header.dataOffset + header.offsets[i],
+    );
+  }
+  return out;
+}
+
+const no = (value: number, type: GgufValueType = UINT16): Entry => ({
+  key: "split.no",
+  type,
+  value,
+});
+const count = (value: number | string, type: GgufValueType = UINT16): Entry => ({
+  key: "split.count",
+  type,
+  value,
+});
+const total = (value: number, type: GgufValueType = INT32): Entry => ({
+  key: "split.tensors.count",
+  type,
+  value,
+});
+
+test(
+  "a whole model's split keys as llama.cpp writes them are accepted and left out of the output",
+  conformance,
+  async () => {
+    const tensors = fixture("gen/kquants.gguf").expected.tensors.length;
+    const cases: [string, Entry[]][] = [
+      ["1 of 1 (llama-gguf-split with one part)", [no(0), count(1), total(tensors)]],
+      // llama-gguf-split --merge keeps the keys and sets split.count to 0.
+      ["merged (split.count 0)", [no(0), count(0), total(tensors)]],
+      ["split.no 0 alone", [no(0)]],
+    ];
+    for (const [label, split] of cases) {
+      const bytes = await withSplitKeys(split);
+      const model = await convertGguf(bytes, { onWarning: silent });
+      assert.equal(model.tensors.size, tensors, label);
+      assert.deepEqual(
+        [...model.metadata.keys()].filter((key) => key.startsWith("split.")),
+        [],
+        label,
+      );
+      assert.equal((await readGguf(bytes)).metadata.get("split.no")?.value, 0, label);
+    }
+  },
+);
+
+test(
+  "contradictory or mistyped split keys are BAD_METADATA, whatever the input",
+  conformance,
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gguf-stream-split-"));
+    try {
+      const tensors = fixture("gen/kquants.gguf").expected.tensors.length;
+      const cases: [string, Entry[], RegExp, boolean][] = [
+        // [label, split keys, message, accepted when lenient]
+        [
+          "split.no 5 of split.count 1",
+          [no(5), count(1)],
+          /split\.no 5 \(part 6\) is not below its split\.count 1/,
+          false,
+        ],
+        [
+          "split.no 1 of split.count 0",
+          [no(1), count(0), total(tensors)],
+          /split\.no 1 \(part 2\) is not below its split\.count 0/,
+          false,
+        ],
+        [
+          "split.no 1 without split.count",
+          [no(1)],
+          /split\.no 1 \(part 2\) is not below its split\.count \(missing: 0\)/,
+          false,
+        ],
+        [
+          "split.count as a UINT32",
+          [no(0), count(1, UINT32), total(tensors)],
+          /split\.count at byte [\d_]+ is UINT32 1, but llama\.cpp reads it as a UINT16/,
+          true,
+        ],
+        [
+          "split.tensors.count as a UINT16",
+          [no(0), count(1), total(tensors, UINT16)],
+          /split\.tensors\.count .* reads it as a INT32/,
+          true,
+        ],
+        [
+          "split.count as a string",
+          [no(0), count("1", STRING)],
+          /split\.count at byte [\d_]+ must be a UINT16 count, found STRING 1/,
+          false,
+        ],
+        [
+          "split.count as a float",
+          [no(0), count(1, FLOAT32)],
+          /must be a UINT16 count, found FLOAT32 1/,
+          false,
+        ],
+        [
+          "a negative split.tensors.count",
+          [no(0), count(1), total(-1)],
+          /must be a INT32 count, found INT32 -1/,
+          false,
+        ],
+        [
+          "split.tensors.count not the tensors held",
+          [no(0), count(1), total(7)],
+          /split\.tensors\.count says the model has 7 tensors, but it holds 20; if it is one part/,
+          false,
+        ],
+      ];
+      for (const [label, split, message, lenientAccepts] of cases) {
+        const bytes = await withSplitKeys(split);
+        const path = join(dir, "model.gguf");
+        writeFileSync(path, bytes);
+        for (const input of [bytes, path]) {
+          const what = `${label} (${typeof input === "string" ? "path" : "bytes"})`;
+          await assert.rejects(openGgufModel(input), (e: unknown) => {
+            assert.ok(e instanceof GgufError, `${what}: ${e}`);
+            assert.equal(e.code, "BAD_METADATA", what);
+            assert.match(e.message, message, what);
+            return true;
+          });
+          if (lenientAccepts) {
+            const model = await openGgufModel(input, { lenient: true });
+            assert.equal(model.tensors.length, tensors, what);
+            await model.close();
+          } else {
+            await assert.rejects(openGgufModel(input, { lenient: true }), { code: "BAD_METADATA" });
+          }
+        }
+        // Its own header still reads: only a model made of it is refused.
+        assert.equal((await readGguf(bytes)).tensors.length, tensors, label);
+        let stderr = "";
+        const io = { stdout: () => {}, stderr: (t: string) => void (stderr += t) };
+        assert.equal(await main([path, "-o", join(dir, "out.gguf")], io), 1, label);
+        assert.match(stderr, /^error: Cannot open .*\n$/, label);
+        assert.deepEqual(readdirSync(dir), ["model.gguf"], label);
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

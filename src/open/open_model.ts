@@ -8,9 +8,10 @@
  */
 import type { ByteSource } from "../model/byte_source.ts";
 import { abortedError, formatInteger, GgufError } from "../model/errors.ts";
-import type { GgufFile, TensorInfo } from "../model/gguf_file.ts";
+import type { TensorInfo } from "../model/gguf_file.ts";
 import type { GgufModel, GgufPart } from "../model/gguf_model.ts";
 import { describeUrl } from "../source/http_range.ts";
+import { readSplitKeys } from "./split_keys.ts";
 import {
   type GgufInput,
   isStreamSource,
@@ -54,18 +55,6 @@ function shown(location: string | undefined): string {
   return url === undefined ? String(location) : describeUrl(url);
 }
 
-function splitNumber(header: GgufFile, key: string): number | undefined {
-  const value = header.metadata.get(key)?.value;
-  if (value === undefined) return undefined;
-  if (typeof value !== "number" && typeof value !== "bigint") {
-    throw new GgufError(
-      "BAD_METADATA",
-      `Cannot read ${key}: expected an integer, found ${typeof value}`,
-    );
-  }
-  return Number(value);
-}
-
 /** What the input is, for messages: its path or URL, or the kind of object it is. */
 function describeInput(input: GgufInput, location: string | undefined): string {
   if (location !== undefined) return shown(location);
@@ -80,16 +69,18 @@ function describeInput(input: GgufInput, location: string | undefined): string {
  * `input` is the path or URL of its first part. Parts are found by their names, so one
  * part of a split model (`split.count` above 1) given as bytes, a `Blob`, a
  * {@linkcode ByteSource} or a stream is refused: converting it alone would lose the
- * others ({@linkcode readGguf} still reads its header). The split keys are left out of
- * the model's metadata. A `ReadableStream` is read once, forward only (`NOT_SEQUENTIAL` if
- * its tensor data is not in index order); an HTTP(S) URL opened with `remote: "stream"`
- * whose data is not in index order is reopened by ranges instead.
+ * others ({@linkcode readGguf} still reads its header). The split keys are checked as
+ * llama.cpp writes them (`split.no` below `split.count`, `split.tensors.count` the number
+ * of tensors) and left out of the model's metadata. A `ReadableStream` is read once,
+ * forward only (`NOT_SEQUENTIAL` if its tensor data is not in index order); an HTTP(S)
+ * URL opened with `remote: "stream"` whose data is not in index order is reopened by
+ * ranges instead.
  *
  * @param input A path, `file:` or `http(s):` URL, `ByteSource`, bytes, a `Blob` or a stream.
  * @param options Parse and access options.
  * @returns The model; call `close()` when done.
- * @throws {GgufError} `BAD_METADATA` for missing, mismatched or out-of-order parts, or
- *   one part of a split model given without its name;
+ * @throws {GgufError} `BAD_METADATA` for missing, mismatched or out-of-order parts, split
+ *   keys that contradict each other, or one part of a split model given without its name;
  *   `ABORTED`, with the signal's reason as its `cause`, when the signal fires.
  *
  * @example Opening a model
@@ -191,9 +182,13 @@ export async function openModel(
     });
     if (isStreamSource(first.source)) checkSequential(opened[0].header.tensors);
     const header = opened[0].header;
-    const count = oneFile ? undefined : splitNumber(header, "split.count");
+    const lenient = options.lenient;
+    const split = oneFile
+      ? undefined
+      : readSplitKeys(header, { lenient, name: describeInput(input, path) });
+    const count = split?.count ?? 0;
     const named = splitName(path);
-    if (!oneFile && named && Number(named[3]) > 1 && (count === undefined || count <= 1)) {
+    if (!oneFile && named && Number(named[3]) > 1 && count <= 1) {
       // The name promises parts that the file does not describe: converting only this
       // one would silently lose the others.
       throw new GgufError(
@@ -201,11 +196,12 @@ export async function openModel(
         `Cannot open ${shown(path)}: its name says ${
           Number(named[3])
         } parts, but its split.count is ${
-          count ?? "missing"
+          header.metadata.has("split.count") ? count : "missing"
         }; rename it if it is a whole model, or fix its metadata`,
       );
     }
-    if (count !== undefined && count > 1) {
+    const keys = [split];
+    if (split !== undefined && count > 1) {
       if (path === undefined) {
         // Only a name leads to the other parts: converting this one alone would
         // silently lose them.
@@ -213,7 +209,7 @@ export async function openModel(
         throw new GgufError(
           "BAD_METADATA",
           `Cannot open part ${
-            (splitNumber(header, "split.no") ?? 0) + 1
+            split.no + 1
           } of a ${count}-part split model from ${kind}: the other parts are found by file name, and ${kind} has none; give the first part's path or URL (NAME-00001-of-${
             String(count).padStart(5, "0")
           }.gguf) instead, or join the parts first (llama-gguf-split --merge)`,
@@ -225,15 +221,16 @@ export async function openModel(
           "BAD_METADATA",
           `Cannot open a split model from ${
             shown(path)
-          }: split.count is ${count}, but parts are found by their names (NAME-00001-of-0000N.gguf)`,
+          }: split.count is ${count}, but parts are found by their names; give the parts the names llama-gguf-split wrote (NAME-00001-of-${
+            String(count).padStart(5, "0")
+          }.gguf …)`,
         );
       }
-      const number = splitNumber(header, "split.no") ?? 0;
-      if (number !== 0 || Number(match[2]) !== 1) {
+      if (split.no !== 0 || Number(match[2]) !== 1) {
         throw new GgufError(
           "BAD_METADATA",
           `Cannot open ${shown(path)}: it is part ${
-            number + 1
+            split.no + 1
           } of a split model; name the first part (${match[1]}-00001-of-${match[3]}.gguf)`,
         );
       }
@@ -249,17 +246,19 @@ export async function openModel(
           header: await readSourceHeader(opening.source, options),
         };
         if (isStreamSource(opening.source)) checkSequential(part.header.tensors);
-        const partNo = splitNumber(part.header, "split.no");
-        const partCount = splitNumber(part.header, "split.count");
-        if (partNo !== no || partCount !== count) {
+        const partKeys = readSplitKeys(part.header, { lenient, name: shown(partPath) });
+        if (partKeys?.no !== no || partKeys.count !== count) {
           throw new GgufError(
             "BAD_METADATA",
-            `Cannot use ${shown(partPath)} as part ${
-              no + 1
-            } of ${count}: it says split.no ${partNo} of split.count ${partCount}`,
+            `Cannot use ${shown(partPath)} as part ${no + 1} of ${count}: it says ${
+              partKeys === undefined
+                ? "nothing of split parts (no split.* keys)"
+                : `split.no ${partKeys.no} of split.count ${partKeys.count}`
+            }`,
           );
         }
         opened.push(part);
+        keys.push(partKeys);
       }
     }
     const tensors: TensorInfo[] = [];
@@ -278,21 +277,26 @@ export async function openModel(
         tensorParts.push(index);
       }
     });
-    for (const [index, part] of opened.entries()) {
-      const declared = splitNumber(part.header, "split.tensors.count");
-      if (
-        count !== undefined && count > 1 && declared !== undefined && declared !== tensors.length
-      ) {
-        throw new GgufError(
-          "BAD_METADATA",
-          `Cannot join the parts: part ${index + 1} says split.tensors.count ${
+    for (const [index, part] of keys.entries()) {
+      const declared = part?.tensors;
+      if (declared === undefined || declared === tensors.length) continue;
+      throw new GgufError(
+        "BAD_METADATA",
+        count > 1
+          ? `Cannot join the parts: part ${index + 1} says split.tensors.count ${
             formatInteger(declared)
-          }, but the ${count} parts hold ${formatInteger(tensors.length)} tensors`,
-        );
-      }
+          }, but the ${count} parts hold ${formatInteger(tensors.length)} tensors`
+          : `Cannot open ${
+            describeInput(input, path)
+          }: its split.tensors.count says the model has ${
+            formatInteger(declared)
+          } tensors, but it holds ${
+            formatInteger(tensors.length)
+          }; if it is one part of a split model, open that model's first part by its path, or fix its metadata`,
+      );
     }
     const metadata = new Map(header.metadata);
-    if (count !== undefined) {
+    if (split !== undefined) {
       // A whole model now (joined, or never split): its split keys say nothing true of it.
       for (const key of [...metadata.keys()]) if (key.startsWith("split.")) metadata.delete(key);
     }
