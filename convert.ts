@@ -137,7 +137,8 @@ Options:
 
 OUT is checked before anything is read: a directory, a device, a FIFO, a dangling link
 or a missing directory is refused; a link to a file writes that file. Temporaries left
-by a killed run (.OUT.tmp-PID-*) are removed by the next run for the same OUT.
+by a killed run (.OUT.tmp-PID-*, or .START.tmp~DIGEST-PID-* for a name of over 230
+bytes: its first bytes and a digest of it) are removed by the next run for the same OUT.
 
 Exit status: 0 on success, 1 on a bad or unreadable model, a bad output path or an
 I/O failure (one "error: ..." line), 2 on bad usage, 128 + the signal's number when

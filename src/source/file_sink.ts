@@ -3,6 +3,8 @@
  * file beside the target, which is flushed and renamed into place only when complete; on
  * any failure the temporary is removed and the target is untouched. Temporaries left by a
  * process that died (SIGKILL, a power cut) are removed by the next run for the same target.
+ * A temporary is named `.NAME.tmp-PID-RANDOM`, or for a name too long for that to fit in
+ * 255 bytes, after the name's first bytes and a digest of it (see `temporary_name.ts`).
  *
  * @module
  */
@@ -11,6 +13,7 @@ import { PLATFORM } from "../runtime/current.ts";
 import type { FileInfo, OutputFile } from "../runtime/platform.ts";
 import { ioError, platformFiles } from "./file_read.ts";
 import { toPath } from "./open_source.ts";
+import { randomPart, temporaryPid, temporaryPrefixes } from "./temporary_name.ts";
 
 /**
  * An output file being written: `write()` appends, `commit()` flushes, closes and renames
@@ -197,15 +200,16 @@ export function checkOutputPath(
 }
 
 /**
- * Removes temporaries of `path` left by processes that no longer run (`.NAME.tmp-PID-…`).
+ * Removes temporaries of `path` left by processes that no longer run: those whose names
+ * begin with one of `prefixes` and end in `PID-RANDOM` (see {@linkcode temporaryPrefixes}).
  *
  * @param path The output file.
+ * @param prefixes How its temporaries' names begin.
  * @returns The removed temporaries' paths.
  */
-function removeStaleTemporaries(path: string): string[] {
+function removeStaleTemporaries(path: string, prefixes: string[]): string[] {
   const fs = platformFiles();
   const dir = fs.dirname(path);
-  const prefix = `.${fs.basename(path)}.tmp-`;
   const removed: string[] = [];
   let names: string[];
   try {
@@ -214,9 +218,10 @@ function removeStaleTemporaries(path: string): string[] {
     return removed;
   }
   for (const name of names) {
-    if (!name.startsWith(prefix)) continue;
-    const pid = Number(name.slice(prefix.length).split("-")[0]);
-    if (!Number.isSafeInteger(pid) || pid <= 0 || PLATFORM.processAlive(pid)) continue;
+    const prefix = prefixes.find((prefix) => name.startsWith(prefix));
+    if (prefix === undefined) continue;
+    const pid = temporaryPid(name.slice(prefix.length));
+    if (pid === undefined || PLATFORM.processAlive(pid)) continue;
     const stale = fs.join(dir, name);
     try {
       fs.removeSync(stale);
@@ -255,13 +260,11 @@ export async function openFileSink(
 ): Promise<FileSink> {
   const fs = platformFiles();
   const { path, exists } = checkOutputPath(target, options);
-  removeStaleTemporaries(path);
+  const { prefix, leftovers } = await temporaryPrefixes(fs.basename(path));
+  removeStaleTemporaries(path, leftovers);
   // The file being replaced keeps its bytes until the rename; its cached pages can go now.
   if (exists) PLATFORM.dropCachedPages?.(path);
-  const temporaryPath = fs.join(
-    fs.dirname(path),
-    `.${fs.basename(path)}.tmp-${PLATFORM.pid}-${Math.random().toString(36).slice(2, 10)}`,
-  );
+  const temporaryPath = fs.join(fs.dirname(path), `${prefix}${PLATFORM.pid}-${randomPart()}`);
   let handle: OutputFile;
   try {
     handle = await fs.createNew(temporaryPath);
