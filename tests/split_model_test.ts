@@ -5,7 +5,15 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { test } from "node:test";
@@ -82,6 +90,25 @@ test(
           }
         }
       }
+    }
+  },
+);
+
+test(
+  "a split model's first part under another name is refused, naming the form",
+  conformance,
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gguf-stream-split-"));
+    try {
+      const renamed = join(dir, "model.gguf");
+      copyFileSync(part(1).path, renamed);
+      await assert.rejects(openGgufModel(renamed), (e: unknown) => {
+        assert.ok(e instanceof GgufError && e.code === "BAD_METADATA", String(e));
+        assert.match(e.message, /this one is not named NAME-00001-of-00003\.gguf; give the parts/);
+        return true;
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   },
 );

@@ -221,9 +221,9 @@ export async function openModel(
           "BAD_METADATA",
           `Cannot open a split model from ${
             shown(path)
-          }: split.count is ${count}, but parts are found by their names; give the parts the names llama-gguf-split wrote (NAME-00001-of-${
+          }: split.count is ${count}, but the other parts are found by name, and this one is not named NAME-00001-of-${
             String(count).padStart(5, "0")
-          }.gguf …)`,
+          }.gguf; give the parts (or their URLs) the names llama-gguf-split wrote`,
         );
       }
       if (split.no !== 0 || Number(match[2]) !== 1) {
