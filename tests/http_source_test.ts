@@ -237,6 +237,7 @@ test(
       assert.ok(error instanceof GgufError);
       assert.equal(error.code, "IO");
       assert.match(error.message, /does not honour Range requests/);
+      assert.match(error.message, /asked for bytes 0-1048575, the server sent the whole file/);
       assert.match(error.message, /200 OK, 338_080 bytes/);
       return true;
     });

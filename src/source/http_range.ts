@@ -21,6 +21,7 @@ import {
   withRetries,
 } from "./http_request.ts";
 import {
+  byteRange,
   changedError,
   htmlPageError,
   isHtmlResponse,
@@ -206,10 +207,10 @@ export async function openHttpRange(
   };
 
   const refuse = async (response: Response, start: number, end: number): Promise<never> => {
-    const range = ` (bytes ${formatInteger(start)}-${formatInteger(end - 1)})`;
+    const range = byteRange(start, end - 1);
     if (response.status !== 200) {
       await response.body?.cancel().catch(() => {});
-      throw statusError(where, response, range);
+      throw statusError(where, response, ` (${range})`);
     }
     // The whole file, or a page: one chunk tells which, and the rest is never read.
     let html = isHtmlResponse(response);
@@ -223,9 +224,7 @@ export async function openHttpRange(
     const length = response.headers.get("content-length");
     const error = new GgufError(
       "IO",
-      `Cannot read ${where} by ranges: asked for${
-        range.slice(1, -1)
-      }, the server sent the whole file (200 OK${
+      `Cannot read ${where} by ranges: asked for ${range}, the server sent the whole file (200 OK${
         length === null ? "" : `, ${formatInteger(Number(length))} bytes`
       }): it does not honour Range requests. Download the file, or convert it in one pass (which reads it as one stream)`,
     );
@@ -259,8 +258,8 @@ export async function openHttpRange(
       await response.body?.cancel().catch(() => {});
       throw new GgufError(
         "IO",
-        `Cannot read ${where} by ranges: asked for bytes 0-${
-          formatInteger(firstBytes - 1)
+        `Cannot read ${where} by ranges: asked for ${
+          byteRange(0, firstBytes - 1)
         }, the server's Content-Range (${
           response.headers.get("content-range") ?? "none"
         }) does not give those bytes and the file's size`,
@@ -294,9 +293,9 @@ export async function openHttpRange(
         await response.body?.cancel().catch(() => {});
         throw new GgufError(
           "IO",
-          `Cannot read ${where}: asked for bytes ${formatInteger(start)}-${
-            formatInteger(end - 1)
-          }, the server sent ${formatInteger(range.start)}-${formatInteger(range.end)}`,
+          `Cannot read ${where}: asked for ${byteRange(start, end - 1)}, the server sent ${
+            byteRange(range.start, range.end)
+          }`,
           start,
         );
       }

@@ -39,6 +39,27 @@ export function parseContentRange(header: string | null): ContentRange | undefin
 }
 
 /**
+ * A byte range as HTTP writes it, for messages: `bytes 0-1048575`, or `bytes 100000-` for
+ * one that runs to the end. The digits stay plain, as in the `Range` and `Content-Range`
+ * headers a server's log shows.
+ *
+ * @param start The first byte.
+ * @param last The last byte (inclusive), or `undefined` for the rest of the file.
+ * @returns The range's text.
+ *
+ * @example
+ * ```ts
+ * import { byteRange } from "./http_response.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(byteRange(0, 1048575), "bytes 0-1048575");
+ * assert.equal(byteRange(100000), "bytes 100000-");
+ * ```
+ */
+export function byteRange(start: number, last?: number): string {
+  return `bytes ${start}-${last ?? ""}`;
+}
+
+/**
  * Whether bytes look like the start of an HTML page (`<!DOCTYPE html`, `<html`, after
  * any byte order mark and white space) rather than a model.
  *

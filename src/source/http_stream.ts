@@ -27,6 +27,7 @@ import {
   withRetries,
 } from "./http_request.ts";
 import {
+  byteRange,
   changedError,
   htmlPageError,
   isHtmlResponse,
@@ -167,7 +168,7 @@ function resumingBody(
       }
       if (response.status !== 206 || response.body === null) {
         await response.body?.cancel().catch(() => {});
-        throw statusError(where, response, ` (bytes ${formatInteger(position)}-)`);
+        throw statusError(where, response, ` (${byteRange(position)})`);
       }
       const range = parseContentRange(response.headers.get("content-range"));
       if (
@@ -291,7 +292,7 @@ export async function openDeferredHttpStream(
       const range = parseContentRange(response.headers.get("content-range"));
       if (response.status !== 206 || response.body === null) {
         await response.body?.cancel().catch(() => {});
-        throw statusError(where, response, ` (bytes ${formatInteger(held)}-)`);
+        throw statusError(where, response, ` (${byteRange(held)})`);
       }
       if (
         range === undefined || range.start !== held || range.total !== pin.size ||
