@@ -55,6 +55,14 @@ export interface HttpOptions {
   retry?: RetryOptions;
   /** Redirects followed before giving up (default 10); later requests go to the final URL. */
   maxRedirects?: number;
+  /**
+   * Milliseconds a server may send nothing — no response to a request, or no byte of a
+   * body being read — before the request fails (default 30 000; 0: no limit). It bounds
+   * silence, not the transfer: a slow but steady download is never cut off. A silent
+   * request is closed and retried as a reset one is (`retry`); once the attempts are
+   * spent it is a `GgufError` `IO` saying the server sent nothing for that long.
+   */
+  idleTimeout?: number;
 }
 
 /** The first request's length: most GGUF headers fit in it. */
@@ -123,16 +131,19 @@ export function describeUrl(url: URL): string {
  * tail, and any other read is one request for exactly its bytes, read into a buffer of
  * that size (a server that sends more is refused as soon as it does). Redirects are
  * followed up to `maxRedirects` and the final URL is kept for later requests; a reset
- * connection, a `5xx` or a `429` is retried (`retry`). Every response must agree on the
- * size and, when the server sends them, the `ETag` and `Last-Modified`, so a file
- * replaced while it is read is an error, never a mix of two files.
+ * connection, a server that sends nothing for `idleTimeout` (30 s), a `5xx` or a `429` is
+ * retried (`retry`). Every response must agree on the size and, when the server sends
+ * them, the `ETag` and `Last-Modified`, so a file replaced while it is read is an error,
+ * never a mix of two files.
  *
  * @param url The model's URL.
- * @param options A `fetch` of your own, headers (tokens), the first request's length, a signal.
+ * @param options A `fetch` of your own, headers (tokens), the first request's length, a
+ *   signal, retries, redirects, the idle timeout.
  * @returns A source whose `kind` is `"http"`; `view()` always returns `undefined`.
- * @throws {GgufError} `IO` when the request fails (after its retries), the server answers
- *   with an error status, sends an HTML page or more bytes than asked, does not honour
- *   `Range` requests (a `200` with the whole file), or the file changes meanwhile.
+ * @throws {GgufError} `IO` when the request fails (after its retries: a network failure,
+ *   a server silent for `idleTimeout`), the server answers with an error status, sends an
+ *   HTML page or more bytes than asked, does not honour `Range` requests (a `200` with the
+ *   whole file), or the file changes meanwhile.
  * @throws {TypeError} For a URL that is not `http:` or `https:`.
  *
  * @example Reading a model's first bytes over HTTP

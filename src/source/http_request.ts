@@ -1,12 +1,14 @@
 /**
  * One HTTP request as the remote sources send it: redirects followed by hand to a bounded
- * depth (so the final URL can be pinned), transient failures (a reset connection, `5xx`,
- * `429`) retried with exponential backoff and `Retry-After`, and network errors described
- * with their cause (`ECONNREFUSED`, `ENOTFOUND` …) on every runtime.
+ * depth (so the final URL can be pinned), a server that falls silent given up on after an
+ * idle timeout, transient failures (a reset connection, a silent server, `5xx`, `429`)
+ * retried with exponential backoff and `Retry-After`, and network errors described with
+ * their cause (`ECONNREFUSED`, `ENOTFOUND` …) on every runtime.
  *
  * @module
  */
 import { GgufError } from "../model/errors.ts";
+import { DEFAULT_IDLE_TIMEOUT, idleFetch, MAX_IDLE_TIMEOUT } from "./idle_fetch.ts";
 
 /** A `fetch`: the runtime's, or a caller's wrapper (auth, retries, a proxy, counting). */
 export type FetchFunction = (input: URL, init: RequestInit) => Promise<Response>;
@@ -29,6 +31,8 @@ export interface RequestSettings {
   attempts: number;
   baseDelay: number;
   maxDelay: number;
+  /** Milliseconds a server may send nothing before a request fails (0: no limit). */
+  idleTimeout: number;
   signal: AbortSignal | undefined;
 }
 
@@ -36,17 +40,20 @@ export interface RequestSettings {
 export const DEFAULT_MAX_REDIRECTS = 10;
 
 /**
- * Resolves a caller's fetch, retry and redirect options into settings, checking them.
+ * Resolves a caller's fetch, retry, redirect and timeout options into settings, checking
+ * them.
  *
  * @param options The caller's options.
  * @returns The settings.
- * @throws {TypeError} For a count or delay that is not a non-negative integer.
+ * @throws {TypeError} For a count or delay that is not a non-negative integer, or an idle
+ *   timeout past 2^31 − 1 ms.
  *
  * @example
  * ```ts
  * import { requestSettings } from "./http_request.ts";
  * import assert from "node:assert/strict";
  * assert.equal(requestSettings({ retry: { attempts: 2 } }).attempts, 2);
+ * assert.equal(requestSettings({}).idleTimeout, 30_000);
  * assert.throws(() => requestSettings({ maxRedirects: -1 }), TypeError);
  * ```
  */
@@ -55,6 +62,7 @@ export function requestSettings(
     fetch?: FetchFunction;
     retry?: RetryOptions;
     maxRedirects?: number;
+    idleTimeout?: number;
     signal?: AbortSignal;
   },
 ): RequestSettings {
@@ -65,9 +73,10 @@ export function requestSettings(
     attempts: retry.attempts ?? 4,
     baseDelay: retry.baseDelay ?? 500,
     maxDelay: retry.maxDelay ?? 30_000,
+    idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
     signal: options.signal,
   };
-  for (const name of ["maxRedirects", "baseDelay", "maxDelay"] as const) {
+  for (const name of ["maxRedirects", "baseDelay", "maxDelay", "idleTimeout"] as const) {
     const value = settings[name];
     if (!Number.isSafeInteger(value) || value < 0) {
       throw new TypeError(`${name} must be a non-negative integer, got ${value}`);
@@ -75,6 +84,11 @@ export function requestSettings(
   }
   if (!Number.isSafeInteger(settings.attempts) || settings.attempts < 1) {
     throw new TypeError(`retry.attempts must be a positive integer, got ${settings.attempts}`);
+  }
+  if (settings.idleTimeout > MAX_IDLE_TIMEOUT) {
+    throw new TypeError(
+      `idleTimeout must be at most ${MAX_IDLE_TIMEOUT} ms (0 for no limit), got ${settings.idleTimeout}`,
+    );
   }
   return settings;
 }
@@ -314,14 +328,40 @@ export interface Fetched {
 }
 
 /**
+ * One `fetch` of `url`, bounded by the idle timeout (its body too); a network failure or a
+ * silent server is a {@linkcode TransientError}, the signal's firing its reason.
+ */
+async function fetchOnce(
+  url: URL,
+  headers: Headers,
+  redirect: RequestRedirect,
+  settings: RequestSettings,
+): Promise<Response> {
+  try {
+    return await idleFetch(url, {
+      fetch: settings.fetch,
+      headers,
+      redirect,
+      idleTimeout: settings.idleTimeout,
+      signal: settings.signal,
+    });
+  } catch (cause) {
+    if (aborted(settings)) throw cause;
+    throw new TransientError(describeNetworkError(cause), { cause });
+  }
+}
+
+/**
  * Sends one GET, following redirects by hand up to `settings.maxRedirects`. A network
- * failure is a {@linkcode TransientError}; statuses are the caller's to judge.
+ * failure, or a server that sends nothing for `settings.idleTimeout`, is a
+ * {@linkcode TransientError}; statuses are the caller's to judge. The response's body
+ * fails (an `IdleTimeoutError`) when a read waits that long for a byte.
  *
  * @param url Where to send it.
  * @param headers The request's headers.
  * @param settings The fetch and redirect settings.
  * @returns The final response and its URL.
- * @throws {TransientError} When the network fails.
+ * @throws {TransientError} When the network fails or the server sends nothing.
  * @throws {GgufError} `IO` after too many redirects, or one to a URL that is not http(s).
  *
  * @example Following a redirect to another origin, without the token
@@ -351,29 +391,10 @@ export async function send(
   let current = url;
   let sent = new Headers(headers);
   for (let hops = 0;; hops++) {
-    let response: Response;
-    try {
-      response = await settings.fetch(current, {
-        headers: sent,
-        redirect: "manual",
-        signal: settings.signal,
-      });
-    } catch (cause) {
-      if (aborted(settings)) throw cause;
-      throw new TransientError(describeNetworkError(cause), { cause });
-    }
+    let response = await fetchOnce(current, sent, "manual", settings);
     if (response.type === "opaqueredirect") {
       // A browser hides redirects from script: let it follow them, and pin where it ended.
-      try {
-        response = await settings.fetch(current, {
-          headers: sent,
-          redirect: "follow",
-          signal: settings.signal,
-        });
-      } catch (cause) {
-        if (aborted(settings)) throw cause;
-        throw new TransientError(describeNetworkError(cause), { cause });
-      }
+      response = await fetchOnce(current, sent, "follow", settings);
       return { response, url: response.url ? new URL(response.url) : current, headers: sent };
     }
     const location = response.headers.get("location");

@@ -48,13 +48,16 @@ const MAX_RESUMES = 16;
  * `5xx` or a `429` is retried (`retry`); a connection reset mid-body is resumed where it
  * stopped by a `Range` request, if the server sent an `ETag` or `Last-Modified` that the
  * resumed response matches — otherwise the stream fails with a `GgufError`, never with
- * bytes of another file.
+ * bytes of another file. A server that sends nothing for `idleTimeout` (30 s) — no
+ * response, or no byte of a body being read — counts as a failed request or a reset one;
+ * time the reader takes between reads does not count.
  *
  * @param url An `http:` or `https:` URL.
- * @param options A `fetch` of your own, headers, retries, redirects and a signal
- *   (`firstRequestBytes` is unused).
+ * @param options A `fetch` of your own, headers, retries, redirects, the idle timeout and
+ *   a signal (`firstRequestBytes` is unused).
  * @returns The response body; cancel it to stop the download. It fails with a
- *   `GgufError` `IO` naming the URL and the byte when the network fails for good.
+ *   `GgufError` `IO` naming the URL and the byte when the network fails for good or the
+ *   server falls silent and the stream cannot be resumed.
  * @throws {GgufError} `IO` when the request fails (after its retries), the server answers
  *   with an error status, or it sends an HTML page.
  * @throws {TypeError} For a URL that is not `http:` or `https:`.
@@ -107,9 +110,11 @@ export async function openHttpStream(
 }
 
 /**
- * A response body that resumes after a reset: on a failed read (or a body that ends
- * before the file's size), a `Range: bytes=N-` request for the rest, checked against the
- * pin; the stream pulls only when read.
+ * A response body that resumes after a reset: on a failed read (a reset, a silent
+ * server, or a body that ends before the file's size), a `Range: bytes=N-` request for
+ * the rest, checked against the pin; the stream pulls only when read. It fails once
+ * `settings.attempts` reads in a row end without a byte, or after `MAX_RESUMES`
+ * resumptions in all.
  */
 function resumingBody(
   first: Fetched,
@@ -122,6 +127,9 @@ function resumingBody(
   let position = start;
   let sniffed = start > 0;
   let resumes = 0;
+  // Failures in a row at one byte: a server that fails there each time is given up on
+  // after `attempts`, as a request is, rather than after MAX_RESUMES.
+  let stuck = 0;
   const canResume = pin !== undefined &&
     (pin.validators.etag !== null || pin.validators.lastModified !== null);
 
@@ -140,6 +148,14 @@ function resumingBody(
       throw new GgufError(
         "IO",
         `${at}: ${reason} (the connection failed ${MAX_RESUMES + 1} times)`,
+        position,
+        { cause },
+      );
+    }
+    if (++stuck >= settings.attempts) {
+      throw new GgufError(
+        "IO",
+        `${at}: ${reason} (after ${stuck} attempts)`,
         position,
         { cause },
       );
@@ -211,6 +227,7 @@ function resumingBody(
           }
         }
         position += result.value.length;
+        if (result.value.length > 0) stuck = 0;
         controller.enqueue(result.value);
         return;
       }
