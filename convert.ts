@@ -29,6 +29,7 @@ import { chooseAutoTypes } from "./src/convert/choose_auto.ts";
 import { DEFAULT_CHUNK_BYTES } from "./src/convert/tensor_chunks.ts";
 import { profilesHelp } from "./src/cli/profiles_help.ts";
 import type { AccessMode } from "./src/source/open_source.ts";
+import { DEFAULT_IDLE_TIMEOUT, MAX_IDLE_TIMEOUT } from "./src/source/idle_fetch.ts";
 import { availableCores, RUNTIME } from "./src/runtime/current.ts";
 
 /** The version printed by `--version`. */
@@ -57,6 +58,7 @@ const processIo: CliIo = {
  */
 export function helpText(program: string): string {
   const p = program;
+  const idle = DEFAULT_IDLE_TIMEOUT / 1000;
   return `gguf-stream ${VERSION}: convert GGUF models for the types a runtime loads
 
 Usage:
@@ -85,7 +87,8 @@ Without -o, prints the header (version, byte order, alignment, metadata) and the
 MODEL "-" reads standard input in one pass (tensor data must be in index order); OUT "-"
 writes standard output (a failed conversion leaves it short: check the exit status).
 MODEL may be an http(s):// URL (the first part's, for a split model): --plan, --key and
---dump fetch only the bytes they need by Range requests; -o fetches the file once.
+--dump fetch only the bytes they need by Range requests; -o fetches the file once. A
+server that sends nothing for ${idle} s (--idle-timeout) is retried, then given up on.
 
 Options:
   -o, --output OUT     write the converted model to OUT ("-": standard output)
@@ -125,6 +128,11 @@ Options:
                        the most memory the parsed header may take (default 64M;
                        e.g. 268435456, 256M, 1G); a larger header is refused
   --access MODE        auto (default: mmap where possible), mmap, or read
+  --idle-timeout SECONDS
+                       for a URL: how long a server may send nothing (no answer,
+                       no byte of the body) before the request fails as a reset one
+                       does: retried, then an error (default ${idle}; 0: no limit); a
+                       slow but steady download is never cut off
   --threads N          threads converting, this one included; the output is the same
                        for any N (default: every core, ${availableCores()} here, less one for the
                        writes unless requantizing; 1 below 16 Mi values to convert)
@@ -217,6 +225,7 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
         lenient: { type: "boolean" },
         "max-header-memory": { type: "string" },
         access: { type: "string" },
+        "idle-timeout": { type: "string" },
         threads: { type: "string" },
         quiet: { type: "boolean", short: "q" },
         verbose: { type: "boolean", short: "v" },
@@ -276,10 +285,23 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
     if (threads !== undefined && (!/^\d+$/.test(threadsFlag!) || threads < 1 || threads > 1024)) {
       throw new UsageError(`--threads takes a number of threads (1 to 1024), not "${threadsFlag}"`);
     }
+    const idleFlag = values["idle-timeout"] as string | undefined;
+    const idleTimeout = idleFlag === undefined ? undefined : Math.round(Number(idleFlag) * 1000);
+    if (
+      idleTimeout !== undefined &&
+      (!/^\d+(\.\d+)?$/.test(idleFlag!) || idleTimeout > MAX_IDLE_TIMEOUT)
+    ) {
+      throw new UsageError(
+        `--idle-timeout takes seconds (30, 2.5; 0 for no limit, at most ${
+          Math.floor(MAX_IDLE_TIMEOUT / 1000)
+        }), not "${idleFlag}"`,
+      );
+    }
     const open = {
       access,
       lenient: values.lenient === true,
       maxHeaderMemory,
+      idleTimeout,
       onNotice: values.verbose ? notice : undefined,
     };
     let inspect;

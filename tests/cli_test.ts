@@ -29,6 +29,7 @@ test("--help prints usage and every flag, exit 0", async () => {
       "--unsupported",
       "--lenient",
       "--access",
+      "--idle-timeout",
       "--quiet",
       "--version",
     ]
@@ -49,6 +50,8 @@ test("bad usage exits 2 with one error line", async () => {
       ["x.gguf", "--method", "fast"],
       ["x.gguf", "--requantize", "auto", "--max-error", "much"],
       ["x.gguf", "--for", "onnx"],
+      ["x.gguf", "--idle-timeout", "soon"],
+      ["x.gguf", "--idle-timeout", "1e3"],
     ]
   ) {
     const { status, stderr } = await run(args);

@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { convertFile, GgufError, readGguf } from "../mod.ts";
 import { openHttpRangeSource, openHttpStream } from "../sources.ts";
+import { main } from "../convert.ts";
 import { openDeferredHttpStream } from "../src/source/http_stream.ts";
 import { requestSettings } from "../src/source/http_request.ts";
 import { serveBytes, startScriptedServer, type TestServer } from "./_http_servers.ts";
@@ -90,6 +91,13 @@ function ioError(...patterns: RegExp[]): (error: unknown) => boolean {
   };
 }
 
+async function run(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  const status = await main(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+  return { status, stdout, stderr };
+}
+
 test("a server that never answers is an IO error after the idle timeout, retried", async () => {
   await withServer(silent, async (on, sockets) => {
     const url = `${on.url}/m.gguf`;
@@ -161,6 +169,43 @@ test("a one-pass stream that stops leaves the output as it was", async () => {
     );
     assert.equal(readFileSync(out, "utf8"), "the previous output");
     assert.deepEqual(readdirSync(join(scratch, "kept")), ["out.gguf"]);
+    // The CLI says the same in one line, exit 1.
+    const cli = await run([url, "-o", out, "--force", "--idle-timeout", "0.2", "-q"]);
+    assert.equal(cli.status, 1);
+    assert.match(
+      cli.stderr,
+      /^error: Cannot read http:\/\/127\.0\.0\.1:\d+\/m\.gguf at byte 100_000: the server sent nothing for 0\.2 s \(the server gave no ETag or Last-Modified to resume by\)\n$/,
+    );
+    assert.equal(readFileSync(out, "utf8"), "the previous output");
+    assert.deepEqual(readdirSync(join(scratch, "kept")), ["out.gguf"]);
+    await closedByClient(sockets);
+  });
+});
+
+test("--plan by URL retries a request its server left unanswered", async () => {
+  // The first request goes unanswered; its retry is served.
+  await withServer((req, res, count) => {
+    if (count > 1) serveBytes(req, res, MODEL);
+  }, async (on) => {
+    const plan = await run([`${on.url}/m.gguf`, "--plan", "--idle-timeout", "0.2", "-q"]);
+    assert.equal(plan.status, 0, plan.stderr);
+    assert.match(plan.stdout, /tensors: 21/);
+    assert.equal(on.log.length, 2);
+  });
+});
+
+// Four attempts, the CLI's, with its waits of 0.5, 1 and 2 s between them.
+test("--key by URL gives up on a silent server in one line, exit 1", {
+  timeout: 30_000,
+}, async () => {
+  await withServer(silent, async (on, sockets) => {
+    const key = await run([`${on.url}/m.gguf`, "--key", "general.name", "--idle-timeout", "0.2"]);
+    assert.equal(key.status, 1);
+    assert.match(
+      key.stderr,
+      /^error: Cannot fetch http:\/\/127\.0\.0\.1:\d+\/m\.gguf: the server sent nothing for 0\.2 s \(after 4 attempts\)\n$/,
+    );
+    assert.equal(sockets.size, 4);
     await closedByClient(sockets);
   });
 });
