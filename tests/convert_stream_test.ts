@@ -115,6 +115,38 @@ test("truncated and bad streams give a GgufError", conformance, async () => {
   );
 });
 
+test("a stream cut in its data says how much of the data is missing, on every path", async () => {
+  const bytes = new Uint8Array(readFileSync(join(ROOT, "samples", "tiny-llama.gguf")));
+  assert.equal(bytes.length, 1_035_904); // its data runs to its last byte
+  // Where the stream ends, and what the whole file lacks from there (not what the tensor
+  // being read lacks).
+  const cuts: [number, string, string][] = [
+    [500_000, "500_000", "535_904"],
+    [900_000, "900_000", "135_904"],
+    [1_035_903, "1_035_903", "1"],
+  ];
+  for (const [cut, at, short] of cuts) {
+    const told = (e: unknown) => {
+      assert.ok(e instanceof GgufError, String(e));
+      assert.equal(e.code, "TRUNCATED");
+      assert.equal(e.offset, cut);
+      assert.equal(
+        e.message,
+        `Cannot read the stream: it ended at byte ${at}, ${short} bytes short of the data the header describes`,
+      );
+      return true;
+    };
+    const input = () => chunked(bytes.subarray(0, cut), 4093).stream;
+    await assert.rejects(collect(convertStream(input(), { onWarning: silent })), told);
+    await assert.rejects(convertGguf(input(), { onWarning: silent }), told);
+    await assert.rejects(async () => {
+      for await (const tensor of await readGgufStream(input())) {
+        for await (const _ of tensor.data) { /* read it all */ }
+      }
+    }, told);
+  }
+});
+
 test("a slow consumer does not make the input run ahead", conformance, async () => {
   const bytes = new Uint8Array(readFileSync(fixture("gen/kquants.gguf").path));
   const { stream, state } = chunked(bytes, 16 * 1024);

@@ -8,10 +8,12 @@
  */
 import type { ByteSource } from "../model/byte_source.ts";
 import { abortedError, formatInteger, GgufError } from "../model/errors.ts";
-import type { TensorInfo } from "../model/gguf_file.ts";
+import type { GgufFile, TensorInfo } from "../model/gguf_file.ts";
 import type { GgufModel, GgufPart } from "../model/gguf_model.ts";
 import { describeUrl } from "../source/http_range.ts";
 import { readSplitKeys } from "./split_keys.ts";
+import { streamEndedError } from "../source/stream_buffer.ts";
+import type { StreamSource } from "../source/stream_source.ts";
 import {
   type GgufInput,
   isStreamSource,
@@ -174,13 +176,14 @@ export async function openModel(
     const first = await resolveInput(input, options);
     if (first.owned) owned.push(first.source);
     const path = first.path ?? first.url;
+    const firstHeader = await readSourceHeader(first.source, options);
+    if (isStreamSource(first.source)) checkSequential(firstHeader.tensors);
     opened.push({
       path: first.path,
       url: first.url,
-      source: first.source,
-      header: await readSourceHeader(first.source, options),
+      source: shortfallTold(first.source, firstHeader),
+      header: firstHeader,
     });
-    if (isStreamSource(first.source)) checkSequential(opened[0].header.tensors);
     const header = opened[0].header;
     const lenient = options.lenient;
     const split = oneFile
@@ -239,13 +242,14 @@ export async function openModel(
         // Read its header now, its data when the conversion reaches it.
         const opening = await resolveInput(partPath, { ...options, deferBody: true });
         owned.push(opening.source);
+        const partHeader = await readSourceHeader(opening.source, options);
+        if (isStreamSource(opening.source)) checkSequential(partHeader.tensors);
         const part = {
           path: opening.path,
           url: opening.url,
-          source: opening.source,
-          header: await readSourceHeader(opening.source, options),
+          source: shortfallTold(opening.source, partHeader),
+          header: partHeader,
         };
-        if (isStreamSource(opening.source)) checkSequential(part.header.tensors);
         const partKeys = readSplitKeys(part.header, { lenient, name: shown(partPath) });
         if (partKeys?.no !== no || partKeys.count !== count) {
           throw new GgufError(
@@ -325,6 +329,40 @@ export async function openModel(
     }
     throw abortedError(error, options.signal);
   }
+}
+
+/**
+ * A stream part whose early end is told against all the data its header describes: the
+ * stream itself knows only the read it was in (7_984 bytes short of a tensor, where the
+ * file lacks 613_952). Any other source is returned as it is.
+ */
+function shortfallTold(source: ByteSource, header: GgufFile): ByteSource {
+  if (!isStreamSource(source)) return source;
+  const end = header.tensors.reduce(
+    (last, t) => Math.max(last, t.fileOffset + t.nbytes),
+    header.dataOffset,
+  );
+  const stream: StreamSource = {
+    kind: "stream",
+    get size() {
+      return source.size;
+    },
+    view: (offset, length) => source.view(offset, length),
+    prefix: (length) => source.prefix(length),
+    async read(offset, length, into) {
+      try {
+        return await source.read(offset, length, into);
+      } catch (error) {
+        const at = error instanceof GgufError && error.code === "TRUNCATED"
+          ? error.offset
+          : undefined;
+        if (at === undefined || at >= end) throw error;
+        throw streamEndedError(at, end - at, "the data the header describes");
+      }
+    },
+    close: (reason) => source.close(reason),
+  };
+  return stream;
 }
 
 /**

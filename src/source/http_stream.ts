@@ -37,6 +37,7 @@ import {
   validatorsDiffer,
   validatorsOf,
 } from "./http_response.ts";
+import { startsAt } from "./stream_buffer.ts";
 import { openStreamSource, type StreamSource } from "./stream_source.ts";
 
 /** Resumptions of one stream after resets, at most (each itself retried). */
@@ -299,7 +300,8 @@ export async function openDeferredHttpStream(
   let body: StreamSource | undefined;
 
   const openBody = async (): Promise<StreamSource> => {
-    if (held >= pin.size) return openStreamSource(new Blob([]).stream());
+    // The body's stream starts at byte `held`: it takes reads at the file's offsets.
+    if (held >= pin.size) return openStreamSource(startsAt(new Blob([]).stream(), held));
     const headers = new Headers(pin.headers);
     headers.set("range", `bytes=${held}-`);
     const sent = await withRetries(`Cannot fetch ${where}`, settings, async () => {
@@ -320,7 +322,10 @@ export async function openDeferredHttpStream(
       }
       return sent;
     });
-    return openStreamSource(resumingBody(sent, held, pin, where, settings), options.signal);
+    return openStreamSource(
+      startsAt(resumingBody(sent, held, pin, where, settings), held),
+      options.signal,
+    );
   };
 
   return {
@@ -338,10 +343,10 @@ export async function openDeferredHttpStream(
       body ??= await openBody();
       const end = offset + length;
       if (end <= held) return await range.read(offset, length, into);
-      if (offset >= held) return await body.read(offset - held, length, into);
+      if (offset >= held) return await body.read(offset, length, into);
       const out = into?.subarray(0, length) ?? new Uint8Array(length);
       out.set(await range.read(offset, held - offset));
-      await body.read(0, end - held, out.subarray(held - offset));
+      await body.read(held, end - held, out.subarray(held - offset));
       return out;
     },
     async close(reason?: unknown) {

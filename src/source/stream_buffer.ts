@@ -46,6 +46,64 @@ export function preferReadSize(
   READ_SIZES.set(stream, bytes);
   return stream;
 }
+/** Streams that continue a file from a byte other than 0, with that byte. */
+const STARTS = new WeakMap<ReadableStream<Uint8Array>, number>();
+
+/**
+ * Says that a stream's first byte is byte `offset` of the file (a body fetched from there):
+ * a source over it takes reads at the file's offsets, and its errors name them.
+ *
+ * @param stream The stream.
+ * @param offset The file offset of its first byte.
+ * @returns The stream.
+ *
+ * @example
+ * ```ts
+ * import { startsAt, StreamBuffer } from "./stream_buffer.ts";
+ * import assert from "node:assert/strict";
+ * const buffer = new StreamBuffer(startsAt(new Blob([new Uint8Array(8)]).stream(), 4096));
+ * assert.equal(buffer.position, 4096);
+ * await buffer.cancel();
+ * ```
+ */
+export function startsAt(
+  stream: ReadableStream<Uint8Array>,
+  offset: number,
+): ReadableStream<Uint8Array> {
+  STARTS.set(stream, offset);
+  return stream;
+}
+
+/**
+ * The error for a stream that ended at byte `at`, `short` bytes before what was wanted
+ * ended.
+ *
+ * @param at The byte the stream ended at.
+ * @param short How many more bytes were wanted.
+ * @param wanted What they were, for the message.
+ * @returns A `GgufError` `TRUNCATED` at `at`.
+ *
+ * @example
+ * ```ts
+ * import { streamEndedError } from "./stream_buffer.ts";
+ * import assert from "node:assert/strict";
+ * const error = streamEndedError(500_000, 613_952, "the data the header describes");
+ * assert.equal(
+ *   error.message,
+ *   "Cannot read the stream: it ended at byte 500_000, 613_952 bytes short of the data the header describes",
+ * );
+ * ```
+ */
+export function streamEndedError(at: number, short: number, wanted: string): GgufError {
+  return new GgufError(
+    "TRUNCATED",
+    `Cannot read the stream: it ended at byte ${formatInteger(at)}, ${
+      formatInteger(short)
+    } bytes short of ${wanted}`,
+    at,
+  );
+}
+
 /**
  * Reads between two turns of the event loop. A stream whose chunks are ready at once (an
  * endless run of empty chunks, say) would otherwise keep the reading in microtasks, where
@@ -89,6 +147,7 @@ export class StreamBuffer {
 
   constructor(stream: ReadableStream<Uint8Array>) {
     this.#readSize = READ_SIZES.get(stream) ?? BYOB_CHUNK;
+    this.position = STARTS.get(stream) ?? 0;
     try {
       this.#reader = stream.getReader({ mode: "byob" });
       this.#byob = true;
@@ -293,13 +352,8 @@ export class StreamBuffer {
     }
   }
 
+  /** The stream ended `missing` bytes short of a read: the reader may know the whole shortfall. */
   #truncated(missing: number): GgufError {
-    return new GgufError(
-      "TRUNCATED",
-      `Cannot read the stream: it ended at byte ${formatInteger(this.position)}, ${
-        formatInteger(missing)
-      } bytes short of the data the header describes`,
-      this.position,
-    );
+    return streamEndedError(this.position, missing, "the bytes asked for");
   }
 }
