@@ -4,11 +4,14 @@
  * fixtures' expected JSON.
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { GgufError, type GgufMetadataEntry, modelInfo, readGguf } from "../mod.ts";
 import { formatInteger } from "../src/model/errors.ts";
 import { main } from "../convert.ts";
+import { encodeGgufHeader } from "../pipeline.ts";
 import {
   conformance,
   type ExpectedEntry,
@@ -257,6 +260,51 @@ test(
     assert.match(ints.stderr, /^error: Cannot dequantize .*no I32 kernel/);
   },
 );
+
+test("--dump of a type with no kernel says why, as is true of that type", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gguf-no-kernel-"));
+  try {
+    // One tensor "a" of each type with no kernel: ggml's id, elements, bytes.
+    const cases: [string, number, number, number, string][] = [
+      [
+        "Q8_1",
+        9,
+        32,
+        36,
+        " (Q8_1 is ggml's internal type for matrix products; no ggml quantizer writes it to a file)",
+      ],
+      [
+        "Q8_K",
+        15,
+        256,
+        292,
+        " (Q8_K is ggml's internal type for matrix products; no ggml quantizer writes it to a file)",
+      ],
+      ["I8", 24, 4, 4, " (integer types have no float form)"],
+      ["I64", 27, 4, 32, " (integer types have no float form)"],
+      ["F64", 28, 4, 32, ""],
+    ];
+    for (const [name, type, elements, nbytes, why] of cases) {
+      const header = encodeGgufHeader({
+        alignment: 32,
+        metadata: [{ key: "general.architecture", type: 8, value: "llama" }],
+        tensors: [{ name: "a", shape: [elements], type, nbytes }],
+      });
+      const file = new Uint8Array(header.fileSize);
+      file.set(header.bytes);
+      const path = join(dir, `${name}.gguf`);
+      writeFileSync(path, file);
+      const dumped = await run([path, "--dump", "a"]);
+      assert.equal(dumped.status, 1, name);
+      assert.equal(
+        dumped.stderr,
+        `error: Cannot dequantize "a": gguf-stream has no ${name} kernel${why}\n`,
+      );
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test("--dump by row range reads exactly those rows", conformance, async () => {
   const path = join(FIXTURES_DIR, "gen/kquants.gguf");

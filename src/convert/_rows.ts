@@ -7,7 +7,7 @@
  */
 import { GgufError } from "../model/errors.ts";
 import type { GgmlTypeTraits } from "../model/ggml_type.ts";
-import { type Dequantizer, dequantizerOf } from "./kernels.ts";
+import { type Dequantizer, dequantizerOf, noKernelReason } from "./kernels.ts";
 
 /**
  * Checks a caller's row range against a tensor of `rows` rows.
@@ -33,7 +33,7 @@ export function checkRowRange(
 /**
  * The dequantizer that reads whole rows of a tensor of type `traits`.
  *
- * @throws {GgufError} `UNSUPPORTED_TYPE` (no kernel: integer types have no float form),
+ * @throws {GgufError} `UNSUPPORTED_TYPE` (no kernel, and why where there is more to say),
  *   `UNSUPPORTED_BYTE_ORDER` (big-endian blocks), `BAD_BLOCK_SIZE` (rows that are not whole
  *   blocks).
  */
@@ -45,9 +45,12 @@ export function rowDequantizer(
 ): Dequantizer {
   const dequantizer = dequantizerOf(traits);
   if (dequantizer === undefined) {
+    const why = noKernelReason(traits);
     throw new GgufError(
       "UNSUPPORTED_TYPE",
-      `Cannot dequantize "${name}": gguf-stream has no ${traits.name} kernel (integer types have no float form)`,
+      `Cannot dequantize "${name}": gguf-stream has no ${traits.name} kernel${
+        why === undefined ? "" : ` (${why})`
+      }`,
     );
   }
   if (!littleEndian && !dequantizer.endianAware) {

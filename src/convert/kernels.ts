@@ -192,6 +192,33 @@ export function dequantizerOf(type: GgmlTypeTraits | number): Dequantizer | unde
 }
 
 /**
+ * Why a type has no dequantizer, for messages: the integer types hold no floats; Q8_1 and
+ * Q8_K are ggml's internal types for its matrix products, which its quantizers never
+ * write to a file. For any other type (F64) there is nothing more to say than that
+ * gguf-stream has no kernel for it.
+ *
+ * @param type The type's traits.
+ * @returns The reason, or `undefined` when there is none to add.
+ *
+ * @example
+ * ```ts
+ * import { noKernelReason } from "./kernels.ts";
+ * import { requireGgmlType } from "../model/ggml_type.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(noKernelReason(requireGgmlType("I32")), "integer types have no float form");
+ * assert.match(noKernelReason(requireGgmlType("Q8_K"))!, /ggml's internal type/);
+ * assert.equal(noKernelReason(requireGgmlType("F64")), undefined);
+ * ```
+ */
+export function noKernelReason(type: GgmlTypeTraits): string | undefined {
+  if (/^I(8|16|32|64)$/.test(type.name)) return "integer types have no float form";
+  if (type.id === GgmlType.Q8_1 || type.id === GgmlType.Q8_K) {
+    return `${type.name} is ggml's internal type for matrix products; no ggml quantizer writes it to a file`;
+  }
+  return undefined;
+}
+
+/**
  * The names of the types gguf-stream quantizes into, in ggml's type-id order.
  *
  * @returns The names, e.g. `["F16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", …]`.
