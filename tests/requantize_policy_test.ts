@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -24,7 +24,7 @@ import { convertTensorChunks } from "../src/convert/tensor_chunks.ts";
 import { ConvertThreads } from "../src/convert/convert_threads.ts";
 import { openGgufModel } from "../sources.ts";
 import { quantizableTypes, registerTranscoder, transcoderOf } from "../kernels.ts";
-import { resolvePolicy } from "../pipeline.ts";
+import { encodeGgufHeader, resolvePolicy } from "../pipeline.ts";
 import { conformance, type ExpectedTensor, fixture, fixtureBytes } from "./_fixtures.ts";
 import { sha256 } from "./_hash.ts";
 
@@ -299,7 +299,8 @@ function directError(id: string, model: ConvertedModel): number {
       reference += x[i] ** 2;
     }
   }
-  return Math.sqrt(error / reference);
+  // An output value that is NaN or infinite where the source's is finite: unbounded.
+  return error < Infinity ? Math.sqrt(error / reference) : Infinity;
 }
 
 test(
@@ -315,7 +316,7 @@ test(
           const memory = await convertGguf(f.path, { policy, onWarning: silent });
           const want = directError(id, memory);
           // A block holding NaN or Inf in the source may quantize to NaN, a value past F16's
-          // range to Inf: so does the error.
+          // range to Inf: the error is then unbounded, Infinity (never NaN).
           const close = (got: number, what: string) =>
             assert.ok(
               Number.isFinite(want) ? Math.abs(got - want) <= 1e-9 * want : Object.is(got, want),
@@ -412,6 +413,45 @@ test("-o OUT --json prints the summary the library gives", async () => {
     assert.equal(json.bits_per_weight_in, summary.bitsPerWeightIn);
     assert.equal(json.bits_per_weight_out, summary.bitsPerWeightOut);
     assert.ok(summary.relativeError > 0.01 && summary.relativeError < 0.2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+test("the summary never says NaN: an unbounded error, and nothing converted, say so", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gguf-stream-unbounded-"));
+  try {
+    // One F32 tensor of 32 values up to 2.8e7: a Q8_0 block's scale (amax / 127) is past
+    // float16's largest, 65504, so ggml's blocks decode to infinities and NaN.
+    const header = encodeGgufHeader({
+      alignment: 32,
+      metadata: [{ key: "general.architecture", type: 8, value: "llama" }],
+      tensors: [{ name: "a", shape: [32], type: GgmlType.F32, nbytes: 128 }],
+    });
+    const file = new Uint8Array(header.fileSize);
+    file.set(header.bytes);
+    new Float32Array(file.buffer, header.dataOffset, 32).set(
+      Array.from({ length: 32 }, (_, i) => (i - 3) * 1e6),
+    );
+    const input = join(dir, "huge.gguf");
+    writeFileSync(input, file);
+    const policy = { target: ["Q8_0"], requantize: "Q8_0" as const };
+    const { summary } = await convertGguf(input, { policy, onWarning: silent });
+    assert.equal(summary.relativeError, Infinity);
+    let stderr = "";
+    const io = { stdout: () => {}, stderr: (t: string) => (stderr += t) };
+    const out = join(dir, "out.gguf");
+    assert.equal(await main([input, "-o", out, "--target", "Q8_0", "--requantize", "Q8_0"], io), 0);
+    assert.match(
+      stderr,
+      /\n32\.00 -> 8\.50 bits per weight; relative error unbounded: the output holds NaN or infinite values where the input's are finite \(values past what the output type can hold; over the 32 converted weights\)\n$/,
+    );
+    // Every tensor kept: there is no error to give.
+    stderr = "";
+    assert.equal(await main([input, "-o", out, "--force"], io), 0);
+    assert.match(
+      stderr,
+      /\n32\.00 -> 32\.00 bits per weight; no weights converted \(every tensor kept\)\n$/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -14,6 +14,7 @@ import { checkOutputPath, openFileSink } from "../source/file_sink.ts";
 import { stdinStream, stdoutIdentity, stdoutSink } from "../source/stdio.ts";
 import { toJsonText } from "./json_text.ts";
 import type { WritePhases } from "../model/byte_sink.ts";
+import type { ConversionSummary } from "../model/conversion.ts";
 import { peakMemory } from "./peak_memory.ts";
 import { formatBytes, formatSeconds, ProgressBar } from "./progress_bar.ts";
 
@@ -154,9 +155,7 @@ export async function runConversion(
           }\n` +
           `${summary.bitsPerWeightIn.toFixed(2)} -> ${
             summary.bitsPerWeightOut.toFixed(2)
-          } bits per weight; relative error ${
-            (summary.relativeError * 100).toPrecision(3)
-          } % (RMS, over the ${formatInteger(summary.convertedWeights)} converted weights)\n`,
+          } bits per weight; ${errorText(summary)}\n`,
       );
     }
     if (options.verbose) cli.notice(phasesText(result.phases));
@@ -174,6 +173,30 @@ export async function runConversion(
     removeHandlers();
     await model?.close();
   }
+}
+
+/**
+ * What the summary says of the conversion's error: the relative RMS error over the
+ * converted weights, or why there is none to give.
+ *
+ * @param summary The conversion's summary.
+ * @returns The text, e.g. `relative error 0.412 % (RMS, over the 1_441_792 converted weights)`.
+ *
+ * @example
+ * ```ts
+ * import { errorText } from "./run_conversion.ts";
+ * import assert from "node:assert/strict";
+ * const summary = { weights: 8, bitsPerWeightIn: 32, bitsPerWeightOut: 32, convertedWeights: 0 };
+ * assert.equal(errorText({ ...summary, relativeError: 0 }), "no weights converted (every tensor kept)");
+ * ```
+ */
+export function errorText(summary: ConversionSummary): string {
+  const over = `over the ${formatInteger(summary.convertedWeights)} converted weights`;
+  if (summary.convertedWeights === 0) return "no weights converted (every tensor kept)";
+  if (!Number.isFinite(summary.relativeError)) {
+    return `relative error unbounded: the output holds NaN or infinite values where the input's are finite (values past what the output type can hold; ${over})`;
+  }
+  return `relative error ${(summary.relativeError * 100).toPrecision(3)} % (RMS, ${over})`;
 }
 
 /** `WritePhases` with snake_case keys, as the rest of `--json`. */

@@ -8,7 +8,7 @@
 import type { TensorPlan } from "../model/conversion.ts";
 import { bytesFor, type GgmlTypeName, requireGgmlType } from "../model/ggml_type.ts";
 import type { GgufModel } from "../model/gguf_model.ts";
-import type { RangeSums } from "./convert_range.ts";
+import { type RangeSums, relativeRms } from "./convert_range.ts";
 import { actionInto, autoCandidates, type ResolvedPolicy } from "./policy.ts";
 import { type ChunkScratch, convertTensorChunks } from "./tensor_chunks.ts";
 import { transcoderOf } from "./transcode/transcoders.ts";
@@ -36,7 +36,8 @@ function setOutput(entry: TensorPlan, typeName: GgmlTypeName, policy: ResolvedPo
     : actionInto(entry.info.typeName, typeName, policy.method);
 }
 
-const percent = (value: number) => `${(value * 100).toPrecision(3)} %`;
+const percent = (value: number) =>
+  Number.isFinite(value) ? `${(value * 100).toPrecision(3)} %` : "unbounded";
 
 /**
  * The relative RMS error of converting one tensor as `entry` says, on its own values.
@@ -66,7 +67,7 @@ async function measure(
   for await (const _ of chunks) {
     // Only the sums are wanted.
   }
-  return sums.reference === 0 ? Math.sqrt(sums.error) : Math.sqrt(sums.error / sums.reference);
+  return relativeRms(sums);
 }
 
 /**

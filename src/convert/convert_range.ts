@@ -55,6 +55,30 @@ export interface RangeSums {
   reference: number;
 }
 
+/**
+ * The relative RMS error `sqrt(Σ(out − x)² / Σx²)` of measured sums: 0 when nothing
+ * differs, `Infinity` when it cannot be bounded — an output value that is NaN or infinite
+ * where the input's is finite (a value past what the output type can hold makes the sums
+ * NaN or infinite), or an output that differs from an input of zeros.
+ *
+ * @param sums The sums of every measured value.
+ * @returns The relative error, never NaN.
+ *
+ * @example
+ * ```ts
+ * import { relativeRms } from "./convert_range.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(relativeRms({ error: 1, reference: 100 }), 0.1);
+ * assert.equal(relativeRms({ error: 0, reference: 0 }), 0);
+ * assert.equal(relativeRms({ error: Number.NaN, reference: 100 }), Infinity);
+ * ```
+ */
+export function relativeRms(sums: RangeSums): number {
+  if (sums.error === 0) return 0;
+  if (!(sums.error < Infinity) || sums.reference === 0) return Infinity;
+  return Math.sqrt(sums.error / sums.reference);
+}
+
 /** A pass buffer of `length` values: where the SIMD kernels run, they write into it in place. */
 function passBuffer(buffer: Float32Array | undefined, length: number): Float32Array {
   if (buffer !== undefined && buffer.length >= length) return buffer;

@@ -12,7 +12,7 @@ import { type GgufMetadataEntry, GgufValueType, INTEGER_VALUE_TYPES } from "../m
 import type { GgufModel } from "../model/gguf_model.ts";
 import { type EncodedGgufHeader, encodeGgufHeader } from "../format/encode_header.ts";
 import { chooseAutoTypes } from "./choose_auto.ts";
-import type { RangeSums } from "./convert_range.ts";
+import { type RangeSums, relativeRms } from "./convert_range.ts";
 import { conversionWarnings, planConversion } from "./plan.ts";
 import { type ResolvedPolicy, resolvePolicy } from "./policy.ts";
 import { checkChunkBytes } from "./tensor_chunks.ts";
@@ -169,7 +169,8 @@ function finish(
  *
  * @param plan The plan carried out.
  * @param sums Σ(out − x)² and Σx² over every converted (not kept) weight.
- * @returns Bits per weight in and out, and the relative RMS error.
+ * @returns Bits per weight in and out, and the relative RMS error (`Infinity` when the
+ *   output holds NaN or infinite values where the input's are finite).
  *
  * @example
  * ```ts
@@ -202,9 +203,7 @@ export function conversionSummary(
     bitsPerWeightIn: weights === 0 ? 0 : (bytesIn * 8) / weights,
     bitsPerWeightOut: weights === 0 ? 0 : (bytesOut * 8) / weights,
     convertedWeights: converted,
-    relativeError: sums.reference === 0
-      ? Math.sqrt(sums.error)
-      : Math.sqrt(sums.error / sums.reference),
+    relativeError: relativeRms(sums),
   };
 }
 

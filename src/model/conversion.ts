@@ -183,7 +183,9 @@ export interface ConversionSummary {
    * The relative RMS error `sqrt(Σ(out − x)² / Σx²)` over every converted weight, `x` being
    * the source's exact float32 values (ggml's `to_float`) and `out` the output's; 0 when
    * nothing was converted. Kept tensors add nothing to either sum, nor do values that are
-   * not finite in the source (NaN, ±Inf).
+   * not finite in the source (NaN, ±Inf). `Infinity` (never NaN) when the output holds a
+   * NaN or an infinity where the source's value is finite: a value past what the output
+   * type can hold, such as a block whose scale overflows float16.
    */
   relativeError: number;
 }
