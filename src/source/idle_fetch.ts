@@ -139,11 +139,13 @@ export async function idleFetch(url: URL, options: IdleFetchOptions): Promise<Re
       try {
         result = await within(reader.read(), controller, idleTimeout);
       } catch (error) {
+        if (!open) return; // cancelled meanwhile
         close();
         controller.abort(error);
         reader.cancel(error).catch(() => {});
         throw error;
       }
+      if (!open) return;
       if (result.done) {
         close();
         stream.close();
