@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { convertGguf, GgufValueType, readGguf } from "../mod.ts";
 import { encodeGgufHeader } from "../pipeline.ts";
+import { openByteSource } from "../sources.ts";
 import { SOURCE_KINDS } from "./_sources.ts";
 
 const FAR = 4.5 * 2 ** 30; // tensor data offset, past 4 GiB
@@ -86,3 +87,30 @@ for (const kind of SOURCE_KINDS.filter((k) => k.name === "mmap" || k.name === "r
     }
   });
 }
+
+test("a positional read longer than 2^31 - 1 bytes completes, in pieces the runtime takes", {
+  timeout: 60_000,
+}, async () => {
+  // Node's positional read aborts the process (a native assertion) on such a length, Deno's
+  // and Bun's node:fs refuse it: the platform asks for less per call and goes on.
+  const dir = mkdtempSync(join(tmpdir(), "gguf-stream-large-"));
+  try {
+    const path = join(dir, "sparse.bin");
+    const length = 2 ** 31 + 16;
+    const tail = Uint8Array.from({ length: 16 }, (_, i) => i + 1);
+    const fd = openSync(path, "w");
+    writeSync(fd, tail, 0, tail.length, 1 + length - tail.length); // sparse before it
+    closeSync(fd);
+    const source = await openByteSource(path, { access: "read" });
+    try {
+      const bytes = await source.read(1, length);
+      assert.equal(bytes.length, length);
+      assert.deepEqual([...bytes.subarray(length - tail.length)], [...tail]);
+      assert.equal(bytes[2 ** 31 - 1], 0);
+    } finally {
+      await source.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

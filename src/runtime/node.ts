@@ -39,6 +39,15 @@ function fileInfo(stat: Stats): FileInfo {
   return { kind: kindOf(stat), size: stat.size, dev: stat.dev, ino: stat.ino };
 }
 
+/**
+ * The most bytes one `node:fs` read or write asks for (128 MiB). Node's, Deno's and Bun's
+ * `node:fs` take a length of at most 2^31 − 1: a longer one is a `RangeError` or, in
+ * Node's positional read, a native assertion that aborts the process. The platform's
+ * reads and writes may be short (Linux moves at most 2^31 − 4096 bytes per call anyway),
+ * so their callers already loop; a longer request just takes more calls.
+ */
+const MAX_IO_BYTES = 2 ** 27;
+
 async function openRead(path: string): Promise<ReadHandle> {
   // Non-blocking where the runtime allows, should the path become a pipe meanwhile.
   const { O_RDONLY, O_NONBLOCK } = nodeBuiltin("node:fs").constants ?? {};
@@ -47,8 +56,9 @@ async function openRead(path: string): Promise<ReadHandle> {
     O_NONBLOCK === undefined ? "r" : O_RDONLY | O_NONBLOCK,
   );
   return {
+    // A short read is the caller's to continue, as any other.
     read: async (into, at, length, position) =>
-      (await handle.read(into, at, length, position)).bytesRead,
+      (await handle.read(into, at, Math.min(length, MAX_IO_BYTES), position)).bytesRead,
     stat: async () => fileInfo(await handle.stat()),
     close: () => handle.close(),
   };
@@ -63,7 +73,8 @@ export async function createNewWithDescriptor(
 ): Promise<{ file: OutputFile; fd: number }> {
   const handle = await nodeBuiltin("node:fs/promises").open(path, "wx");
   const file: OutputFile = {
-    write: async (bytes) => (await handle.write(bytes, 0, bytes.length)).bytesWritten,
+    write: async (bytes) =>
+      (await handle.write(bytes, 0, Math.min(bytes.length, MAX_IO_BYTES))).bytesWritten,
     datasync: () => handle.datasync(),
     close: () => handle.close(),
   };
@@ -115,7 +126,7 @@ function fileDescriptorStream(fd: number): ReadableStream<Uint8Array> {
   let fs: typeof import("node:fs") | undefined;
   const readInto = (view: Uint8Array): Promise<number> =>
     new Promise((resolve, reject) => {
-      fs!.read(fd, view, 0, view.byteLength, null, (error, bytesRead) => {
+      fs!.read(fd, view, 0, Math.min(view.byteLength, MAX_IO_BYTES), null, (error, bytesRead) => {
         if (error === null) resolve(bytesRead);
         else if (error.code === "EAGAIN") {
           setTimeout(() => readInto(view).then(resolve, reject), EAGAIN_DELAY_MS);
@@ -145,7 +156,8 @@ function fileDescriptorStream(fd: number): ReadableStream<Uint8Array> {
 /**
  * Writes all of `bytes` to a file descriptor with blocking writes on the runtime's thread
  * pool (as `cat` does: faster into a pipe than `process.stdout` under Bun, and this
- * thread stays free), retrying short writes and, on a non-blocking descriptor, `EAGAIN`.
+ * thread stays free), at most {@linkcode MAX_IO_BYTES} per call, retrying short writes
+ * and, on a non-blocking descriptor, `EAGAIN`.
  * `process.stdout` is left alone: under Bun and Node, touching it makes a pipe
  * non-blocking, and every write then meets `EAGAIN`.
  */
@@ -154,7 +166,8 @@ function writeAll(fd: number, bytes: Uint8Array): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const from = (done: number) => {
       if (done >= bytes.length) return resolve();
-      fs.write(fd, bytes, done, bytes.length - done, null, (error, written) => {
+      const length = Math.min(bytes.length - done, MAX_IO_BYTES);
+      fs.write(fd, bytes, done, length, null, (error, written) => {
         if (error === null) from(done + written);
         else if (error.code === "EAGAIN") setTimeout(() => from(done), EAGAIN_DELAY_MS);
         else reject(error);
