@@ -31,14 +31,21 @@ import { profilesHelp } from "./src/cli/profiles_help.ts";
 import type { AccessMode } from "./src/source/open_source.ts";
 import { DEFAULT_IDLE_TIMEOUT, MAX_IDLE_TIMEOUT } from "./src/source/idle_fetch.ts";
 import { availableCores, RUNTIME } from "./src/runtime/current.ts";
+import type { ByteSink } from "./src/model/byte_sink.ts";
+import { stdoutSink } from "./src/source/stdio.ts";
 
 /** The version printed by `--version`. */
 export const VERSION = "0.1.0";
 
 export type { CliIo };
 
+let stdoutBytes: ByteSink | undefined;
+const utf8 = new TextEncoder();
+
 const processIo: CliIo = {
-  stdout: (text) => void process.stdout.write(text),
+  // As `-o -` writes: by descriptor, each write awaited until the system has it; a reader
+  // gone or a full disk is a GgufError (IO), never an unhandled stream error.
+  stdout: (text) => (stdoutBytes ??= stdoutSink()).write(utf8.encode(text)),
   stderr: (text) => void process.stderr.write(text),
 };
 
@@ -183,7 +190,9 @@ class UsageError extends Error {}
  * Runs the command line with `args` (without the program name).
  *
  * @param args The arguments, e.g. `["model.gguf", "--plan", "--json"]`.
- * @param io Where to write; the process's stdout and stderr by default.
+ * @param io Where to write; the process's stdout and stderr by default. A promise that
+ *   `io.stdout` returns is awaited before the next write, and its rejection is the run's
+ *   error (see {@linkcode CliIo}).
  * @returns The exit status: 0 success, 1 bad input or I/O failure, 2 bad usage, 130 when
  *   aborted (`ABORTED`); the CLI exits 128 + n on signal n.
  *
@@ -239,19 +248,19 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
     io.stderr(`error: ${escapeText(usageMessage(error, flags))}\nRun with --help for usage.\n`);
     return 2;
   }
-  if (values.help) {
-    io.stdout(helpText(io.program ?? invokedAs()));
-    return 0;
-  }
-  if (values.version) {
-    io.stdout(`gguf-stream ${VERSION}\n`);
-    return 0;
-  }
-  if (typeof values.for === "string" && values.for.trim().toLowerCase() === "help") {
-    io.stdout(profilesHelp()); // needs no model
-    return 0;
-  }
   try {
+    if (values.help) {
+      await io.stdout(helpText(io.program ?? invokedAs()));
+      return 0;
+    }
+    if (values.version) {
+      await io.stdout(`gguf-stream ${VERSION}\n`);
+      return 0;
+    }
+    if (typeof values.for === "string" && values.for.trim().toLowerCase() === "help") {
+      await io.stdout(profilesHelp()); // needs no model
+      return 0;
+    }
     if (positionals.length !== 1) {
       throw new UsageError(positionals.length === 0 ? "no model given" : "give exactly one model");
     }
@@ -313,7 +322,7 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
     if (inspect !== undefined) {
       const model = await openInput(input, open, notice);
       try {
-        io.stdout(await inspectModel(model, inspect));
+        await io.stdout(await inspectModel(model, inspect));
       } finally {
         await model.close();
       }
@@ -336,10 +345,10 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
           metadata: model.metadata,
           tensors: model.tensors,
         };
-        if (values.json) io.stdout(toJsonText(planToJson(input, header, plan)) + "\n");
+        if (values.json) await io.stdout(toJsonText(planToJson(input, header, plan)) + "\n");
         else {
           const bytes = model.parts.reduce((sum, part) => sum + (part.header.fileSize ?? 0), 0);
-          io.stdout(formatPlan(input, header, plan, { count: model.parts.length, bytes }));
+          await io.stdout(formatPlan(input, header, plan, { count: model.parts.length, bytes }));
         }
       } finally {
         await model.close();

@@ -20,7 +20,14 @@ import { formatBytes, formatSeconds, ProgressBar } from "./progress_bar.ts";
 
 /** Where the CLI writes. */
 export interface CliIo {
-  stdout(text: string): void;
+  /**
+   * Writes text to standard output. A returned promise is awaited before the CLI writes
+   * more, so long output (a dump of many rows, written piece by piece) goes out as fast as
+   * the reader takes it instead of piling up in memory; a rejection ends the run (a
+   * `GgufError`: its one-line message, exit status 1). Any other result is ignored.
+   */
+  stdout(text: string): unknown;
+  /** Writes text to standard error (warnings, progress, the summary, errors). */
   stderr(text: string): void;
   /** How the user started the CLI, for `--help` (e.g. `gguf-stream`); from the runtime if absent. */
   program?: string;
@@ -121,7 +128,7 @@ export async function runConversion(
     bar?.finish();
     const { summary } = result;
     if (options.json) {
-      cli.io.stdout(
+      await cli.io.stdout(
         toJsonText({
           input,
           output,
