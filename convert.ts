@@ -134,7 +134,8 @@ Options:
   --max-header-memory BYTES
                        the most memory the parsed header may take (default 64M;
                        e.g. 268435456, 256M, 1G); a larger header is refused
-  --access MODE        auto (default: mmap where possible), mmap, or read
+  --access MODE        auto (default: mmap where possible; --key and --dump read by
+                       position), mmap, or read
   --idle-timeout SECONDS
                        for a URL: how long a server may send nothing (no answer,
                        no byte of the body) before the request fails as a reset one
@@ -320,7 +321,14 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
       throw new UsageError((error as Error).message);
     }
     if (inspect !== undefined) {
-      const model = await openInput(input, open, notice);
+      // --key and --dump read a few ranges, copied: a mapping would add only its setup and,
+      // under Bun, a whole-file mapping counts toward the heap its collector paces itself by,
+      // so a long dump's garbage would pile up in proportion to the model.
+      const model = await openInput(
+        input,
+        { ...open, access: access === "auto" ? "read" : access },
+        notice,
+      );
       try {
         await io.stdout(await inspectModel(model, inspect));
       } finally {
