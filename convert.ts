@@ -330,7 +330,8 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
         notice,
       );
       try {
-        await io.stdout(await inspectModel(model, inspect));
+        // Piece by piece, each written before the next is made: a dump of any length.
+        for await (const text of inspectModel(model, inspect)) await io.stdout(text);
       } finally {
         await model.close();
       }

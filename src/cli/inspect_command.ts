@@ -71,8 +71,9 @@ export function inspectRequest(flags: InspectFlags): InspectRequest | undefined 
  *
  * @param model The model.
  * @param request From {@linkcode inspectRequest}.
- * @returns The text to print: `--key` one JSON object `{key: value, …}`; `--dump` the rows.
- * @throws {GgufError} `NOT_FOUND` for a missing key, tensor or row.
+ * @returns The text to print, in pieces: `--key` one JSON object `{key: value, …}`;
+ *   `--dump` the rows, a piece at a time however long they are.
+ * @throws {GgufError} `NOT_FOUND` for a missing key, tensor or row, before any text.
  *
  * @example
  * ```ts
@@ -80,14 +81,21 @@ export function inspectRequest(flags: InspectFlags): InspectRequest | undefined 
  * import { openGgufModel } from "gguf-stream/sources";
  * import assert from "node:assert/strict";
  * const model = await openGgufModel(new URL("../../samples/tiny-llama.gguf", import.meta.url));
- * const text = await inspectModel(model, { mode: "key", keys: ["general.architecture"] });
+ * let text = "";
+ * for await (const piece of inspectModel(model, { mode: "key", keys: ["general.architecture"] })) {
+ *   text += piece;
+ * }
  * assert.deepEqual(JSON.parse(text), { "general.architecture": "llama" });
  * await model.close();
  * ```
  */
-export async function inspectModel(model: GgufModel, request: InspectRequest): Promise<string> {
+export async function* inspectModel(
+  model: GgufModel,
+  request: InspectRequest,
+): AsyncGenerator<string> {
   if (request.mode === "key") {
-    return toJsonText(selectMetadata(model.metadata, request.keys)) + "\n";
+    yield toJsonText(selectMetadata(model.metadata, request.keys)) + "\n";
+    return;
   }
-  return await dumpTensor(model, request.tensor, { rows: request.rows, json: request.json });
+  yield* dumpTensor(model, request.tensor, { rows: request.rows, json: request.json });
 }
