@@ -4,11 +4,13 @@
  * ignores Range and can redirect. Both log every request (its Range header, status and
  * body size) so tests can count requests and bytes.
  */
+import assert from "node:assert/strict";
 import { createReadStream, statSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { join } from "node:path";
 // @ts-types="./_http_server_types.d.ts"
 import httpServer from "http-server";
+import { GgufError } from "../mod.ts";
 
 /** One request a server answered. */
 export interface LoggedRequest {
@@ -181,4 +183,17 @@ export async function closedPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   if (address === null || typeof address === "string") throw new Error("no port");
   return address.port;
+}
+
+/**
+ * Asserts a `GgufError` `IO` whose message matches every pattern: what an HTTP source
+ * fails with, for `assert.rejects`.
+ */
+export function ioError(...patterns: RegExp[]): (error: unknown) => boolean {
+  return (error: unknown) => {
+    assert.ok(error instanceof GgufError, String(error));
+    assert.equal(error.code, "IO", error.message);
+    for (const pattern of patterns) assert.match(error.message, pattern);
+    return true;
+  };
 }

@@ -17,7 +17,7 @@ import { openHttpRangeSource, openHttpStream } from "../sources.ts";
 import { main } from "../convert.ts";
 import { openDeferredHttpStream } from "../src/source/http_stream.ts";
 import { requestSettings } from "../src/source/http_request.ts";
-import { serveBytes, startScriptedServer, type TestServer } from "./_http_servers.ts";
+import { ioError, serveBytes, startScriptedServer, type TestServer } from "./_http_servers.ts";
 
 const MODEL = new Uint8Array(
   readFileSync(new URL("../samples/tiny-llama.gguf", import.meta.url)),
@@ -79,16 +79,6 @@ async function timed(body: () => Promise<unknown>): Promise<number> {
   const start = performance.now();
   await body();
   return performance.now() - start;
-}
-
-/** Asserts a `GgufError` `IO` whose message matches every pattern. */
-function ioError(...patterns: RegExp[]): (error: unknown) => boolean {
-  return (error: unknown) => {
-    assert.ok(error instanceof GgufError, String(error));
-    assert.equal(error.code, "IO", error.message);
-    for (const pattern of patterns) assert.match(error.message, pattern);
-    return true;
-  };
 }
 
 async function run(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {

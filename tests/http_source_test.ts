@@ -27,6 +27,7 @@ import { assertHeaderMatches } from "./_compare.ts";
 import { conformance, fixture, FIXTURES_DIR, listFixtures } from "./_fixtures.ts";
 import {
   closedPort,
+  ioError,
   serveBytes,
   startPlainServer,
   startScriptedServer,
@@ -444,16 +445,6 @@ async function withServer<T>(
   } finally {
     await on.close();
   }
-}
-
-/** Asserts a `GgufError` `IO` whose message matches every pattern. */
-function ioError(...patterns: RegExp[]): (error: unknown) => boolean {
-  return (error: unknown) => {
-    assert.ok(error instanceof GgufError, String(error));
-    assert.equal(error.code, "IO", error.message);
-    for (const pattern of patterns) assert.match(error.message, pattern);
-    return true;
-  };
 }
 
 test(
