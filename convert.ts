@@ -40,13 +40,26 @@ export const VERSION = "0.1.0";
 export type { CliIo };
 
 let stdoutBytes: ByteSink | undefined;
+let stderrGuarded = false;
 const utf8 = new TextEncoder();
 
 const processIo: CliIo = {
   // As `-o -` writes: by descriptor, each write awaited until the system has it; a reader
   // gone or a full disk is a GgufError (IO), never an unhandled stream error.
   stdout: (text) => (stdoutBytes ??= stdoutSink()).write(utf8.encode(text)),
-  stderr: (text) => void process.stderr.write(text),
+  stderr: (text) => {
+    // A failing standard error (closed, a full disk) has nowhere to be told: what it would
+    // have said is dropped, and the run's status stays what the run was.
+    if (!stderrGuarded) {
+      stderrGuarded = true;
+      process.stderr.on("error", () => {});
+    }
+    try {
+      process.stderr.write(text);
+    } catch {
+      // As above.
+    }
+  },
 };
 
 /**

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { test } from "node:test";
@@ -96,6 +96,25 @@ test("text output into a pipe whose reader has gone is one error line and exit 1
     const text = cliInto("| head -c 10 > /dev/null", args);
     assert.equal(text.status, 1, `${args.join(" ")}: ${text.stderr}`);
     assert.equal(text.stderr, binary.stderr, args.join(" "));
+  }
+});
+
+test("a full standard error changes no run's status: 0 for a conversion, 1 for a bad model", {
+  skip: NO_BASH || FULL,
+  timeout: 60_000,
+}, () => {
+  const dir = mkdtempSync(join(tmpdir(), "gguf-stream-stderr-"));
+  try {
+    const out = join(dir, "out.gguf");
+    // The summary, warnings and error lines have nowhere to go.
+    const ok = cliInto(`2>/dev/full`, [SAMPLE, "-o", out]);
+    assert.equal(ok.status, 0);
+    assert.ok(existsSync(out));
+    const bad = cliInto(`2>/dev/full`, [join(dir, "missing.gguf"), "-o", join(dir, "x.gguf")]);
+    assert.equal(bad.status, 1);
+    assert.deepEqual(readdirSync(dir), ["out.gguf"]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
