@@ -18,6 +18,7 @@ import { encodeGgufHeader } from "../pipeline.ts";
 import { openGgufModel } from "../sources.ts";
 import { main } from "../convert.ts";
 import { dumpTensor } from "../src/cli/dump_tensor.ts";
+import { readTensorRows } from "../kernels.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const CHILD = join(ROOT, "tests", "_peak_child.ts");
@@ -245,5 +246,39 @@ test("--dump prints a row of 2^24 values in bounded memory, as text and as JSON"
       run.peak <= small.peak + SLACK,
       `peak ${mib(run.peak)}, ${mib(small.peak)} + ${mib(SLACK)} allowed`,
     );
+  }
+});
+
+test("readTensorRows() asked for more than the runtime can hold is LIMIT_EXCEEDED, not a RangeError", async () => {
+  // A 4 TiB F32 tensor in a source that serves its header and zeros: nothing is stored.
+  const header = encodeGgufHeader({
+    alignment: 32,
+    metadata: [{ key: "general.architecture", type: GgufValueType.STRING, value: "llama" }],
+    tensors: [{ name: "huge", shape: [2 ** 40], type: 0, nbytes: 2 ** 42 }],
+  });
+  const serve = (offset: number, length: number, into?: Uint8Array) => {
+    const out = into ?? new Uint8Array(length);
+    out.fill(0, 0, length);
+    if (offset < header.bytes.length) {
+      out.set(header.bytes.subarray(offset, Math.min(header.bytes.length, offset + length)));
+    }
+    return Promise.resolve(out.subarray(0, length));
+  };
+  const model = await openGgufModel({
+    kind: "bytes",
+    size: header.fileSize,
+    read: serve,
+    view: () => undefined,
+    close: () => Promise.resolve(),
+  });
+  try {
+    await assert.rejects(readTensorRows(model, "huge"), (error: unknown) => {
+      assert.ok(error instanceof GgufError, String(error));
+      assert.equal(error.code, "LIMIT_EXCEEDED");
+      assert.match(error.message, /tensor "huge" at once .*read fewer rows at a time/);
+      return true;
+    });
+  } finally {
+    await model.close();
   }
 });

@@ -32,7 +32,8 @@ export interface TensorRowsOptions {
  * @param options The rows, and where to write.
  * @returns `rowCount × shape[0]` values.
  * @throws {GgufError} `NOT_FOUND` when the model has no such tensor; `UNSUPPORTED_TYPE`
- *   when its type has no kernel; `UNSUPPORTED_BYTE_ORDER` for big-endian blocks.
+ *   when its type has no kernel; `UNSUPPORTED_BYTE_ORDER` for big-endian blocks;
+ *   `LIMIT_EXCEEDED` when the runtime cannot make buffers for that many rows at once.
  * @throws {TypeError} For rows outside the tensor or a short `into`.
  *
  * @example The first row of a quantized tensor
@@ -54,18 +55,39 @@ export async function readTensorRows(
 ): Promise<Float32Array> {
   const rows = locateRows(model, tensor, options.firstRow, options.rowCount);
   const count = rows.rowCount * rows.rowLength;
-  const out = options.into ?? new Float32Array(count);
-  if (out.length < count) throw new TypeError(`into holds ${out.length} values, ${count} needed`);
   const { traits, source } = rows;
   const offset = rows.fileOffset + bytesFor(traits, rows.firstValue);
   const length = bytesFor(traits, count);
-  const src = source.view(offset, length) ?? await source.read(offset, length);
+  let out: Float32Array;
+  let src: Uint8Array;
+  try {
+    out = options.into ?? new Float32Array(count);
+    if (out.length < count) {
+      throw new TypeError(`into holds ${out.length} values, ${count} needed`);
+    }
+    src = source.view(offset, length) ?? await source.read(offset, length);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    // The runtime could not make a buffer that large: say which read, and what to ask instead.
+    throw new GgufError(
+      "LIMIT_EXCEEDED",
+      `Cannot read ${formatInteger(rows.rowCount)} rows of ${
+        formatInteger(rows.rowLength)
+      } values of tensor "${rows.name}" at once (${formatInteger(count)} float32 values from ${
+        formatInteger(length)
+      } bytes): this runtime cannot hold them (${error.message}); read fewer rows at a time (rowCount)`,
+      undefined,
+      { cause: error },
+    );
+  }
   rows.dequantizer.kernel(src, out, count / traits.blockSize, rows.littleEndian);
   return out.length === count ? out : out.subarray(0, count);
 }
 
 /** Rows of a tensor located in its part, with the kernel that reads them. */
 interface LocatedRows {
+  /** The tensor's name. */
+  name: string;
   source: ByteSource;
   fileOffset: number;
   littleEndian: boolean;
@@ -105,6 +127,7 @@ function locateRows(
   const traits = requireGgmlType(info.type);
   const littleEndian = part.header.littleEndian;
   return {
+    name,
     source: part.source,
     fileOffset: info.fileOffset,
     littleEndian,
