@@ -4,18 +4,11 @@ import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { main } from "../convert.ts";
+import { runCli as run } from "./_cli.ts";
 import { assertHeaderMatches } from "./_compare.ts";
 import { conformance, fixture, FIXTURES_DIR, listFixtures } from "./_fixtures.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-
-async function run(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const status = await main(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
-  return { status, stdout, stderr };
-}
 
 test("--help prints usage and every flag, exit 0", async () => {
   const { status, stdout } = await run(["--help"]);

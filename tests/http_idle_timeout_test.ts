@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { convertFile, GgufError, readGguf } from "../mod.ts";
 import { openHttpRangeSource, openHttpStream } from "../sources.ts";
-import { main } from "../convert.ts";
+import { runCli as run } from "./_cli.ts";
 import { openDeferredHttpStream } from "../src/source/http_stream.ts";
 import { requestSettings } from "../src/source/http_request.ts";
 import { ioError, serveBytes, startScriptedServer, type TestServer } from "./_http_servers.ts";
@@ -79,13 +79,6 @@ async function timed(body: () => Promise<unknown>): Promise<number> {
   const start = performance.now();
   await body();
   return performance.now() - start;
-}
-
-async function run(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const status = await main(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
-  return { status, stdout, stderr };
 }
 
 test("a server that never answers is an IO error after the idle timeout, retried", async () => {

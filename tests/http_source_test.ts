@@ -21,7 +21,7 @@ import { convertFile, GgufError, readGguf } from "../mod.ts";
 import { encodeGgufHeader } from "../pipeline.ts";
 import { openGgufModel, openHttpRangeSource } from "../sources.ts";
 import { readTensorRows } from "../kernels.ts";
-import { main } from "../convert.ts";
+import { runCli as run } from "./_cli.ts";
 import { ggufToJson } from "../src/cli/gguf_json.ts";
 import { assertHeaderMatches } from "./_compare.ts";
 import { conformance, fixture, FIXTURES_DIR, listFixtures } from "./_fixtures.ts";
@@ -66,13 +66,6 @@ async function counted<T>(
     bytes: entries.reduce((sum, e) => sum + e.bytes, 0),
     ranges: entries.map((e) => e.range),
   };
-}
-
-async function run(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const status = await main(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
-  return { status, stdout, stderr };
 }
 
 test(

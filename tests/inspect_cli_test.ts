@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { GgufError, type GgufMetadataEntry, modelInfo, readGguf } from "../mod.ts";
 import { formatInteger } from "../src/model/errors.ts";
-import { main } from "../convert.ts";
+import { runCli as run } from "./_cli.ts";
 import { encodeGgufHeader } from "../pipeline.ts";
 import {
   conformance,
@@ -21,13 +21,6 @@ import {
   STRICT_REFUSALS,
 } from "./_fixtures.ts";
 import { sha256 } from "./_hash.ts";
-
-async function run(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const status = await main(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
-  return { status, stdout, stderr };
-}
 
 /** Whether a printed value equals the oracle's, FLOAT32 compared as float32. */
 function same(actual: unknown, expected: unknown, type: string): boolean {

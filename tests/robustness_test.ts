@@ -23,7 +23,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { convertFile, convertStream, convertTensors, GgufError, readGguf } from "../mod.ts";
 import { encodeGgufHeader } from "../pipeline.ts";
-import { main } from "../convert.ts";
+import { runCli as run } from "./_cli.ts";
 import { ProgressBar } from "../src/cli/progress_bar.ts";
 import { conformance, fixture } from "./_fixtures.ts";
 
@@ -37,13 +37,6 @@ const silent = () => {};
 
 function scratchDir(): string {
   return mkdtempSync(join(tmpdir(), "gguf-stream-robust-"));
-}
-
-async function run(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const status = await main(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
-  return { status, stdout, stderr };
 }
 
 /** A stream over `bytes` that delivers `limit` bytes and then stalls, recording cancels. */

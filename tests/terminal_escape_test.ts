@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { GgufError, readGguf } from "../mod.ts";
-import { main } from "../convert.ts";
+import { runCli } from "./_cli.ts";
 import { escapeText, quoteText } from "../src/model/escape_text.ts";
 import { ARCHITECTURE, ggufBytes, stringValue } from "./_gguf_bytes.ts";
 
@@ -74,9 +74,7 @@ function assertInert(text: string, what: string): void {
 }
 
 async function run(args: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const status = await main(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+  const { status, stdout, stderr } = await runCli(args);
   assertInert(stdout, `${args.join(" ")}: stdout`);
   assertInert(stderr, `${args.join(" ")}: stderr`);
   return { status, stdout, stderr };
