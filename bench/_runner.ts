@@ -112,6 +112,29 @@ export function machineName(): string {
   }), ${platform()} ${arch()}`;
 }
 
+/**
+ * What makes memory-heavy runs swing on this machine, for a report: on a virtual machine
+ * that hands freed memory back to its host (virtio-balloon free page reporting, Linux's
+ * `page_reporting` module), the first touch of memory the guest reuses costs a page
+ * fault on the host, so a run that allocates or fills much (any floor here) takes more or
+ * less time depending on what the runs before it freed. Starts with `; `; empty where
+ * there is none.
+ */
+export function memoryNote(): string {
+  try {
+    const order = Number(
+      readFileSync("/sys/module/page_reporting/parameters/page_reporting_order", "utf8"),
+    );
+    if (!existsSync("/sys/bus/virtio/drivers/virtio_balloon") || !Number.isInteger(order)) {
+      return "";
+    }
+    const mib = 2 ** order * 4 / 1024;
+    return `; freed memory goes back to the host (virtio-balloon free page reporting, blocks of ${mib} MiB and up), so runs that allocate much swing with what ran before them`;
+  } catch {
+    return "";
+  }
+}
+
 /** The pinned Deno's and Bun's versions, for benches that run both. */
 export function runtimeVersions(): string {
   const version = (name: string, args: string[]) => {
@@ -155,7 +178,7 @@ export function writeMarkdown(
   const block = [
     begin,
     "",
-    `Written by \`${command}\` on ${date}; ${machineName()}; ${runtimes}.`,
+    `Written by \`${command}\` on ${date}; ${machineName()}${memoryNote()}; ${runtimes}.`,
     "",
     markdown.trim(),
     "",
