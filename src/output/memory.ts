@@ -23,7 +23,7 @@ import { WorkerTensors } from "./worker_tensors.ts";
 import { abortedError } from "../model/errors.ts";
 import { openGgufModel, type OpenModelOptions } from "../open/open_model.ts";
 import type { GgufInput } from "../open/resolve_input.ts";
-import { nextTurn } from "../runtime/current.ts";
+import { nextTurn, PLATFORM } from "../runtime/current.ts";
 
 /** Options for {@linkcode convertGguf} and {@linkcode convertTensors}. */
 export interface ConvertInputOptions extends ConvertOptions, OpenModelOptions {}
@@ -107,8 +107,11 @@ async function convertOne(
     }
   }
   // An ordinary buffer whatever the thread count: the workers' parts pass through shared
-  // scratch memory (see convertTensorChunks).
+  // scratch memory (see convertTensorChunks). Its memory is backed in one call rather than
+  // a page fault at a time as the chunks land (not for the buffers workers fill: there,
+  // advising from this thread would do their faults here, one after another).
   const into = new Uint8Array(entry.nbytes);
+  PLATFORM.prefault?.(into);
   const chunks = convertTensorChunks(source, littleEndian, entry, {
     chunkBytes,
     scratch,

@@ -1,12 +1,14 @@
 /**
- * Dropping a file's cached pages through libc's `posix_fadvise(POSIX_FADV_DONTNEED)`: the
- * steps are the same wherever libc is reached (Deno's and Bun's FFI); only how the calls
- * are bound differs.
+ * Advice to the kernel through libc: dropping a file's cached pages
+ * (`posix_fadvise(POSIX_FADV_DONTNEED)`), a larger pipe, a buffer's memory backed in one
+ * call. The steps are the same wherever libc is reached (Deno's and Bun's FFI); only how
+ * the calls are bound differs.
  *
  * @module
  */
 
 import { growPipeWith } from "./_pipe_size.ts";
+import { type PrefaultCalls, prefaultWith } from "./_prefault.ts";
 import type { Platform } from "./platform.ts";
 
 /** `POSIX_FADV_DONTNEED` on Linux. */
@@ -23,23 +25,27 @@ export interface AdviceCalls {
   dontNeed(fd: number): number;
 }
 
-/** Every libc call the adapters bind: advice, and `fcntl(fd, cmd, arg)` for pipe sizes. */
-export interface LibcCalls extends AdviceCalls {
+/**
+ * Every libc call the adapters bind: advice, `fcntl(fd, cmd, arg)` for pipe sizes, and
+ * `madvise` with a buffer's address for prefaulting.
+ */
+export interface LibcCalls extends AdviceCalls, PrefaultCalls {
   /** `fcntl(fd, cmd, arg)` with an integer argument. */
   fcntl(fd: number, cmd: number, arg: number): number;
 }
 
 /**
- * The platform's page-cache advice and pipe sizing over libc calls that an adapter binds
- * through its own FFI; `bind` runs at the first use, once, and gives `null` where there
- * is no libc to call (no FFI, not granted, not glibc Linux).
+ * The platform's page-cache advice, pipe sizing and prefaulting over libc calls that an
+ * adapter binds through its own FFI; `bind` runs at the first use, once, and gives `null`
+ * where there is no libc to call (no FFI, not granted, not glibc Linux).
  *
  * @param bind Binds the calls.
- * @returns `dropCachedPages` and `growPipe` for the adapter's {@linkcode Platform}.
+ * @returns `dropCachedPages`, `growPipe` and `prefault` for the adapter's
+ *   {@linkcode Platform}.
  */
 export function libcAdvice(
   bind: () => LibcCalls | null,
-): Required<Pick<Platform, "dropCachedPages" | "growPipe">> {
+): Required<Pick<Platform, "dropCachedPages" | "growPipe" | "prefault">> {
   let calls: LibcCalls | null | undefined;
   const libc = () => {
     if (calls === undefined) {
@@ -57,6 +63,7 @@ export function libcAdvice(
       const c = libc();
       return growPipeWith(fd, c && ((fd, cmd, arg) => c.fcntl(fd, cmd, arg)));
     },
+    prefault: (bytes) => prefaultWith(bytes, libc()),
   };
 }
 

@@ -69,6 +69,8 @@ interface BunFfi {
     path: string,
     symbols: Record<string, { args: string[]; returns: string }>,
   ): { symbols: Record<string, (...args: unknown[]) => number> };
+  /** The address of a view's first byte. */
+  ptr(view: ArrayBufferView): number;
 }
 
 /** libc through `bun:ffi` on Linux; `null` elsewhere. */
@@ -83,12 +85,15 @@ function bindLibc(): LibcCalls | null {
     close: { args: ["i32"], returns: "i32" },
     posix_fadvise: { args: ["i32", "i64", "i64", "i32"], returns: "i32" },
     fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
+    madvise: { args: ["u64", "u64", "i32"], returns: "i32" },
   }).symbols;
   return {
     open: (name, flags) => f.open(name, flags),
     close: (fd) => f.close(fd),
     dontNeed: (fd) => f.posix_fadvise(fd, 0, 0, FADV_DONTNEED),
     fcntl: (fd, cmd, arg) => f.fcntl(fd, cmd, arg),
+    address: (bytes) => BigInt(ffi.ptr(bytes)),
+    madvise: (at, length, advice) => f.madvise(at, length, advice),
   };
 }
 

@@ -184,6 +184,7 @@ const FADVISE_SYMBOLS = {
   close: { parameters: ["i32"], result: "i32" },
   posix_fadvise: { parameters: ["i32", "i64", "i64", "i32"], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" },
 } as const;
 
 /** Whether libc may be called: glibc Linux with FFI already granted (never prompts). */
@@ -201,6 +202,8 @@ function bindLibc(): LibcCalls | null {
     close: (fd) => f.close(fd),
     dontNeed: (fd) => f.posix_fadvise(fd, 0n, 0n, FADV_DONTNEED),
     fcntl: (fd, cmd, arg) => f.fcntl(fd, cmd, arg),
+    address: (bytes) => BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes))),
+    madvise: (at, length, advice) => f.madvise(Deno.UnsafePointer.create(at), length, advice),
   };
 }
 

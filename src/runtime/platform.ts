@@ -190,6 +190,13 @@ export interface Platform {
    * where it cannot be asked.
    */
   readonly growPipe?: (fd: 0 | 1) => boolean;
+  /**
+   * Has the kernel back a new buffer's memory now, in one call, instead of one page fault
+   * per page as it is first written (`madvise(MADV_POPULATE_WRITE)`, Linux 5.14 and
+   * later); the bytes are unchanged. `true` if it took the advice. Absent where advice
+   * cannot be given.
+   */
+  readonly prefault?: (bytes: Uint8Array) => boolean;
   /** Standard input and output; absent where the process has none. */
   readonly stdio?: StandardStreams;
   /** The terminal, memory and signals of the process; absent where there is none. */
