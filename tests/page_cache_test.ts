@@ -1,18 +1,17 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { openFileSink } from "../src/source/file_sink.ts";
-import { PLATFORM, RUNTIME } from "../src/runtime/current.ts";
+import { PLATFORM } from "../src/runtime/current.ts";
+import { libcAdvisable } from "./_libc.ts";
 
 /** The platform's advice; `false` where it gives none (Node, the web). */
 const dropCachedPages = (path: string): boolean => PLATFORM.dropCachedPages?.(path) ?? false;
 
-/** Where the kernel can be advised: Linux with glibc, under Deno (tests run with -A) or Bun. */
-const advisable = process.platform === "linux" && RUNTIME !== "node" &&
-  ["/lib/x86_64-linux-gnu/libc.so.6", "/lib/aarch64-linux-gnu/libc.so.6", "/lib64/libc.so.6"]
-    .some(existsSync);
+/** Where the kernel can be advised. */
+const advisable = libcAdvisable;
 
 test("dropCachedPages() advises the kernel where it can, and never changes the file", () => {
   const dir = mkdtempSync(join(tmpdir(), "gguf-page-cache-"));

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import { release } from "node:os";
 import { test } from "node:test";
 import { convertGguf } from "../mod.ts";
-import { PLATFORM, RUNTIME } from "../src/runtime/current.ts";
+import { PLATFORM } from "../src/runtime/current.ts";
 import { PREFAULT_MIN_BYTES } from "../src/runtime/_prefault.ts";
 import { ARCHITECTURE, ggufBytes, utf8 } from "./_gguf_bytes.ts";
 import { sha256 } from "./_hash.ts";
+import { libcAdvisable } from "./_libc.ts";
 
 /** The platform's prefaulting; `false` where it has none (Node, the web). */
 const prefault = (bytes: Uint8Array): boolean => PLATFORM.prefault?.(bytes) ?? false;
@@ -15,10 +15,8 @@ const prefault = (bytes: Uint8Array): boolean => PLATFORM.prefault?.(bytes) ?? f
 const [major, minor] = release().split(".").map(Number);
 const populateKernel = process.platform === "linux" && (major > 5 || (major === 5 && minor >= 14));
 
-/** Where the kernel can be advised: glibc Linux, under Deno (tests run with -A) or Bun. */
-const advisable = populateKernel && RUNTIME !== "node" &&
-  ["/lib/x86_64-linux-gnu/libc.so.6", "/lib/aarch64-linux-gnu/libc.so.6", "/lib64/libc.so.6"]
-    .some(existsSync);
+/** Where the kernel can be advised to populate memory. */
+const advisable = populateKernel && libcAdvisable;
 
 /** Bytes that are not all zero, so that a prefault that wrote anything would show. */
 function pattern(length: number): Uint8Array {
