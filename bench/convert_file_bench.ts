@@ -236,7 +236,7 @@ const table = (lines: string[]) =>
 const writeNote = rows.length > conversionRows.length
   ? [
     "",
-    "_write_: the runtime writing the same bytes into the same pipe through the CLI's standard-output sink, 4 MiB at a time from one buffer, converting nothing (`bench/_pipe_writer.ts`), beside the same floor as _pipe_: what is left of the _pipe_ gap is the conversion's.",
+    "_write_: the runtime writing the same bytes into the same pipe through the blocking standard-output sink the CLI writes a pipe with, 128 KiB at a time from one buffer, converting nothing (`bench/_pipe_writer.ts`), beside the same floor as _pipe_: what is left of the _pipe_ gap is the conversion's.",
   ]
   : [];
 const markdown = [

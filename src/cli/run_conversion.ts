@@ -8,7 +8,12 @@
 import { formatInteger, GgufError } from "../model/errors.ts";
 import type { GgufModel } from "../model/gguf_model.ts";
 import { openGgufModel, type OpenModelOptions } from "../open/open_model.ts";
-import { type ConvertFileOptions, writeConvertedModel } from "../output/file.ts";
+import {
+  type ConvertFileOptions,
+  type ConvertFileResult,
+  writeConvertedModel,
+} from "../output/file.ts";
+import { canConvertStdioInWorker, convertStdioInWorker } from "../output/stdio_conversion.ts";
 import { PLATFORM } from "../runtime/current.ts";
 import { checkOutputPath, openFileSink } from "../source/file_sink.ts";
 import { stdinStream, stdoutIdentity, stdoutSink } from "../source/stdio.ts";
@@ -51,12 +56,17 @@ export function openInput(
   notice: (message: string) => void,
 ): Promise<GgufModel> {
   if (input !== "-") return openGgufModel(input, options);
+  stdinTerminalNotice(notice);
+  return openGgufModel(stdinStream(), options);
+}
+
+/** Says so when standard input is a terminal, where nothing would ever arrive. */
+function stdinTerminalNotice(notice: (message: string) => void): void {
   if (PLATFORM.process?.stdinIsTerminal() === true) {
     notice(
       "reading the model from standard input, which is a terminal: pipe a file in (< MODEL.gguf) or press Ctrl-C",
     );
   }
-  return openGgufModel(stdinStream(), options);
 }
 
 /** Installs handlers for {@linkcode SIGNALS}; the returned function removes them. */
@@ -112,19 +122,30 @@ export async function runConversion(
   const start = performance.now();
   let model: GgufModel | undefined;
   try {
-    model = await openInput(input, { ...options, signal: controller.signal }, cli.notice);
-    const inputs = model.parts.flatMap((part) => (part.path === undefined ? [] : [part.path]));
-    if (output === "-") checkStdoutIsNotInput(inputs);
-    const openSink = () =>
-      output === "-"
-        ? Promise.resolve(stdoutSink())
-        : openFileSink(output, { force: options.force, inputs });
-    const result = await writeConvertedModel(model, openSink, {
+    const convertOptions: ConvertFileOptions = {
       ...options,
       signal: controller.signal,
       onWarning: cli.warn,
       onProgress: bar ? (p) => bar.update(p.bytesWritten, p.totalBytes) : undefined,
-    });
+    };
+    let result: ConvertFileResult;
+    if (input === "-" && output === "-" && canConvertStdioInWorker()) {
+      // A pipe into a pipe: converted on a worker thread that may block on both.
+      stdinTerminalNotice(cli.notice);
+      if (options.verbose) {
+        cli.notice("converting on a worker thread, with blocking reads and writes (a pipe)");
+      }
+      result = await convertStdioInWorker(convertOptions);
+    } else {
+      model = await openInput(input, { ...options, signal: controller.signal }, cli.notice);
+      const inputs = model.parts.flatMap((part) => (part.path === undefined ? [] : [part.path]));
+      if (output === "-") checkStdoutIsNotInput(inputs);
+      const openSink = () =>
+        output === "-"
+          ? Promise.resolve(stdoutSink())
+          : openFileSink(output, { force: options.force, inputs });
+      result = await writeConvertedModel(model, openSink, convertOptions);
+    }
     bar?.finish();
     const { summary } = result;
     if (options.json) {

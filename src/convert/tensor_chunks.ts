@@ -15,8 +15,8 @@ import type { ConvertThreads } from "./convert_threads.ts";
 
 /** Input bytes read per step unless the caller says otherwise. */
 export const DEFAULT_CHUNK_BYTES = 1 << 20;
-/** Float32 values produced per step, at most 4 MiB of them. */
-const MAX_STEP_FLOAT_BYTES = 4 << 20;
+/** Float32 values produced per step, at most 4 MiB of them (unless `stepBytes` says less). */
+export const MAX_STEP_FLOAT_BYTES = 4 << 20;
 /**
  * With threads, into a tensor's own buffer, each thread converts this many steps' worth at
  * a time: fewer, longer parts, so less time is spent waiting for the workers' answers.
@@ -68,6 +68,12 @@ export interface TensorChunkOptions {
    * straight into it, and the yielded chunks are views of it.
    */
   into?: Uint8Array;
+  /**
+   * At most this many bytes of float32 values per step (default and most
+   * {@linkcode MAX_STEP_FLOAT_BYTES}); kept tensors are yielded in chunks of at most this
+   * many bytes too. At least one block is always converted.
+   */
+  stepBytes?: number;
   /** Checked before every step. */
   signal?: AbortSignal;
   /**
@@ -175,11 +181,16 @@ export async function* convertTensorChunks(
       ? (scratch.input = grow(scratch.input, length, shared))
       : (scratch.nextInput = grow(scratch.nextInput, length, shared));
 
+  const asked = options.stepBytes;
+  const stepCap = asked !== undefined && asked >= 1
+    ? Math.min(asked, MAX_STEP_FLOAT_BYTES)
+    : MAX_STEP_FLOAT_BYTES;
   if (plan.typeName !== "F32" && plan.action === "keep") {
     // The bytes as they are.
-    for (let done = 0; done < info.nbytes; done += options.chunkBytes) {
+    const keepBytes = Math.min(options.chunkBytes, stepCap);
+    for (let done = 0; done < info.nbytes; done += keepBytes) {
       signal?.throwIfAborted();
-      const length = Math.min(options.chunkBytes, info.nbytes - done);
+      const length = Math.min(keepBytes, info.nbytes - done);
       const at = info.fileOffset + done;
       if (into !== undefined) {
         yield await source.read(at, length, into.subarray(done, done + length));
@@ -202,7 +213,7 @@ export async function* convertTensorChunks(
     Math.min(options.chunkBytes * scale, MAX_SPLIT_INPUT_BYTES),
   );
   const unitsByInput = Math.floor(inputBytes / bytesFor(from, unit));
-  const floatBytes = Math.min(MAX_STEP_FLOAT_BYTES * scale, MAX_SPLIT_FLOAT_BYTES);
+  const floatBytes = Math.min(stepCap * scale, MAX_SPLIT_FLOAT_BYTES);
   const unitsByOutput = Math.floor(floatBytes / (unit * 4));
   const stepElements = unit * Math.max(1, Math.min(unitsByInput, unitsByOutput));
   // `to` is F32 when dequantizing: 4 bytes a value.

@@ -17,6 +17,13 @@ export interface ByteSink {
    * such as `-v` and the benches: a file sink gives its flushes, close and rename.
    */
   phases?(): Record<string, number>;
+  /**
+   * The output bytes per chunk this sink takes best, when it has a preference: a thread
+   * writing into a pipe with blocking writes does best with chunks small enough to be
+   * still in the core's cache when written (about 128 KiB). Absent: the converter's own
+   * (up to 4 MiB of float32 values a step).
+   */
+  readonly chunkBytes?: number;
 }
 
 /**

@@ -23,6 +23,12 @@ export interface EncodeOptions {
   alternate?: boolean;
   /** Σ(out − x)² and Σx² over the converted weights are added to these, as they are made. */
   sums?: RangeSums;
+  /**
+   * At most this many bytes of float32 values per step, and of kept bytes per chunk
+   * (default: the converter's own, up to 4 MiB): smaller chunks for a sink that takes
+   * them best (see `ByteSink.chunkBytes`).
+   */
+  stepBytes?: number;
 }
 
 /**
@@ -80,6 +86,7 @@ export async function* encodeConverted(
         signal,
         threads,
         alternate: options.alternate,
+        stepBytes: options.stepBytes,
         sums: exact ? undefined : options.sums,
       });
       written = start + entry.nbytes;

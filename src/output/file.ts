@@ -120,7 +120,12 @@ export async function writeConvertedModel(
     let bytesWritten = 0;
     // Each chunk is written while the next is made (a chunk stays valid until the second
     // after it is asked for): the sink's writes run beside the conversion.
-    const chunks = encodeConverted(model, conversion, { ...options, alternate: true, sums });
+    const chunks = encodeConverted(model, conversion, {
+      ...options,
+      alternate: true,
+      sums,
+      stepBytes: sink.chunkBytes,
+    });
     let writing: Promise<void> | undefined;
     try {
       for (let next = await chunks.next(); !next.done; next = await chunks.next()) {

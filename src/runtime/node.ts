@@ -177,11 +177,44 @@ function writeAll(fd: number, bytes: Uint8Array): Promise<void> {
   });
 }
 
+/** Blocks this thread for `ms` milliseconds (a descriptor someone made non-blocking). */
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * One blocking call on a descriptor, retried after a pause while it meets `EAGAIN` (a
+ * pipe another process made non-blocking) and at once on `EINTR`.
+ */
+function retrying(call: () => number): number {
+  for (;;) {
+    try {
+      return call();
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (code === "EAGAIN") pause(EAGAIN_DELAY_MS);
+      else if (code !== "EINTR") throw error;
+    }
+  }
+}
+
 /** Standard input and output through file descriptors 0 and 1. */
 const nodeStdio: StandardStreams = {
   stdin: () => fileDescriptorStream(0),
   writeStdout: (bytes) => writeAll(1, bytes),
   stat: (fd) => fileInfo(nodeBuiltin("node:fs").fstatSync(fd)),
+  readStdinSync(into) {
+    const fs = nodeBuiltin("node:fs");
+    const length = Math.min(into.length, MAX_IO_BYTES);
+    return retrying(() => fs.readSync(0, into, 0, length, null));
+  },
+  writeStdoutSync(bytes) {
+    const fs = nodeBuiltin("node:fs");
+    for (let done = 0; done < bytes.length;) {
+      const length = Math.min(bytes.length - done, MAX_IO_BYTES);
+      done += retrying(() => fs.writeSync(1, bytes, done, length));
+    }
+  },
 };
 
 interface WebWorker {

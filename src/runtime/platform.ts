@@ -112,6 +112,18 @@ export interface StandardStreams {
   writeStdout(bytes: Uint8Array): Promise<void>;
   /** Metadata of standard input (0) or output (1); throws where it cannot be told. */
   stat(fd: 0 | 1): FileInfo;
+  /**
+   * Reads up to `into.length` bytes of standard input, blocking this thread until at
+   * least one arrives; 0 at the end. For a thread that may wait (a worker). Absent where
+   * the runtime cannot.
+   */
+  readStdinSync?(into: Uint8Array): number;
+  /**
+   * Writes all of `bytes` to standard output, blocking this thread as long as the reader
+   * takes. For a thread that may wait (a worker); never mixed with
+   * {@linkcode StandardStreams.writeStdout} on one output. Absent where the runtime cannot.
+   */
+  writeStdoutSync?(bytes: Uint8Array): void;
 }
 
 /** What the command line asks of the process it runs in. */

@@ -101,6 +101,65 @@ export function stdoutSink(): ByteSink {
   };
 }
 
+/** Output bytes per chunk for {@linkcode stdoutSyncSink}: small enough to be written from the core's cache. */
+const SYNC_CHUNK_BYTES = 128 * 1024;
+
+/**
+ * Standard input read with blocking reads, for a worker thread: the same bytes as
+ * {@linkcode stdinStream}, without a hand-over to another thread for every read.
+ *
+ * @returns The process's stdin, or `undefined` where the runtime has no blocking reads.
+ */
+export function stdinSyncStream(): ReadableStream<Uint8Array> | undefined {
+  const stdio = standardStreams();
+  const readSync = stdio.readStdinSync;
+  if (readSync === undefined) return undefined;
+  growIfPipe(stdio, 0);
+  const stream = new ReadableStream({
+    type: "bytes",
+    pull(controller) {
+      const request = controller.byobRequest!;
+      const view = request.view!;
+      const count = readSync(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+      if (count === 0) {
+        controller.close();
+        request.respond(0);
+      } else request.respond(count);
+    },
+  });
+  return preferReadSize(stream as ReadableStream<Uint8Array>, STDIN_READ_BYTES);
+}
+
+/**
+ * Standard output as a {@linkcode ByteSink} writing with blocking writes, for a worker
+ * thread: each write returns once the bytes are written, so the chunks may be small
+ * (128 KiB, still in the core's cache as they are written into a pipe).
+ *
+ * @returns The sink, or `undefined` where the runtime has no blocking writes.
+ */
+export function stdoutSyncSink(): ByteSink | undefined {
+  const stdio = standardStreams();
+  const writeSync = stdio.writeStdoutSync;
+  if (writeSync === undefined) return undefined;
+  growIfPipe(stdio, 1);
+  return {
+    write(bytes) {
+      try {
+        writeSync(bytes);
+        return Promise.resolve();
+      } catch (cause) {
+        const reason = cause instanceof Error ? cause.message : String(cause);
+        return Promise.reject(
+          new GgufError("IO", `Cannot write to standard output: ${reason}`, undefined, { cause }),
+        );
+      }
+    },
+    commit: () => Promise.resolve(),
+    abort: () => Promise.resolve(),
+    chunkBytes: SYNC_CHUNK_BYTES,
+  };
+}
+
 /**
  * The identity (`dev:ino`) of the file standard output is, when it is a regular file;
  * `undefined` for a pipe or a terminal.

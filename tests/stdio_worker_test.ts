@@ -1,0 +1,160 @@
+/**
+ * `convert.ts - -o -` into a pipe runs on a worker thread with blocking reads and writes
+ * (`src/output/stdio_conversion.ts`): the same bytes as a conversion into a file, its
+ * failures one `error:` line and exit 1, and a signal still ends it at once while the
+ * worker waits on a reader that takes nothing. Run in child processes of the runtime
+ * running the test, through bash's pipes and a FIFO, as a user meets them.
+ */
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { convertFile } from "../mod.ts";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const SAMPLE = join(ROOT, "samples", "tiny-llama.gguf");
+const RUNTIME = "Deno" in globalThis ? [process.execPath, "run", "-A"] : [process.execPath];
+const SKIP = process.platform === "win32" || !existsSync("/bin/bash")
+  ? "needs bash and FIFOs"
+  : false;
+
+/** The environment of a child CLI (not a test runner's child). */
+function childEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.NODE_TEST_CONTEXT;
+  return env;
+}
+
+/** Runs `bash -c SCRIPT` with `$@` the CLI under this runtime; its status and stderr. */
+function bash(script: string, args: string[]): { status: number; stderr: string } {
+  const run = spawnSync("/bin/bash", ["-c", script, "bash", ...RUNTIME, "convert.ts", ...args], {
+    cwd: ROOT,
+    env: childEnv(),
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+  assert.equal(run.error, undefined);
+  return { status: run.status!, stderr: run.stderr };
+}
+
+test("a pipe into a pipe converts on a worker thread, byte for byte as into a file", {
+  skip: SKIP,
+  timeout: 120_000,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gguf-stream-stdio-worker-"));
+  try {
+    for (const flags of [[], ["--requantize", "Q8_0"], ["--requantize", "Q4_0"]]) {
+      const reference = join(dir, "reference.gguf");
+      rmSync(reference, { force: true });
+      const policy = flags.length === 0 ? {} : { requantize: flags[1] as "Q8_0" };
+      await convertFile(SAMPLE, reference, { policy });
+      const out = join(dir, "out.gguf");
+      const run = bash(
+        `"$@" < "${SAMPLE}" | cat > "${out}"; exit "\${PIPESTATUS[0]}"`,
+        ["-", "-o", "-", "-v", ...flags],
+      );
+      assert.equal(run.status, 0, run.stderr);
+      assert.match(run.stderr, /converting on a worker thread/);
+      assert.ok(readFileSync(out).equals(readFileSync(reference)), `differs with ${flags}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("from the worker, a model cut short or a reader gone is one error line and exit 1", {
+  skip: SKIP,
+  timeout: 120_000,
+}, () => {
+  const short = bash(
+    `head -c 300000 "${SAMPLE}" | "$@" | cat > /dev/null; exit "\${PIPESTATUS[1]}"`,
+    ["-", "-o", "-", "-q"],
+  );
+  assert.equal(short.status, 1, short.stderr);
+  assert.match(short.stderr, /^error: [^\n]+\n$/);
+  assert.match(short.stderr, /ended|short|truncated/i);
+  const gone = bash(
+    `"$@" < "${SAMPLE}" | head -c 10 > /dev/null; exit "\${PIPESTATUS[0]}"`,
+    ["-", "-o", "-", "-q"],
+  );
+  assert.equal(gone.status, 1, gone.stderr);
+  assert.match(gone.stderr, /^error: Cannot write to standard output: [^\n]+\n$/);
+  assert.match(gone.stderr, /EPIPE|Broken pipe/i);
+});
+
+test("SIGTERM ends the run at once while the worker waits on a reader that takes nothing", {
+  skip: SKIP,
+  timeout: 60_000,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gguf-stream-stdio-worker-"));
+  // Standard output a FIFO this side holds open and never reads: once its buffer is full,
+  // the worker's write waits for good.
+  const fifo = join(dir, "stdout.fifo");
+  assert.equal(spawnSync("mkfifo", [fifo]).status, 0);
+  const stdout = openSync(fifo, "r+");
+  try {
+    const child = spawn(RUNTIME[0], [...RUNTIME.slice(1), "convert.ts", "-", "-o", "-", "-v"], {
+      cwd: ROOT,
+      env: childEnv(),
+      stdio: [openSync(SAMPLE, "r"), stdout, "pipe"],
+    });
+    let stderr = "";
+    child.stderr!.setEncoding("utf8").on("data", (text: string) => stderr += text);
+    const exited = new Promise<number | string | null>((done) => {
+      child.on("exit", (code, signal) => done(code ?? signal));
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = (ms: number, what: string) =>
+      new Promise<string>((done) => timer = setTimeout(() => done(what), ms));
+    // The notice comes once the worker is started; the sample's 5.9 MB of output then
+    // fill the FIFO's buffer at once.
+    const started = Date.now();
+    while (!/worker thread/.test(stderr) && Date.now() - started < 20_000) {
+      await new Promise((done) => setTimeout(done, 50));
+    }
+    assert.match(stderr, /worker thread/);
+    await Promise.race([exited, timeout(1_000, "")]);
+    clearTimeout(timer);
+    child.kill("SIGTERM");
+    const status = await Promise.race([exited, timeout(10_000, "still running after 10 s")]);
+    clearTimeout(timer);
+    if (status === "still running after 10 s") child.kill("SIGKILL");
+    // Deno's child_process reports an exit status of 128 + n as the signal n.
+    const interrupted = "Deno" in globalThis && status === "SIGTERM" ? 143 : status;
+    assert.equal(interrupted, 143, stderr);
+    assert.match(stderr, /interrupted by SIGTERM; standard output is incomplete/);
+  } finally {
+    closeSync(stdout);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a sink's chunkBytes bounds the chunks it is given, and changes no byte", async () => {
+  const { openGgufModel } = await import("../sources.ts");
+  const { writeConvertedModel } = await import("../pipeline.ts");
+  const collect = async (chunkBytes?: number) => {
+    const chunks: Uint8Array[] = [];
+    const model = await openGgufModel(SAMPLE);
+    try {
+      await writeConvertedModel(model, () =>
+        Promise.resolve({
+          write: (bytes: Uint8Array) => Promise.resolve(void chunks.push(bytes.slice())),
+          commit: () => Promise.resolve(),
+          abort: () => Promise.resolve(),
+          chunkBytes,
+        }), { policy: { requantize: "Q8_0" } });
+    } finally {
+      await model.close();
+    }
+    return chunks;
+  };
+  const whole = Buffer.concat(await collect());
+  const small = await collect(8192);
+  assert.ok(Buffer.concat(small).equals(whole));
+  // The header comes whole; every later chunk is at most 8 KiB of float32 values or less.
+  assert.ok(small.slice(1).every((chunk) => chunk.length <= 8192));
+  assert.ok(small.length > whole.length / 8192);
+});
