@@ -12,23 +12,7 @@ import { abortedError, GgufError, type GgufErrorCode } from "../model/errors.ts"
 import { printWarning } from "../convert/prepare.ts";
 import { PLATFORM } from "../runtime/current.ts";
 import type { ConvertFileOptions, ConvertFileResult, ConvertProgress } from "./file.ts";
-
-/** What {@linkcode convertStdioInWorker} posts to its worker: the options that can travel. */
-export interface StdioWorkerRequest {
-  /** The conversion's options without callbacks or signal. */
-  options: ConvertFileOptions;
-  /** Whether notices are wanted. */
-  notices: boolean;
-  /** Whether progress is wanted. */
-  progress: boolean;
-}
-
-/** What the worker posts back. */
-export type StdioWorkerMessage =
-  | { kind: "warning" | "notice"; message: string }
-  | { kind: "progress"; bytesWritten: number; totalBytes: number }
-  | { kind: "done"; result: ConvertFileResult }
-  | { kind: "failed"; name: string; message: string; code?: GgufErrorCode; offset?: number };
+import type { StdioWorkerMessage, StdioWorkerRequest } from "./stdio_worker.ts";
 
 /** The worker's module: TypeScript beside this one in the sources, JavaScript in dist/. */
 function workerUrl(): URL | undefined {

@@ -5,11 +5,27 @@
  *
  * @module
  */
-import { GgufError } from "../model/errors.ts";
+import { GgufError, type GgufErrorCode } from "../model/errors.ts";
 import { openGgufModel } from "../open/open_model.ts";
 import { stdinSyncStream, stdoutSyncSink } from "../source/stdio.ts";
-import { type ConvertFileOptions, writeConvertedModel } from "./file.ts";
-import type { StdioWorkerMessage, StdioWorkerRequest } from "./stdio_conversion.ts";
+import { type ConvertFileOptions, type ConvertFileResult, writeConvertedModel } from "./file.ts";
+
+/** What `convertStdioInWorker()` posts to its worker: the options that can travel. */
+export interface StdioWorkerRequest {
+  /** The conversion's options without callbacks or signal. */
+  options: ConvertFileOptions;
+  /** Whether notices are wanted. */
+  notices: boolean;
+  /** Whether progress is wanted. */
+  progress: boolean;
+}
+
+/** What the worker posts back. */
+export type StdioWorkerMessage =
+  | { kind: "warning" | "notice"; message: string }
+  | { kind: "progress"; bytesWritten: number; totalBytes: number }
+  | { kind: "done"; result: ConvertFileResult }
+  | { kind: "failed"; name: string; message: string; code?: GgufErrorCode; offset?: number };
 
 const scope = globalThis as unknown as {
   onmessage: ((event: { data: StdioWorkerRequest }) => void) | null;
