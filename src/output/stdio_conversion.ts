@@ -8,7 +8,7 @@
  * @module
  */
 import type { ConversionSummary } from "../model/conversion.ts";
-import { abortedError, GgufError, type GgufErrorCode } from "../model/errors.ts";
+import { abortedError, GgufError } from "../model/errors.ts";
 import { printWarning } from "../convert/prepare.ts";
 import { PLATFORM } from "../runtime/current.ts";
 import type { ConvertFileOptions, ConvertFileResult, ConvertProgress } from "./file.ts";
