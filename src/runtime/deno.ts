@@ -29,7 +29,7 @@
  */
 import { formatInteger, GgufError } from "../model/errors.ts";
 import { type ByteSource, checkRange } from "../model/byte_source.ts";
-import { nodeLikePlatform } from "./node.ts";
+import { EAGAIN_DELAY_MS, nodeLikePlatform, pause } from "./node.ts";
 import type { OutputFile, Platform } from "./platform.ts";
 import { FADV_DONTNEED, libcAdvice, type LibcCalls } from "./_fadvise.ts";
 import { O_WRONLY_CLOEXEC, SYNC_FILE_RANGE_WAIT_ALL, withWriteBack } from "./_write_back.ts";
@@ -248,7 +248,7 @@ function writeStdoutSync(bytes: Uint8Array): void {
     const errno = new Deno.UnsafePointerView(f.__errno_location()!).getInt32();
     if (errno === EINTR) continue;
     if (errno === EAGAIN) {
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+      pause(EAGAIN_DELAY_MS);
       continue;
     }
     const text = Deno.UnsafePointerView.getCString(f.strerror(errno)!);

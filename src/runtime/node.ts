@@ -116,7 +116,7 @@ const nodeFiles: FileSystem = {
 };
 
 /** Retry delay when a non-blocking descriptor has no data yet. */
-const EAGAIN_DELAY_MS = 2;
+export const EAGAIN_DELAY_MS = 2;
 
 /**
  * A byte stream over a file descriptor, read with `node:fs` straight into the reader's
@@ -178,7 +178,7 @@ function writeAll(fd: number, bytes: Uint8Array): Promise<void> {
 }
 
 /** Blocks this thread for `ms` milliseconds (a descriptor someone made non-blocking). */
-function pause(ms: number): void {
+export function pause(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
