@@ -2,7 +2,8 @@
  * The npm package end to end: `npm pack` (whose `prepack` builds dist/ with tsc), installed
  * into a fresh project with no registry needed, then the `gguf-stream` command and the
  * three entry points run there under the system's Node (20 on CI), the pinned Node 22,
- * Bun and Deno — each converting the shipped sample to the bytes the source CLI writes.
+ * Bun and Deno — each converting the shipped sample, from a file and from a pipe into a
+ * pipe, to the bytes the source CLI writes.
  * Also: the tarball holds only the library, and its declarations type-check in a consumer
  * project. Skipped outside CI when typescript is not installed; under `CI=true` it runs.
  */
@@ -265,9 +266,35 @@ interface RuntimeCase {
   /** Why it is skipped, or false. */
   skip: string | false;
   /** The CLI through the package's bin: `npx gguf-stream ARGS` or the runtime's own. */
-  cli(args: string[], project: string): SpawnSyncReturns<string>;
+  cli(args: string[]): CliCommand;
   /** Runs the consumer's check.mjs. */
   script(args: string[], project: string): SpawnSyncReturns<string>;
+}
+
+/** A command line and the directory put first on PATH for it. */
+interface CliCommand {
+  command: string;
+  args: string[];
+  bin?: string;
+}
+
+/** Runs the CLI in `cwd`. */
+function runCli(cli: CliCommand, cwd: string): SpawnSyncReturns<string> {
+  return run(cli.command, cli.args, { cwd, bin: cli.bin });
+}
+
+/**
+ * Runs the CLI in `cwd` between two pipes, as `CLI ARGS < input | cat > output` (the exit
+ * status the CLI's), through bash.
+ */
+function runCliPiped(
+  cli: CliCommand,
+  cwd: string,
+  input: string,
+  output: string,
+): SpawnSyncReturns<string> {
+  const script = `"$@" < "${input}" | cat > "${output}"; exit "\${PIPESTATUS[0]}"`;
+  return run("/bin/bash", ["-c", script, "bash", cli.command, ...cli.args], { cwd, bin: cli.bin });
 }
 
 const nodeCase = (name: string, node: string | undefined, missing: string | false) => {
@@ -276,7 +303,7 @@ const nodeCase = (name: string, node: string | undefined, missing: string | fals
     name,
     runtime: "node",
     skip: missing,
-    cli: (args: string[], cwd: string) => run(NPX!, ["gguf-stream", ...args], { cwd, bin }),
+    cli: (args: string[]) => ({ command: NPX!, args: ["gguf-stream", ...args], bin }),
     script: (args: string[], cwd: string) => run(node!, ["check.mjs", ...args], { cwd, bin }),
   } satisfies RuntimeCase;
 };
@@ -304,14 +331,14 @@ const RUNTIMES: RuntimeCase[] = [
     name: "Bun, through bun x",
     runtime: "bun",
     skip: existsSync(BUN) ? false : "bun is not installed in node_modules",
-    cli: (args, cwd) => run(BUN, ["--bun", "x", "gguf-stream", ...args], { cwd }),
+    cli: (args) => ({ command: BUN, args: ["--bun", "x", "gguf-stream", ...args] }),
     script: (args, cwd) => run(BUN, ["check.mjs", ...args], { cwd }),
   },
   {
     name: "Deno, through npm:gguf-stream from node_modules",
     runtime: "deno",
     skip: existsSync(DENO) ? false : "deno is not installed in node_modules",
-    cli: (args, cwd) => run(DENO, [...DENO_FLAGS, "npm:gguf-stream", ...args], { cwd }),
+    cli: (args) => ({ command: DENO, args: [...DENO_FLAGS, "npm:gguf-stream", ...args] }),
     script: (args, cwd) => run(DENO, [...DENO_FLAGS, "check.mjs", ...args], { cwd }),
   },
 ];
@@ -324,17 +351,27 @@ for (const runtime of RUNTIMES) {
       const { project, expected } = await installed();
       const tag = runtime.name.replace(/[^a-z0-9]+/gi, "-");
       const cliOut = join(project, `cli-${tag}.gguf`);
-      const cli = runtime.cli([SAMPLE, "-o", cliOut, "-q", "-v"], project);
+      const cli = runCli(runtime.cli([SAMPLE, "-o", cliOut, "-q", "-v"]), project);
       assert.equal(sha256File(cliOut), expected, "CLI output");
       // Node has no mmap: -v says so, once; Bun and Deno (-A) map the file and say nothing.
       const notices = cli.stderr.split(NOTICE).length - 1;
       assert.equal(notices, runtime.runtime === "node" ? 1 : 0, cli.stderr);
       // With worker threads (dist/'s convert_worker.js, started as each runtime does).
       const threadsOut = join(project, `threads-${tag}.gguf`);
-      runtime.cli([SAMPLE, "-o", threadsOut, "-q", "--threads", "3"], project);
+      runCli(runtime.cli([SAMPLE, "-o", threadsOut, "-q", "--threads", "3"]), project);
       assert.equal(sha256File(threadsOut), expected, "CLI output with 3 threads");
+      // A pipe into a pipe: dist/'s stdio_worker.js, with blocking reads and writes.
+      const pipedOut = join(project, `piped-${tag}.gguf`);
+      const piped = runCliPiped(
+        runtime.cli(["-", "-o", "-", "-q", "-v"]),
+        project,
+        SAMPLE,
+        pipedOut,
+      );
+      assert.equal(sha256File(pipedOut), expected, "CLI output from a pipe into a pipe");
+      assert.match(piped.stderr, /converting on a worker thread/);
       // --help shows the command the user ran, not the checkout's.
-      const help = runtime.cli(["--help"], project).stdout;
+      const help = runCli(runtime.cli(["--help"]), project).stdout;
       assert.match(help, /^ {2}gguf-stream MODEL\.gguf -o OUT\.gguf/m);
       assert.doesNotMatch(help, /^ {2}deno run -A convert\.ts MODEL/m);
 

@@ -9,36 +9,15 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { convertFile } from "../mod.ts";
+import { cliArgv, cliEnv, ROOT, runCliInBash } from "./_cli.ts";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const SAMPLE = join(ROOT, "samples", "tiny-llama.gguf");
-const RUNTIME = "Deno" in globalThis ? [process.execPath, "run", "-A"] : [process.execPath];
 const SKIP = process.platform === "win32" || !existsSync("/bin/bash")
   ? "needs bash and FIFOs"
   : false;
-
-/** The environment of a child CLI (not a test runner's child). */
-function childEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  delete env.NODE_TEST_CONTEXT;
-  return env;
-}
-
-/** Runs `bash -c SCRIPT` with `$@` the CLI under this runtime; its status and stderr. */
-function bash(script: string, args: string[]): { status: number; stderr: string } {
-  const run = spawnSync("/bin/bash", ["-c", script, "bash", ...RUNTIME, "convert.ts", ...args], {
-    cwd: ROOT,
-    env: childEnv(),
-    encoding: "utf8",
-    timeout: 120_000,
-  });
-  assert.equal(run.error, undefined);
-  return { status: run.status!, stderr: run.stderr };
-}
 
 test("a pipe into a pipe converts on a worker thread, byte for byte as into a file", {
   skip: SKIP,
@@ -52,7 +31,7 @@ test("a pipe into a pipe converts on a worker thread, byte for byte as into a fi
       const policy = flags.length === 0 ? {} : { requantize: flags[1] as "Q8_0" };
       await convertFile(SAMPLE, reference, { policy });
       const out = join(dir, "out.gguf");
-      const run = bash(
+      const run = runCliInBash(
         `"$@" < "${SAMPLE}" | cat > "${out}"; exit "\${PIPESTATUS[0]}"`,
         ["-", "-o", "-", "-v", ...flags],
       );
@@ -69,14 +48,14 @@ test("from the worker, a model cut short or a reader gone is one error line and 
   skip: SKIP,
   timeout: 120_000,
 }, () => {
-  const short = bash(
+  const short = runCliInBash(
     `head -c 300000 "${SAMPLE}" | "$@" | cat > /dev/null; exit "\${PIPESTATUS[1]}"`,
     ["-", "-o", "-", "-q"],
   );
   assert.equal(short.status, 1, short.stderr);
   assert.match(short.stderr, /^error: [^\n]+\n$/);
   assert.match(short.stderr, /ended|short|truncated/i);
-  const gone = bash(
+  const gone = runCliInBash(
     `"$@" < "${SAMPLE}" | head -c 10 > /dev/null; exit "\${PIPESTATUS[0]}"`,
     ["-", "-o", "-", "-q"],
   );
@@ -96,9 +75,10 @@ test("SIGTERM ends the run at once while the worker waits on a reader that takes
   assert.equal(spawnSync("mkfifo", [fifo]).status, 0);
   const stdout = openSync(fifo, "r+");
   try {
-    const child = spawn(RUNTIME[0], [...RUNTIME.slice(1), "convert.ts", "-", "-o", "-", "-v"], {
+    const [command, ...argv] = cliArgv(["-", "-o", "-", "-v"]);
+    const child = spawn(command, argv, {
       cwd: ROOT,
-      env: childEnv(),
+      env: cliEnv(),
       stdio: [openSync(SAMPLE, "r"), stdout, "pipe"],
     });
     let stderr = "";

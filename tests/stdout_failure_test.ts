@@ -7,18 +7,15 @@
  * contract: each write awaited before the next, a rejected one the run's error.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { main } from "../convert.ts";
 import { GgufError } from "../mod.ts";
+import { ROOT, runCliInBash } from "./_cli.ts";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const SAMPLE = join(ROOT, "samples", "tiny-llama.gguf");
-const IS_DENO = "Deno" in globalThis;
 const BASH = process.platform !== "win32" && existsSync("/bin/bash");
 const FULL = existsSync("/dev/full") ? false : "this system has no /dev/full";
 const NO_BASH = BASH ? false : "needs bash and its pipes";
@@ -33,16 +30,7 @@ const NO_SPACE = /ENOSPC|No space left/i;
  * (bash: `| head -c 10 > /dev/null`, `> /dev/full`, …); the CLI's own status and stderr.
  */
 function cliInto(into: string, args: string[]): { status: number; stderr: string } {
-  const runtime = IS_DENO ? [process.execPath, "run", "-A"] : [process.execPath];
-  const env = { ...process.env };
-  delete env.NODE_TEST_CONTEXT;
-  const run = spawnSync(
-    "/bin/bash",
-    ["-c", `"$@" ${into}; exit "\${PIPESTATUS[0]}"`, "bash", ...runtime, "convert.ts", ...args],
-    { cwd: ROOT, env, encoding: "utf8", timeout: 120_000 },
-  );
-  assert.equal(run.error, undefined);
-  return { status: run.status!, stderr: run.stderr };
+  return runCliInBash(`"$@" ${into}; exit "\${PIPESTATUS[0]}"`, args);
 }
 
 test("text output into /dev/full is one error line and exit 1, as -o - is", {
