@@ -97,7 +97,8 @@ function bindLibc(): LibcCalls | null {
   };
 }
 
-const shared = nodeLikePlatform("bun", "Bun");
+/** The parts Bun shares with Node's platform: made by {@linkcode bunPlatform}. */
+let shared: Platform;
 
 /**
  * The thread making write-backs, shared by the open output files: started at the first
@@ -195,10 +196,17 @@ async function createNew(path: string): Promise<OutputFile> {
   );
 }
 
-/** The platform under Bun. */
-export const bunPlatform: Platform = {
-  ...shared,
-  files: { ...shared.files!, createNew },
-  mapFile: openBunMmapSource,
-  ...libcAdvice(bindLibc),
-};
+/**
+ * The platform under Bun.
+ *
+ * @returns A new platform object (`current.ts` makes the one in use).
+ */
+export function bunPlatform(): Platform {
+  shared = nodeLikePlatform("bun", "Bun");
+  return {
+    ...shared,
+    files: { ...shared.files!, createNew },
+    mapFile: openBunMmapSource,
+    ...libcAdvice(bindLibc),
+  };
+}

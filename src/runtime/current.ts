@@ -58,11 +58,11 @@ export const RUNTIME: Runtime = detectRuntime();
  * own; browsers and workerd share the web's, under their own names.
  */
 export const PLATFORM: Platform = RUNTIME === "deno"
-  ? denoPlatform
+  ? denoPlatform()
   : RUNTIME === "bun"
-  ? bunPlatform
+  ? bunPlatform()
   : RUNTIME === "node"
-  ? nodePlatform
+  ? nodePlatform()
   : webPlatform(RUNTIME);
 
 /**

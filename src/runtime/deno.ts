@@ -30,7 +30,7 @@
 import { formatInteger, GgufError } from "../model/errors.ts";
 import { type ByteSource, checkRange } from "../model/byte_source.ts";
 import { EAGAIN_DELAY_MS, nodeLikePlatform, pause } from "./node.ts";
-import type { OutputFile, Platform } from "./platform.ts";
+import type { FileInfo, FileKind, OutputFile, Platform } from "./platform.ts";
 import { FADV_DONTNEED, libcAdvice, type LibcCalls } from "./_fadvise.ts";
 import { O_WRONLY_CLOEXEC, SYNC_FILE_RANGE_WAIT_ALL, withWriteBack } from "./_write_back.ts";
 
@@ -331,23 +331,67 @@ async function syncDirectory(path: string): Promise<void> {
   }
 }
 
-const shared = nodeLikePlatform("deno", "Deno");
+/** Deno's name for the system as Node's `process.platform` gives it. */
+function nodeOsName(os: string): string {
+  if (os === "windows") return "win32";
+  if (os === "solaris" || os === "illumos") return "sunos";
+  return os;
+}
 
-/** The platform under Deno: FFI mapping and advice where `--allow-ffi` is granted. */
-export const denoPlatform: Platform = {
-  ...shared,
-  files: { ...shared.files!, createNew, syncDirectory },
-  stdio: {
-    ...shared.stdio!,
-    stdin: () => Deno.stdin.readable,
-    async writeStdout(bytes) {
-      for (let done = 0; done < bytes.length;) {
-        done += await Deno.stdout.write(bytes.subarray(done));
-      }
+/** The kind of a file as `Deno.stat` tells it. */
+function denoKind(info: Deno.FileInfo): FileKind {
+  if (info.isFile) return "file";
+  if (info.isDirectory) return "directory";
+  if (info.isSymlink) return "symlink";
+  if (info.isFifo) return "fifo";
+  if (info.isSocket) return "socket";
+  if (info.isCharDevice) return "character-device";
+  if (info.isBlockDevice) return "block-device";
+  return "other";
+}
+
+/**
+ * Standard input's or output's metadata through `/dev/fd` on Linux, where reading it
+ * is allowed; `undefined` elsewhere (then `node:fs` tells).
+ */
+function statStandardStream(fd: 0 | 1): FileInfo | undefined {
+  if (Deno.build.os !== "linux") return undefined;
+  try {
+    const info = Deno.statSync(`/dev/fd/${fd}`);
+    return { kind: denoKind(info), size: info.size, dev: info.dev, ino: info.ino ?? 0 };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The platform under Deno: FFI mapping and advice where `--allow-ffi` is granted. Node's
+ * `process` is left alone (see `nodeLikePlatform`): a worker thread that converts starts
+ * without Deno's Node compatibility layer.
+ *
+ * @returns A new platform object (`current.ts` makes the one in use).
+ */
+export function denoPlatform(): Platform {
+  const shared = nodeLikePlatform("deno", "Deno", {
+    os: nodeOsName(Deno.build.os),
+    pid: Deno.pid,
+  });
+  return {
+    ...shared,
+    files: { ...shared.files!, createNew, syncDirectory },
+    stdio: {
+      ...shared.stdio!,
+      stat: (fd) => statStandardStream(fd) ?? shared.stdio!.stat(fd),
+      stdin: () => Deno.stdin.readable,
+      async writeStdout(bytes) {
+        for (let done = 0; done < bytes.length;) {
+          done += await Deno.stdout.write(bytes.subarray(done));
+        }
+      },
+      readStdinSync: (into) => Deno.stdin.readSync(into) ?? 0,
+      writeStdoutSync,
     },
-    readStdinSync: (into) => Deno.stdin.readSync(into) ?? 0,
-    writeStdoutSync,
-  },
-  mapFile: openDenoMmapSource,
-  ...libcAdvice(bindLibc),
-};
+    mapFile: openDenoMmapSource,
+    ...libcAdvice(bindLibc),
+  };
+}

@@ -420,6 +420,9 @@ const nodeProcessControl: ProcessControl = {
  *
  * @param name The runtime's name.
  * @param displayName How messages name it.
+ * @param identity The system's name (as Node's `process.platform`) and the process id,
+ *   where the runtime tells them without Node's `process` (under Deno, whose `process`
+ *   loads its Node compatibility layer, tens of milliseconds at each thread's start).
  * @returns A platform without mapping or page-cache advice.
  *
  * @example
@@ -431,12 +434,16 @@ const nodeProcessControl: ProcessControl = {
  * assert.equal((await platform.files!.stat(".")).kind, "directory");
  * ```
  */
-export function nodeLikePlatform(name: Platform["name"], displayName: string): Platform {
+export function nodeLikePlatform(
+  name: Platform["name"],
+  displayName: string,
+  identity?: Pick<Platform, "os" | "pid">,
+): Platform {
   return {
     name,
     displayName,
-    os: nodeProcess()?.platform,
-    pid: nodeProcess()?.pid ?? 0,
+    os: identity === undefined ? nodeProcess()?.platform : identity.os,
+    pid: identity === undefined ? nodeProcess()?.pid ?? 0 : identity.pid,
     files: nodeFiles,
     stdio: nodeStdio,
     process: nodeProcessControl,
@@ -447,5 +454,11 @@ export function nodeLikePlatform(name: Platform["name"], displayName: string): P
   };
 }
 
-/** The platform under Node: no mapping, no page-cache advice. */
-export const nodePlatform: Platform = nodeLikePlatform("node", "Node");
+/**
+ * The platform under Node: no mapping, no page-cache advice.
+ *
+ * @returns A new platform object (`current.ts` makes the one in use).
+ */
+export function nodePlatform(): Platform {
+  return nodeLikePlatform("node", "Node");
+}
