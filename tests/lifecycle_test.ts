@@ -349,6 +349,38 @@ test("a stream read 1,400 bytes at a time holds buffers in proportion to its byt
   await source.close();
 });
 
+test("a stream read by blocking calls of 1,400 bytes: its bytes, in recycled buffers", async () => {
+  const { openStreamSource } = await import("../sources.ts");
+  const { readsBlocking } = await import("../src/source/stream_buffer.ts");
+  const model = new Uint8Array(readFileSync(SAMPLE));
+  const buffers = new Set<ArrayBufferLike>();
+  let at = 0;
+  const stream = readsBlocking(
+    new ReadableStream<Uint8Array>({ pull: () => assert.fail("read through the stream") }, {
+      highWaterMark: 0,
+    }),
+    (into) => {
+      buffers.add(into.buffer);
+      const count = Math.min(1400, into.length, model.length - at);
+      into.set(model.subarray(at, at + count));
+      at += count;
+      return count;
+    },
+  );
+  const source = openStreamSource(stream);
+  const held = 256 * 1024;
+  assert.deepEqual((await source.prefix(held)).bytes, model.subarray(0, held));
+  for (let offset = held + 5; offset < model.length; offset += 100_003) {
+    const length = Math.min(100_003, model.length - offset);
+    assert.deepEqual(await source.read(offset, length), model.subarray(offset, offset + length));
+  }
+  // 64 KiB buffers: 4 hold the prefix, one more is filled; then, each read's bytes taken
+  // at once, one is filled over and over (16 for the file were none used again).
+  assert.ok(buffers.size <= 6, `${buffers.size} buffers`);
+  await source.close();
+  assert.equal(stream.locked, false);
+});
+
 test("readGgufStream() over a stream of 1,400-byte reads yields the file's tensor bytes", async () => {
   const model = new Uint8Array(readFileSync(SAMPLE));
   const { stream, seen } = trickle(model, 1400);

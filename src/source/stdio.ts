@@ -7,7 +7,7 @@ import type { ByteSink } from "../model/byte_sink.ts";
 import { GgufError } from "../model/errors.ts";
 import { PLATFORM } from "../runtime/current.ts";
 import type { StandardStreams } from "../runtime/platform.ts";
-import { preferReadSize } from "./stream_buffer.ts";
+import { preferReadSize, readsBlocking } from "./stream_buffer.ts";
 
 /** The platform's standard streams, or a `TypeError` where the runtime has none. */
 function standardStreams(): StandardStreams {
@@ -127,7 +127,11 @@ export function stdinSyncStream(): ReadableStream<Uint8Array> | undefined {
       } else request.respond(count);
     },
   });
-  return preferReadSize(stream as ReadableStream<Uint8Array>, STDIN_READ_BYTES);
+  // A buffer over it (the model's source) calls readSync itself: no promise per read.
+  return readsBlocking(
+    preferReadSize(stream as ReadableStream<Uint8Array>, STDIN_READ_BYTES),
+    readSync,
+  );
 }
 
 /**

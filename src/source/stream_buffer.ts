@@ -46,6 +46,43 @@ export function preferReadSize(
   READ_SIZES.set(stream, bytes);
   return stream;
 }
+/** Streams whose bytes may also be read by a blocking call, with that call. */
+const BLOCKING_READS = new WeakMap<ReadableStream<Uint8Array>, (into: Uint8Array) => number>();
+
+/**
+ * Says that a stream's bytes may be had by a blocking call instead, for a thread that
+ * may wait (a worker converting standard input): a buffer over it reads through `read`,
+ * into its recycled buffers, with no promise per read and no turn of the event loop.
+ *
+ * @param stream The stream (locked, never read through, by a buffer over it).
+ * @param read Reads up to `into.length` bytes into `into`, waiting until at least one
+ *   arrives; returns how many, 0 at the end.
+ * @returns The stream.
+ *
+ * @example
+ * ```ts
+ * import { readsBlocking, StreamBuffer } from "./stream_buffer.ts";
+ * import assert from "node:assert/strict";
+ * let left = 8;
+ * const stream = readsBlocking(new ReadableStream<Uint8Array>(), (into) => {
+ *   const count = Math.min(left, into.length);
+ *   into.fill(7, 0, count);
+ *   left -= count;
+ *   return count;
+ * });
+ * const buffer = new StreamBuffer(stream);
+ * assert.deepEqual([...await buffer.readExact(8)], [7, 7, 7, 7, 7, 7, 7, 7]);
+ * await buffer.cancel();
+ * ```
+ */
+export function readsBlocking(
+  stream: ReadableStream<Uint8Array>,
+  read: (into: Uint8Array) => number,
+): ReadableStream<Uint8Array> {
+  BLOCKING_READS.set(stream, read);
+  return stream;
+}
+
 /** Streams that continue a file from a byte other than 0, with that byte. */
 const STARTS = new WeakMap<ReadableStream<Uint8Array>, number>();
 
@@ -144,9 +181,12 @@ export class StreamBuffer {
   position = 0;
 
   readonly #readSize: number;
+  /** The blocking read the stream was given ({@linkcode readsBlocking}), if any. */
+  readonly #readBlocking: ((into: Uint8Array) => number) | undefined;
 
   constructor(stream: ReadableStream<Uint8Array>) {
     this.#readSize = READ_SIZES.get(stream) ?? BYOB_CHUNK;
+    this.#readBlocking = BLOCKING_READS.get(stream);
     this.position = STARTS.get(stream) ?? 0;
     try {
       this.#reader = stream.getReader({ mode: "byob" });
@@ -163,6 +203,7 @@ export class StreamBuffer {
    * is taken as its bytes, without a copy.
    */
   async #readMore(): Promise<boolean> {
+    if (this.#readBlocking !== undefined) return this.#readBlockingInto(this.#readBlocking);
     if (++this.#reads >= READS_PER_TURN) {
       this.#reads = 0;
       await nextTurn();
@@ -193,17 +234,28 @@ export class StreamBuffer {
   }
 
   /**
+   * Where the next read goes: the rest of the current buffer; when too little room is
+   * left, all of it again if every byte read into it is consumed (a reader that takes
+   * each read's bytes at once fills one buffer over and over), else a recycled or new one.
+   */
+  #readTarget(): [ArrayBuffer, number] {
+    const size = this.#readSize;
+    const tail = this.#tail;
+    if (tail !== undefined) {
+      if (size - this.#tailFilled >= size / MIN_READ_FRACTION) return [tail, this.#tailFilled];
+      // Only the last chunk can be in the buffer being filled.
+      if (this.#chunks.at(-1)?.buffer !== tail) return [tail, 0];
+    }
+    return [this.#free.pop() ?? new ArrayBuffer(size), 0];
+  }
+
+  /**
    * One BYOB read into the rest of the current buffer (a recycled or new one when too
    * little room is left). The bytes join the chunk already held in that buffer.
    */
   async #readInto(): Promise<boolean> {
     const size = this.#readSize;
-    let buffer = this.#tail;
-    let at = this.#tailFilled;
-    if (buffer === undefined || size - at < size / MIN_READ_FRACTION) {
-      buffer = this.#free.pop() ?? new ArrayBuffer(size);
-      at = 0;
-    }
+    const [buffer, at] = this.#readTarget();
     // The read transfers the whole buffer: the chunk held in its front (only ever the
     // last chunk) is made again over the buffer the read gives back.
     const last = this.#chunks.at(-1);
@@ -233,12 +285,36 @@ export class StreamBuffer {
   }
 
   /**
+   * One blocking read into the rest of the current buffer (a new or recycled one when
+   * little is left): the buffer stays this thread's, so it is recycled as BYOB buffers are.
+   */
+  #readBlockingInto(read: (into: Uint8Array) => number): boolean {
+    const size = this.#readSize;
+    const [buffer, at] = this.#readTarget();
+    const count = read(new Uint8Array(buffer, at, size - at));
+    if (count === 0) return false;
+    const last = this.#chunks.at(-1);
+    if (last !== undefined && last.buffer === buffer && last.byteOffset + last.length === at) {
+      this.#chunks[this.#chunks.length - 1] = new Uint8Array(
+        buffer,
+        last.byteOffset,
+        last.length + count,
+      );
+    } else this.#chunks.push(new Uint8Array(buffer, at, count));
+    this.#available += count;
+    this.#tail = buffer;
+    this.#tailFilled = at + count;
+    return true;
+  }
+
+  /**
    * Returns a consumed chunk's buffer to the pool when it is a whole BYOB buffer no
    * longer being filled (a chunk never shares such a buffer with another).
    */
   #recycle(chunk: Uint8Array): void {
     if (
-      this.#byob && chunk.buffer.byteLength === this.#readSize && chunk.buffer !== this.#tail &&
+      (this.#byob || this.#readBlocking !== undefined) &&
+      chunk.buffer.byteLength === this.#readSize && chunk.buffer !== this.#tail &&
       this.#free.length < 4
     ) {
       this.#free.push(chunk.buffer as ArrayBuffer);
