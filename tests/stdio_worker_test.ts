@@ -112,12 +112,16 @@ test("SIGTERM ends the run at once while the worker waits on a reader that takes
   }
 });
 
-test("a sink's chunkBytes bounds the chunks it is given, and changes no byte", async () => {
+test("a sink's chunkBytes bounds its chunks, changes no byte and no read of the input", async () => {
   const { openGgufModel } = await import("../sources.ts");
   const { writeConvertedModel } = await import("../pipeline.ts");
-  const collect = async (chunkBytes?: number) => {
+  const collect = async (policy: { requantize?: "Q8_0" }, chunkBytes?: number) => {
     const chunks: Uint8Array[] = [];
-    const model = await openGgufModel(SAMPLE);
+    const model = await openGgufModel(SAMPLE, { access: "read" });
+    const source = model.parts[0].source;
+    const read = source.read.bind(source);
+    let reads = 0;
+    source.read = (offset, length, into) => (reads++, read(offset, length, into));
     try {
       await writeConvertedModel(model, () =>
         Promise.resolve({
@@ -125,16 +129,21 @@ test("a sink's chunkBytes bounds the chunks it is given, and changes no byte", a
           commit: () => Promise.resolve(),
           abort: () => Promise.resolve(),
           chunkBytes,
-        }), { policy: { requantize: "Q8_0" } });
+        }), { policy });
     } finally {
       await model.close();
     }
-    return chunks;
+    return { chunks, reads };
   };
-  const whole = Buffer.concat(await collect());
-  const small = await collect(8192);
-  assert.ok(Buffer.concat(small).equals(whole));
-  // The header comes whole; every later chunk is at most 8 KiB of float32 values or less.
-  assert.ok(small.slice(1).every((chunk) => chunk.length <= 8192));
-  assert.ok(small.length > whole.length / 8192);
+  for (const policy of [{}, { requantize: "Q8_0" as const }]) {
+    const whole = await collect(policy);
+    const small = await collect(policy, 8192);
+    assert.ok(Buffer.concat(small.chunks).equals(Buffer.concat(whole.chunks)));
+    // The header comes whole; every later chunk is at most 8 KiB (of float32 values, of
+    // blocks, or of a tensor kept as it is).
+    assert.ok(small.chunks.slice(1).every((chunk) => chunk.length <= 8192));
+    assert.ok(small.chunks.length > Buffer.concat(whole.chunks).length / 8192);
+    // Small chunks share the reads of large ones: not a read of the file per chunk.
+    assert.equal(small.reads, whole.reads);
+  }
 });

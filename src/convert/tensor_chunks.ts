@@ -49,6 +49,8 @@ export interface ChunkScratch extends RangeScratch {
   nextOutput?: Uint8Array;
   /** Which of the two the last step used. */
   side?: 0 | 1;
+  /** Input read for several steps at once (see `stepBytes`); never yielded. */
+  ahead?: Uint8Array;
 }
 
 /** Options for {@linkcode convertTensorChunks}. */
@@ -186,16 +188,23 @@ export async function* convertTensorChunks(
     ? Math.min(asked, MAX_STEP_FLOAT_BYTES)
     : MAX_STEP_FLOAT_BYTES;
   if (plan.typeName !== "F32" && plan.action === "keep") {
-    // The bytes as they are.
-    const keepBytes = Math.min(options.chunkBytes, stepCap);
-    for (let done = 0; done < info.nbytes; done += keepBytes) {
+    // The bytes as they are: read `chunkBytes` at a time (at most a step's floats' worth),
+    // yielded in pieces of at most `stepBytes`.
+    const readBytes = Math.min(options.chunkBytes, MAX_STEP_FLOAT_BYTES);
+    const keepBytes = Math.min(readBytes, stepCap);
+    for (let done = 0; done < info.nbytes; done += readBytes) {
       signal?.throwIfAborted();
-      const length = Math.min(keepBytes, info.nbytes - done);
+      const length = Math.min(readBytes, info.nbytes - done);
       const at = info.fileOffset + done;
+      let bytes: Uint8Array;
       if (into !== undefined) {
-        yield await source.read(at, length, into.subarray(done, done + length));
-      } else if (source.kind === "bytes") yield await source.read(at, length);
-      else yield await source.read(at, length, inputBuffer(flip(), length, false));
+        bytes = await source.read(at, length, into.subarray(done, done + length));
+      } else if (source.kind === "bytes") bytes = await source.read(at, length);
+      else bytes = await source.read(at, length, inputBuffer(flip(), length, false));
+      for (let piece = 0; piece < length; piece += keepBytes) {
+        if (piece > 0) signal?.throwIfAborted();
+        yield bytes.subarray(piece, Math.min(piece + keepBytes, length));
+      }
     }
     return;
   }
@@ -216,6 +225,15 @@ export async function* convertTensorChunks(
   const floatBytes = Math.min(stepCap * scale, MAX_SPLIT_FLOAT_BYTES);
   const unitsByOutput = Math.floor(floatBytes / (unit * 4));
   const stepElements = unit * Math.max(1, Math.min(unitsByInput, unitsByOutput));
+  // Steps smaller than the default (a sink taking small chunks) share one read of what a
+  // default step would read: a read per step could be a thread hop per 128 KiB written.
+  const readUnits = Math.floor(Math.min(MAX_STEP_FLOAT_BYTES, MAX_SPLIT_FLOAT_BYTES) / (unit * 4));
+  const readElements = split
+    ? stepElements
+    : Math.max(stepElements, unit * Math.max(1, Math.min(unitsByInput, readUnits)));
+  let ahead: Uint8Array | undefined;
+  let aheadFirst = 0;
+  let aheadEnd = 0;
   // `to` is F32 when dequantizing: 4 bytes a value.
   const stepOutBytes = bytesFor(to, stepElements);
   const outputBuffer = (side: number) =>
@@ -233,7 +251,20 @@ export async function* convertTensorChunks(
     const outBytes = bytesFor(to, elements);
     const parallel = split && elements >= MIN_SPLIT_ELEMENTS;
     let src: Uint8Array;
-    if (source.kind === "bytes") {
+    if (readElements > stepElements) {
+      if (first >= aheadEnd) {
+        const count = Math.min(readElements, info.elements - first);
+        const length = bytesFor(from, count);
+        const at = info.fileOffset + inStart;
+        ahead = source.kind === "bytes"
+          ? await source.read(at, length)
+          : await source.read(at, length, scratch.ahead = grow(scratch.ahead, length, false));
+        aheadFirst = first;
+        aheadEnd = first + count;
+      }
+      const offset = bytesFor(from, first - aheadFirst);
+      src = ahead!.subarray(offset, offset + inBytes);
+    } else if (source.kind === "bytes") {
       // A view of the caller's bytes: shared with workers below, if needed.
       src = await source.read(info.fileOffset + inStart, inBytes);
     } else {
