@@ -227,7 +227,7 @@ export async function* convertTensorChunks(
   const stepElements = unit * Math.max(1, Math.min(unitsByInput, unitsByOutput));
   // Steps smaller than the default (a sink taking small chunks) share one read of what a
   // default step would read: a read per step could be a thread hop per 128 KiB written.
-  const readUnits = Math.floor(Math.min(MAX_STEP_FLOAT_BYTES, MAX_SPLIT_FLOAT_BYTES) / (unit * 4));
+  const readUnits = Math.floor(MAX_STEP_FLOAT_BYTES / (unit * 4));
   const readElements = split
     ? stepElements
     : Math.max(stepElements, unit * Math.max(1, Math.min(unitsByInput, readUnits)));

@@ -352,12 +352,15 @@ function denoKind(info: Deno.FileInfo): FileKind {
 
 /**
  * Standard input's or output's metadata through `/dev/fd` on Linux, where reading it
- * is allowed; `undefined` elsewhere (then `node:fs` tells).
+ * is already allowed (asking would prompt on a terminal); `undefined` elsewhere (then
+ * `node:fs` tells).
  */
 function statStandardStream(fd: 0 | 1): FileInfo | undefined {
   if (Deno.build.os !== "linux") return undefined;
+  const path = `/dev/fd/${fd}`;
   try {
-    const info = Deno.statSync(`/dev/fd/${fd}`);
+    if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") return undefined;
+    const info = Deno.statSync(path);
     return { kind: denoKind(info), size: info.size, dev: info.dev, ino: info.ino ?? 0 };
   } catch {
     return undefined;
