@@ -207,13 +207,34 @@ function bindLibc(): LibcCalls | null {
   };
 }
 
+/**
+ * Binds `symbols` of libc at the first call of the returned function, once: their
+ * functions where libc may be called ({@linkcode libcGranted}), `null` elsewhere or when
+ * the library will not open.
+ */
+function lazyLibc<S extends Deno.ForeignLibraryInterface>(
+  symbols: S,
+): () => Deno.DynamicLibrary<S>["symbols"] | null {
+  let bound: Deno.DynamicLibrary<S>["symbols"] | null | undefined;
+  return () => {
+    if (bound === undefined) {
+      try {
+        bound = libcGranted() ? Deno.dlopen("libc.so.6", symbols).symbols : null;
+      } catch {
+        bound = null;
+      }
+    }
+    return bound;
+  };
+}
+
 const WRITE_SYMBOLS = {
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   __errno_location: { parameters: [], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },
 } as const;
 
-let writeCalls: Deno.DynamicLibrary<typeof WRITE_SYMBOLS>["symbols"] | null | undefined;
+const writeCalls = lazyLibc(WRITE_SYMBOLS);
 
 /** `EINTR` and `EAGAIN` on Linux: the call is tried again. */
 const EINTR = 4;
@@ -226,14 +247,7 @@ const EAGAIN = 11;
  * wake-up of the reader of a pipe. Elsewhere through `Deno.stdout` all the same.
  */
 function writeStdoutSync(bytes: Uint8Array): void {
-  if (writeCalls === undefined) {
-    try {
-      writeCalls = libcGranted() ? Deno.dlopen("libc.so.6", WRITE_SYMBOLS).symbols : null;
-    } catch {
-      writeCalls = null;
-    }
-  }
-  const f = writeCalls;
+  const f = writeCalls();
   for (let done = 0; done < bytes.length;) {
     const rest = bytes.subarray(done);
     if (f === null) {
@@ -267,7 +281,7 @@ const WRITE_BACK_SYMBOLS = {
   },
 } as const;
 
-let writeBackCalls: Deno.DynamicLibrary<typeof WRITE_BACK_SYMBOLS>["symbols"] | null | undefined;
+const writeBackCalls = lazyLibc(WRITE_BACK_SYMBOLS);
 
 /**
  * Gives the file range write-backs through a descriptor of its own (Deno's files do not
@@ -275,14 +289,7 @@ let writeBackCalls: Deno.DynamicLibrary<typeof WRITE_BACK_SYMBOLS>["symbols"] | 
  * descriptor cannot be opened.
  */
 function addWriteBack(path: string, file: OutputFile): OutputFile {
-  if (writeBackCalls === undefined) {
-    try {
-      writeBackCalls = libcGranted() ? Deno.dlopen("libc.so.6", WRITE_BACK_SYMBOLS).symbols : null;
-    } catch {
-      writeBackCalls = null; // No such library: flushes only.
-    }
-  }
-  const f = writeBackCalls;
+  const f = writeBackCalls(); // null: flushes only
   if (f === null || path.includes("\0")) return file;
   const fd = f.open(new TextEncoder().encode(path + "\0"), O_WRONLY_CLOEXEC);
   if (fd < 0) return file;

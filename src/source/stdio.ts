@@ -65,6 +65,12 @@ function growIfPipe(stdio: StandardStreams, fd: 0 | 1): void {
   }
 }
 
+/** The error of a failed write to standard output, what the system said in its message. */
+function stdoutWriteError(cause: unknown): GgufError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new GgufError("IO", `Cannot write to standard output: ${reason}`, undefined, { cause });
+}
+
 /**
  * Standard output as a {@linkcode ByteSink}. Each write resolves once the bytes are handed
  * to the operating system, so the caller may reuse its buffer. `abort()` cannot take back
@@ -90,10 +96,7 @@ export function stdoutSink(): ByteSink {
       try {
         await stdio.writeStdout(bytes);
       } catch (cause) {
-        const reason = cause instanceof Error ? cause.message : String(cause);
-        throw new GgufError("IO", `Cannot write to standard output: ${reason}`, undefined, {
-          cause,
-        });
+        throw stdoutWriteError(cause);
       }
     },
     commit: () => Promise.resolve(),
@@ -152,10 +155,7 @@ export function stdoutSyncSink(): ByteSink | undefined {
         writeSync(bytes);
         return Promise.resolve();
       } catch (cause) {
-        const reason = cause instanceof Error ? cause.message : String(cause);
-        return Promise.reject(
-          new GgufError("IO", `Cannot write to standard output: ${reason}`, undefined, { cause }),
-        );
+        return Promise.reject(stdoutWriteError(cause));
       }
     },
     commit: () => Promise.resolve(),
