@@ -12,8 +12,6 @@
  */
 import { isatty } from "node:tty";
 import { parseArgs } from "node:util";
-import { formatPlan, planToJson } from "./src/cli/format_plan.ts";
-import { inspectModel, inspectRequest } from "./src/cli/inspect_command.ts";
 import { toJsonText } from "./src/cli/json_text.ts";
 import { parseByteCount } from "./src/cli/byte_count.ts";
 import { type CliIo, openInput, runConversion } from "./src/cli/run_conversion.ts";
@@ -22,17 +20,13 @@ import { GgufError } from "./src/model/errors.ts";
 import { cliMessage } from "./src/cli/cli_message.ts";
 import { escapeText } from "./src/model/escape_text.ts";
 import type { ConversionPolicy } from "./src/model/conversion.ts";
-import { conversionWarnings, planConversion } from "./src/convert/plan.ts";
-import { resolvePolicy } from "./src/convert/policy.ts";
-import { policyFromFlags } from "./src/cli/policy_from_flags.ts";
-import { chooseAutoTypes } from "./src/convert/choose_auto.ts";
-import { DEFAULT_CHUNK_BYTES } from "./src/convert/tensor_chunks.ts";
 import { profilesHelp } from "./src/cli/profiles_help.ts";
 import type { AccessMode } from "./src/source/open_source.ts";
 import { DEFAULT_IDLE_TIMEOUT, MAX_IDLE_TIMEOUT } from "./src/source/idle_fetch.ts";
 import { availableCores, RUNTIME } from "./src/runtime/current.ts";
 import type { ByteSink } from "./src/model/byte_sink.ts";
 import { stdoutSink } from "./src/source/stdio.ts";
+import { type StartedStdioWorker, startStdioWorker } from "./src/output/stdio_conversion.ts";
 
 /** The version printed by `--version`. */
 export const VERSION = "0.1.0";
@@ -262,6 +256,26 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
     io.stderr(`error: ${escapeText(usageMessage(error, flags))}\nRun with --help for usage.\n`);
     return 2;
   }
+  // A pipe into a pipe converts on a worker thread: started now, it loads its modules
+  // while this thread loads the ones the flags need. Ended below if it goes unused.
+  const worker = positionals[0] === "-" && values.output === "-" && !values.plan &&
+      !values.help && !values.version
+    ? startStdioWorker()
+    : undefined;
+  try {
+    return await run(values, positionals, io, worker);
+  } finally {
+    worker?.cancel();
+  }
+}
+
+/** {@linkcode main} after its flags are parsed. */
+async function run(
+  values: Record<string, string | boolean | string[] | undefined>,
+  positionals: string[],
+  io: CliIo,
+  worker: StartedStdioWorker | undefined,
+): Promise<number> {
   try {
     if (values.help) {
       await io.stdout(helpText(io.program ?? invokedAs()));
@@ -283,6 +297,8 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
       throw new UsageError(`--access must be auto, mmap or read, not "${access}"`);
     }
     let policy: ConversionPolicy;
+    // The kernels' registry and all it reaches: loaded only once the flags ask for it.
+    const { policyFromFlags } = await import("./src/cli/policy_from_flags.ts");
     try {
       const flags = values as Record<string, string | undefined>;
       policy = policyFromFlags({ ...flags, maxError: flags["max-error"] });
@@ -328,8 +344,11 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
       onNotice: values.verbose ? notice : undefined,
     };
     let inspect;
+    const inspecting = values.key !== undefined || values.dump !== undefined ||
+      values.rows !== undefined;
+    const inspection = inspecting ? await import("./src/cli/inspect_command.ts") : undefined;
     try {
-      inspect = inspectRequest(values);
+      inspect = inspection?.inspectRequest(values);
     } catch (error) {
       throw new UsageError((error as Error).message);
     }
@@ -344,7 +363,7 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
       );
       try {
         // Piece by piece, each written before the next is made: a dump of any length.
-        for await (const text of inspectModel(model, inspect)) await io.stdout(text);
+        for await (const text of inspection!.inspectModel(model, inspect)) await io.stdout(text);
       } finally {
         await model.close();
       }
@@ -356,6 +375,19 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
       );
     }
     if (output === undefined || values.plan) {
+      const [
+        { formatPlan, planToJson },
+        { conversionWarnings, planConversion },
+        { resolvePolicy },
+        { chooseAutoTypes },
+        { DEFAULT_CHUNK_BYTES },
+      ] = await Promise.all([
+        import("./src/cli/format_plan.ts"),
+        import("./src/convert/plan.ts"),
+        import("./src/convert/policy.ts"),
+        import("./src/convert/choose_auto.ts"),
+        import("./src/convert/tensor_chunks.ts"),
+      ]);
       const model = await openInput(input, open, notice);
       try {
         const resolved = resolvePolicy(policy);
@@ -397,6 +429,7 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
       warn,
       notice,
       progress: !quiet && (values.progress === true || process.stderr.isTTY === true),
+      worker,
     });
   } catch (error) {
     // Messages may quote a model's names: escaped here too, whatever raised them.

@@ -154,3 +154,39 @@ test("only the platform adapters and the CLI entry name a runtime", () => {
   }
   assert.deepEqual(named, []);
 });
+
+/** Modules a file loads before it runs: value imports and re-exports, not `import()`. */
+function staticImports(file: string): string[] {
+  const text = code(readFileSync(join(ROOT, file), "utf8"));
+  const specifiers = [
+    ...text.matchAll(/\b(?:import|export)\s+(?!type\b)[^;"']*?\bfrom\s*["']([^"']+)["']/g),
+    ...text.matchAll(/^\s*import\s*["']([^"']+)["']/gm),
+  ].map((m) => m[1]);
+  return specifiers.filter((s) => s.startsWith(".")).map((s) =>
+    relative(ROOT, resolve(ROOT, dirname(file), s)).replaceAll("\\", "/")
+  );
+}
+
+test("the CLI starts without the kernels: they load once the flags ask for them", () => {
+  // Every run of the CLI loads what convert.ts imports statically before it parses a flag;
+  // a pipe into a pipe then loads the conversion on its worker thread, in parallel.
+  const loaded = new Set<string>();
+  const visit = (file: string) => {
+    if (loaded.has(file)) return;
+    loaded.add(file);
+    for (const target of staticImports(file)) visit(target);
+  };
+  visit("convert.ts");
+  for (
+    const heavy of [
+      "src/convert/kernels.ts",
+      "src/open/open_model.ts",
+      "src/output/file.ts",
+      "src/source/http_request.ts",
+    ]
+  ) {
+    assert.ok(!loaded.has(heavy), `convert.ts loads ${heavy} before it starts`);
+  }
+  assert.ok(loaded.has("src/output/stdio_conversion.ts"));
+  assert.ok(loaded.size < 40, `convert.ts loads ${loaded.size} modules before it starts`);
+});

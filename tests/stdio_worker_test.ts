@@ -7,7 +7,15 @@
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -62,6 +70,71 @@ test("from the worker, a model cut short or a reader gone is one error line and 
   assert.equal(gone.status, 1, gone.stderr);
   assert.match(gone.stderr, /^error: Cannot write to standard output: [^\n]+\n$/);
   assert.match(gone.stderr, /EPIPE|Broken pipe/i);
+});
+
+test("a worker started ahead and left unused ends with the run", {
+  skip: SKIP,
+  timeout: 120_000,
+}, () => {
+  // `- -o -` into a pipe starts the worker before the other flags are read; each of these
+  // is refused after that, and the run must still end at once with its usage error.
+  for (
+    const flags of [
+      ["--requantize", "NOPE"],
+      ["--json"],
+      ["--key", "general.name"],
+      ["--threads", "0"],
+    ]
+  ) {
+    const run = runCliInBash(
+      `"$@" < "${SAMPLE}" | cat > /dev/null; exit "\${PIPESTATUS[0]}"`,
+      ["-", "-o", "-", ...flags],
+    );
+    assert.equal(run.status, 2, `${flags}: ${run.stderr}`);
+    assert.match(run.stderr, /^error: [^\n]+\nRun with --help for usage\.\n$/);
+  }
+});
+
+test("a started worker converts once; cancelled, it converts nothing and the process ends", {
+  skip: SKIP,
+  timeout: 120_000,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gguf-stream-stdio-worker-"));
+  try {
+    const script = join(dir, "started.ts");
+    const module = new URL("../src/output/stdio_conversion.ts", import.meta.url).href;
+    writeFileSync(
+      script,
+      `import assert from "node:assert/strict";
+import { convertStdioInWorker, startStdioWorker } from "${module}";
+const cancelled = startStdioWorker();
+assert.ok(cancelled, "standard output is a pipe: a worker can start");
+cancelled.cancel();
+await assert.rejects(convertStdioInWorker({}, cancelled), /cancelled or has converted/);
+const started = startStdioWorker();
+const result = await convertStdioInWorker({ policy: { requantize: "Q8_0" } }, started);
+started.cancel(); // converted already: nothing to end
+await assert.rejects(convertStdioInWorker({}, started), /cancelled or has converted/);
+process.stderr.write("converted " + result.outputBytes + "\\n");
+`,
+    );
+    const out = join(dir, "out.gguf");
+    const runtime = "Deno" in globalThis ? [process.execPath, "run", "-A"] : [process.execPath];
+    const run = spawnSync("/bin/bash", [
+      "-c",
+      `"$@" < "${SAMPLE}" | cat > "${out}"; exit "\${PIPESTATUS[0]}"`,
+      "bash",
+      ...runtime,
+      script,
+    ], { cwd: ROOT, env: cliEnv(), encoding: "utf8", timeout: 60_000 });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, /^converted \d+\n$/);
+    const reference = join(dir, "reference.gguf");
+    await convertFile(SAMPLE, reference, { policy: { requantize: "Q8_0" } });
+    assert.ok(readFileSync(out).equals(readFileSync(reference)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("SIGTERM ends the run at once while the worker waits on a reader that takes nothing", {

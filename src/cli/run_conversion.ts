@@ -7,15 +7,14 @@
  */
 import { formatInteger, GgufError } from "../model/errors.ts";
 import type { GgufModel } from "../model/gguf_model.ts";
-import { openGgufModel, type OpenModelOptions } from "../open/open_model.ts";
+import type { OpenModelOptions } from "../open/open_model.ts";
+import type { ConvertFileOptions, ConvertFileResult } from "../output/file.ts";
 import {
-  type ConvertFileOptions,
-  type ConvertFileResult,
-  writeConvertedModel,
-} from "../output/file.ts";
-import { canConvertStdioInWorker, convertStdioInWorker } from "../output/stdio_conversion.ts";
+  canConvertStdioInWorker,
+  convertStdioInWorker,
+  type StartedStdioWorker,
+} from "../output/stdio_conversion.ts";
 import { PLATFORM } from "../runtime/current.ts";
-import { checkOutputPath, openFileSink } from "../source/file_sink.ts";
 import { stdinStream, stdoutIdentity, stdoutSink } from "../source/stdio.ts";
 import { toJsonText } from "./json_text.ts";
 import type { WritePhases } from "../model/byte_sink.ts";
@@ -50,11 +49,13 @@ export const SIGNALS: Readonly<Record<string, number>> = { SIGHUP: 1, SIGINT: 2,
  * @param notice Where the notice goes.
  * @returns The open model.
  */
-export function openInput(
+export async function openInput(
   input: string,
   options: OpenModelOptions,
   notice: (message: string) => void,
 ): Promise<GgufModel> {
+  // Loaded when needed: a pipe converted on a worker thread never opens a model here.
+  const { openGgufModel } = await import("../open/open_model.ts");
   if (input !== "-") return openGgufModel(input, options);
   stdinTerminalNotice(notice);
   return openGgufModel(stdinStream(), options);
@@ -91,7 +92,8 @@ function onSignals(handler: (name: string) => void): () => void {
  * @param input A path or `-`.
  * @param output A path or `-`.
  * @param options Conversion options, `quiet`, and `json` (the summary as JSON on stdout).
- * @param cli Output streams, the warning printer, whether to show progress.
+ * @param cli Output streams, the warning printer, whether to show progress, and a worker
+ *   started ahead by `startStdioWorker()` for `- -o -` (cancelled here if unused).
  * @returns The exit status: 0, or 128 + the signal's number when interrupted.
  * @throws {GgufError} For bad input, a bad output path or an I/O failure.
  */
@@ -104,11 +106,15 @@ export async function runConversion(
     warn: (message: string) => void;
     notice: (message: string) => void;
     progress: boolean;
+    worker?: StartedStdioWorker;
   },
 ): Promise<number> {
-  // The output is checked before any byte is read.
-  if (output !== "-") {
-    checkOutputPath(output, { force: options.force, inputs: input === "-" ? [] : [input] });
+  const toPipe = input === "-" && output === "-" && canConvertStdioInWorker();
+  if (!toPipe) cli.worker?.cancel();
+  // Loaded when needed, as openInput() does. The output is checked before any byte is read.
+  const sinks = output === "-" ? undefined : await import("../source/file_sink.ts");
+  if (sinks !== undefined) {
+    sinks.checkOutputPath(output, { force: options.force, inputs: input === "-" ? [] : [input] });
   }
   const controller = new AbortController();
   let interrupted: string | undefined;
@@ -129,21 +135,22 @@ export async function runConversion(
       onProgress: bar ? (p) => bar.update(p.bytesWritten, p.totalBytes) : undefined,
     };
     let result: ConvertFileResult;
-    if (input === "-" && output === "-" && canConvertStdioInWorker()) {
+    if (toPipe) {
       // A pipe into a pipe: converted on a worker thread that may block on both.
       stdinTerminalNotice(cli.notice);
       if (options.verbose) {
         cli.notice("converting on a worker thread, with blocking reads and writes (a pipe)");
       }
-      result = await convertStdioInWorker(convertOptions);
+      result = await convertStdioInWorker(convertOptions, cli.worker);
     } else {
+      const { writeConvertedModel } = await import("../output/file.ts");
       model = await openInput(input, { ...options, signal: controller.signal }, cli.notice);
       const inputs = model.parts.flatMap((part) => (part.path === undefined ? [] : [part.path]));
       if (output === "-") checkStdoutIsNotInput(inputs);
       const openSink = () =>
         output === "-"
           ? Promise.resolve(stdoutSink())
-          : openFileSink(output, { force: options.force, inputs });
+          : sinks!.openFileSink(output, { force: options.force, inputs });
       result = await writeConvertedModel(model, openSink, convertOptions);
     }
     bar?.finish();

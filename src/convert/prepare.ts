@@ -12,6 +12,7 @@ import { type GgufMetadataEntry, GgufValueType, INTEGER_VALUE_TYPES } from "../m
 import type { GgufModel } from "../model/gguf_model.ts";
 import { type EncodedGgufHeader, encodeGgufHeader } from "../format/encode_header.ts";
 import { chooseAutoTypes } from "./choose_auto.ts";
+import { printWarning } from "./print_warning.ts";
 import { type RangeSums, relativeRms } from "./convert_range.ts";
 import { conversionWarnings, planConversion } from "./plan.ts";
 import { type ResolvedPolicy, resolvePolicy } from "./policy.ts";
@@ -55,11 +56,6 @@ export interface PreparedConversion {
   threads: number;
   /** The converted file's header, when asked for. */
   header: EncodedGgufHeader | undefined;
-}
-
-/** The default warning printer: one `warning: …` line on stderr. */
-export function printWarning(message: string): void {
-  console.warn(`warning: ${message}`);
 }
 
 /**

@@ -9,8 +9,8 @@
  */
 import type { ConversionSummary } from "../model/conversion.ts";
 import { abortedError, GgufError } from "../model/errors.ts";
-import { printWarning } from "../convert/prepare.ts";
-import { PLATFORM } from "../runtime/current.ts";
+import { printWarning } from "../convert/print_warning.ts";
+import { PLATFORM, type WorkerEvents, type WorkerThread } from "../runtime/current.ts";
 import type { ConvertFileOptions, ConvertFileResult, ConvertProgress } from "./file.ts";
 import type { StdioWorkerMessage, StdioWorkerRequest } from "./stdio_worker.ts";
 
@@ -58,12 +58,90 @@ function rebuild(message: Extract<StdioWorkerMessage, { kind: "failed" }>): Erro
   return error;
 }
 
+/** What a worker reports before a conversion is given to it, kept until one is. */
+type EarlyEvent = { kind: "error"; error: Error } | { kind: "exit" };
+
+/**
+ * A worker thread started ahead of its conversion by {@linkcode startStdioWorker}: it loads
+ * its modules while this thread does its own start-up.
+ */
+export interface StartedStdioWorker {
+  /** Ends the thread, unless a conversion was given to it (which then owns it). */
+  cancel(): void;
+}
+
+/** The thread and where its events go: nowhere yet, or a conversion's handlers. */
+class EarlyWorker implements StartedStdioWorker {
+  #thread: WorkerThread | undefined;
+  #events: WorkerEvents | undefined;
+  #early: EarlyEvent[] = [];
+  #used = false;
+
+  constructor(url: URL) {
+    this.#thread = PLATFORM.startWorker(url, {
+      onMessage: (data) => this.#events?.onMessage(data),
+      onError: (error) =>
+        this.#events ? this.#events.onError(error) : this.#early.push({ kind: "error", error }),
+      onExit: () => this.#events ? this.#events.onExit?.() : this.#early.push({ kind: "exit" }),
+    });
+    // Idle until a conversion arrives: it must not keep the process alive by itself.
+    this.#thread?.keepAlive(false);
+  }
+
+  /** Hands the thread to a conversion; `undefined` if it was handed over before or ended. */
+  take(events: WorkerEvents): WorkerThread | undefined {
+    if (this.#used || this.#thread === undefined) return undefined;
+    this.#used = true;
+    this.#events = events;
+    // Told after the caller holds the thread, which its handlers end.
+    const early = this.#early.splice(0);
+    if (early.length > 0) {
+      queueMicrotask(() => {
+        for (const event of early) {
+          if (event.kind === "error") events.onError(event.error);
+          else events.onExit?.();
+        }
+      });
+    }
+    return this.#thread;
+  }
+
+  cancel(): void {
+    if (this.#used) return;
+    this.#used = true;
+    this.#thread?.terminate();
+  }
+}
+
+/**
+ * Starts the worker of {@linkcode convertStdioInWorker} before the conversion is known, so
+ * that it loads its modules while this thread parses flags and loads its own; pass the
+ * result to `convertStdioInWorker()`, or `cancel()` it. `undefined` where
+ * {@linkcode canConvertStdioInWorker} says no.
+ *
+ * @returns The started worker, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { startStdioWorker } from "./stdio_conversion.ts";
+ * const started = startStdioWorker();
+ * // ... the flags turn out to ask for something else:
+ * started?.cancel();
+ * ```
+ */
+export function startStdioWorker(): StartedStdioWorker | undefined {
+  const url = workerUrl();
+  if (url === undefined || !canConvertStdioInWorker()) return undefined;
+  return new EarlyWorker(url);
+}
+
 /**
  * Converts the model on standard input to standard output, as `writeConvertedModel()`
  * into `stdoutSink()` would, on a worker thread with blocking reads and writes (see the
  * module's notes). The output bytes are the same.
  *
  * @param options Conversion and open options (callbacks are called here, on this thread).
+ * @param started A worker from {@linkcode startStdioWorker}, used instead of a new one.
  * @returns The conversion's result.
  * @throws {GgufError} What the conversion raises; `ABORTED`, the signal's reason as its
  *   `cause`, when the signal fires (the worker is ended then).
@@ -81,6 +159,7 @@ function rebuild(message: Extract<StdioWorkerMessage, { kind: "failed" }>): Erro
  */
 export function convertStdioInWorker(
   options: ConvertFileOptions = {},
+  started?: StartedStdioWorker,
 ): Promise<ConvertFileResult> {
   const { signal, onWarning, onNotice, onProgress, onSummary } = options;
   const plain: Record<string, unknown> = {};
@@ -89,7 +168,10 @@ export function convertStdioInWorker(
   }
   const url = workerUrl();
   return new Promise<ConvertFileResult>((resolve, reject) => {
-    if (signal?.aborted) return reject(abortedError(signal.reason, signal));
+    if (signal?.aborted) {
+      started?.cancel();
+      return reject(abortedError(signal.reason, signal));
+    }
     let settled = false;
     const finish = (error: unknown, result?: ConvertFileResult) => {
       if (settled) return;
@@ -100,7 +182,7 @@ export function convertStdioInWorker(
       else reject(error);
     };
     const onAbort = () => finish(abortedError(signal!.reason, signal));
-    const thread = url === undefined ? undefined : PLATFORM.startWorker(url, {
+    const events: WorkerEvents = {
       onMessage(data) {
         const message = data as StdioWorkerMessage;
         if (message.kind === "warning") (onWarning ?? printWarning)(message.message);
@@ -115,9 +197,23 @@ export function convertStdioInWorker(
       },
       onError: (error) => finish(error),
       onExit: () => finish(new Error("The conversion's worker thread stopped")),
-    });
+    };
+    if (started !== undefined && !(started instanceof EarlyWorker)) {
+      return finish(new TypeError("`started` must come from startStdioWorker()"));
+    }
+    const thread = started !== undefined
+      ? started.take(events)
+      : url === undefined
+      ? undefined
+      : PLATFORM.startWorker(url, events);
     if (thread === undefined) {
-      return finish(new TypeError("Cannot start a worker thread here"));
+      return finish(
+        new TypeError(
+          started === undefined
+            ? "Cannot start a worker thread here"
+            : "The started worker was cancelled or has converted already",
+        ),
+      );
     }
     thread.keepAlive(true);
     signal?.addEventListener("abort", onAbort, { once: true });

@@ -11,7 +11,7 @@ import { nodePlatform } from "./node.ts";
 import type { Platform, Runtime, WorkerEvents, WorkerThread } from "./platform.ts";
 import { webPlatform } from "./web.ts";
 
-export type { Runtime };
+export type { Runtime, WorkerEvents, WorkerThread };
 export { nextTurn } from "./next_turn.ts";
 
 /** The globals that tell runtimes apart. */
