@@ -134,6 +134,25 @@ test("fp32ToFp16() overflows to Inf from 65,520 and maps every NaN to 0x7E00 wit
   assert.equal(fp32ToFp16(NaN) & 0x7fff, 0x7e00);
 });
 
+test("the half table holds every half's value by the IEEE definition, NaN payloads kept", () => {
+  const bits = new Uint32Array(FP16_TO_F32.buffer, FP16_TO_F32.byteOffset, 65536);
+  for (let h = 0; h < 65536; h++) {
+    const sign = h & 0x8000 ? -1 : 1;
+    const exponent = (h >> 10) & 0x1f;
+    const mantissa = h & 0x3ff;
+    if (exponent === 31 && mantissa !== 0) {
+      assert.equal(bits[h], ((h & 0x8000) << 16 | 0x7f800000 | (mantissa << 13)) >>> 0);
+      continue;
+    }
+    const value = exponent === 0
+      ? sign * mantissa * 2 ** -24
+      : exponent === 31
+      ? sign * Infinity
+      : sign * 2 ** (exponent - 15) * (1 + mantissa / 1024);
+    assert.ok(Object.is(FP16_TO_F32[h], value), `half ${h}`);
+  }
+});
+
 test("fp32ToFp16() inverts every half and rounds every midpoint between halfs to even", () => {
   for (let h = 0; h < 0x7c00; h++) {
     for (const sign of [0, 0x8000]) {
