@@ -93,7 +93,7 @@ function onSignals(handler: (name: string) => void): () => void {
  * @param output A path or `-`.
  * @param options Conversion options, `quiet`, and `json` (the summary as JSON on stdout).
  * @param cli Output streams, the warning printer, whether to show progress, and a worker
- *   started ahead by `startStdioWorker()` for `- -o -` (cancelled here if unused).
+ *   started ahead by `startStdioWorker()` for `- -o -` (its caller cancels it if unused).
  * @returns The exit status: 0, or 128 + the signal's number when interrupted.
  * @throws {GgufError} For bad input, a bad output path or an I/O failure.
  */
@@ -110,7 +110,6 @@ export async function runConversion(
   },
 ): Promise<number> {
   const toPipe = input === "-" && output === "-" && canConvertStdioInWorker();
-  if (!toPipe) cli.worker?.cancel();
   // Loaded when needed, as openInput() does. The output is checked before any byte is read.
   const sinks = output === "-" ? undefined : await import("../source/file_sink.ts");
   if (sinks !== undefined) {
