@@ -96,7 +96,7 @@ export function checkThreads(threads: number | undefined, work: number, spare = 
   if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1)) {
     throw new TypeError(`threads must be a positive integer, got ${threads}`);
   }
-  if (!canStartWorkers()) return 1;
+  if (!canStartWorkers(defaultWorkerUrl())) return 1;
   if (threads !== undefined) return threads;
   return work >= AUTO_THREADS_MIN_ELEMENTS ? Math.max(1, availableCores() - spare) : 1;
 }

@@ -154,9 +154,14 @@ function finish(
   const writeBound = withHeader && !plan.some((p) => p.action === "requantize");
   const threads = checkThreads(options.threads, work, writeBound ? 1 : 0);
   const header = withHeader ? convertedHeader(model, plan) : undefined;
-  for (const message of conversionWarnings(plan, policy)) {
-    (options.onWarning ?? printWarning)(message);
+  const warnings = conversionWarnings(plan, policy);
+  if (options.threads !== undefined && options.threads > 1 && threads === 1) {
+    // Asked for, not silently dropped.
+    warnings.push(
+      `${options.threads} threads were asked for, but worker threads cannot start here (under Deno they need read access to this package's modules: --allow-read); converting on one thread`,
+    );
   }
+  for (const message of warnings) (options.onWarning ?? printWarning)(message);
   return { plan, chunkBytes, threads, header };
 }
 

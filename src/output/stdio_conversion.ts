@@ -38,7 +38,8 @@ function workerUrl(): URL | undefined {
 export function canConvertStdioInWorker(): boolean {
   const stdio = PLATFORM.stdio;
   if (stdio?.readStdinSync === undefined || stdio.writeStdoutSync === undefined) return false;
-  if (!PLATFORM.canStartWorkers() || workerUrl() === undefined) return false;
+  const url = workerUrl();
+  if (url === undefined || !PLATFORM.canStartWorkers(url)) return false;
   try {
     return stdio.stat(1).kind === "fifo";
   } catch {

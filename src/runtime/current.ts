@@ -68,8 +68,11 @@ export const PLATFORM: Platform = RUNTIME === "deno"
 /**
  * Tells whether this runtime can run worker threads that share memory with this one.
  *
+ * @param module The module the workers would run, when known: under Deno a file module
+ *   needs read access (`--allow-read`), checked without a prompt.
  * @returns `true` under Deno, Bun and Node; `false` where there is no `Worker` or no
- *   `SharedArrayBuffer` (an edge isolate, a page that is not cross-origin isolated).
+ *   `SharedArrayBuffer` (an edge isolate, a page that is not cross-origin isolated), or
+ *   the module may not be read.
  *
  * @example
  * ```ts
@@ -78,8 +81,8 @@ export const PLATFORM: Platform = RUNTIME === "deno"
  * assert.equal(typeof canStartWorkers(), "boolean");
  * ```
  */
-export function canStartWorkers(): boolean {
-  return PLATFORM.canStartWorkers();
+export function canStartWorkers(module?: URL): boolean {
+  return PLATFORM.canStartWorkers(module);
 }
 
 /**

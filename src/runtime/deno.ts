@@ -403,5 +403,15 @@ export function denoPlatform(): Platform {
     },
     mapFile: openDenoMmapSource,
     ...libcAdvice(bindLibc),
+    canStartWorkers: (module) => shared.canStartWorkers() && mayLoad(module),
   };
+}
+
+/**
+ * Whether a worker may load `module`: a file module needs read access, which is asked of
+ * the permissions' state, never prompted for.
+ */
+function mayLoad(module: URL | undefined): boolean {
+  if (module === undefined || module.protocol !== "file:") return true;
+  return Deno.permissions.querySync({ name: "read", path: module }).state === "granted";
 }

@@ -215,8 +215,12 @@ export interface Platform {
   readonly process?: ProcessControl;
   /** Whether a process with this id runs (a process of another user counts). */
   processAlive(pid: number): boolean;
-  /** Whether worker threads sharing memory with this one can be started. */
-  canStartWorkers(): boolean;
+  /**
+   * Whether worker threads sharing memory with this one can be started, running the
+   * module at `module` when given (Deno needs read access to a file module: without it a
+   * worker fails to load, and Deno prints an error of its own).
+   */
+  canStartWorkers(module?: URL): boolean;
   /**
    * Starts a worker thread running the ES module at `url`, which talks through the web
    * globals `onmessage` and `postMessage`; the thread does not keep the process alive
