@@ -13,7 +13,12 @@ const RUNTIME = "Deno" in globalThis ? [process.execPath, "run", "-A"] : [proces
 
 /** The command line of the CLI under the runtime running the test, run in {@linkcode ROOT}. */
 export function cliArgv(args: string[]): string[] {
-  return [...RUNTIME, "convert.ts", ...args];
+  return scriptArgv("convert.ts", args);
+}
+
+/** The command line running `script` (with `-A` under Deno) under the runtime running the test. */
+export function scriptArgv(script: string, args: string[] = []): string[] {
+  return [...RUNTIME, script, ...args];
 }
 
 /** The environment of a child CLI: this one's, without the test runner's context. */
@@ -54,7 +59,19 @@ export async function runCli(args: string[]): Promise<CliRun> {
  * @returns The script's exit status and standard error.
  */
 export function runCliInBash(script: string, args: string[]): { status: number; stderr: string } {
-  const run = spawnSync("/bin/bash", ["-c", script, "bash", ...cliArgv(args)], {
+  return runInBash(script, cliArgv(args));
+}
+
+/**
+ * Runs `bash -c SCRIPT` in the repository with `"$@"` the command line `argv`, as
+ * {@linkcode runCliInBash} does for the CLI.
+ *
+ * @param script The bash script.
+ * @param argv The command and its arguments.
+ * @returns The script's exit status and standard error.
+ */
+export function runInBash(script: string, argv: string[]): { status: number; stderr: string } {
+  const run = spawnSync("/bin/bash", ["-c", script, "bash", ...argv], {
     cwd: ROOT,
     env: cliEnv(),
     encoding: "utf8",

@@ -5,13 +5,12 @@
  * says so, where Deno would otherwise print an `Uncaught (in worker)` error of its own.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { convertFile } from "../mod.ts";
-import { ROOT } from "./_cli.ts";
+import { ROOT, runInBash } from "./_cli.ts";
 
 const SAMPLE = join(ROOT, "samples", "tiny-llama.gguf");
 const SKIP = !("Deno" in globalThis)
@@ -19,17 +18,6 @@ const SKIP = !("Deno" in globalThis)
   : !existsSync("/bin/bash")
   ? "needs bash"
   : false;
-
-/** `deno run` with the given permissions, through bash so that its stdout is a pipe. */
-function denoInBash(script: string, args: string[]) {
-  const run = spawnSync("/bin/bash", ["-c", script, "bash", process.execPath, "run", ...args], {
-    cwd: ROOT,
-    encoding: "utf8",
-    timeout: 120_000,
-  });
-  assert.equal(run.error, undefined);
-  return run;
-}
 
 test("with read access to the model alone, Deno converts without the workers it cannot load", {
   skip: SKIP,
@@ -40,7 +28,9 @@ test("with read access to the model alone, Deno converts without the workers it 
     const reference = join(dir, "reference.gguf");
     await convertFile(SAMPLE, reference);
     const piped = join(dir, "piped.gguf");
-    const pipe = denoInBash(`"$@" < "${SAMPLE}" | cat > "${piped}"; exit "\${PIPESTATUS[0]}"`, [
+    const pipe = runInBash(`"$@" < "${SAMPLE}" | cat > "${piped}"; exit "\${PIPESTATUS[0]}"`, [
+      process.execPath,
+      "run",
       `--allow-read=${SAMPLE}`,
       "convert.ts",
       "-",
@@ -53,7 +43,9 @@ test("with read access to the model alone, Deno converts without the workers it 
     assert.ok(readFileSync(piped).equals(readFileSync(reference)));
 
     const threaded = join(dir, "threaded.gguf");
-    const threads = denoInBash(`"$@"`, [
+    const threads = runInBash(`"$@"`, [
+      process.execPath,
+      "run",
       `--allow-read=${SAMPLE},${dir}`,
       `--allow-write=${dir}`,
       "convert.ts",

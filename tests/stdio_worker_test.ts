@@ -20,7 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { convertFile } from "../mod.ts";
-import { cliArgv, cliEnv, ROOT, runCliInBash } from "./_cli.ts";
+import { cliArgv, cliEnv, ROOT, runCliInBash, runInBash, scriptArgv } from "./_cli.ts";
 
 const SAMPLE = join(ROOT, "samples", "tiny-llama.gguf");
 const SKIP = process.platform === "win32" || !existsSync("/bin/bash")
@@ -119,14 +119,10 @@ process.stderr.write("converted " + result.outputBytes + "\\n");
 `,
     );
     const out = join(dir, "out.gguf");
-    const runtime = "Deno" in globalThis ? [process.execPath, "run", "-A"] : [process.execPath];
-    const run = spawnSync("/bin/bash", [
-      "-c",
+    const run = runInBash(
       `"$@" < "${SAMPLE}" | cat > "${out}"; exit "\${PIPESTATUS[0]}"`,
-      "bash",
-      ...runtime,
-      script,
-    ], { cwd: ROOT, env: cliEnv(), encoding: "utf8", timeout: 60_000 });
+      scriptArgv(script),
+    );
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stderr, /^converted \d+\n$/);
     const reference = join(dir, "reference.gguf");
