@@ -22,9 +22,10 @@ function workerUrl(): URL | undefined {
 }
 
 /**
- * Whether {@linkcode convertStdioInWorker} can run here: worker threads, blocking
- * standard input and output, and standard output a pipe (a file or a terminal takes
- * large writes as well from this thread).
+ * Whether {@linkcode convertStdioInWorker} can run here: worker threads that may load
+ * the worker's module (Deno needs read access to it), blocking standard input and output,
+ * and standard output a pipe (a file or a terminal takes large writes as well from this
+ * thread).
  *
  * @returns `true` where it can.
  *
