@@ -370,8 +370,9 @@ test("a stream read by blocking calls of 1,400 bytes: its bytes, in recycled buf
   const source = openStreamSource(stream);
   const held = 256 * 1024;
   assert.deepEqual((await source.prefix(held)).bytes, model.subarray(0, held));
-  for (let offset = held + 5; offset < model.length; offset += 100_003) {
-    const length = Math.min(100_003, model.length - offset);
+  // Reads under 64 KiB, which go through the buffers (larger ones skip them: below).
+  for (let offset = held + 5; offset < model.length; offset += 30_001) {
+    const length = Math.min(30_001, model.length - offset);
     assert.deepEqual(await source.read(offset, length), model.subarray(offset, offset + length));
   }
   // 64 KiB buffers: 4 hold the prefix, one more is filled; then, each read's bytes taken
@@ -379,6 +380,56 @@ test("a stream read by blocking calls of 1,400 bytes: its bytes, in recycled buf
   assert.ok(buffers.size <= 6, `${buffers.size} buffers`);
   await source.close();
   assert.equal(stream.locked, false);
+});
+
+test("blocking reads of 64 KiB or more go straight into the caller's array", async () => {
+  const { openStreamSource } = await import("../sources.ts");
+  const { readsBlocking } = await import("../src/source/stream_buffer.ts");
+  const model = new Uint8Array(readFileSync(SAMPLE));
+  const open = (end = model.length) => {
+    const calls: Uint8Array[] = [];
+    let at = 0;
+    const stream = readsBlocking(
+      new ReadableStream<Uint8Array>({ pull: () => assert.fail("read through the stream") }, {
+        highWaterMark: 0,
+      }),
+      (into) => {
+        calls.push(into);
+        const count = Math.min(1400, into.length, end - at);
+        into.set(model.subarray(at, at + count));
+        at += count;
+        return count;
+      },
+    );
+    return { source: openStreamSource(stream), calls };
+  };
+  const { source, calls } = open();
+  await source.prefix(1000); // a 64 KiB buffer now holds the first bytes
+  const into = new Uint8Array(200_000);
+  const first = await source.read(10, 150_000, into);
+  assert.equal(first.buffer, into.buffer);
+  assert.deepEqual(first, model.subarray(10, 150_010));
+  // The buffered bytes first, then blocking reads into `into` itself while 64 KiB or
+  // more are left, then the last bytes through a buffer.
+  const direct = calls.filter((call) => call.buffer === into.buffer);
+  const directBytes = direct.reduce((sum, call) => sum + Math.min(1400, call.length), 0);
+  assert.ok(directBytes >= 150_000 - 1400 - 65_536, `${directBytes} bytes read into it`);
+  // Shared memory is read through the buffers, as a runtime's blocking read may refuse it.
+  const shared = new Uint8Array(new SharedArrayBuffer(100_000));
+  const before = calls.length;
+  const second = await source.read(150_010, 100_000, shared);
+  assert.deepEqual(second, model.subarray(150_010, 250_010));
+  assert.ok(calls.slice(before).every((call) => call.buffer !== shared.buffer));
+  await source.close();
+  // A stream that ends inside a direct read: TRUNCATED, at the byte where it ended.
+  const short = open(120_000).source;
+  await assert.rejects(short.read(0, 200_000), (error: GgufError) => {
+    assert.equal(error.code, "TRUNCATED");
+    assert.equal(error.offset, 120_000);
+    assert.match(error.message, /ended at byte 120_000, 80_000 bytes short/);
+    return true;
+  });
+  await short.close();
 });
 
 test("readGgufStream() over a stream of 1,400-byte reads yields the file's tensor bytes", async () => {

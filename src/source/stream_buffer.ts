@@ -148,6 +148,13 @@ export function streamEndedError(at: number, short: number, wanted: string): Ggu
  */
 const READS_PER_TURN = 256;
 
+/**
+ * A blocking read goes straight into the caller's array when at least this much of it is
+ * left to fill and nothing is buffered: one copy of the bytes less. Less than this is
+ * read into the buffers, a whole read at a time.
+ */
+const DIRECT_READ_BYTES = 64 * 1024;
+
 /** What a chunk that is not bytes is, for the error message. */
 function describeChunk(value: unknown): string {
   if (value === null) return "null";
@@ -396,12 +403,33 @@ export class StreamBuffer {
     const target = into === undefined ? new Uint8Array(length) : into.subarray(0, length);
     let done = 0;
     while (done < length) {
+      if (this.#readsDirectly(target, length - done)) {
+        const count = this.#readBlocking!(target.subarray(done));
+        if (count === 0) {
+          this.#ended = true;
+          throw this.#truncated(length - done);
+        }
+        done += count;
+        this.position += count;
+        continue;
+      }
       const piece = await this.next(length - done);
       if (piece === undefined) throw this.#truncated(length - done);
       target.set(piece, done);
       done += piece.length;
     }
     return target;
+  }
+
+  /**
+   * Whether the next `left` bytes of a read into `target` are read by a blocking read
+   * straight into it: nothing buffered comes first, enough is left (see
+   * {@linkcode DIRECT_READ_BYTES}), and `target` is this thread's own memory (a blocking
+   * read may not take a view of shared memory).
+   */
+  #readsDirectly(target: Uint8Array, left: number): boolean {
+    return this.#readBlocking !== undefined && this.#available === 0 && !this.#ended &&
+      left >= DIRECT_READ_BYTES && target.buffer instanceof ArrayBuffer;
   }
 
   /** Skips forward to absolute `offset`; `TRUNCATED` if the stream ends first. */
