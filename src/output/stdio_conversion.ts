@@ -132,9 +132,8 @@ class EarlyWorker implements StartedStdioWorker {
  * ```
  */
 export function startStdioWorker(): StartedStdioWorker | undefined {
-  const url = workerUrl();
-  if (url === undefined || !canConvertStdioInWorker()) return undefined;
-  return new EarlyWorker(url);
+  // It has a URL to start from whenever it can convert here.
+  return canConvertStdioInWorker() ? new EarlyWorker(workerUrl()!) : undefined;
 }
 
 /**
