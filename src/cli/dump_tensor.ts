@@ -10,7 +10,7 @@ import { tensorValuePieces } from "../convert/read_tensor_rows.ts";
 import { float32Text } from "./float32_text.ts";
 import { jsonString } from "./json_text.ts";
 import { escapeText } from "../model/escape_text.ts";
-import { similarNames } from "./suggest_flag.ts";
+import { similarNames } from "../model/similar_names.ts";
 
 /** Rows dumped when `--rows` is not given. */
 export const DEFAULT_DUMP_ROWS = 4;

@@ -14,7 +14,7 @@ import {
 } from "../model/gguf_file.ts";
 import { modelInfo, type ModelInfoInput } from "../model/model_info.ts";
 import { float32Text } from "./float32_text.ts";
-import { similarNames } from "./suggest_flag.ts";
+import { similarNames } from "../model/similar_names.ts";
 import { escapeText, quoteText } from "../model/escape_text.ts";
 
 /** A metadata value as plain JSON. */

@@ -13,11 +13,24 @@ import {
   type TensorAction,
 } from "../model/conversion.ts";
 import { GgufError } from "../model/errors.ts";
+import { checkOptionKeys, type OptionKeys } from "../model/option_keys.ts";
 import { type GgmlTypeName, type GgmlTypeTraits, requireGgmlType } from "../model/ggml_type.ts";
 import type { TensorInfo } from "../model/gguf_file.ts";
 import { dequantizerOf, quantizableTypes, quantizerOf } from "./kernels.ts";
 import { runtimeProfile } from "./profiles.ts";
 import { transcoderOf } from "./transcode/transcoders.ts";
+
+/** Every key of a {@linkcode ConversionPolicy}, for its check. */
+const POLICY_KEYS: OptionKeys<ConversionPolicy> = {
+  target: true,
+  requantize: true,
+  method: true,
+  maxError: true,
+  profile: true,
+  types: true,
+  tensor: true,
+  unsupported: true,
+};
 
 /** Every action name, for argument checks. */
 export const TENSOR_ACTIONS: readonly TensorAction[] = [
@@ -106,7 +119,7 @@ function checkAction(action: unknown, what: string): TensorAction {
  *
  * @param policy The caller's policy.
  * @returns The policy with defaults filled in.
- * @throws {TypeError} For an unknown type or action, or `requantize` outside the target.
+ * @throws {TypeError} For an unknown key, type or action, or `requantize` outside the target.
  *
  * @example
  * ```ts
@@ -117,6 +130,7 @@ function checkAction(action: unknown, what: string): TensorAction {
  * ```
  */
 export function resolvePolicy(policy: ConversionPolicy = {}): ResolvedPolicy {
+  checkOptionKeys(policy, POLICY_KEYS, "policy");
   let names = policy.target;
   const profile = policy.profile === undefined ? undefined : runtimeProfile(policy.profile);
   if (profile !== undefined) {

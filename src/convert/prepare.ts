@@ -7,6 +7,7 @@
  */
 import type { ConversionPolicy, ConversionSummary, TensorPlan } from "../model/conversion.ts";
 import { GgufError } from "../model/errors.ts";
+import type { OptionKeys } from "../model/option_keys.ts";
 import { requireGgmlType } from "../model/ggml_type.ts";
 import { type GgufMetadataEntry, GgufValueType, INTEGER_VALUE_TYPES } from "../model/gguf_file.ts";
 import type { GgufModel } from "../model/gguf_model.ts";
@@ -45,6 +46,16 @@ export interface ConvertOptions {
    */
   onSummary?: (summary: ConversionSummary) => void;
 }
+
+/** Every key of {@linkcode ConvertOptions}, for option checks. */
+export const CONVERT_OPTION_KEYS: OptionKeys<ConvertOptions> = {
+  policy: true,
+  onWarning: true,
+  chunkBytes: true,
+  threads: true,
+  signal: true,
+  onSummary: true,
+};
 
 /** A conversion ready to run. */
 export interface PreparedConversion {

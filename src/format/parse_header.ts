@@ -51,6 +51,7 @@ import {
   TYPED_ARRAY_COST,
 } from "./memory_budget.ts";
 import { formatInteger, GgufError } from "../model/errors.ts";
+import type { OptionKeys } from "../model/option_keys.ts";
 import { bytesFor, ggmlType } from "../model/ggml_type.ts";
 import {
   GGUF_VALUE_TYPE_NAMES,
@@ -85,6 +86,9 @@ export interface ParseOptions {
    */
   maxHeaderMemory?: number;
 }
+
+/** Every key of {@linkcode ParseOptions}, for option checks. */
+export const PARSE_OPTION_KEYS: OptionKeys<ParseOptions> = { lenient: true, maxHeaderMemory: true };
 
 export { DEFAULT_MAX_HEADER_MEMORY };
 

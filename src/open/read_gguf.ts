@@ -5,9 +5,11 @@
  * @module
  */
 import { abortedError } from "../model/errors.ts";
+import { checkOptionKeys } from "../model/option_keys.ts";
 import type { GgufFile } from "../model/gguf_file.ts";
 import {
   type GgufInput,
+  READ_OPTION_KEYS,
   type ReadOptions,
   readSourceHeader,
   resolveInput,
@@ -44,6 +46,7 @@ export async function readGguf(
   input: GgufInput,
   options: ReadGgufOptions = {},
 ): Promise<GgufFile> {
+  checkOptionKeys(options, READ_OPTION_KEYS, "readGguf()");
   try {
     const { source, owned } = await resolveInput(input, options);
     try {

@@ -7,8 +7,9 @@
 import type { GgufFile, TensorInfo } from "../model/gguf_file.ts";
 import type { ByteSource } from "../model/byte_source.ts";
 import { abortedError } from "../model/errors.ts";
+import { checkOptionKeys } from "../model/option_keys.ts";
 import { openModel } from "./open_model.ts";
-import type { ReadOptions } from "./resolve_input.ts";
+import { READ_OPTION_KEYS, type ReadOptions } from "./resolve_input.ts";
 
 /** Options for {@linkcode readGgufStream}. */
 export interface ReadStreamOptions extends ReadOptions {
@@ -69,6 +70,7 @@ export async function readGgufStream(
   options: ReadStreamOptions = {},
 ): Promise<GgufStream> {
   const window = options.windowBytes ?? DEFAULT_WINDOW;
+  checkOptionKeys(options, { ...READ_OPTION_KEYS, windowBytes: true }, "readGgufStream()");
   if (!Number.isSafeInteger(window) || window < 1) {
     throw new TypeError(`windowBytes must be a positive integer, got ${window}`);
   }

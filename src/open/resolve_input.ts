@@ -13,13 +13,19 @@
 import type { ByteSource } from "../model/byte_source.ts";
 import { abortedError } from "../model/errors.ts";
 import type { GgufFile } from "../model/gguf_file.ts";
-import type { ParseOptions } from "../format/parse_header.ts";
+import type { OptionKeys } from "../model/option_keys.ts";
+import { PARSE_OPTION_KEYS, type ParseOptions } from "../format/parse_header.ts";
 import { readGrowingHeader } from "../format/read_header.ts";
 import { blobSource } from "../source/blob.ts";
 import { bytesSource } from "../source/bytes.ts";
-import { type HttpOptions, openHttpRangeSource } from "../source/http_range.ts";
+import { HTTP_OPTION_KEYS, type HttpOptions, openHttpRangeSource } from "../source/http_range.ts";
 import { openDeferredHttpStream, openHttpStream } from "../source/http_stream.ts";
-import { openByteSource, type OpenOptions, toPath } from "../source/open_source.ts";
+import {
+  OPEN_OPTION_KEYS,
+  openByteSource,
+  type OpenOptions,
+  toPath,
+} from "../source/open_source.ts";
 import { openStreamSource, type StreamSource } from "../source/stream_source.ts";
 
 /**
@@ -67,6 +73,17 @@ export interface ReadOptions extends ParseOptions, ResolveOptions {
    */
   signal?: AbortSignal;
 }
+
+/** Every key of {@linkcode ReadOptions}, for option checks. */
+export const READ_OPTION_KEYS: OptionKeys<ReadOptions> = {
+  ...PARSE_OPTION_KEYS,
+  ...OPEN_OPTION_KEYS,
+  ...HTTP_OPTION_KEYS,
+  remote: true,
+  deferBody: true,
+  maxHeaderBytes: true,
+  signal: true,
+};
 
 /** An input made into a source. */
 export interface ResolvedInput {

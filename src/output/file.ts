@@ -7,15 +7,17 @@
 import type { ByteSink, WritePhases } from "../model/byte_sink.ts";
 import type { ConversionSummary, TensorPlan } from "../model/conversion.ts";
 import { abortedError, formatInteger, GgufError } from "../model/errors.ts";
+import { checkOptionKeys, type OptionKeys } from "../model/option_keys.ts";
 import type { GgufModel, GgufPart } from "../model/gguf_model.ts";
 import {
   conversionSummary,
+  CONVERT_OPTION_KEYS,
   type ConvertOptions,
   prepareMeasuredConversion,
 } from "../convert/prepare.ts";
 import type { RangeSums } from "../convert/convert_range.ts";
 import { openGgufModel, type OpenModelOptions } from "../open/open_model.ts";
-import { remoteUrl } from "../open/resolve_input.ts";
+import { READ_OPTION_KEYS, remoteUrl } from "../open/resolve_input.ts";
 import { checkOutputPath, openFileSink } from "../source/file_sink.ts";
 import { encodeConverted } from "./encode_model.ts";
 
@@ -38,6 +40,14 @@ export interface ConvertFileOptions extends WriteOptions, OpenModelOptions {
   /** Replace an existing output file (default: refuse with `OUTPUT_EXISTS`). */
   force?: boolean;
 }
+
+/** Every key of {@linkcode ConvertFileOptions}, for option checks. */
+const CONVERT_FILE_OPTION_KEYS: OptionKeys<ConvertFileOptions> = {
+  ...CONVERT_OPTION_KEYS,
+  ...READ_OPTION_KEYS,
+  onProgress: true,
+  force: true,
+};
 
 /** What a conversion to a file or sink did. */
 export interface ConvertFileResult {
@@ -210,6 +220,7 @@ export async function convertFile(
   // The output is checked before any byte of the input is read (again once the parts are known).
   checkOutputPath(output, { force: options.force, inputs: remoteUrl(input) ? [] : [input] });
   const model = await openGgufModel(input, { ...options, remote: options.remote ?? "stream" });
+  checkOptionKeys(options, CONVERT_FILE_OPTION_KEYS, "convertFile()");
   try {
     const inputs = model.parts.flatMap((part) => (part.path === undefined ? [] : [part.path]));
     return await writeConvertedModel(

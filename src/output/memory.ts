@@ -12,6 +12,7 @@ import type { GgufFile, GgufMetadataEntry } from "../model/gguf_file.ts";
 import type { GgufModel } from "../model/gguf_model.ts";
 import {
   conversionSummary,
+  CONVERT_OPTION_KEYS,
   type ConvertOptions,
   exactPlan,
   prepareMeasuredConversion,
@@ -21,12 +22,19 @@ import { type ChunkScratch, convertTensorChunks } from "../convert/tensor_chunks
 import { ConvertThreads } from "../convert/convert_threads.ts";
 import { WorkerTensors } from "./worker_tensors.ts";
 import { abortedError } from "../model/errors.ts";
+import { checkOptionKeys, type OptionKeys } from "../model/option_keys.ts";
 import { openGgufModel, type OpenModelOptions } from "../open/open_model.ts";
-import type { GgufInput } from "../open/resolve_input.ts";
+import { type GgufInput, READ_OPTION_KEYS } from "../open/resolve_input.ts";
 import { nextTurn, PLATFORM } from "../runtime/current.ts";
 
 /** Options for {@linkcode convertGguf} and {@linkcode convertTensors}. */
 export interface ConvertInputOptions extends ConvertOptions, OpenModelOptions {}
+
+/** Every key of {@linkcode ConvertInputOptions}, for option checks. */
+const CONVERT_INPUT_OPTION_KEYS: OptionKeys<ConvertInputOptions> = {
+  ...CONVERT_OPTION_KEYS,
+  ...READ_OPTION_KEYS,
+};
 
 /** A converted model held in memory. */
 export interface ConvertedModel {
@@ -262,6 +270,7 @@ export async function* convertTensors(
   input: GgufInput,
   options: ConvertInputOptions = {},
 ): AsyncGenerator<ConvertedTensor, void, undefined> {
+  checkOptionKeys(options, CONVERT_INPUT_OPTION_KEYS, "convertTensors()");
   const model = await openGgufModel(input, { ...options, remote: options.remote ?? "stream" });
   try {
     // The model is closed when the loop ends: no tensor may depend on it staying open.
@@ -304,6 +313,7 @@ export async function convertGguf(
   input: GgufInput,
   options: ConvertInputOptions = {},
 ): Promise<ConvertedModel> {
+  checkOptionKeys(options, CONVERT_INPUT_OPTION_KEYS, "convertGguf()");
   const model = await openGgufModel(input, { ...options, remote: options.remote ?? "stream" });
   let keepOpen = false;
   try {

@@ -7,20 +7,28 @@
  * @module
  */
 import { abortedError } from "../model/errors.ts";
+import { checkOptionKeys, type OptionKeys } from "../model/option_keys.ts";
 import type { GgufModel } from "../model/gguf_model.ts";
 import {
   conversionSummary,
+  CONVERT_OPTION_KEYS,
   type ConvertOptions,
   type PreparedConversion,
   prepareMeasuredConversion,
 } from "../convert/prepare.ts";
 import type { RangeSums } from "../convert/convert_range.ts";
 import { openGgufModel } from "../open/open_model.ts";
-import type { ReadOptions } from "../open/resolve_input.ts";
+import { READ_OPTION_KEYS, type ReadOptions } from "../open/resolve_input.ts";
 import { encodeConverted } from "./encode_model.ts";
 
 /** Options for {@linkcode convertStream}. */
 export interface ConvertStreamOptions extends ConvertOptions, ReadOptions {}
+
+/** Every key of {@linkcode ConvertStreamOptions}, for option checks. */
+const CONVERT_STREAM_OPTION_KEYS: OptionKeys<ConvertStreamOptions> = {
+  ...CONVERT_OPTION_KEYS,
+  ...READ_OPTION_KEYS,
+};
 
 /** Bytes per output read for readers that bring no buffer of their own. */
 const OUTPUT_READ_BYTES = 64 * 1024;
@@ -58,6 +66,7 @@ export function convertStream(
   options: ConvertStreamOptions = {},
 ): ReadableStream<Uint8Array> {
   // The one way the conversion stops early, whether the consumer cancels, the conversion
+  checkOptionKeys(options, CONVERT_STREAM_OPTION_KEYS, "convertStream()");
   // fails or the caller's signal fires: aborting this reaches a header read still pending
   // (the input is cancelled and unlocked) as well as the chunk loop.
   const stopping = new AbortController();

@@ -9,6 +9,7 @@
  */
 import { type ByteSource, checkRange } from "../model/byte_source.ts";
 import { formatInteger, GgufError } from "../model/errors.ts";
+import type { OptionKeys } from "../model/option_keys.ts";
 import { readCappedBody } from "./capped_body.ts";
 import {
   type FetchFunction,
@@ -66,6 +67,17 @@ export interface HttpOptions {
 }
 
 /** The first request's length: most GGUF headers fit in it. */
+/** Every key of {@linkcode HttpOptions}, for option checks. */
+export const HTTP_OPTION_KEYS: OptionKeys<HttpOptions> = {
+  fetch: true,
+  headers: true,
+  firstRequestBytes: true,
+  signal: true,
+  retry: true,
+  maxRedirects: true,
+  idleTimeout: true,
+};
+
 export const DEFAULT_FIRST_REQUEST_BYTES = 1 << 20;
 
 /** What a range source learnt from its first response, for a stream of the same file. */

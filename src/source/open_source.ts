@@ -6,6 +6,7 @@
  */
 import { GgufError } from "../model/errors.ts";
 import type { ByteSource } from "../model/byte_source.ts";
+import type { OptionKeys } from "../model/option_keys.ts";
 import { PLATFORM } from "../runtime/current.ts";
 import { bytesSource } from "./bytes.ts";
 import { openFileReadSource } from "./file_read.ts";
@@ -20,6 +21,9 @@ export interface OpenOptions {
   /** Receives a one-time notice when `auto` falls back from mmap to reads. */
   onNotice?: (message: string) => void;
 }
+
+/** Every key of {@linkcode OpenOptions}, for option checks. */
+export const OPEN_OPTION_KEYS: OptionKeys<OpenOptions> = { access: true, onNotice: true };
 
 let noticeGiven = false;
 
