@@ -16,6 +16,7 @@ import { toJsonText } from "./src/cli/json_text.ts";
 import { parseByteCount } from "./src/cli/byte_count.ts";
 import { type CliIo, openInput, runConversion } from "./src/cli/run_conversion.ts";
 import { usageMessage } from "./src/cli/suggest_flag.ts";
+import { flagConflict, type FlagToken } from "./src/cli/flag_conflicts.ts";
 import { GgufError } from "./src/model/errors.ts";
 import { cliMessage } from "./src/cli/cli_message.ts";
 import { escapeText } from "./src/model/escape_text.ts";
@@ -217,11 +218,13 @@ class UsageError extends Error {}
 export async function main(args: string[], io: CliIo = processIo): Promise<number> {
   let values: Record<string, string | boolean | string[] | undefined>;
   let positionals: string[];
+  let tokens: FlagToken[];
   try {
-    ({ values, positionals } = parseArgs({
+    ({ values, positionals, tokens } = parseArgs({
       args,
       allowPositionals: true,
       strict: true,
+      tokens: true,
       options: {
         output: { type: "string", short: "o" },
         force: { type: "boolean" },
@@ -254,6 +257,11 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
     // The flags the help names are the ones to suggest.
     const flags = [...new Set([...HELP.matchAll(/--([a-z][a-z-]*)/g)].map((m) => m[1]))];
     io.stderr(`error: ${escapeText(usageMessage(error, flags))}\nRun with --help for usage.\n`);
+    return 2;
+  }
+  const conflict = values.help || values.version ? undefined : flagConflict(values, tokens);
+  if (conflict !== undefined) {
+    io.stderr(`error: ${escapeText(conflict)}\nRun with --help for usage.\n`);
     return 2;
   }
   // A pipe into a pipe converts on a worker thread: started now, it loads its modules

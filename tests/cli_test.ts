@@ -53,6 +53,50 @@ test("bad usage exits 2 with one error line", async () => {
   }
 });
 
+test("flags that would be dropped or change nothing are refused, exit 2, naming the flag", async () => {
+  // Each would otherwise run and silently ignore something the user typed.
+  for (
+    const [args, message] of [
+      [["x.gguf", "-o", "a.gguf", "-o", "b.gguf"], '-o is given twice ("a.gguf" and "b.gguf")'],
+      [["x.gguf", "--target", "Q8_0", "--target", "F32"], "--target is given twice"],
+      [["x.gguf", "--plan", "-o", "a.gguf"], "--plan writes nothing: drop -o"],
+      [["x.gguf", "--dump", "t", "--requantize", "Q8_0"], "--dump prints the model's own values"],
+      [["x.gguf", "--key", "k", "--threads", "2"], "--key prints the model's own values"],
+      [["x.gguf", "--force"], "--force is for a conversion"],
+      [["x.gguf", "--max-error", "0.05"], "--max-error bounds the choice of --requantize auto"],
+      [["x.gguf", "--requantize", "Q8_0", "--max-error", "0.05"], "not --requantize Q8_0"],
+      [["x.gguf", "--method", "reference"], "--method chooses how --requantize converts"],
+      [
+        ["x.gguf", "--requantize", "Q4_K"],
+        "--requantize Q4_K is not in the target Q4_0,Q8_0,F32 (the default): add it " +
+        "(--target Q4_0,Q8_0,F32,Q4_K)",
+      ],
+    ] as const
+  ) {
+    const { status, stderr } = await run([...args]);
+    assert.equal(status, 2, args.join(" "));
+    assert.ok(
+      stderr.startsWith("error: ") && stderr.includes(message),
+      `${args.join(" ")}: ${stderr}`,
+    );
+    assert.match(stderr, /^error: [^\n]+\nRun with --help for usage.\n$/);
+  }
+  // Repeated --key is how several keys are asked for; --for with --max-error chooses.
+  const keys = await run([join(ROOT, "samples", "tiny-llama.gguf"), "--key", "a", "--key", "b"]);
+  assert.equal(keys.status, 1); // both missing: a model error, not usage
+  const auto = await run([
+    join(ROOT, "samples", "tiny-llama.gguf"),
+    "--for",
+    "mlx",
+    "--max-error",
+    "0.05",
+    "--method",
+    "reference",
+    "-q",
+  ]);
+  assert.equal(auto.status, 0, auto.stderr);
+});
+
 test(
   "a missing or invalid model exits 1 with one error line and no stack",
   conformance,
@@ -139,7 +183,10 @@ test(
           ["--requantize", "IQ2_XXS"],
           /--requantize must be auto or one of .*Q8_0.*, not "IQ2_XXS"/,
         ],
-        [["--target", "F32", "--requantize", "Q8_0"], /--requantize Q8_0 is not in --target F32/],
+        [
+          ["--target", "F32", "--requantize", "Q8_0"],
+          /--requantize Q8_0 is not in the target F32: add it/,
+        ],
         [["--target", "Q8"], /--target: unknown ggml type "Q8" \(known: F32, F16/],
       ] as const
     ) {

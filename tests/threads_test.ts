@@ -394,7 +394,7 @@ test("--threads: the CLI writes the same bytes with any number, and refuses a ba
     for (const bad of ["0", "1.5", "x", "2000", "=-1"]) {
       let err = "";
       const flags = bad.startsWith("=") ? [`--threads${bad}`] : ["--threads", bad];
-      const status = await main([sample, "--plan", ...flags], {
+      const status = await main([sample, "-o", join(dir, "never.gguf"), ...flags], {
         stdout: () => {},
         stderr: (t) => (err += t),
       });

@@ -4,7 +4,12 @@
  *
  * @module
  */
-import type { ConversionPolicy, RequantizeType, TensorAction } from "../model/conversion.ts";
+import {
+  type ConversionPolicy,
+  DEFAULT_TARGET,
+  type RequantizeType,
+  type TensorAction,
+} from "../model/conversion.ts";
 import { GGML_TYPES, ggmlType, type GgmlTypeName } from "../model/ggml_type.ts";
 import { quantizableTypes } from "../convert/kernels.ts";
 import { resolvePolicy } from "../convert/policy.ts";
@@ -56,7 +61,8 @@ function typeList(flag: string, value: string | undefined): GgmlTypeName[] | und
  * @returns A checked policy.
  * @throws {TypeError} With a one-line message naming the flag: an unknown type, a type both
  *   kept and dequantized, a requantize type outside the target, an unknown mode, method or
- *   profile, a bad error bound.
+ *   profile, a bad error bound; and a flag that would change nothing (`maxError` without
+ *   `requantize: auto` or `for`, `method` with nothing requantized).
  *
  * @example
  * ```ts
@@ -98,18 +104,38 @@ export function policyFromFlags(flags: PolicyFlags, prefix = "--"): ConversionPo
       );
     }
     requantize = name as RequantizeType | "auto";
-    const types = target ?? profile?.types;
-    if (requantize !== "auto" && types !== undefined && !types.includes(requantize)) {
+    const types = target ?? profile?.types ?? DEFAULT_TARGET;
+    if (requantize !== "auto" && !types.includes(requantize)) {
       throw new TypeError(
-        `${prefix}requantize ${requantize} is not in ${
-          target !== undefined ? `${prefix}target` : `the types of ${prefix}for ${profile!.name}:`
-        } ${types.join(",")}`,
+        profile !== undefined
+          ? `${prefix}requantize ${requantize} is not among the types of ${prefix}for ${profile.name}: ${
+            types.join(",")
+          }`
+          : `${prefix}requantize ${requantize} is not in the target ${types.join(",")}${
+            target === undefined ? " (the default)" : ""
+          }: add it (${prefix}target ${
+            [...types, requantize].join(",")
+          }) or name a runtime (${prefix}for)`,
       );
     }
+  }
+  // Flags that would do nothing are refused, as a typo would be: the user meant something.
+  const auto = requantize === "auto" || (requantize === undefined && profile !== undefined);
+  if (flags.maxError !== undefined && !auto) {
+    throw new TypeError(
+      `${prefix}max-error bounds the choice of ${prefix}requantize auto (or ${prefix}for RUNTIME)${
+        requantize !== undefined ? `, not ${prefix}requantize ${requantize}` : ""
+      }: give one of them, or drop ${prefix}max-error`,
+    );
   }
   const method = flags.method?.trim().toLowerCase();
   if (method !== undefined && method !== "best" && method !== "reference") {
     throw new TypeError(`${prefix}method must be best or reference, not "${flags.method}"`);
+  }
+  if (method !== undefined && requantize === undefined && profile === undefined) {
+    throw new TypeError(
+      `${prefix}method chooses how ${prefix}requantize converts, and nothing is requantized: give ${prefix}requantize TYPE (or ${prefix}for RUNTIME), or drop ${prefix}method`,
+    );
   }
   let maxError: number | undefined;
   if (flags.maxError !== undefined) {

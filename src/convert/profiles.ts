@@ -70,7 +70,8 @@ const PROFILES: readonly RuntimeProfile[] = Object.freeze([
     name: "q4q8",
     aliases: [],
     types: ["Q4_0", "Q8_0", "F32"],
-    source: "the seed's JVM runtime (Q4_0, Q8_0 and F32 kernels)",
+    source:
+      "runtimes with Q4_0, Q8_0 and F32 kernels only (the JVM runtime gguf-stream began with)",
   },
 ]);
 
@@ -111,8 +112,9 @@ export function runtimeProfile(name: string): RuntimeProfile {
   const found = PROFILES.find((p) => p.name === key || p.aliases.includes(key));
   if (found === undefined) {
     throw new TypeError(
-      `Unknown runtime profile "${name}" (known: ${
-        PROFILES.flatMap((p) => [p.name, ...p.aliases]).join(", ")
+      `unknown runtime "${name}" (known: ${
+        PROFILES.map((p) => p.aliases.length ? `${p.name} (${p.aliases.join(", ")})` : p.name)
+          .join(", ")
       })`,
     );
   }
