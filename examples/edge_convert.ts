@@ -8,7 +8,7 @@
  *
  * Query parameters set the policy, as the CLI's flags do:
  * `?target=Q8_0,F32&requantize=Q8_0&keep=F16&dequantize=Q6_K&unsupported=error`, and
- * `?for=candle`, `?requantize=auto&max-error=0.02`, `?method=reference`. The body is one
+ * `?for=candle`, `?requantize=auto&max-error=0.02`, `?for=mlx&method=reference`. The body is one
  * pass: `auto` follows its rule per source type there (nothing is measured before the
  * header is sent).
  * A bad model is answered with status 400 and a one-line `error: …` body, before any byte
@@ -26,6 +26,7 @@
  */
 import { type ConversionPolicy, convertStream, GgufError } from "../mod.ts";
 import { policyFromFlags } from "../src/cli/policy_from_flags.ts";
+import { similarNames } from "../src/model/similar_names.ts";
 
 /** Input bytes per conversion step, and bytes per output read. */
 const CHUNK_BYTES = 256 * 1024;
@@ -39,8 +40,37 @@ const BODY_READ_BYTES = 1 << 20;
 const PIPE_WRITE_BYTES = 1 << 20;
 const OCTETS = { headers: { "content-type": "application/octet-stream" } };
 
-/** The policy from the query: the same flags, checks and messages as the CLI's. */
+/** The query parameters a request may give: the CLI's policy flags. */
+const PARAMETERS = [
+  "target",
+  "requantize",
+  "method",
+  "max-error",
+  "for",
+  "keep",
+  "dequantize",
+  "unsupported",
+];
+
+/**
+ * The policy from the query: the same flags, checks and messages as the CLI's. A name it
+ * does not know, or one given twice, is refused as the CLI refuses an unknown flag: a
+ * misspelt `requantise=Q8_0` must not quietly give the default conversion.
+ */
 function policyFrom(url: URL): ConversionPolicy {
+  const seen = new Set<string>();
+  for (const name of url.searchParams.keys()) {
+    if (!PARAMETERS.includes(name)) {
+      const near = similarNames(name, PARAMETERS);
+      throw new TypeError(
+        `unknown query parameter "${name}"${
+          near.length ? ` (did you mean ${near.join(" or ")}?)` : ""
+        }; known: ${PARAMETERS.join(", ")}`,
+      );
+    }
+    if (seen.has(name)) throw new TypeError(`query parameter "${name}" is given twice`);
+    seen.add(name);
+  }
   const flag = (name: string) => url.searchParams.get(name) ?? undefined;
   return policyFromFlags({
     target: flag("target"),

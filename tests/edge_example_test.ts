@@ -204,3 +204,28 @@ test("the edge handler's every refusal is one error line; a defect after the hea
   assert.equal(cut.status, 200);
   await assert.rejects(cut.arrayBuffer());
 });
+
+test("the edge handler refuses a query parameter the CLI has no flag for, or one given twice", async () => {
+  const { edgeConvert } = await import("../examples/edge_convert.ts");
+  const handler = edgeConvert();
+  const sample = readFileSync(join(ROOT, "samples", "tiny-llama.gguf"));
+  const post = (query: string) =>
+    handler.fetch(new Request(`http://localhost/${query}`, { method: "POST", body: sample }));
+  const typo = await post("?requantise=Q8_0");
+  assert.equal(typo.status, 400);
+  assert.equal(
+    await typo.text(),
+    'error: unknown query parameter "requantise" (did you mean requantize or dequantize?); known: target, ' +
+      "requantize, method, max-error, for, keep, dequantize, unsupported\n",
+  );
+  const twice = await post("?target=Q8_0,F32&target=F32");
+  assert.equal(twice.status, 400);
+  assert.match(await twice.text(), /^error: query parameter "target" is given twice\n$/);
+  // A flag that would change nothing is refused here as on the command line.
+  const idle = await post("?method=reference");
+  assert.equal(idle.status, 400);
+  assert.match(await idle.text(), /^error: method chooses how requantize converts/);
+  const fine = await post("?requantize=Q8_0");
+  assert.equal(fine.status, 200);
+  await fine.arrayBuffer();
+});
