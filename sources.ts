@@ -10,9 +10,13 @@
  * import { readFile } from "node:fs/promises";
  * import assert from "node:assert/strict";
  * const bytes = await readFile(new URL("./samples/tiny-llama.gguf", import.meta.url));
- * await using model = await openGgufModel(bytesSource(bytes));
- * assert.equal(model.parts[0].source.kind, "bytes");
- * assert.ok(model.tensors.length > 0);
+ * const model = await openGgufModel(bytesSource(bytes));
+ * try {
+ *   assert.equal(model.parts[0].source.kind, "bytes");
+ *   assert.ok(model.tensors.length > 0);
+ * } finally {
+ *   await model.close(); // or `await using model = …` where the runtime has it
+ * }
  * ```
  *
  * @module

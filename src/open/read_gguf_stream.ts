@@ -56,8 +56,9 @@ const DEFAULT_WINDOW = 4 << 20;
  * ```ts
  * import { readGgufStream } from "gguf-stream";
  * import assert from "node:assert/strict";
- * const response = new Response(await Deno.readFile(new URL("../../samples/tiny-llama.gguf", import.meta.url)));
- * const model = await readGgufStream(response.body!);
+ * import { readFile } from "node:fs/promises";
+ * const bytes = await readFile(new URL("../../samples/tiny-llama.gguf", import.meta.url));
+ * const model = await readGgufStream(new Blob([bytes]).stream()); // or a fetch()'s body
  * let bytes = 0;
  * for await (const tensor of model) {
  *   for await (const chunk of tensor.data) bytes += chunk.length;
@@ -69,8 +70,8 @@ export async function readGgufStream(
   stream: ReadableStream<Uint8Array>,
   options: ReadStreamOptions = {},
 ): Promise<GgufStream> {
-  const window = options.windowBytes ?? DEFAULT_WINDOW;
   checkOptionKeys(options, { ...READ_OPTION_KEYS, windowBytes: true }, "readGgufStream()");
+  const window = options.windowBytes ?? DEFAULT_WINDOW;
   if (!Number.isSafeInteger(window) || window < 1) {
     throw new TypeError(`windowBytes must be a positive integer, got ${window}`);
   }

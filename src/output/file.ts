@@ -203,13 +203,16 @@ export async function writeConvertedModel(
  * ```ts
  * import { convertFile, readGguf } from "gguf-stream";
  * import assert from "node:assert/strict";
- * const out = (await Deno.makeTempDir()) + "/tiny.converted.gguf";
+ * import { mkdtempSync, rmSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * const dir = mkdtempSync(`${tmpdir()}/gguf-`);
+ * const out = `${dir}/tiny.converted.gguf`;
  * const sample = new URL("../../samples/tiny-llama.gguf", import.meta.url);
  * const result = await convertFile(sample, out, { policy: { requantize: "Q8_0" } });
  * const written = await readGguf(out);
  * assert.equal(written.tensors.length, result.plan.length);
  * assert.equal(written.tensors[2].typeName, "Q8_0"); // was Q4_K
- * await Deno.remove(out);
+ * rmSync(dir, { recursive: true });
  * ```
  */
 export async function convertFile(
@@ -217,10 +220,10 @@ export async function convertFile(
   output: string | URL,
   options: ConvertFileOptions = {},
 ): Promise<ConvertFileResult> {
+  checkOptionKeys(options, CONVERT_FILE_OPTION_KEYS, "convertFile()");
   // The output is checked before any byte of the input is read (again once the parts are known).
   checkOutputPath(output, { force: options.force, inputs: remoteUrl(input) ? [] : [input] });
   const model = await openGgufModel(input, { ...options, remote: options.remote ?? "stream" });
-  checkOptionKeys(options, CONVERT_FILE_OPTION_KEYS, "convertFile()");
   try {
     const inputs = model.parts.flatMap((part) => (part.path === undefined ? [] : [part.path]));
     return await writeConvertedModel(

@@ -55,7 +55,8 @@ const OUTPUT_READ_BYTES = 64 * 1024;
  * ```ts
  * import { convertStream, readGguf } from "gguf-stream";
  * import assert from "node:assert/strict";
- * const input = await Deno.readFile(new URL("../../samples/tiny-llama.gguf", import.meta.url));
+ * import { readFile } from "node:fs/promises";
+ * const input = await readFile(new URL("../../samples/tiny-llama.gguf", import.meta.url));
  * const output = await new Response(convertStream(new Blob([input]).stream())).bytes();
  * const converted = await readGguf(output);
  * assert.equal(converted.tensors[2].typeName, "F32"); // was Q4_K
@@ -65,8 +66,8 @@ export function convertStream(
   stream: ReadableStream<Uint8Array>,
   options: ConvertStreamOptions = {},
 ): ReadableStream<Uint8Array> {
-  // The one way the conversion stops early, whether the consumer cancels, the conversion
   checkOptionKeys(options, CONVERT_STREAM_OPTION_KEYS, "convertStream()");
+  // The one way the conversion stops early, whether the consumer cancels, the conversion
   // fails or the caller's signal fires: aborting this reaches a header read still pending
   // (the input is cancelled and unlocked) as well as the chunk loop.
   const stopping = new AbortController();

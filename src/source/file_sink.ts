@@ -77,7 +77,8 @@ const UNSYNCABLE = new Set(["EISDIR", "EINVAL", "EPERM", "EACCES", "EBADF", "ENO
  * ```ts
  * import { syncDirectory } from "./file_sink.ts";
  * import assert from "node:assert/strict";
- * const dir = await Deno.makeTempDir();
+ * import { tmpdir } from "node:os";
+ * const dir = tmpdir();
  * await syncDirectory(dir);
  * await assert.rejects(syncDirectory(dir + "/missing"), { code: "IO" });
  * ```
@@ -135,7 +136,9 @@ function statOrUndefined(path: string, follow: boolean): FileInfo | undefined {
  * ```ts
  * import { checkOutputPath } from "./file_sink.ts";
  * import assert from "node:assert/strict";
- * const dir = await Deno.makeTempDir();
+ * import { mkdtempSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * const dir = mkdtempSync(`${tmpdir()}/gguf-`);
  * assert.deepEqual(checkOutputPath(dir + "/out.gguf"), { path: dir + "/out.gguf", exists: false });
  * assert.throws(() => checkOutputPath(dir), { code: "BAD_OUTPUT" });
  * assert.throws(() => checkOutputPath(dir + "/missing/out.gguf"), { code: "BAD_OUTPUT" });
@@ -247,11 +250,13 @@ function removeStaleTemporaries(path: string, prefixes: string[]): string[] {
  * ```ts
  * import { openFileSink } from "gguf-stream/sources";
  * import assert from "node:assert/strict";
- * const path = (await Deno.makeTempDir()) + "/out.bin";
+ * import { mkdtempSync, readFileSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * const path = `${mkdtempSync(`${tmpdir()}/gguf-`)}/out.bin`;
  * const sink = await openFileSink(path);
  * await sink.write(new Uint8Array([1, 2, 3]));
  * await sink.commit();
- * assert.deepEqual([...await Deno.readFile(path)], [1, 2, 3]);
+ * assert.deepEqual([...readFileSync(path)], [1, 2, 3]);
  * ```
  */
 export async function openFileSink(

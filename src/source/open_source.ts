@@ -106,13 +106,15 @@ export function toPath(input: string | URL, windows: boolean = ON_WINDOWS): stri
  * ```ts
  * import { openByteSource } from "gguf-stream/sources";
  * import assert from "node:assert/strict";
- * const path = await Deno.makeTempFile();
- * await Deno.writeFile(path, new Uint8Array([71, 71, 85, 70]));
+ * import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * const path = `${mkdtempSync(`${tmpdir()}/gguf-`)}/magic.bin`;
+ * writeFileSync(path, new Uint8Array([71, 71, 85, 70]));
  * const source = await openByteSource(path, { access: "read" });
  * assert.equal(source.kind, "read");
  * assert.deepEqual([...await source.read(0, 4)], [71, 71, 85, 70]);
  * await source.close();
- * await Deno.remove(path);
+ * rmSync(path);
  * ```
  */
 export async function openByteSource(
