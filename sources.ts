@@ -40,5 +40,6 @@ export {
 } from "./src/source/http_range.ts";
 export { openHttpStream } from "./src/source/http_stream.ts";
 export type { RetryOptions } from "./src/source/http_request.ts";
+export type { RequestHeaders } from "./src/source/idle_fetch.ts";
 export { type FileSink, type FileSinkOptions, openFileSink } from "./src/source/file_sink.ts";
 export { stdinStream, stdoutSink } from "./src/source/stdio.ts";

@@ -234,7 +234,7 @@ test("npm pack ships dist/, the bin entry, README and LICENSE, and nothing else"
   }
 });
 
-test("the package's declarations type-check in a consumer project without @types/node", {
+test("the package's declarations type-check in a consumer project, with the DOM or Node's types", {
   skip: BUILD_MISSING,
 }, async () => {
   const { project } = await installed();
@@ -256,6 +256,25 @@ test("the package's declarations type-check in a consumer project without @types
     }),
   );
   run(join(BIN, "tsc"), ["-p", "tsconfig.json"], { cwd: project });
+  // A Node project: Node's own types, no DOM library, every declaration checked.
+  writeFileSync(
+    join(project, "tsconfig.node.json"),
+    JSON.stringify({
+      compilerOptions: {
+        strict: true,
+        noEmit: true,
+        target: "ES2022",
+        module: "NodeNext",
+        moduleResolution: "NodeNext",
+        lib: ["ES2022"],
+        types: ["node"],
+        typeRoots: [join(ROOT, "node_modules", "@types")],
+        skipLibCheck: false,
+      },
+      files: ["consumer.ts"],
+    }),
+  );
+  run(join(BIN, "tsc"), ["-p", "tsconfig.node.json"], { cwd: project });
 });
 
 /** One runtime the installed package must work on. */

@@ -11,6 +11,7 @@ import { type ByteSource, checkRange } from "../model/byte_source.ts";
 import { formatInteger, GgufError } from "../model/errors.ts";
 import type { OptionKeys } from "../model/option_keys.ts";
 import { readCappedBody } from "./capped_body.ts";
+import type { RequestHeaders } from "./idle_fetch.ts";
 import {
   type FetchFunction,
   httpUrl,
@@ -41,7 +42,7 @@ export interface HttpOptions {
   /** The `fetch` to call (default `globalThis.fetch`). */
   fetch?: FetchFunction;
   /** Headers sent with every request, e.g. `{ Authorization: "Bearer …" }` for a gated model. */
-  headers?: HeadersInit;
+  headers?: RequestHeaders;
   /**
    * Bytes the first range request asks for (default 1 MiB): the header is parsed from
    * them, and a longer header fetches only what is missing.

@@ -23,14 +23,20 @@ export class IdleTimeoutError extends Error {
   }
 }
 
+/**
+ * A request's headers as `fetch` takes them: the DOM's `HeadersInit`, spelt out so that the
+ * declarations type-check in a project without the DOM library (Node's own types).
+ */
+export type RequestHeaders = Headers | Record<string, string> | [string, string][];
+
 /** Options for {@linkcode idleFetch}. */
 export interface IdleFetchOptions {
   /** The `fetch` to call. */
   fetch: (input: URL, init: RequestInit) => Promise<Response>;
   /** The request's headers. */
-  headers?: HeadersInit;
+  headers?: RequestHeaders;
   /** How `fetch` treats redirects. */
-  redirect?: RequestRedirect;
+  redirect?: "follow" | "error" | "manual";
   /** Milliseconds without a byte before the request fails; 0 waits for ever. */
   idleTimeout: number;
   /** Aborts the request, body included, with the signal's reason. */
