@@ -33,7 +33,7 @@ export {
   convertedHeader,
   type PreparedConversion,
 } from "./src/convert/prepare.ts";
-export type { RangeSums } from "./src/convert/convert_range.ts";
+export type { ConversionSums, RangeSums } from "./src/convert/convert_range.ts";
 export { convertModelTensors } from "./src/output/memory.ts";
 export { encodeConverted, type EncodeOptions } from "./src/output/encode_model.ts";
 export { writeConvertedModel, type WriteOptions } from "./src/output/file.ts";

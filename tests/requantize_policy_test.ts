@@ -281,26 +281,43 @@ test(
   },
 );
 
-/** The summary's error computed directly from a converted model and the source. */
-function directError(id: string, model: ConvertedModel): number {
+/**
+ * The summary's error computed directly from a converted model and the source: over every
+ * converted value, and the converted tensor with the largest error of its own.
+ */
+function directError(
+  id: string,
+  model: ConvertedModel,
+): { total: number; largest?: { tensor: string; relativeError: number } } {
   const f = fixture(id);
   const source = fixtureBytes(f);
+  const rms = (e: number, r: number) =>
+    e === 0 ? 0 : e < Infinity && r > 0 ? Math.sqrt(e / r) : Infinity;
   let error = 0;
   let reference = 0;
+  let largest: { tensor: string; relativeError: number } | undefined;
   for (const want of f.expected.tensors) {
     const got = model.tensors.get(want.name)!;
     if (got.action === "keep") continue;
     const start = f.expected.data_offset + want.offset;
     const x = dequantize(want.type, source.subarray(start, start + want.nbytes));
     const out = got.data instanceof Float32Array ? got.data : dequantize(got.typeName, got.data);
+    let tensorError = 0;
+    let tensorReference = 0;
     for (let i = 0; i < x.length; i++) {
       if (!Number.isFinite(x[i])) continue;
-      error += (out[i] - x[i]) ** 2;
-      reference += x[i] ** 2;
+      tensorError += (out[i] - x[i]) ** 2;
+      tensorReference += x[i] ** 2;
+    }
+    error += tensorError;
+    reference += tensorReference;
+    const own = rms(tensorError, tensorReference);
+    if (largest === undefined || own > largest.relativeError) {
+      largest = { tensor: want.name, relativeError: own };
     }
   }
   // An output value that is NaN or infinite where the source's is finite: unbounded.
-  return error < Infinity ? Math.sqrt(error / reference) : Infinity;
+  return { total: rms(error, reference), largest };
 }
 
 test(
@@ -314,28 +331,36 @@ test(
         for (const type of quantizableTypes().filter((t) => SAMPLE_TYPES.includes(t))) {
           const policy = { target: [type, "F32"], requantize: type as "Q8_0" };
           const memory = await convertGguf(f.path, { policy, onWarning: silent });
-          const want = directError(id, memory);
+          const direct = directError(id, memory);
           // A block holding NaN or Inf in the source may quantize to NaN, a value past F16's
           // range to Inf: the error is then unbounded, Infinity (never NaN).
-          const close = (got: number, what: string) =>
+          const near = (got: number, want: number, what: string) =>
             assert.ok(
               Number.isFinite(want) ? Math.abs(got - want) <= 1e-9 * want : Object.is(got, want),
               `${id} -> ${type} ${what}: ${got} vs ${want}`,
             );
-          close(memory.summary.relativeError, "memory");
+          // The same tensor with the largest error of its own, and that error.
+          // (A plan that changes no value is not measured: no tensor is named.)
+          const close = (summary: ConversionSummary, what: string) => {
+            near(summary.relativeError, direct.total, what);
+            if (summary.largestError === undefined && direct.total === 0) return;
+            assert.equal(summary.largestError?.tensor, direct.largest?.tensor, what);
+            near(summary.largestError!.relativeError, direct.largest!.relativeError, what);
+          };
+          close(memory.summary, "memory");
           const file = await convertFile(f.path, join(dir, "out.gguf"), {
             policy,
             force: true,
             onWarning: silent,
           });
-          close(file.summary.relativeError, "file");
+          close(file.summary, "file");
           let streamed: ConversionSummary | undefined;
           await collect(convertStream(streamOf(fixtureBytes(f)), {
             policy,
             onWarning: silent,
             onSummary: (s) => (streamed = s),
           }));
-          close(streamed!.relativeError, "stream");
+          close(streamed!, "stream");
           const weights = f.expected.tensors.reduce(
             (n, t) => n + t.shape.reduce((a, b) => a * b, 1),
             0,
@@ -413,6 +438,11 @@ test("-o OUT --json prints the summary the library gives", async () => {
     assert.equal(json.bits_per_weight_in, summary.bitsPerWeightIn);
     assert.equal(json.bits_per_weight_out, summary.bitsPerWeightOut);
     assert.ok(summary.relativeError > 0.01 && summary.relativeError < 0.2);
+    assert.deepEqual(json.largest_tensor_error, {
+      tensor: summary.largestError!.tensor,
+      relative_error: summary.largestError!.relativeError,
+    });
+    assert.ok(summary.largestError!.relativeError >= summary.relativeError);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -443,7 +473,7 @@ test("the summary never says NaN: an unbounded error, and nothing converted, say
     assert.equal(await main([input, "-o", out, "--target", "Q8_0", "--requantize", "Q8_0"], io), 0);
     assert.match(
       stderr,
-      /\n32\.00 -> 8\.50 bits per weight; relative error unbounded: the output holds NaN or infinite values where the input's are finite \(values past what the output type can hold; over the 32 converted weights\)\n$/,
+      /\n32\.00 -> 8\.50 bits per weight; relative error unbounded: the output holds NaN or infinite values where the input's are finite \(values past what the output type can hold; over the 32 converted weights; the first such tensor is "a"\)\n$/,
     );
     // Every tensor kept: there is no error to give.
     stderr = "";

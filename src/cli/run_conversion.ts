@@ -6,6 +6,7 @@
  * @module
  */
 import { formatInteger, GgufError } from "../model/errors.ts";
+import { escapeText } from "../model/escape_text.ts";
 import type { GgufModel } from "../model/gguf_model.ts";
 import type { OpenModelOptions } from "../open/open_model.ts";
 import type { ConvertFileOptions, ConvertFileResult } from "../output/file.ts";
@@ -167,6 +168,10 @@ export async function runConversion(
           bits_per_weight_in: summary.bitsPerWeightIn,
           bits_per_weight_out: summary.bitsPerWeightOut,
           relative_error: summary.relativeError,
+          largest_tensor_error: summary.largestError === undefined ? null : {
+            tensor: summary.largestError.tensor,
+            relative_error: summary.largestError.relativeError,
+          },
           phases: jsonPhases(result.phases),
         }) + "\n",
       );
@@ -211,10 +216,12 @@ export async function runConversion(
 
 /**
  * What the summary says of the conversion's error: the relative RMS error over the
- * converted weights, or why there is none to give.
+ * converted weights and the largest of one tensor, or why there is none to give. The
+ * tensor's name is escaped for a terminal.
  *
  * @param summary The conversion's summary.
- * @returns The text, e.g. `relative error 0.412 % (RMS, over the 1_441_792 converted weights)`.
+ * @returns The text, e.g. `relative error 0.412 % (RMS, over the 1_441_792 converted
+ *   weights); 1.23 % in "blk.0.ffn_down.weight", the most of one tensor`.
  *
  * @example
  * ```ts
@@ -222,15 +229,29 @@ export async function runConversion(
  * import assert from "node:assert/strict";
  * const summary = { weights: 8, bitsPerWeightIn: 32, bitsPerWeightOut: 32, convertedWeights: 0 };
  * assert.equal(errorText({ ...summary, relativeError: 0 }), "no weights converted (every tensor kept)");
+ * const largestError = { tensor: "b", relativeError: 0.05 };
+ * assert.equal(
+ *   errorText({ ...summary, convertedWeights: 8, relativeError: 0.001, largestError }),
+ *   'relative error 0.100 % (RMS, over the 8 converted weights); 5.00 % in "b", the most of one tensor',
+ * );
  * ```
  */
 export function errorText(summary: ConversionSummary): string {
   const over = `over the ${formatInteger(summary.convertedWeights)} converted weights`;
   if (summary.convertedWeights === 0) return "no weights converted (every tensor kept)";
+  const largest = summary.largestError;
+  const name = largest === undefined ? "" : escapeText(JSON.stringify(largest.tensor));
   if (!Number.isFinite(summary.relativeError)) {
-    return `relative error unbounded: the output holds NaN or infinite values where the input's are finite (values past what the output type can hold; ${over})`;
+    return `relative error unbounded: the output holds NaN or infinite values where the input's are finite (values past what the output type can hold; ${over}${
+      largest === undefined ? "" : `; the first such tensor is ${name}`
+    })`;
   }
-  return `relative error ${(summary.relativeError * 100).toPrecision(3)} % (RMS, ${over})`;
+  const text = `relative error ${(summary.relativeError * 100).toPrecision(3)} % (RMS, ${over})`;
+  // Said only where it adds something: another tensor than the only one, a larger error.
+  if (largest === undefined || !(largest.relativeError > summary.relativeError)) return text;
+  return `${text}; ${
+    (largest.relativeError * 100).toPrecision(3)
+  } % in ${name}, the most of one tensor`;
 }
 
 /** `WritePhases` with snake_case keys, as the rest of `--json`. */

@@ -79,6 +79,43 @@ export function relativeRms(sums: RangeSums): number {
   return Math.sqrt(sums.error / sums.reference);
 }
 
+/**
+ * A whole conversion's sums, and the converted tensor whose own relative error is the
+ * largest: the one number that a model's few large-valued tensors cannot hide.
+ */
+export interface ConversionSums extends RangeSums {
+  /** The converted tensor with the largest relative RMS error so far, and that error. */
+  largest?: { tensor: string; relativeError: number };
+}
+
+/**
+ * Adds one converted tensor's sums to a conversion's, keeping the tensor with the largest
+ * relative error (the first of equals).
+ *
+ * @param total The conversion's sums, updated.
+ * @param tensor The tensor's name.
+ * @param sums The tensor's own sums, over all its values.
+ *
+ * @example
+ * ```ts
+ * import { addTensorSums, type ConversionSums } from "./convert_range.ts";
+ * import assert from "node:assert/strict";
+ * const total: ConversionSums = { error: 0, reference: 0 };
+ * addTensorSums(total, "big", { error: 1, reference: 1e6 });
+ * addTensorSums(total, "small", { error: 1, reference: 100 });
+ * assert.deepEqual(total.largest, { tensor: "small", relativeError: 0.1 });
+ * assert.equal(total.error, 2);
+ * ```
+ */
+export function addTensorSums(total: ConversionSums, tensor: string, sums: RangeSums): void {
+  total.error += sums.error;
+  total.reference += sums.reference;
+  const relativeError = relativeRms(sums);
+  if (total.largest === undefined || relativeError > total.largest.relativeError) {
+    total.largest = { tensor, relativeError };
+  }
+}
+
 /** A pass buffer of `length` values: where the SIMD kernels run, they write into it in place. */
 function passBuffer(buffer: Float32Array | undefined, length: number): Float32Array {
   if (buffer !== undefined && buffer.length >= length) return buffer;

@@ -14,7 +14,7 @@ import type { GgufModel } from "../model/gguf_model.ts";
 import { type EncodedGgufHeader, encodeGgufHeader } from "../format/encode_header.ts";
 import { chooseAutoTypes } from "./choose_auto.ts";
 import { printWarning } from "./print_warning.ts";
-import { type RangeSums, relativeRms } from "./convert_range.ts";
+import { type ConversionSums, relativeRms } from "./convert_range.ts";
 import { conversionWarnings, planConversion } from "./plan.ts";
 import { type ResolvedPolicy, resolvePolicy } from "./policy.ts";
 import { checkChunkBytes } from "./tensor_chunks.ts";
@@ -198,7 +198,7 @@ function finish(
  */
 export function conversionSummary(
   plan: readonly TensorPlan[],
-  sums: RangeSums,
+  sums: ConversionSums,
 ): ConversionSummary {
   let weights = 0;
   let converted = 0;
@@ -216,6 +216,7 @@ export function conversionSummary(
     bitsPerWeightOut: weights === 0 ? 0 : (bytesOut * 8) / weights,
     convertedWeights: converted,
     relativeError: relativeRms(sums),
+    ...(sums.largest !== undefined ? { largestError: { ...sums.largest } } : {}),
   };
 }
 

@@ -9,7 +9,14 @@
 import type { TensorPlan } from "../model/conversion.ts";
 import type { ByteSource } from "../model/byte_source.ts";
 import { bytesFor, type GgmlTypeTraits, requireGgmlType } from "../model/ggml_type.ts";
-import { convertRange, type RangeJob, type RangeScratch, type RangeSums } from "./convert_range.ts";
+import {
+  addTensorSums,
+  type ConversionSums,
+  convertRange,
+  type RangeJob,
+  type RangeScratch,
+  type RangeSums,
+} from "./convert_range.ts";
 import { simdOutputBuffer } from "./simd/simd_kernels.ts";
 import type { ConvertThreads } from "./convert_threads.ts";
 
@@ -87,9 +94,9 @@ export interface TensorChunkOptions {
   threads?: ConvertThreads;
   /**
    * Measure the output's error: Σ(out − x)² and Σx² over the converted values are added
-   * to these sums (kept tensors add nothing).
+   * to these sums once the tensor's last step is made (kept tensors add nothing).
    */
-  sums?: RangeSums;
+  sums?: ConversionSums;
 }
 
 /**
@@ -241,6 +248,7 @@ export async function* convertTensorChunks(
       ? (scratch.output = grow(scratch.output, stepOutBytes, split, !requantize))
       : (scratch.nextOutput = grow(scratch.nextOutput, stepOutBytes, split, !requantize));
 
+  const tensorSums: RangeSums = { error: 0, reference: 0 };
   for (let first = 0; first < info.elements; first += stepElements) {
     signal?.throwIfAborted();
     const side = into === undefined ? flip() : 0;
@@ -306,9 +314,10 @@ export async function* convertTensorChunks(
       sums = await threads!.run(jobs, scratch);
       for (const [target, part] of copied) target.set(part);
     } else sums = convertRange(job, scratch);
-    if (options.sums !== undefined) {
-      options.sums.error += sums.error;
-      options.sums.reference += sums.reference;
+    tensorSums.error += sums.error;
+    tensorSums.reference += sums.reference;
+    if (options.sums !== undefined && job.measure === true && first + elements >= info.elements) {
+      addTensorSums(options.sums, info.name, tensorSums);
     }
     yield dst;
   }

@@ -188,4 +188,11 @@ export interface ConversionSummary {
    * type can hold, such as a block whose scale overflows float16.
    */
   relativeError: number;
+  /**
+   * The converted tensor whose own relative RMS error is the largest, and that error:
+   * `relativeError` weighs every value alike, so a few tensors of large values can hide
+   * one that lost much. Absent when nothing was measured (nothing converted, or only
+   * exact conversions).
+   */
+  largestError?: { tensor: string; relativeError: number };
 }

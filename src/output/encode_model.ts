@@ -9,7 +9,7 @@ import type { GgufModel } from "../model/gguf_model.ts";
 import { exactPlan, type PreparedConversion } from "../convert/prepare.ts";
 import { type ChunkScratch, convertTensorChunks } from "../convert/tensor_chunks.ts";
 import { ConvertThreads } from "../convert/convert_threads.ts";
-import type { RangeSums } from "../convert/convert_range.ts";
+import type { ConversionSums } from "../convert/convert_range.ts";
 
 /** Options for {@linkcode encodeConverted}. */
 export interface EncodeOptions {
@@ -22,7 +22,7 @@ export interface EncodeOptions {
    */
   alternate?: boolean;
   /** Σ(out − x)² and Σx² over the converted weights are added to these, as they are made. */
-  sums?: RangeSums;
+  sums?: ConversionSums;
   /**
    * At most this many bytes of float32 values per step, and of kept bytes per chunk
    * (default: the converter's own, up to 4 MiB): smaller chunks for a sink that takes

@@ -15,7 +15,7 @@ import {
   type ConvertOptions,
   prepareMeasuredConversion,
 } from "../convert/prepare.ts";
-import type { RangeSums } from "../convert/convert_range.ts";
+import type { ConversionSums } from "../convert/convert_range.ts";
 import { openGgufModel, type OpenModelOptions } from "../open/open_model.ts";
 import { READ_OPTION_KEYS, remoteUrl } from "../open/resolve_input.ts";
 import { checkOutputPath, openFileSink } from "../source/file_sink.ts";
@@ -117,7 +117,7 @@ export async function writeConvertedModel(
     return seconds;
   };
   const conversion = await prepareMeasuredConversion(model, options, true);
-  const sums: RangeSums = { error: 0, reference: 0 };
+  const sums: ConversionSums = { error: 0, reference: 0 };
   const header = conversion.header!;
   const sink = await openSink(conversion.plan);
   const phases: WritePhases = {

@@ -17,7 +17,7 @@ import {
   exactPlan,
   prepareMeasuredConversion,
 } from "../convert/prepare.ts";
-import type { RangeSums } from "../convert/convert_range.ts";
+import { addTensorSums, type ConversionSums } from "../convert/convert_range.ts";
 import { type ChunkScratch, convertTensorChunks } from "../convert/tensor_chunks.ts";
 import { ConvertThreads } from "../convert/convert_threads.ts";
 import { WorkerTensors } from "./worker_tensors.ts";
@@ -100,7 +100,7 @@ async function convertOne(
   signal: AbortSignal | undefined,
   threads: ConvertThreads,
   viewable: boolean,
-  sums: RangeSums | undefined,
+  sums: ConversionSums | undefined,
 ): Promise<ConvertedTensor> {
   const { info } = entry;
   if (viewable && entry.action === "keep" && (entry.typeName !== "F32" || littleEndian)) {
@@ -176,7 +176,7 @@ async function* convertEach(
   const conversion = await prepareMeasuredConversion(model, options);
   const { plan } = conversion;
   const scratch: ChunkScratch = {};
-  const sums: RangeSums = { error: 0, reference: 0 };
+  const sums: ConversionSums = { error: 0, reference: 0 };
   // A plan that changes no value has no error to measure.
   const exact = exactPlan(plan);
   const threads = new ConvertThreads(conversion.threads);
@@ -226,8 +226,7 @@ async function* convertEach(
         const result = await workers.result(i);
         if (result !== undefined) {
           tensor = result.tensor;
-          sums.error += result.sums.error;
-          sums.reference += result.sums.reference;
+          if (plan[i].action !== "keep") addTensorSums(sums, plan[i].info.name, result.sums);
         }
       } else if (tensor === undefined) workers?.claim(i);
       yield tensor ?? await here(i);

@@ -16,7 +16,7 @@ import {
   type PreparedConversion,
   prepareMeasuredConversion,
 } from "../convert/prepare.ts";
-import type { RangeSums } from "../convert/convert_range.ts";
+import type { ConversionSums } from "../convert/convert_range.ts";
 import { openGgufModel } from "../open/open_model.ts";
 import { READ_OPTION_KEYS, type ReadOptions } from "../open/resolve_input.ts";
 import { encodeConverted } from "./encode_model.ts";
@@ -80,7 +80,7 @@ export function convertStream(
   let model: GgufModel | undefined;
   let chunks: AsyncGenerator<Uint8Array> | undefined;
   let conversion: PreparedConversion | undefined;
-  const sums: RangeSums = { error: 0, reference: 0 };
+  const sums: ConversionSums = { error: 0, reference: 0 };
   /** What is left of the encoder's current chunk (valid until `chunks.next()`). */
   let current: Uint8Array | undefined;
   const stop = async (reason: unknown) => {
