@@ -11,6 +11,7 @@
  * @module
  */
 import { isatty } from "node:tty";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { toJsonText } from "./src/cli/json_text.ts";
 import { parseByteCount } from "./src/cli/byte_count.ts";
@@ -101,9 +102,10 @@ its first part: a part on standard input is refused, as the others are found by 
 Without -o, prints the header (version, byte order, alignment, metadata) and the plan.
 MODEL "-" reads standard input in one pass (tensor data must be in index order); OUT "-"
 writes standard output (a failed conversion leaves it short: check the exit status).
-MODEL may be an http(s):// URL (the first part's, for a split model): --plan, --key and
---dump fetch only the bytes they need by Range requests; -o fetches the file once. A
-server that sends nothing for ${idle} s (--idle-timeout) is retried, then given up on.
+MODEL and OUT may be file:// URLs. MODEL may be an http(s):// URL (the first part's, for
+a split model): --plan, --key and --dump fetch only the bytes they need by Range
+requests; -o fetches the file once. A server that sends nothing for ${idle} s
+(--idle-timeout) is retried, then given up on.
 
 Options:
   -o, --output OUT     write the converted model to OUT ("-": standard output)
@@ -194,6 +196,18 @@ function invokedAs(): string {
 export const HELP: string = helpText("deno run -A convert.ts");
 
 class UsageError extends Error {}
+
+/** `text` itself, or for a `file:` URL the path it names; a malformed one is a usage error. */
+function fileUrlPath(text: string, what: string): string {
+  if (!/^file:/i.test(text)) return text;
+  try {
+    return fileURLToPath(text);
+  } catch (error) {
+    throw new UsageError(
+      `${what} ${text} is not a file URL of a path here: ${(error as Error).message}`,
+    );
+  }
+}
 
 /**
  * Runs the command line with `args` (without the program name).
@@ -313,8 +327,11 @@ async function run(
     } catch (error) {
       throw new UsageError((error as Error).message);
     }
-    const input = positionals[0];
-    const output = values.output as string | undefined;
+    // A file: URL names the file it points to (as a URL object does in the library).
+    const input = fileUrlPath(positionals[0], "MODEL");
+    const output = values.output === undefined
+      ? undefined
+      : fileUrlPath(values.output as string, "-o");
     const quiet = values.quiet === true;
     const warn = quiet
       ? () => {}

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { GgufError, readGguf } from "../mod.ts";
 import { runCli as run } from "./_cli.ts";
 import { assertHeaderMatches } from "./_compare.ts";
 import { conformance, fixture, FIXTURES_DIR, listFixtures } from "./_fixtures.ts";
@@ -270,3 +272,30 @@ test(
     );
   },
 );
+
+test("MODEL and OUT may be file:// URLs; the library's string paths say how to pass one", async () => {
+  const sample = join(ROOT, "samples", "tiny-llama.gguf");
+  const dir = mkdtempSync(join(tmpdir(), "gguf-stream-file-url-"));
+  try {
+    const out = join(dir, "out.gguf");
+    const viaUrls = await run([pathToFileURL(sample).href, "-o", pathToFileURL(out).href, "-q"]);
+    assert.equal(viaUrls.status, 0, viaUrls.stderr);
+    const viaPaths = await run([sample, "-o", join(dir, "plain.gguf"), "-q"]);
+    assert.equal(viaPaths.status, 0, viaPaths.stderr);
+    assert.deepEqual(readFileSync(out), readFileSync(join(dir, "plain.gguf")));
+    const hosted = await run(["file://elsewhere/model.gguf"]);
+    assert.equal(hosted.status, 2);
+    assert.match(hosted.stderr, /^error: MODEL file:\/\/elsewhere\/model.gguf is not a file URL/);
+    await assert.rejects(
+      readGguf(pathToFileURL(join(dir, "missing.gguf")).href),
+      (e: unknown) =>
+        e instanceof GgufError && e.code === "IO" &&
+        e.message.endsWith(
+          '(a string is a path: for a file: URL, pass new URL("' +
+            pathToFileURL(join(dir, "missing.gguf")).href + '"))',
+        ),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -123,8 +123,17 @@ export async function openByteSource(
 ): Promise<ByteSource> {
   const path = toPath(input);
   const access = options.access ?? "auto";
-  if (access === "read") return openFileReadSource(path);
-  const reader = await openFileReadSource(path);
+  let reader: ByteSource;
+  try {
+    reader = await openFileReadSource(path);
+  } catch (error) {
+    // A string is a path, even one that reads like a URL: say what would have worked.
+    if (typeof input === "string" && /^file:/i.test(input) && error instanceof GgufError) {
+      error.message += ` (a string is a path: for a file: URL, pass new URL("${input}"))`;
+    }
+    throw error;
+  }
+  if (access === "read") return reader;
   if (reader.size === 0) {
     await reader.close();
     return bytesSource(new Uint8Array(0));
