@@ -337,3 +337,24 @@ test(
     }
   },
 );
+
+test("a part after the first with a bad header is named in the error", conformance, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gguf-stream-split-part-"));
+  try {
+    for (const no of [1, 2, 3]) {
+      const name = `kquants-0000${no}-of-00003.gguf`;
+      copyFileSync(fixture(`split/${name}`).path, join(dir, name));
+    }
+    // Part 2 cut inside its tensor index.
+    const second = join(dir, "kquants-00002-of-00003.gguf");
+    writeFileSync(second, readFileSync(second).subarray(0, 100));
+    await assert.rejects(
+      convertGguf(join(dir, "kquants-00001-of-00003.gguf")),
+      (e: unknown) =>
+        e instanceof GgufError &&
+        e.message.startsWith(`In part 2 of 3, ${second}: Cannot read the tensor index`),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

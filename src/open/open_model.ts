@@ -242,7 +242,16 @@ export async function openModel(
         // Read its header now, its data when the conversion reaches it.
         const opening = await resolveInput(partPath, { ...options, deferBody: true });
         owned.push(opening.source);
-        const partHeader = await readSourceHeader(opening.source, options);
+        let partHeader: GgufFile;
+        try {
+          partHeader = await readSourceHeader(opening.source, options);
+        } catch (error) {
+          // The user named the first part: say which of the others is at fault.
+          if (error instanceof GgufError) {
+            error.message = `In part ${no + 1} of ${count}, ${shown(partPath)}: ${error.message}`;
+          }
+          throw error;
+        }
         if (isStreamSource(opening.source)) checkSequential(partHeader.tensors);
         const part = {
           path: opening.path,
