@@ -19,7 +19,7 @@ const IN_CI = process.env.CI === "true" || process.env.CI === "1";
 /** `undefined` when the fixtures are present, else why conformance tests are skipped. */
 export const FIXTURES_MISSING: string | undefined = existsSync(join(FIXTURES_DIR, "gen"))
   ? undefined
-  : `reference fixtures not found at ${FIXTURES_DIR} (clone the project beside shared/, or set GGUF_FIXTURES)`;
+  : `reference fixtures not found at ${FIXTURES_DIR} (they are laid beside the checkout as ../shared/fixtures on the project's machines; elsewhere set GGUF_FIXTURES to a copy, or run without them: see CONTRIBUTING.md)`;
 
 if (FIXTURES_MISSING !== undefined) {
   if (IN_CI) throw new Error(`CI=true but ${FIXTURES_MISSING}`);

@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
+  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -24,6 +25,7 @@ import { delimiter, dirname, join, resolve, sep } from "node:path";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { main } from "../convert.ts";
+import { scriptArgv } from "./_cli.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const BIN = join(ROOT, "node_modules", ".bin");
@@ -407,3 +409,21 @@ for (const runtime of RUNTIMES) {
     },
   );
 }
+
+test("the bin in a checkout without dist/ says to build, in one line, exit 1", () => {
+  const dir = mkdtempSync(join(tmpdir(), "gguf-stream-unbuilt-"));
+  try {
+    mkdirSync(join(dir, "bin"));
+    copyFileSync(join(ROOT, "bin", "gguf-stream.js"), join(dir, "bin", "gguf-stream.js"));
+    writeFileSync(join(dir, "package.json"), '{ "type": "module" }\n');
+    const [command, ...args] = scriptArgv(join(dir, "bin", "gguf-stream.js"), ["--version"]);
+    const child = spawnSync(command, args, { cwd: dir, encoding: "utf8" });
+    assert.equal(child.status, 1, child.stderr);
+    assert.match(
+      child.stderr,
+      /^error: dist\/convert\.js is not built: run `npm run build` [^\n]*\n$/,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
