@@ -57,8 +57,8 @@ const DEFAULT_WINDOW = 4 << 20;
  * import { readGgufStream } from "gguf-stream";
  * import assert from "node:assert/strict";
  * import { readFile } from "node:fs/promises";
- * const bytes = await readFile(new URL("../../samples/tiny-llama.gguf", import.meta.url));
- * const model = await readGgufStream(new Blob([bytes]).stream()); // or a fetch()'s body
+ * const file = await readFile(new URL("../../samples/tiny-llama.gguf", import.meta.url));
+ * const model = await readGgufStream(new Blob([file]).stream()); // or a fetch()'s body
  * let bytes = 0;
  * for await (const tensor of model) {
  *   for await (const chunk of tensor.data) bytes += chunk.length;
