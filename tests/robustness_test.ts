@@ -23,7 +23,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { convertFile, convertStream, convertTensors, GgufError, readGguf } from "../mod.ts";
 import { encodeGgufHeader } from "../pipeline.ts";
-import { runCli as run } from "./_cli.ts";
+import { cliArgv, runCli as run, runInBash } from "./_cli.ts";
 import { ProgressBar } from "../src/cli/progress_bar.ts";
 import { conformance, fixture } from "./_fixtures.ts";
 
@@ -66,10 +66,12 @@ test("output paths that cannot be a model file are refused before any input is r
     spawnSync("mkfifo", [fifo]);
     const dangling = join(dir, "dangling.gguf");
     symlinkSync(join(dir, "nowhere.gguf"), dangling);
+    writeFileSync(join(dir, "afile"), "");
     const cases: [string[], RegExp][] = [
       [["-o", dir], /it is a directory; name a file inside it/],
       [["-o", dir, "--force"], /it is a directory/],
       [["-o", join(dir, "missing", "out.gguf")], /the directory .*missing does not exist/],
+      [["-o", join(dir, "afile", "out.gguf")], /afile is a file, not a directory$/m],
       [["-o", ""], /empty output path/],
       [["-o", "/dev/null", "--force"], /it is a device; .*-o -/],
       [["-o", dangling], /symbolic link to a missing file/],
@@ -85,9 +87,35 @@ test("output paths that cannot be a model file are refused before any input is r
     }
     assert.ok(statSync("/dev/null").isCharacterDevice());
     assert.deepEqual(readdirSync(dir).sort(), [
+      "afile",
       "dangling.gguf",
       ...(existsSync(fifo) ? ["fifo"] : []),
     ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("-o /dev/stdout on a pipe is refused as the pipe it is, leaving nothing behind", {
+  skip: existsSync("/proc/self/fd/1") ? false : "needs /proc",
+}, async () => {
+  const dir = scratchDir();
+  try {
+    const sample = join(ROOT, "samples", "tiny-llama.gguf");
+    // Its link leads to "pipe:[N]", no path: followed, it once made a file of that name.
+    const argv = cliArgv([sample, "-o", "/dev/stdout", "--force", "-q"])
+      .map((arg) => arg === "convert.ts" ? join(ROOT, "convert.ts") : arg);
+    const { status, stderr } = runInBash(
+      `cd "${dir}" && "$@" | cat > /dev/null; exit "\${PIPESTATUS[0]}"`,
+      argv,
+    );
+    assert.equal(status, 1, stderr);
+    assert.match(stderr, /^error: Cannot write \/dev\/stdout: it is a FIFO; [^\n]*-o -[^\n]*\n$/);
+    assert.deepEqual(readdirSync(dir), []);
+    await assert.rejects(
+      convertFile(sample, "/proc/self/fd/0", { force: true }),
+      (e: unknown) => e instanceof GgufError && e.code === "BAD_OUTPUT",
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -116,7 +116,9 @@ function statOrUndefined(path: string, follow: boolean): FileInfo | undefined {
   try {
     return fs.statSync(path, follow);
   } catch (cause) {
-    if ((cause as { code?: string }).code === "ENOENT") return undefined;
+    // (ENOTDIR: a part of the path is a file; the directory check below says which.)
+    const code = (cause as { code?: string }).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
     throw ioError(`Cannot write ${path}`, cause);
   }
 }
@@ -161,7 +163,15 @@ export function checkOutputPath(
         `Cannot write ${given}: it is a symbolic link to a missing file (remove it, or name the file it should be)`,
       );
     }
-    path = fs.realPath(given);
+    if (resolved.kind === "file") {
+      try {
+        path = fs.realPath(given);
+      } catch (cause) {
+        throw ioError(`Cannot write ${given}`, cause);
+      }
+    }
+    // A link to anything else is refused below by what it leads to, not resolved: the
+    // target of /dev/stdout on a pipe (/proc/self/fd/1) reads "pipe:[N]", no path at all.
   }
   const stat = statOrUndefined(path, true);
   if (stat !== undefined && stat.kind !== "file") {
@@ -179,7 +189,11 @@ export function checkOutputPath(
   if (dirStat === undefined || dirStat.kind !== "directory") {
     throw new GgufError(
       "BAD_OUTPUT",
-      `Cannot write ${given}: the directory ${dir} does not exist`,
+      dirStat === undefined
+        ? `Cannot write ${given}: the directory ${dir} does not exist`
+        : `Cannot write ${given}: ${dir} is ${
+          dirStat.kind === "file" ? "a file" : kindOf(dirStat)
+        }, not a directory`,
     );
   }
   if (stat !== undefined) {
