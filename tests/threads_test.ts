@@ -340,8 +340,9 @@ test(
   },
 );
 
-test("threads must be a positive integer", async () => {
-  for (const threads of [0, -1, 1.5, Number.NaN]) {
+test("threads must be an integer from 1 to 1024", async () => {
+  // (A billion once sized an array by it: a RangeError, or Node out of memory.)
+  for (const threads of [0, -1, 1.5, Number.NaN, 1025, 1e9]) {
     await assert.rejects(
       convertGguf(new URL("../samples/tiny-llama.gguf", import.meta.url), { threads }),
       TypeError,

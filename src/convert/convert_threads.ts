@@ -70,6 +70,12 @@ export interface OwnedResult {
 export const AUTO_THREADS_MIN_ELEMENTS = 1 << 24;
 
 /**
+ * The most threads a conversion may be asked for: each is a worker with its own module
+ * instance and buffers, so the bound keeps a mistaken count from exhausting memory.
+ */
+export const MAX_THREADS = 1024;
+
+/**
  * Checks the `threads` option and fills in its default.
  *
  * @param threads The caller's value: a positive integer, or `undefined` for the default.
@@ -79,7 +85,7 @@ export const AUTO_THREADS_MIN_ELEMENTS = 1 << 24;
  * @returns The threads to use: `threads` if given, else every core but `spare` (at least
  *   one) for a conversion of at least {@linkcode AUTO_THREADS_MIN_ELEMENTS} values, else
  *   1; always 1 where this runtime has no workers or no shared memory.
- * @throws {TypeError} For anything but a positive integer.
+ * @throws {TypeError} For anything but an integer from 1 to {@linkcode MAX_THREADS}.
  *
  * @example
  * ```ts
@@ -90,11 +96,15 @@ export const AUTO_THREADS_MIN_ELEMENTS = 1 << 24;
  * assert.ok(checkThreads(undefined, 1e9) >= 1);
  * assert.ok(checkThreads(undefined, 1e9, 1) >= 1);
  * assert.throws(() => checkThreads(0, 1000), TypeError);
+ * assert.throws(() => checkThreads(1e9, 1000), TypeError);
  * ```
  */
 export function checkThreads(threads: number | undefined, work: number, spare = 0): number {
-  if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1)) {
-    throw new TypeError(`threads must be a positive integer, got ${threads}`);
+  if (
+    threads !== undefined &&
+    (!Number.isSafeInteger(threads) || threads < 1 || threads > MAX_THREADS)
+  ) {
+    throw new TypeError(`threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
   }
   if (!canStartWorkers(defaultWorkerUrl())) return 1;
   if (threads !== undefined) return threads;

@@ -34,8 +34,8 @@ export interface ConvertOptions {
    * values, every core the runtime reports — less one for a file or stream output that
    * only dequantizes (its writes take a core) — and 1 for smaller conversions, or where
    * there are no worker threads or no `SharedArrayBuffer`. Output bytes are the same for
-   * any number. Tensors converted in memory are ordinary `ArrayBuffer`s whatever the
-   * number.
+   * any number (from 1 to 1024). Tensors converted in memory are ordinary `ArrayBuffer`s
+   * whatever the number.
    */
   threads?: number;
   /** Stops the conversion between chunks with the signal's reason. */
