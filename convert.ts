@@ -19,7 +19,7 @@ import { type CliIo, openInput, runConversion } from "./src/cli/run_conversion.t
 import { usageMessage } from "./src/cli/suggest_flag.ts";
 import { flagConflict, type FlagToken } from "./src/cli/flag_conflicts.ts";
 import { GgufError } from "./src/model/errors.ts";
-import { cliMessage } from "./src/cli/cli_message.ts";
+import { cliMessage, messageLine } from "./src/cli/cli_message.ts";
 import { escapeText } from "./src/model/escape_text.ts";
 import type { ConversionPolicy } from "./src/model/conversion.ts";
 import { profilesHelp } from "./src/cli/profiles_help.ts";
@@ -270,12 +270,12 @@ export async function main(args: string[], io: CliIo = processIo): Promise<numbe
   } catch (error) {
     // The flags the help names are the ones to suggest.
     const flags = [...new Set([...HELP.matchAll(/--([a-z][a-z-]*)/g)].map((m) => m[1]))];
-    io.stderr(`error: ${escapeText(usageMessage(error, flags))}\nRun with --help for usage.\n`);
+    io.stderr(`error: ${messageLine(usageMessage(error, flags))}\nRun with --help for usage.\n`);
     return 2;
   }
   const conflict = values.help || values.version ? undefined : flagConflict(values, tokens);
   if (conflict !== undefined) {
-    io.stderr(`error: ${escapeText(conflict)}\nRun with --help for usage.\n`);
+    io.stderr(`error: ${messageLine(conflict)}\nRun with --help for usage.\n`);
     return 2;
   }
   // A pipe into a pipe converts on a worker thread: started now, it loads its modules
@@ -335,8 +335,8 @@ async function run(
     const quiet = values.quiet === true;
     const warn = quiet
       ? () => {}
-      : (message: string) => io.stderr(`warning: ${escapeText(cliMessage(message))}\n`);
-    const notice = (message: string) => io.stderr(`note: ${escapeText(message)}\n`);
+      : (message: string) => io.stderr(`warning: ${messageLine(cliMessage(message))}\n`);
+    const notice = (message: string) => io.stderr(`note: ${messageLine(message)}\n`);
     const headerMemory = values["max-header-memory"] as string | undefined;
     const maxHeaderMemory = headerMemory === undefined ? undefined : parseByteCount(headerMemory);
     if (Number.isNaN(maxHeaderMemory)) {
@@ -459,11 +459,11 @@ async function run(
   } catch (error) {
     // Messages may quote a model's names: escaped here too, whatever raised them.
     if (error instanceof UsageError) {
-      io.stderr(`error: ${escapeText(error.message)}\nRun with --help for usage.\n`);
+      io.stderr(`error: ${messageLine(error.message)}\nRun with --help for usage.\n`);
       return 2;
     }
     if (error instanceof GgufError) {
-      io.stderr(`error: ${escapeText(cliMessage(error.message))}\n`);
+      io.stderr(`error: ${messageLine(cliMessage(error.message))}\n`);
       return error.code === "ABORTED" ? 130 : 1;
     }
     // A bug, not bad input: one line, the stack only when asked for.

@@ -158,3 +158,24 @@ test("GgufError messages are inert for library users too", async () => {
     return true;
   });
 });
+
+test("a name with a right-to-left override shows the control, and a huge key one short line", async () => {
+  // U+202E shows "abc" as "cba": a tensor named "t.\u202Efdp.exe" would display as another.
+  const RLO = [...encoder.encode("t.\u202egpj.exe")];
+  const bidi = write("bidi.gguf", gguf([ARCH], [{ name: RLO, elements: 8 }]));
+  const plan = await runCli([bidi, "--plan"]);
+  assert.equal(plan.status, 0, plan.stderr);
+  assert.ok(!plan.stdout.includes("\u202e"));
+  assert.ok(plan.stdout.includes("t.\\u202egpj.exe"));
+  // A key of 50_000 ESCs, twice: the error quotes it (200_000 characters escaped), cut to a
+  // line of bounded length.
+  const huge = Array(50_000).fill(0x1b);
+  const repeated = write(
+    "huge-key.gguf",
+    gguf([ARCH, [huge, 4, [1, 0, 0, 0]], [huge, 4, [2, 0, 0, 0]]], []),
+  );
+  const refused = await runCli([repeated]);
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, /^error: [^\n]*characters left out[^\n]*\n$/);
+  assert.ok(refused.stderr.length < 2100, `${refused.stderr.length} characters`);
+});
