@@ -255,3 +255,36 @@ test(
     }
   },
 );
+
+test("a caller's stream that fails is a GgufError IO at the byte it stopped, whatever it threw", async () => {
+  const sample = readFileSync(join(ROOT, "samples", "tiny-llama.gguf"));
+  /** The sample in 64 KiB chunks, failing with `reason` once `after` bytes are sent. */
+  const failing = (after: number, reason: unknown) => {
+    let sent = 0;
+    return new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= after) return controller.error(reason);
+        controller.enqueue(sample.slice(sent, sent + 65536));
+        sent += 65536;
+      },
+    });
+  };
+  const io = (at: number, why: string) => (e: unknown) =>
+    e instanceof GgufError && e.code === "IO" && e.offset === at &&
+    e.message ===
+      `Cannot read the stream at byte ${
+        at.toLocaleString("en").replaceAll(",", "_")
+      }: it failed (${why})`;
+  // In the header (a RangeError of the caller's must not pass for one of ours), and as a
+  // string, which is not an Error at all.
+  await assert.rejects(readGguf(failing(0, new RangeError("boom"))), io(0, "boom"));
+  await assert.rejects(readGguf(failing(0, "reset")), io(0, "reset"));
+  // Among the tensors: a fetch() body that broke, say.
+  const converted = convertStream(failing(327_680, new TypeError("network reset")));
+  await assert.rejects(
+    (async () => {
+      for await (const _ of converted) { /* drained */ }
+    })(),
+    io(327_680, "network reset"),
+  );
+});

@@ -182,6 +182,8 @@ export class StreamBuffer {
   #chunks: Uint8Array[] = [];
   #available = 0;
   #ended = false;
+  /** Whether a read of the stream failed (its error is then reported, not again on cancel). */
+  #failed = false;
   /** Reads since the last turn of the event loop. */
   #reads = 0;
   /** Absolute offset of the first buffered (unread) byte. */
@@ -205,6 +207,24 @@ export class StreamBuffer {
   }
 
   /**
+   * A failed read of the stream as a `GgufError` `IO` at the byte it stopped at (the
+   * stream's own error its `cause`): a caller's stream, or a `fetch()` body that broke,
+   * may fail with anything, even a string. Our own errors pass as they are.
+   */
+  #readFailed(cause: unknown): never {
+    this.#failed = true;
+    if (cause instanceof GgufError) throw cause;
+    const why = cause instanceof Error ? cause.message : String(cause);
+    const at = this.position + this.#available;
+    throw new GgufError(
+      "IO",
+      `Cannot read the stream at byte ${formatInteger(at)}: it failed (${why})`,
+      at,
+      { cause },
+    );
+  }
+
+  /**
    * Reads once from the stream, adding what arrives to the buffered chunks; `false` at the
    * end of the stream. A chunk that is not bytes is a `TypeError`; any `ArrayBufferView`
    * is taken as its bytes, without a copy.
@@ -217,7 +237,8 @@ export class StreamBuffer {
       if (this.#ended) return false; // cancelled meanwhile
     }
     if (this.#byob) return await this.#readInto();
-    const { value, done } = await (this.#reader as ReadableStreamDefaultReader<Uint8Array>).read();
+    const { value, done } = await (this.#reader as ReadableStreamDefaultReader<Uint8Array>).read()
+      .catch((cause) => this.#readFailed(cause));
     if (done) return false;
     const chunk: unknown = value;
     let bytes: Uint8Array;
@@ -272,7 +293,7 @@ export class StreamBuffer {
     this.#tail = undefined;
     const { value, done } = await (this.#reader as ReadableStreamBYOBReader).read(
       new Uint8Array(buffer, at, size - at),
-    );
+    ).catch((cause) => this.#readFailed(cause));
     if (value === undefined) return false; // cancelled: nothing is held any more
     const returned = value.buffer as ArrayBuffer;
     const count = done ? 0 : value.byteLength;
@@ -449,7 +470,10 @@ export class StreamBuffer {
     if (this.#released) return;
     this.#released = true;
     try {
-      await this.#reader.cancel(reason);
+      // Cancelling a stream that failed rejects with its error again: reported already.
+      await this.#reader.cancel(reason).catch((error) => {
+        if (!this.#failed) throw error;
+      });
     } finally {
       // The caller's stream is cancelled and no longer locked by us.
       this.#reader.releaseLock();
