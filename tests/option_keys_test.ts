@@ -79,3 +79,18 @@ test("an unknown policy key is a TypeError, wherever the policy is used", async 
     /policy: unknown option "maxErr" \(did you mean maxError\?\)/,
   );
 });
+
+test("option values of the wrong kind are TypeErrors too", async () => {
+  await assert.rejects(
+    readGguf(SAMPLE, loose({ access: "bogus" })),
+    typeError('access must be "auto", "mmap" or "read", not "bogus"'),
+  );
+  await assert.rejects(
+    readGguf(SAMPLE, loose({ lenient: "yes" })),
+    typeError('lenient must be true or false, not "yes"'),
+  );
+  await assert.rejects(
+    convertGguf(SAMPLE, { policy: loose({ target: "F32" }) }),
+    typeError('policy.target must be an array of type names (e.g. ["Q8_0", "F32"]), not "F32"'),
+  );
+});

@@ -129,9 +129,9 @@ export async function* dumpTensor(
     const similar = similarNames(name, model.tensors.map((t) => t.name));
     throw new GgufError(
       "NOT_FOUND",
-      `No tensor "${name}" in the model (${formatInteger(model.tensors.length)} tensors${
-        similar.length > 0 ? `; did you mean ${similar.map((t) => `"${t}"`).join(", ")}?` : ""
-      })`,
+      `No tensor "${name}" in the model (${formatInteger(model.tensors.length)} tensor${
+        model.tensors.length === 1 ? "" : "s"
+      }${similar.length > 0 ? `; did you mean ${similar.map((t) => `"${t}"`).join(", ")}?` : ""})`,
     );
   }
   const info = model.tensors[index];

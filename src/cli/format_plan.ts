@@ -161,7 +161,7 @@ export function formatPlan(
       `data at byte ${formatInteger(file.dataOffset)}${size}`,
   );
   lines.push(modelLine(file));
-  lines.push(`metadata: ${file.metadata.size} entries`);
+  lines.push(`metadata: ${file.metadata.size} ${file.metadata.size === 1 ? "entry" : "entries"}`);
   // Names are the file's bytes: shown escaped, so none can act on the terminal.
   const keyWidth = Math.min(48, maxLength(file.metadata.keys(), (k) => escapeText(k).length));
   for (const key of file.metadata.keys()) {

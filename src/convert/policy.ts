@@ -132,6 +132,13 @@ function checkAction(action: unknown, what: string): TensorAction {
 export function resolvePolicy(policy: ConversionPolicy = {}): ResolvedPolicy {
   checkOptionKeys(policy, POLICY_KEYS, "policy");
   let names = policy.target;
+  if (names !== undefined && !Array.isArray(names)) {
+    throw new TypeError(
+      `policy.target must be an array of type names (e.g. ["Q8_0", "F32"]), not ${
+        JSON.stringify(names)
+      }`,
+    );
+  }
   const profile = policy.profile === undefined ? undefined : runtimeProfile(policy.profile);
   if (profile !== undefined) {
     if (names !== undefined) {

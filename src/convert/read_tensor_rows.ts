@@ -114,7 +114,7 @@ function locateRows(
       "NOT_FOUND",
       `Cannot read tensor "${name}": the model has no tensor of that name (${
         formatInteger(model.tensors.length)
-      } tensors)`,
+      } tensor${model.tensors.length === 1 ? "" : "s"})`,
     );
   }
   const info = model.tensors[index];

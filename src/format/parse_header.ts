@@ -475,6 +475,9 @@ export function parseGgufHeader(
   options: ParseOptions = {},
 ): GgufFile {
   const max = options.maxHeaderMemory ?? DEFAULT_MAX_HEADER_MEMORY;
+  if (options.lenient !== undefined && typeof options.lenient !== "boolean") {
+    throw new TypeError(`lenient must be true or false, not ${JSON.stringify(options.lenient)}`);
+  }
   // The scan finds the end of the header (or that `bytes` stops short of it) and charges
   // its whole cost without allocating: neither a short prefix nor a header past the budget
   // leaves garbage behind. Only then is the header built, charged again as it is.

@@ -123,6 +123,9 @@ export async function openByteSource(
 ): Promise<ByteSource> {
   const path = toPath(input);
   const access = options.access ?? "auto";
+  if (access !== "auto" && access !== "mmap" && access !== "read") {
+    throw new TypeError(`access must be "auto", "mmap" or "read", not ${JSON.stringify(access)}`);
+  }
   let reader: ByteSource;
   try {
     reader = await openFileReadSource(path);
