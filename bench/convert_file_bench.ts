@@ -25,8 +25,9 @@
  *   deno run -A bench/convert_file_bench.ts [--size-mb 330] [--pairs 5] [--runtimes deno,bun]
  *     [--ways new,replace,pipe,write] [--markdown docs/performance.md] [--readme README.md]
  *
- * `--markdown` writes both tables into the file, `--readme` the first one without the
- * `write` rows (they measure no conversion).
+ * `--markdown` writes both tables into the file (a size other than 330 into a section of
+ * its own, `bench:convert-file-SIZE`), `--readme` the first one without the `write` rows
+ * (they measure no conversion).
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, rmSync, statSync } from "node:fs";
@@ -251,7 +252,9 @@ const markdown = [
 ].join("\n");
 process.stdout.write(markdown + "\n");
 if (values.markdown !== undefined) {
-  writeMarkdown(values.markdown, "convert-file", markdown, { runtimes: runtimeVersions() });
+  // Another size has a section of its own (the 330 MB one is the docs' main table).
+  const section = sizeMb === 330 ? "convert-file" : `convert-file-${sizeMb}`;
+  writeMarkdown(values.markdown, section, markdown, { runtimes: runtimeVersions() });
 }
 if (values.readme !== undefined) {
   writeMarkdown(values.readme, "convert-file", table(conversionRows), {
