@@ -112,8 +112,9 @@ Options:
   --force              replace OUT if it exists
   --plan               print the header and the plan, write nothing (the default
                        without -o)
-  --json               print the plan (or --dump's values) as one JSON document; with
-                       -o OUT, the conversion's summary
+  --json               print the plan (or --dump's values: NaN and infinities as null,
+                       which JSON has no numbers for) as one JSON document; with -o OUT,
+                       the conversion's summary
   --key KEY            print metadata value(s) as one JSON object {KEY: value} and
                        nothing else (repeatable; a missing key exits 1)
   --dump TENSOR        print a tensor's values, dequantized to float32, bit-exact
