@@ -26,6 +26,7 @@
  */
 import { type ConversionPolicy, convertStream, GgufError } from "../mod.ts";
 import { policyFromFlags } from "../src/cli/policy_from_flags.ts";
+import { POLICY_FLAG_NAMES } from "../src/cli/policy_flag_names.ts";
 import { similarNames } from "../src/model/similar_names.ts";
 
 /** Input bytes per conversion step, and bytes per output read. */
@@ -41,16 +42,7 @@ const PIPE_WRITE_BYTES = 1 << 20;
 const OCTETS = { headers: { "content-type": "application/octet-stream" } };
 
 /** The query parameters a request may give: the CLI's policy flags. */
-const PARAMETERS = [
-  "target",
-  "requantize",
-  "method",
-  "max-error",
-  "for",
-  "keep",
-  "dequantize",
-  "unsupported",
-];
+const PARAMETERS = POLICY_FLAG_NAMES;
 
 /**
  * The policy from the query: the same flags, checks and messages as the CLI's. A name it

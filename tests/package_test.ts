@@ -241,42 +241,33 @@ test("the package's declarations type-check in a consumer project, with the DOM 
 }, async () => {
   const { project } = await installed();
   writeFileSync(join(project, "consumer.ts"), CONSUMER_TS);
-  writeFileSync(
-    join(project, "tsconfig.json"),
-    JSON.stringify({
-      compilerOptions: {
-        strict: true,
-        noEmit: true,
-        target: "ES2022",
-        module: "NodeNext",
-        moduleResolution: "NodeNext",
-        lib: ["ESNext", "DOM"],
-        types: [],
-        skipLibCheck: false,
-      },
-      files: ["consumer.ts"],
-    }),
-  );
-  run(join(BIN, "tsc"), ["-p", "tsconfig.json"], { cwd: project });
-  // A Node project: Node's own types, no DOM library, every declaration checked.
-  writeFileSync(
-    join(project, "tsconfig.node.json"),
-    JSON.stringify({
-      compilerOptions: {
-        strict: true,
-        noEmit: true,
-        target: "ES2022",
-        module: "NodeNext",
-        moduleResolution: "NodeNext",
-        lib: ["ES2022"],
-        types: ["node"],
-        typeRoots: [join(ROOT, "node_modules", "@types")],
-        skipLibCheck: false,
-      },
-      files: ["consumer.ts"],
-    }),
-  );
-  run(join(BIN, "tsc"), ["-p", "tsconfig.node.json"], { cwd: project });
+  /** Checks the consumer, every declaration included, with these libraries and types. */
+  const check = (name: string, options: Record<string, unknown>) => {
+    writeFileSync(
+      join(project, name),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          noEmit: true,
+          target: "ES2022",
+          module: "NodeNext",
+          moduleResolution: "NodeNext",
+          skipLibCheck: false,
+          ...options,
+        },
+        files: ["consumer.ts"],
+      }),
+    );
+    run(join(BIN, "tsc"), ["-p", name], { cwd: project });
+  };
+  // A web project: the DOM library, no @types/node.
+  check("tsconfig.json", { lib: ["ESNext", "DOM"], types: [] });
+  // A Node project: Node's own types, no DOM library.
+  check("tsconfig.node.json", {
+    lib: ["ES2022"],
+    types: ["node"],
+    typeRoots: [join(ROOT, "node_modules", "@types")],
+  });
 });
 
 /** One runtime the installed package must work on. */

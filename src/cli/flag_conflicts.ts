@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { POLICY_FLAG_NAMES } from "./policy_flag_names.ts";
 
 /** A token of `parseArgs({ tokens: true })`, the part read here. */
 export interface FlagToken {
@@ -17,19 +18,7 @@ export interface FlagToken {
 export type ParsedFlags = Record<string, string | boolean | string[] | undefined>;
 
 /** Flags that change a conversion and nothing that `--key` or `--dump` prints. */
-const CONVERSION_FLAGS = [
-  "target",
-  "requantize",
-  "method",
-  "max-error",
-  "for",
-  "keep",
-  "dequantize",
-  "unsupported",
-  "threads",
-  "force",
-  "progress",
-];
+const CONVERSION_FLAGS = [...POLICY_FLAG_NAMES, "threads", "force", "progress"];
 
 /**
  * Why a combination of flags cannot be run as given, or `undefined` if it can: a flag
