@@ -10,7 +10,6 @@ import { POLICY_FLAG_NAMES } from "./policy_flag_names.ts";
 export interface FlagToken {
   kind: string;
   name?: string;
-  rawName?: string;
   value?: string;
 }
 
@@ -35,8 +34,8 @@ const CONVERSION_FLAGS = [...POLICY_FLAG_NAMES, "threads", "force", "progress"];
  * import { flagConflict } from "./flag_conflicts.ts";
  * import assert from "node:assert/strict";
  * const tokens = [
- *   { kind: "option", name: "output", rawName: "-o", value: "a.gguf" },
- *   { kind: "option", name: "output", rawName: "-o", value: "b.gguf" },
+ *   { kind: "option", name: "output", value: "a.gguf" },
+ *   { kind: "option", name: "output", value: "b.gguf" },
  * ];
  * assert.match(flagConflict({ output: "b.gguf" }, tokens)!, /given twice/);
  * assert.match(flagConflict({ plan: true, output: "b.gguf" }, [])!, /drop -o/);
