@@ -470,6 +470,13 @@ test("files that are not GGUF are named, with what to do", async () => {
       assert.match(stderr, message, name);
       assert.equal(stderr.split("\n").length, 2, name);
     }
+    // Nothing on standard input (or a closed one) is an empty stream, not a file.
+    await assert.rejects(
+      readGguf(new Blob([]).stream()),
+      (e: unknown) =>
+        e instanceof GgufError && e.code === "TRUNCATED" &&
+        e.message === "Cannot read the header: the stream is empty (0 bytes)",
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -26,6 +26,8 @@ export interface GrowingHeaderOptions extends ParseOptions {
   maxName: string;
   /** The input's size, when known. */
   totalSize?: number;
+  /** What the input is called where it is empty (default "the file"), e.g. "the stream". */
+  inputName?: string;
 }
 
 /** How much longer each retry's prefix is, at least. */
@@ -65,6 +67,13 @@ export async function readGrowingHeader(
   let want = Math.min(options.first, options.max);
   for (;;) {
     const { bytes, complete } = await prefix(want);
+    if (complete && bytes.length === 0 && options.inputName !== undefined) {
+      throw new GgufError(
+        "TRUNCATED",
+        `Cannot read the header: ${options.inputName} is empty (0 bytes)`,
+        0,
+      );
+    }
     try {
       return parseGgufHeader(bytes, complete, options.totalSize, options);
     } catch (error) {

@@ -234,6 +234,7 @@ function readHeaderOf(source: ByteSource, options: ReadOptions): Promise<GgufFil
       first: FIRST_STREAM_READ,
       max,
       maxName: "maxHeaderBytes",
+      inputName: "the stream",
     });
   }
   const size = source.size;
