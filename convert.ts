@@ -354,10 +354,12 @@ async function run(
     const idleTimeout = idleFlag === undefined ? undefined : Math.round(Number(idleFlag) * 1000);
     if (
       idleTimeout !== undefined &&
-      (!/^\d+(\.\d+)?$/.test(idleFlag!) || idleTimeout > MAX_IDLE_TIMEOUT)
+      (!/^\d+(\.\d+)?$/.test(idleFlag!) || idleTimeout > MAX_IDLE_TIMEOUT ||
+        // A value that rounds to 0 ms would mean "no limit": the opposite of what was asked.
+        (idleTimeout === 0 && Number(idleFlag) !== 0))
     ) {
       throw new UsageError(
-        `--idle-timeout takes seconds (30, 2.5; 0 for no limit, at most ${
+        `--idle-timeout takes seconds (30, 2.5; 0 for no limit, else from 0.001 to ${
           Math.floor(MAX_IDLE_TIMEOUT / 1000)
         }), not "${idleFlag}"`,
       );

@@ -47,6 +47,7 @@ test("bad usage exits 2 with one error line", async () => {
       ["x.gguf", "--for", "onnx"],
       ["x.gguf", "--idle-timeout", "soon"],
       ["x.gguf", "--idle-timeout", "1e3"],
+      ["x.gguf", "--idle-timeout", "0.0004"], // would round to 0 ms, "no limit"
     ]
   ) {
     const { status, stderr } = await run(args);
