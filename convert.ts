@@ -19,7 +19,7 @@ import { type CliIo, openInput, runConversion } from "./src/cli/run_conversion.t
 import { usageMessage } from "./src/cli/suggest_flag.ts";
 import { flagConflict, type FlagToken } from "./src/cli/flag_conflicts.ts";
 import { GgufError } from "./src/model/errors.ts";
-import { cliMessage, messageLine } from "./src/cli/cli_message.ts";
+import { cliMessage, messageLine, shownInput } from "./src/cli/cli_message.ts";
 import { escapeText } from "./src/model/escape_text.ts";
 import type { ConversionPolicy } from "./src/model/conversion.ts";
 import { profilesHelp } from "./src/cli/profiles_help.ts";
@@ -427,10 +427,11 @@ async function run(
           metadata: model.metadata,
           tensors: model.tensors,
         };
-        if (values.json) await io.stdout(toJsonText(planToJson(input, header, plan)) + "\n");
+        const shown = shownInput(input);
+        if (values.json) await io.stdout(toJsonText(planToJson(shown, header, plan)) + "\n");
         else {
           const bytes = model.parts.reduce((sum, part) => sum + (part.header.fileSize ?? 0), 0);
-          await io.stdout(formatPlan(input, header, plan, { count: model.parts.length, bytes }));
+          await io.stdout(formatPlan(shown, header, plan, { count: model.parts.length, bytes }));
         }
       } finally {
         await model.close();

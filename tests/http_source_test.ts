@@ -722,3 +722,59 @@ test("a URL that serves an HTML page is named as such", conformance, async () =>
     }
   }
 });
+
+test(
+  "a server that compresses although asked not to is read as the web's fetch reads it",
+  conformance,
+  async () => {
+    // Asked for Accept-Encoding: identity, it gzips anyway, whole files and ranges alike.
+    // Bun's and Node's fetch decode that; Deno's leaves it compressed once the request names
+    // an encoding, and got "this is a gzip-compressed file" (or, by ranges, a short body).
+    const { gzipSync } = await import("node:zlib");
+    const f = fixture("real/ollama-llama-2-tiny-random.gguf");
+    const bytes = readFileSync(f.path);
+    await withServer((req, res) => {
+      const match = req.headers.range?.match(/^bytes=(\d+)-(\d*)$/);
+      const end = match && match[2] !== ""
+        ? Math.min(Number(match[2]), bytes.length - 1)
+        : bytes.length - 1;
+      const part = match ? bytes.subarray(Number(match[1]), end + 1) : bytes;
+      const body = gzipSync(part);
+      res.writeHead(match ? 206 : 200, {
+        "content-encoding": "gzip",
+        "content-length": String(body.length),
+        ...(match ? { "content-range": `bytes ${match[1]}-${end}/${bytes.length}` } : {}),
+      });
+      res.end(body);
+    }, async (on) => {
+      const url = `${on.url}/model.gguf`;
+      const out = join(scratch, "gzip.gguf");
+      await convertFile(url, out, { force: true, ...FAST });
+      const direct = join(scratch, "direct.gguf");
+      await convertFile(f.path, direct, { force: true });
+      assert.deepEqual(readFileSync(out), readFileSync(direct));
+      const header = await readGguf(url, FAST);
+      assert.equal(header.tensors.length, f.expected.tensors.length);
+    });
+  },
+);
+
+test("--plan and -o --json name a URL without its credentials or query", conformance, async () => {
+  const bytes = readFileSync(new URL("../samples/tiny-llama.gguf", import.meta.url));
+  await withServer((req, res) => serveBytes(req, res, bytes), async (on) => {
+    const url = on.url.replace("http://", "http://user:pw@") + "/m.gguf?token=SECRET#frag";
+    const shown = `${on.url}/m.gguf`;
+    for (
+      const args of [
+        [url, "--plan"],
+        [url, "--plan", "--json"],
+        [url, "-o", join(scratch, "token.gguf"), "--force", "--json", "-q"],
+      ]
+    ) {
+      const { status, stdout, stderr } = await run(args);
+      assert.equal(status, 0, stderr);
+      assert.ok(stdout.includes(shown), args.join(" "));
+      assert.ok(!/SECRET|pw@|frag/.test(stdout + stderr), args.join(" "));
+    }
+  });
+});

@@ -66,3 +66,28 @@ export function messageLine(message: string): string {
     text.slice(-tail)
   }`;
 }
+
+/**
+ * A model's name as the CLI prints it: a path as given, an `http(s)` URL without its
+ * credentials, query or fragment, which may hold tokens (as error messages show it).
+ *
+ * @param input The model argument.
+ * @returns The name to print.
+ *
+ * @example
+ * ```ts
+ * import { shownInput } from "./cli_message.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(shownInput("https://u:pw@host/m.gguf?token=abc"), "https://host/m.gguf");
+ * assert.equal(shownInput("models/m.gguf"), "models/m.gguf");
+ * ```
+ */
+export function shownInput(input: string): string {
+  if (!/^https?:\/\//i.test(input)) return input;
+  try {
+    const url = new URL(input);
+    return `${url.origin}${url.pathname}`;
+  } catch {
+    return input;
+  }
+}

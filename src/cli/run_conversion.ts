@@ -18,6 +18,7 @@ import {
 import { PLATFORM } from "../runtime/current.ts";
 import { stdinStream, stdoutIdentity, stdoutSink } from "../source/stdio.ts";
 import { toJsonText } from "./json_text.ts";
+import { shownInput } from "./cli_message.ts";
 import type { WritePhases } from "../model/byte_sink.ts";
 import type { ConversionSummary } from "../model/conversion.ts";
 import { peakMemory } from "./peak_memory.ts";
@@ -158,7 +159,7 @@ export async function runConversion(
     if (options.json) {
       await cli.io.stdout(
         toJsonText({
-          input,
+          input: shownInput(input),
           output,
           tensors: result.plan.length,
           input_bytes: result.inputBytes,

@@ -402,6 +402,7 @@ export function denoPlatform(): Platform {
       writeStdoutSync,
     },
     mapFile: openDenoMmapSource,
+    fetchKeepsEncoding: true,
     ...libcAdvice(bindLibc),
     canStartWorkers: (module) => shared.canStartWorkers() && mayLoad(module),
   };

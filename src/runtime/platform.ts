@@ -211,6 +211,12 @@ export interface Platform {
   readonly prefault?: (bytes: Uint8Array) => boolean;
   /** Standard input and output; absent where the process has none. */
   readonly stdio?: StandardStreams;
+  /**
+   * `true` where the global `fetch` hands a compressed body over undecoded once the request
+   * names its own `Accept-Encoding` (Deno); the web's `fetch` decodes it (Bun, Node,
+   * browsers).
+   */
+  readonly fetchKeepsEncoding?: boolean;
   /** The terminal, memory and signals of the process; absent where there is none. */
   readonly process?: ProcessControl;
   /** Whether a process with this id runs (a process of another user counts). */

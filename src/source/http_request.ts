@@ -8,6 +8,7 @@
  * @module
  */
 import { GgufError } from "../model/errors.ts";
+import { PLATFORM } from "../runtime/current.ts";
 import { DEFAULT_IDLE_TIMEOUT, idleFetch, MAX_IDLE_TIMEOUT } from "./idle_fetch.ts";
 
 /** A `fetch`: the runtime's, or a caller's wrapper (auth, retries, a proxy, counting). */
@@ -34,6 +35,8 @@ export interface RequestSettings {
   /** Milliseconds a server may send nothing before a request fails (0: no limit). */
   idleTimeout: number;
   signal: AbortSignal | undefined;
+  /** Decode a compressed body here: the runtime's own `fetch` leaves it as it came. */
+  decode: boolean;
 }
 
 /** The default number of redirects followed (browsers follow 20, curl 50 when asked). */
@@ -75,6 +78,7 @@ export function requestSettings(
     maxDelay: retry.maxDelay ?? 30_000,
     idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
     signal: options.signal,
+    decode: options.fetch === undefined && PLATFORM.fetchKeepsEncoding === true,
   };
   for (const name of ["maxRedirects", "baseDelay", "maxDelay", "idleTimeout"] as const) {
     const value = settings[name];
@@ -337,8 +341,9 @@ async function fetchOnce(
   redirect: RequestRedirect,
   settings: RequestSettings,
 ): Promise<Response> {
+  let response: Response;
   try {
-    return await idleFetch(url, {
+    response = await idleFetch(url, {
       fetch: settings.fetch,
       headers,
       redirect,
@@ -349,6 +354,44 @@ async function fetchOnce(
     if (aborted(settings)) throw cause;
     throw new TransientError(describeNetworkError(cause), { cause });
   }
+  return settings.decode ? await decodedResponse(url, response) : response;
+}
+
+/** The `Content-Encoding`s a `DecompressionStream` decodes, by the name it takes. */
+const DECODERS: Readonly<Record<string, "gzip" | "deflate">> = {
+  gzip: "gzip",
+  "x-gzip": "gzip",
+  deflate: "deflate",
+};
+
+/**
+ * A response whose body is decoded as the web's `fetch` decodes it, for a runtime whose
+ * `fetch` leaves it compressed (Deno, once `Accept-Encoding` is set): a server may
+ * compress although asked for `identity`. Its `Content-Encoding` and `Content-Length`
+ * (the compressed length) are dropped. An encoding there is no decoder for is refused.
+ */
+async function decodedResponse(url: URL, response: Response): Promise<Response> {
+  const encoding = response.headers.get("content-encoding")?.trim().toLowerCase();
+  if (encoding === undefined || encoding === "" || encoding === "identity") return response;
+  if (response.body === null) return response;
+  const format = DECODERS[encoding];
+  if (format === undefined) {
+    await response.body.cancel().catch(() => {});
+    throw new GgufError(
+      "IO",
+      `Cannot read ${url.origin}${url.pathname}: the server compressed its answer (Content-Encoding: ${encoding}), which ${PLATFORM.displayName} cannot decode here; ask the server for the file as it is`,
+    );
+  }
+  const headers = new Headers(response.headers);
+  headers.delete("content-encoding");
+  headers.delete("content-length");
+  const decoded = new Response(response.body.pipeThrough(new DecompressionStream(format)), {
+    status: response.status,
+    statusText: response.statusText,
+    headers,
+  });
+  Object.defineProperty(decoded, "url", { value: response.url });
+  return decoded;
 }
 
 /**
