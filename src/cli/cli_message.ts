@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { describeUrl } from "../model/describe_url.ts";
 import { escapeText } from "../model/escape_text.ts";
 
 /** Each option phrase the library's messages use, and the flag that sets it. */
@@ -85,8 +86,7 @@ export function messageLine(message: string): string {
 export function shownInput(input: string): string {
   if (!/^https?:\/\//i.test(input)) return input;
   try {
-    const url = new URL(input);
-    return `${url.origin}${url.pathname}`;
+    return describeUrl(new URL(input));
   } catch {
     return input;
   }

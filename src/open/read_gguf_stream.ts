@@ -7,7 +7,7 @@
 import type { GgufFile, TensorInfo } from "../model/gguf_file.ts";
 import type { ByteSource } from "../model/byte_source.ts";
 import { abortedError } from "../model/errors.ts";
-import { checkOptionKeys } from "../model/option_keys.ts";
+import { checkOptionKeys, type OptionKeys } from "../model/option_keys.ts";
 import { openModel } from "./open_model.ts";
 import { READ_OPTION_KEYS, type ReadOptions } from "./resolve_input.ts";
 
@@ -16,6 +16,12 @@ export interface ReadStreamOptions extends ReadOptions {
   /** The largest data chunk handed out, in bytes (default 4 MiB). */
   windowBytes?: number;
 }
+
+/** Every key of {@linkcode ReadStreamOptions}, for option checks. */
+const READ_STREAM_OPTION_KEYS: OptionKeys<ReadStreamOptions> = {
+  ...READ_OPTION_KEYS,
+  windowBytes: true,
+};
 
 /** One tensor of a stream: its index entry and its bytes, in order. */
 export interface StreamedTensor {
@@ -70,7 +76,7 @@ export async function readGgufStream(
   stream: ReadableStream<Uint8Array>,
   options: ReadStreamOptions = {},
 ): Promise<GgufStream> {
-  checkOptionKeys(options, { ...READ_OPTION_KEYS, windowBytes: true }, "readGgufStream()");
+  checkOptionKeys(options, READ_STREAM_OPTION_KEYS, "readGgufStream()");
   const window = options.windowBytes ?? DEFAULT_WINDOW;
   if (!Number.isSafeInteger(window) || window < 1) {
     throw new TypeError(`windowBytes must be a positive integer, got ${window}`);

@@ -9,6 +9,7 @@
  */
 import { type ByteSource, checkRange } from "../model/byte_source.ts";
 import { formatInteger, GgufError } from "../model/errors.ts";
+import { describeUrl } from "../model/describe_url.ts";
 import type { OptionKeys } from "../model/option_keys.ts";
 import { readCappedBody } from "./capped_body.ts";
 import type { RequestHeaders } from "./idle_fetch.ts";
@@ -118,24 +119,7 @@ export function ignoresRanges(error: unknown): boolean {
   return typeof error === "object" && error !== null && IGNORES_RANGES.has(error);
 }
 
-/**
- * A URL as error messages show it: without credentials, query or fragment, which may
- * hold tokens.
- *
- * @param url The URL.
- * @returns Its origin and path.
- *
- * @example
- * ```ts
- * import { describeUrl } from "./http_range.ts";
- * import assert from "node:assert/strict";
- * const url = new URL("https://user:secret@example.com/m.gguf?token=abc");
- * assert.equal(describeUrl(url), "https://example.com/m.gguf");
- * ```
- */
-export function describeUrl(url: URL): string {
-  return `${url.origin}${url.pathname}`;
-}
+export { describeUrl };
 
 /**
  * Opens a model at an `http:` or `https:` URL for random access by `Range` requests. The

@@ -8,6 +8,7 @@
  * @module
  */
 import { GgufError } from "../model/errors.ts";
+import { describeUrl } from "../model/describe_url.ts";
 import { PLATFORM } from "../runtime/current.ts";
 import { DEFAULT_IDLE_TIMEOUT, idleFetch, MAX_IDLE_TIMEOUT } from "./idle_fetch.ts";
 
@@ -353,7 +354,7 @@ async function fetchOnce(
   } catch (cause) {
     if (aborted(settings)) throw cause;
     // A runtime's message may quote the URL whole: its query may hold a token.
-    const text = describeNetworkError(cause).replaceAll(url.href, `${url.origin}${url.pathname}`);
+    const text = describeNetworkError(cause).replaceAll(url.href, describeUrl(url));
     throw new TransientError(text, { cause });
   }
   return settings.decode ? await decodedResponse(url, response) : response;
