@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { openFileSink } from "../src/source/file_sink.ts";
+import { WRITE_PIECE_BYTES } from "../src/source/write_piece.ts";
 import { PLATFORM, RUNTIME } from "../src/runtime/current.ts";
 import type { FileSystem } from "../src/runtime/platform.ts";
 import { withWriteBack } from "../src/runtime/_write_back.ts";
@@ -94,6 +95,36 @@ test("a write-back that fails hands over to datasync, and the bytes are whole", 
     assert.equal(phases.writeBacks, 0);
     // Every background flush, and the final one, by datasync.
     assert.equal(calls.datasync, phases.backgroundFlushes + 1);
+  } finally {
+    platform.files = original;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a file sink writes 1 MiB per call at most, whatever the chunk it is given", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gguf-write-back-"));
+  const platform = PLATFORM as { files?: FileSystem };
+  const original = platform.files!;
+  const sizes: number[] = [];
+  platform.files = {
+    ...original,
+    async createNew(path) {
+      const file = await original.createNew(path);
+      return {
+        ...file,
+        write: (bytes) => (sizes.push(bytes.length), file.write(bytes)),
+        datasync: () => file.datasync(),
+        writeBack: file.writeBack && ((from, length) => file.writeBack!(from, length)),
+        close: () => file.close(),
+      };
+    },
+  };
+  try {
+    const path = join(dir, "out.bin");
+    const { sha256: written } = await writeChunks(path, 3); // 4 MiB chunks
+    assert.equal(sha256(path), written);
+    assert.equal(Math.max(...sizes), WRITE_PIECE_BYTES);
+    assert.equal(sizes.reduce((a, b) => a + b, 0), 12 * MiB);
   } finally {
     platform.files = original;
     rmSync(dir, { recursive: true, force: true });

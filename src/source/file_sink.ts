@@ -14,6 +14,7 @@ import type { FileInfo, OutputFile } from "../runtime/platform.ts";
 import { ioError, platformFiles } from "./file_read.ts";
 import { toPath } from "./open_source.ts";
 import { randomPart, temporaryPid, temporaryPrefixes } from "./temporary_name.ts";
+import { WRITE_PIECE_BYTES } from "./write_piece.ts";
 
 /**
  * An output file being written: `write()` appends, `commit()` flushes, closes and renames
@@ -348,7 +349,7 @@ export async function openFileSink(
       try {
         let done = 0;
         while (done < bytes.length) {
-          done += await handle.write(bytes.subarray(done));
+          done += await handle.write(bytes.subarray(done, done + WRITE_PIECE_BYTES));
         }
         phases.writes += (performance.now() - start) / 1000;
         written += bytes.length;

@@ -8,6 +8,7 @@ import { GgufError } from "../model/errors.ts";
 import { PLATFORM } from "../runtime/current.ts";
 import type { StandardStreams } from "../runtime/platform.ts";
 import { preferReadSize, readsBlocking } from "./stream_buffer.ts";
+import { WRITE_PIECE_BYTES } from "./write_piece.ts";
 
 /** The platform's standard streams, or a `TypeError` where the runtime has none. */
 function standardStreams(): StandardStreams {
@@ -94,7 +95,10 @@ export function stdoutSink(): ByteSink {
   return {
     async write(bytes) {
       try {
-        await stdio.writeStdout(bytes);
+        // In pieces, for when standard output is a file (`-o - > OUT`).
+        for (let at = 0; at < bytes.length; at += WRITE_PIECE_BYTES) {
+          await stdio.writeStdout(bytes.subarray(at, at + WRITE_PIECE_BYTES));
+        }
       } catch (cause) {
         throw stdoutWriteError(cause);
       }
