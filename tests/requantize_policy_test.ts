@@ -198,6 +198,15 @@ test("a tensor whose rows a type cannot hold falls back as llama.cpp does, shown
     const entry = plan.find((p) => p.info.name === "blk.1.attn_v.weight")!; // Q4_1, rows of 1888
     assert.equal(entry.typeName, "Q5_0");
     assert.match(entry.reason, /not whole Q4_K blocks: Q5_0/);
+    // Q2_K and Q3_K go to Q4_0 (llama.cpp's tensor_type_fallback), IQ4_XS to IQ4_NL.
+    for (const [asked, fallback] of [["Q2_K", "Q4_0"], ["Q3_K", "Q4_0"], ["IQ4_XS", "IQ4_NL"]]) {
+      if (!available.has(asked as "Q2_K")) continue;
+      const target = [asked, "Q4_0", "IQ4_NL", "F32"];
+      const other = planConversion(file, { target, requantize: asked as "Q2_K" })
+        .find((p) => p.info.name === "blk.1.attn_v.weight")!;
+      assert.equal(other.typeName, fallback, asked);
+      assert.match(other.reason, new RegExp(`not whole ${asked} blocks: ${fallback}`));
+    }
   })();
 });
 

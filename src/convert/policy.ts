@@ -67,15 +67,16 @@ export const DEFAULT_MAX_ERROR = 0.01;
 
 /**
  * Where a tensor goes when its rows are not whole blocks of the chosen type: llama.cpp's own
- * fallback (`llama_tensor_get_type` in src/llama-quant.cpp, for `n_per_row % QK_K != 0`).
+ * fallback (`tensor_type_fallback` in src/llama-quant.cpp, as in the llama.cpp that
+ * node-llama-cpp 3.22.1 bundles; for `n_per_row % block size != 0`).
  * When that type is not in the target or cannot hold the rows either, the next target type
  * by bits per weight above the chosen one that holds them; else F32 (F16 when the target
  * has F16 and not F32).
  */
 export const ROW_FALLBACK: Readonly<Partial<Record<GgmlTypeName, GgmlTypeName>>> = Object
   .freeze({
-    Q2_K: "IQ4_NL",
-    Q3_K: "IQ4_NL",
+    Q2_K: "Q4_0",
+    Q3_K: "Q4_0",
     IQ4_XS: "IQ4_NL",
     Q4_K: "Q5_0",
     Q5_K: "Q5_1",
