@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import {
   convertGguf,
@@ -94,8 +95,13 @@ for (const maxError of [0.005, 0.1]) {
             assert.equal(entry.typeName, "F32", where);
             continue;
           }
-          // The first within the budget, fewest bits per weight first.
-          assert.equal(entry.typeName, within[0], where);
+          // The fewest bits per weight within the budget; of the types of that size (Q4_0,
+          // Q4_K and IQ4_NL; F16 and BF16), the least error.
+          const size = (type: string) => bitsPerWeight(ggmlType(type)!);
+          const fewest = Math.min(...within.map(size));
+          const best = within.filter((type) => size(type) === fewest)
+            .reduce((a, b) => (cost(b) < cost(a) ? b : a));
+          assert.equal(entry.typeName, best, where);
           const bits = bitsPerWeight(ggmlType(entry.typeName)!);
           for (const type of candidates) {
             if (bitsPerWeight(ggmlType(type)!) < bits) {
@@ -159,3 +165,22 @@ test(
     }
   },
 );
+
+test("a one-pass rule that writes F16 or BF16 where a quantized type fits is warned of", async () => {
+  const bytes = readFileSync(new URL("../samples/tiny-llama.gguf", import.meta.url));
+  const convert = async (target: string[]) => {
+    const warnings: string[] = [];
+    const stream = new Blob([bytes]).stream();
+    const policy = { target, requantize: "auto" as const };
+    await new Response(convertStream(stream, { policy, onWarning: (w) => warnings.push(w) }))
+      .arrayBuffer();
+    return warnings;
+  };
+  const [warning, ...rest] = await convert(["Q4_0", "Q8_0", "F16", "F32"]);
+  assert.deepEqual(rest, []);
+  assert.match(warning, /^15 tensors written as F16 by auto's rule for a one-pass input, /);
+  assert.match(warning, /from a file, auto measures/);
+  // Q8_0 as the largest candidate, or F16 with nothing quantized beside it: no warning.
+  assert.deepEqual(await convert(["Q4_0", "Q8_0", "F32"]), []);
+  assert.deepEqual(await convert(["F16", "F32"]), []);
+});

@@ -9,7 +9,8 @@ import type { TensorPlan } from "../model/conversion.ts";
 import { bytesFor, type GgmlTypeName, requireGgmlType } from "../model/ggml_type.ts";
 import type { GgufModel } from "../model/gguf_model.ts";
 import { type RangeSums, relativeRms } from "./convert_range.ts";
-import { actionInto, autoCandidates, type ResolvedPolicy } from "./policy.ts";
+import { AUTO_BY_RULE } from "./plan.ts";
+import { actionInto, autoCandidates, bitsPerWeight, type ResolvedPolicy } from "./policy.ts";
 import { type ChunkScratch, convertTensorChunks } from "./tensor_chunks.ts";
 import { transcoderOf } from "./transcode/transcoders.ts";
 
@@ -70,6 +71,19 @@ async function measure(
   return relativeRms(sums);
 }
 
+/** Type names in runs of equal bits per weight, keeping their order. */
+function bySize(names: readonly GgmlTypeName[]): GgmlTypeName[][] {
+  const groups: GgmlTypeName[][] = [];
+  let size: number | undefined;
+  for (const name of names) {
+    const bits = bitsPerWeight(requireGgmlType(name));
+    if (bits !== size) groups.push([]);
+    size = bits;
+    groups.at(-1)!.push(name);
+  }
+  return groups;
+}
+
 /**
  * The rule `auto` follows where the values cannot be measured before the header is written
  * (a one-pass stream input), per source type: the cheapest candidate a lossless transcoder
@@ -98,8 +112,9 @@ function ruleChoice(entry: TensorPlan, policy: ResolvedPolicy): GgmlTypeName {
  * read by range), each tensor is measured: its candidates (the target's quantizable types
  * that hold its rows, fewest bits per weight first) are tried in turn on its own values
  * — through the transcoder where the method is `best` and one exists, else ggml's
- * quantizer — and the first whose relative RMS error is at most `maxError` is chosen; if
- * none is, the most accurate type of the target (F32 when in it). `entry.error` is then
+ * quantizer — and the first whose relative RMS error is at most `maxError` is chosen (of
+ * types of the same size, such as Q4_0, Q4_K and IQ4_NL, the one with the least error);
+ * if none is, the most accurate type of the target (F32 when in it). `entry.error` is then
  * the measured error. A one-pass stream cannot be read before its header is written: there
  * a rule per source type chooses instead (see the README), and `entry.error` is left out.
  *
@@ -138,21 +153,25 @@ export async function chooseAutoTypes(
     const why = entry.reason.replace(/; auto: not measured$/, "");
     if (!measurable) {
       setOutput(entry, ruleChoice(entry, policy), policy);
-      entry.reason = `${why}; auto (one-pass stream: by rule, not measured)`;
+      entry.reason = `${why}; ${AUTO_BY_RULE}`;
       delete entry.error;
       continue;
     }
     const fallback = entry.typeName;
     let chosen: { typeName: GgmlTypeName; error: number } | undefined;
     let least: number | undefined;
-    for (const typeName of autoCandidates(entry.info.shape[0], policy.target)) {
-      setOutput(entry, typeName, policy);
-      const error = await measure(model, index, entry, options, scratch);
-      if (error <= policy.maxError) {
-        chosen = { typeName, error };
-        break;
+    // Fewest bits first; of the types of one size (Q4_0, Q4_K and IQ4_NL; F16 and BF16),
+    // every one is measured and the least error within the budget wins.
+    for (const group of bySize(autoCandidates(entry.info.shape[0], policy.target))) {
+      for (const typeName of group) {
+        setOutput(entry, typeName, policy);
+        const error = await measure(model, index, entry, options, scratch);
+        if (error <= policy.maxError && (chosen === undefined || error < chosen.error)) {
+          chosen = { typeName, error };
+        }
+        if (least === undefined || error < least) least = error;
       }
-      if (least === undefined || error < least) least = error;
+      if (chosen !== undefined) break;
     }
     if (chosen !== undefined) {
       setOutput(entry, chosen.typeName, policy);

@@ -9,7 +9,7 @@ import type { ConversionPolicy, TensorPlan } from "../model/conversion.ts";
 import { bytesFor, requireGgmlType } from "../model/ggml_type.ts";
 import type { GgufFile } from "../model/gguf_file.ts";
 import type { GgufModel } from "../model/gguf_model.ts";
-import { decideTensor, type ResolvedPolicy, resolvePolicy } from "./policy.ts";
+import { autoCandidates, decideTensor, type ResolvedPolicy, resolvePolicy } from "./policy.ts";
 
 /**
  * Plans the conversion of every tensor of a header or model under a policy. Refusals and
@@ -58,14 +58,19 @@ export function planConversion(
   });
 }
 
+/** How a plan entry's reason ends when `auto` chose by its one-pass rule, not measuring. */
+export const AUTO_BY_RULE = "auto (one-pass stream: by rule, not measured)";
+const FLOATS: ReadonlySet<string> = new Set(["F16", "BF16"]);
+
 function isResolved(policy: ConversionPolicy | ResolvedPolicy): policy is ResolvedPolicy {
   return policy.target instanceof Set;
 }
 
 /**
  * The warnings a plan deserves: one per type kept only because it has no kernel (with how
- * many tensors), one for tensors whose blocks ran across rows, and one for F32 outputs
- * when the target lacks F32.
+ * many tensors), one for tensors whose blocks ran across rows, one for F32 outputs when
+ * the target lacks F32, and one for tensors `auto` wrote as F16 or BF16 by its one-pass
+ * rule where a quantized type could have held them.
  *
  * @param plan A plan from {@linkcode planConversion}.
  * @param policy The policy it was made under.
@@ -87,7 +92,13 @@ export function conversionWarnings(
   const unsupported = new Map<string, { count: number; reason: string }>();
   let crossRow = 0;
   let f32Outside = 0;
+  /** Tensors `auto` wrote as F16 or BF16 by its one-pass rule, by type. */
+  const floatByRule = new Map<string, number>();
   for (const entry of plan) {
+    if (
+      entry.reason.endsWith(AUTO_BY_RULE) && FLOATS.has(entry.typeName) &&
+      autoCandidates(entry.info.shape[0], resolved.target).some((name) => !FLOATS.has(name))
+    ) floatByRule.set(entry.typeName, (floatByRule.get(entry.typeName) ?? 0) + 1);
     if (entry.unsupported) {
       const seen = unsupported.get(entry.info.typeName);
       if (seen) seen.count++;
@@ -118,6 +129,15 @@ export function conversionWarnings(
           ? "nothing is requantized: name a target type to requantize into"
           : "their rows cannot be requantized"
       })`,
+    );
+  }
+  if (floatByRule.size > 0) {
+    const count = [...floatByRule.values()].reduce((a, b) => a + b, 0);
+    messages.push(
+      `${plural(count, "tensor")} written as ${
+        [...floatByRule.keys()].join(" and ")
+      } by auto's rule for a one-pass input, which cannot be measured before it is written: ` +
+        "from a file, auto measures and may choose fewer bits; or name the type to requantize into",
     );
   }
   return messages;
