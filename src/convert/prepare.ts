@@ -275,6 +275,9 @@ const FILE_TYPES: Readonly<Record<string, number>> = {
   TQ1_0: 36,
   TQ2_0: 37,
   MXFP4: 38,
+  NVFP4: 39,
+  Q1_0: 40,
+  Q2_0: 41,
 };
 
 /**
@@ -294,6 +297,7 @@ const FILE_TYPES: Readonly<Record<string, number>> = {
  *   ({ typeName, info: { elements } }) as unknown as TensorPlan;
  * assert.equal(outputFileType([entry("F32", 10)]), 0);
  * assert.equal(outputFileType([entry("F32", 10), entry("Q8_0", 64), entry("Q4_0", 32)]), 7);
+ * assert.equal(outputFileType([entry("Q2_0", 64)]), 41); // LLAMA_FTYPE_MOSTLY_Q2_0
  * ```
  */
 export function outputFileType(plan: readonly TensorPlan[]): number | undefined {
