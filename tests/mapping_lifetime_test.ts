@@ -4,9 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { convertGguf } from "../mod.ts";
 import { RUNTIME } from "../src/runtime/current.ts";
 import { MMAP_MISSING } from "./_sources.ts";
 
@@ -56,5 +58,38 @@ test(
     assert.doesNotMatch(run.stdout, /Deno requests|Allow\?/);
     assert.match(run.stdout, /cannot mmap on Deno \(FFI is not allowed/);
     assert.match(run.stdout, /GGUF v3/);
+  },
+);
+
+test(
+  "convertGguf() that fails after keeping mapped views closes its mapping",
+  {
+    // (Bun's mappings end when their last view is collected, not at close().)
+    skip: MMAP_MISSING || RUNTIME !== "deno" || !existsSync("/proc/self/maps")
+      ? "needs Deno's mmap, which ends at close(), and /proc"
+      : false,
+  },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gguf-map-"));
+    const path = join(dir, "kept-then-failed.gguf");
+    copyFileSync(SAMPLE, path);
+    const mapped = () =>
+      readFileSync("/proc/self/maps", "utf8").split("\n").filter((l) => l.includes(path)).length;
+    try {
+      // onSummary runs after every tensor, the kept (zero-copy) ones included, is converted.
+      await assert.rejects(
+        convertGguf(path, {
+          access: "mmap",
+          onWarning: () => {},
+          onSummary: () => {
+            throw new Error("the caller's callback failed");
+          },
+        }),
+        /the caller's callback failed/,
+      );
+      assert.equal(mapped(), 0, "the model is still mapped: no one is left to close it");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   },
 );

@@ -314,8 +314,10 @@ export async function convertGguf(
 ): Promise<ConvertedModel> {
   checkOptionKeys(options, CONVERT_INPUT_OPTION_KEYS, "convertGguf()");
   const model = await openGgufModel(input, { ...options, remote: options.remote ?? "stream" });
+  /** Whether the result keeps the model open (set only once the result is made). */
   let keepOpen = false;
   try {
+    let viewsOfMapping = false;
     const tensors = new Map<string, ConvertedTensor>();
     let summary: ConversionSummary | undefined;
     const onSummary = (value: ConversionSummary) => {
@@ -325,10 +327,12 @@ export async function convertGguf(
     for await (const tensor of convertEach(model, { ...options, onSummary }, true, true)) {
       tensors.set(tensor.name, tensor);
       if (tensor.zeroCopy && model.parts.some((part) => part.source.viewsEndAtClose === true)) {
-        keepOpen = true;
+        viewsOfMapping = true;
       }
     }
-    // Views of a mapping that ends at close() keep the model open until the result closes.
+    // Views of a mapping that ends at close() keep the model open until the result closes;
+    // a failure before the result is made closes it, as no one else can.
+    keepOpen = viewsOfMapping;
     const close = keepOpen ? () => model.close() : () => Promise.resolve();
     const result: ConvertedModel = {
       header: model.parts[0].header,
