@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { toJsonText } from "./src/cli/json_text.ts";
 import { parseByteCount } from "./src/cli/byte_count.ts";
-import { type CliIo, openInput, runConversion } from "./src/cli/run_conversion.ts";
+import { type CliIo, openInput, runConversion, SIGNALS } from "./src/cli/run_conversion.ts";
 import { usageMessage } from "./src/cli/suggest_flag.ts";
 import { flagConflict, type FlagToken } from "./src/cli/flag_conflicts.ts";
 import { GgufError } from "./src/model/errors.ts";
@@ -25,7 +25,7 @@ import type { ConversionPolicy } from "./src/model/conversion.ts";
 import { profilesHelp } from "./src/cli/profiles_help.ts";
 import type { AccessMode } from "./src/source/open_source.ts";
 import { DEFAULT_IDLE_TIMEOUT, MAX_IDLE_TIMEOUT } from "./src/source/idle_fetch.ts";
-import { availableCores, RUNTIME } from "./src/runtime/current.ts";
+import { availableCores, PLATFORM, RUNTIME } from "./src/runtime/current.ts";
 import type { ByteSink } from "./src/model/byte_sink.ts";
 import { stdoutSink } from "./src/source/stdio.ts";
 import { type StartedStdioWorker, startStdioWorker } from "./src/output/stdio_conversion.ts";
@@ -500,7 +500,12 @@ async function run(
  */
 export async function runCli(args: string[], program?: string): Promise<void> {
   const status = await main(args, { ...processIo, program });
-  if (status > 128) process.exit(status);
+  if (status > 128) {
+    // Where exit() can wait on a write no one reads (Node), end as the signal would.
+    const signal = Object.entries(SIGNALS).find(([, number]) => number === status - 128);
+    if (signal !== undefined) PLATFORM.process?.endBySignal?.(signal[0]);
+    process.exit(status);
+  }
   process.exitCode = status;
 }
 

@@ -504,3 +504,31 @@ test("the progress bar fits narrow terminals and says when it is finishing", () 
     assert.doesNotMatch(text, /ETA \d+m/); // no estimate before there is a rate
   }
 });
+
+for (
+  const [name, command] of [
+    ...RUNTIMES,
+    ["node", [join(ROOT, "node_modules", "node", "bin", "node")]] as const,
+  ]
+) {
+  test(
+    `${name}: a signal ends a run writing into a pipe that no one reads`,
+    { skip: !existsSync(command[0]) && `${name} missing` },
+    () => {
+      // The FIFO is held open here and never read: the CLI's writes into it block once it is
+      // full, and only the signal can end the run (Node's exit() would wait on the write).
+      const script = `
+        dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
+        mkfifo "$dir/f"; exec 3<>"$dir/f"
+        "$@" samples/tiny-llama.gguf -o - --target F32 -q > "$dir/f" 2> "$dir/err" &
+        pid=$!; sleep 2; kill -TERM $pid
+        for i in $(seq 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+        if kill -0 $pid 2>/dev/null; then kill -KILL $pid; echo "still running 10 s after SIGTERM" >&2; fi
+        wait $pid; status=$?; cat "$dir/err" >&2; exit $status`;
+      const { status, stderr } = runInBash(script, [...command, join(ROOT, "convert.ts")]);
+      assert.equal(status, 143, stderr);
+      assert.match(stderr, /interrupted by SIGTERM; standard output is incomplete/);
+      assert.doesNotMatch(stderr, /still running/);
+    },
+  );
+}

@@ -149,9 +149,11 @@ export async function runConversion(
       const inputs = model.parts.flatMap((part) => (part.path === undefined ? [] : [part.path]));
       if (output === "-") checkStdoutIsNotInput(inputs);
       const openSink = () =>
-        output === "-"
-          ? Promise.resolve(stdoutSink())
-          : sinks!.openFileSink(output, { force: options.force, inputs });
+        output === "-" ? Promise.resolve(stdoutSink()) : sinks!.openFileSink(output, {
+          force: options.force,
+          inputs,
+          onWarning: convertOptions.onWarning,
+        });
       result = await writeConvertedModel(model, openSink, convertOptions);
     }
     bar?.finish();

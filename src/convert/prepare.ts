@@ -42,7 +42,8 @@ export interface ConvertOptions {
   signal?: AbortSignal;
   /**
    * Receives the conversion's summary (bits per weight in and out, the relative error
-   * measured on the output) once the last tensor is converted.
+   * measured on the output) once the last tensor is converted (a file output is not yet
+   * renamed into place then: a callback that throws leaves it as it was).
    */
   onSummary?: (summary: ConversionSummary) => void;
 }

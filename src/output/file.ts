@@ -7,6 +7,7 @@
 import type { ByteSink, WritePhases } from "../model/byte_sink.ts";
 import type { ConversionSummary, TensorPlan } from "../model/conversion.ts";
 import { abortedError, formatInteger, GgufError } from "../model/errors.ts";
+import { untilAborted } from "../model/until_aborted.ts";
 import { checkOptionKeys, type OptionKeys } from "../model/option_keys.ts";
 import type { GgufModel, GgufPart } from "../model/gguf_model.ts";
 import {
@@ -19,6 +20,7 @@ import type { ConversionSums } from "../convert/convert_range.ts";
 import { openGgufModel, type OpenModelOptions } from "../open/open_model.ts";
 import { READ_OPTION_KEYS, remoteUrl } from "../open/resolve_input.ts";
 import { checkOutputPath, openFileSink } from "../source/file_sink.ts";
+import { printWarning } from "../convert/print_warning.ts";
 import { encodeConverted } from "./encode_model.ts";
 
 /** Progress of a conversion to a sink. */
@@ -120,6 +122,7 @@ export async function writeConvertedModel(
   const sums: ConversionSums = { error: 0, reference: 0 };
   const header = conversion.header!;
   const sink = await openSink(conversion.plan);
+  let summary: ConversionSummary;
   const phases: WritePhases = {
     preparing: lap(),
     converting: 0,
@@ -140,7 +143,8 @@ export async function writeConvertedModel(
     try {
       for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
         phases.converting += lap();
-        await writing;
+        // (A write can wait for ever on a reader that takes nothing; an abort may not.)
+        await untilAborted(writing, options.signal);
         phases.waitingOnWrites += lap();
         const chunk = next.value;
         writing = sink.write(chunk).then(() => {
@@ -151,7 +155,7 @@ export async function writeConvertedModel(
         writing.catch(() => {});
       }
       phases.converting += lap();
-      await writing;
+      await untilAborted(writing, options.signal);
       phases.waitingOnWrites += lap();
     } finally {
       await chunks.return(undefined);
@@ -162,18 +166,24 @@ export async function writeConvertedModel(
         `Wrote ${formatInteger(bytesWritten)} bytes, expected ${formatInteger(header.fileSize)}`,
       );
     }
+    // Before the commit: a callback that throws leaves the output path as it was.
+    summary = conversionSummary(conversion.plan, sums);
+    options.onSummary?.(summary);
     options.signal?.throwIfAborted();
     await sink.commit();
     phases.committing = lap();
     const detail = sink.phases?.();
     if (detail !== undefined) phases.sink = detail;
   } catch (error) {
-    await sink.abort();
+    try {
+      await sink.abort();
+    } catch (leftover) {
+      // The first failure is the one to report; a temporary left behind is said beside it.
+      (options.onWarning ?? printWarning)((leftover as Error).message);
+    }
     throw abortedError(error, options.signal);
   }
   const inputBytes = model.parts.reduce((sum, part) => sum + inputSize(part), 0);
-  const summary = conversionSummary(conversion.plan, sums);
-  options.onSummary?.(summary);
   return {
     plan: conversion.plan,
     inputBytes,
@@ -226,9 +236,10 @@ export async function convertFile(
   const model = await openGgufModel(input, { ...options, remote: options.remote ?? "stream" });
   try {
     const inputs = model.parts.flatMap((part) => (part.path === undefined ? [] : [part.path]));
+    const onWarning = options.onWarning ?? printWarning;
     return await writeConvertedModel(
       model,
-      () => openFileSink(output, { force: options.force, inputs }),
+      () => openFileSink(output, { force: options.force, inputs, onWarning }),
       options,
     );
   } finally {

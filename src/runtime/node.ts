@@ -107,6 +107,7 @@ const nodeFiles: FileSystem = {
   openRead,
   createNew,
   rename: (from, to) => nodeBuiltin("node:fs/promises").rename(from, to),
+  link: (existing, name) => nodeBuiltin("node:fs/promises").link(existing, name),
   remove: (path) => nodeBuiltin("node:fs/promises").rm(path, { force: true }),
   removeSync: (path) => nodeBuiltin("node:fs").rmSync(path, { force: true }),
   syncDirectory,
@@ -161,8 +162,12 @@ function fileDescriptorStream(fd: number): ReadableStream<Uint8Array> {
  * `process.stdout` is left alone: under Bun and Node, touching it makes a pipe
  * non-blocking, and every write then meets `EAGAIN`.
  */
+/** Writes by {@linkcode writeAll} still running on the thread pool. */
+let writesPending = 0;
+
 function writeAll(fd: number, bytes: Uint8Array): Promise<void> {
   const fs = nodeBuiltin("node:fs");
+  writesPending++;
   return new Promise<void>((resolve, reject) => {
     const from = (done: number) => {
       if (done >= bytes.length) return resolve();
@@ -174,7 +179,7 @@ function writeAll(fd: number, bytes: Uint8Array): Promise<void> {
       });
     };
     from(0);
-  });
+  }).finally(() => writesPending--);
 }
 
 /** Blocks this thread for `ms` milliseconds (a descriptor someone made non-blocking). */
@@ -369,13 +374,14 @@ import(${JSON.stringify(url.href)}).then(() => {
 interface NodeProcess {
   platform?: string;
   pid?: number;
-  kill?(pid: number, signal: number): void;
+  kill?(pid: number, signal: number | string): void;
   stdin: { isTTY?: boolean };
   stderr: { columns?: number };
   resourceUsage?(): { maxRSS: number };
   memoryUsage(): { rss: number };
   on(name: string, listener: () => void): void;
   off(name: string, listener: () => void): void;
+  removeAllListeners(name: string): void;
 }
 
 function nodeProcess(): NodeProcess | undefined {
@@ -460,5 +466,17 @@ export function nodeLikePlatform(
  * @returns A new platform object (`current.ts` makes the one in use).
  */
 export function nodePlatform(): Platform {
-  return nodeLikePlatform("node", "Node");
+  const platform = nodeLikePlatform("node", "Node");
+  return {
+    ...platform,
+    process: {
+      ...nodeProcessControl,
+      endBySignal(name) {
+        if (writesPending === 0) return;
+        const process = nodeProcess()!;
+        process.removeAllListeners(name);
+        process.kill?.(process.pid!, name);
+      },
+    },
+  };
 }

@@ -90,6 +90,8 @@ export interface FileSystem {
   createNew(path: string): Promise<OutputFile>;
   /** Renames a file, replacing the target. */
   rename(from: string, to: string): Promise<void>;
+  /** Gives a file a second name, failing with `EEXIST` when that name is taken. */
+  link(existing: string, name: string): Promise<void>;
   /** Removes a file; a missing file is no error. */
   remove(path: string): Promise<void>;
   /** Removes a file at once; a missing file is no error. */
@@ -139,6 +141,13 @@ export interface ProcessControl {
    * function that removes it. Throws for a signal this system does not have.
    */
   onSignal(name: string, listener: () => void): () => void;
+  /**
+   * Where exiting would wait for ever, ends the process at once as signal `name`'s default
+   * action does (its handlers removed); else returns, and the caller exits as usual. Only
+   * Node has it: its `exit()` first joins its thread pool, where a write to standard output
+   * into a pipe no one reads blocks until the reader goes.
+   */
+  endBySignal?(name: string): void;
 }
 
 /** A started worker thread. */

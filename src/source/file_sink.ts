@@ -19,7 +19,8 @@ import { WRITE_PIECE_BYTES } from "./write_piece.ts";
 /**
  * An output file being written: `write()` appends, `commit()` flushes, closes and renames
  * the temporary onto the target, then flushes the directory, `abort()` closes and removes
- * the temporary (safe to call twice) and leaves the target as it was.
+ * the temporary (safe to call twice; rejects only when the temporary cannot be removed)
+ * and leaves the target as it was.
  */
 export interface FileSink {
   /** The temporary file's path. */
@@ -48,6 +49,11 @@ export interface FileSinkOptions {
   force?: boolean;
   /** Paths the output must not be (the input files): refused with `SAME_FILE`. */
   inputs?: (string | URL)[];
+  /**
+   * Told when the directory cannot be flushed after the rename (the output is then in place
+   * and whole, its name not yet durable); without it, `commit()` rejects instead.
+   */
+  onWarning?: (message: string) => void;
 }
 
 /** What a checked output path will be written as. */
@@ -103,6 +109,37 @@ export const directorySync: { run: (dir: string) => Promise<void> } = { run: syn
 
 /** Bytes written between background flushes (the output is durable only at commit). */
 const BACKGROUND_FLUSH_BYTES = 64 << 20;
+
+/** What `link()` fails with where a file system has no hard links. */
+const NO_HARD_LINKS = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS", "EMLINK"]);
+
+/**
+ * Gives a finished temporary the output's name only if nothing has taken that name since
+ * the output was checked (another program, or a second conversion to the same path):
+ * a hard link fails on a taken name where a rename would replace it. Where the file system
+ * has no hard links, the name is checked once more just before the rename.
+ */
+async function renameNoReplace(temporaryPath: string, path: string): Promise<void> {
+  const fs = platformFiles();
+  const taken = () =>
+    new GgufError(
+      "OUTPUT_EXISTS",
+      `Cannot write ${path}: it was created while converting, and is left as it is (option force: true replaces it)`,
+    );
+  try {
+    await fs.link(temporaryPath, path);
+  } catch (cause) {
+    const code = (cause as { code?: string }).code ?? "";
+    if (code === "EEXIST") throw taken();
+    if (!NO_HARD_LINKS.has(code)) throw cause;
+    if (statOrUndefined(path, false) !== undefined) throw taken();
+    await fs.rename(temporaryPath, path);
+    return;
+  }
+  // The output has its name; a temporary name left by a failed removal is only a second
+  // name of the same file, which the next run to this output removes as stale.
+  await fs.remove(temporaryPath).catch(() => {});
+}
 
 function kindOf(stat: FileInfo): string {
   if (stat.kind === "directory") return "a directory";
@@ -377,12 +414,29 @@ export async function openFileSink(
         if (flushError !== undefined) throw flushError;
         await timed("finalFlush", () => handle.datasync());
         await timed("close", finish);
-        await timed("rename", () => fs.rename(temporaryPath, path));
+        await timed(
+          "rename",
+          () =>
+            options.force === true
+              ? fs.rename(temporaryPath, path)
+              : renameNoReplace(temporaryPath, path),
+        );
       } catch (cause) {
+        if (cause instanceof GgufError) throw cause;
         throw ioError(`Cannot write ${path}`, cause);
       }
-      // The new name is durable only once the directory holding it is flushed.
-      await timed("directoryFlush", () => directorySync.run(fs.dirname(path)));
+      // The new name is durable only once the directory holding it is flushed. The output
+      // is in place by now: a failure here is said, not thrown, where the caller listens.
+      try {
+        await timed("directoryFlush", () => directorySync.run(fs.dirname(path)));
+      } catch (error) {
+        if (options.onWarning === undefined) throw error;
+        options.onWarning(
+          `${path} is written, but the new name may not survive a power cut: ${
+            (error as Error).message
+          }`,
+        );
+      }
     },
     phases: () => ({ ...phases }),
     async abort() {
@@ -391,7 +445,11 @@ export async function openFileSink(
       } catch {
         // Already failing: the removal below is what matters.
       }
-      await fs.remove(temporaryPath);
+      try {
+        await fs.remove(temporaryPath);
+      } catch (cause) {
+        throw ioError(`Cannot remove the temporary file ${temporaryPath}`, cause);
+      }
     },
   };
 }
