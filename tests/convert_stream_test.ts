@@ -288,3 +288,24 @@ test("a caller's stream that fails is a GgufError IO at the byte it stopped, wha
     io(327_680, "network reset"),
   );
 });
+
+test(
+  "outputs dropped part-way and collected stop their conversions, worker threads and all",
+  { skip: existsSync("/proc/self/status") ? false : "threads are counted in /proc" },
+  () => {
+    const child = join(ROOT, "tests/_abandon_child.ts");
+    const args = "Deno" in globalThis
+      ? ["run", "-A", "--v8-flags=--expose-gc", child]
+      : "Bun" in globalThis
+      ? [child]
+      : ["--expose-gc", child];
+    const run = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 120_000 });
+    assert.equal(run.status, 0, run.stderr);
+    const { before, after } = JSON.parse(run.stdout.trim().split("\n").pop()!);
+    // Each of the four would leave a worker: one thread of slack for the runtime's own.
+    assert.ok(
+      after <= before + 1,
+      `threads: ${before} after one dropped output, ${after} after five`,
+    );
+  },
+);

@@ -142,5 +142,17 @@ export function convertStream(
       chunks?.return(undefined).catch(() => {});
     },
   };
-  return new ReadableStream(source) as ReadableStream<Uint8Array>;
+  const output = new ReadableStream(source) as ReadableStream<Uint8Array>;
+  // An output dropped part-way without cancel() is stopped once it is collected: its worker
+  // threads and the input would otherwise stay for the life of the process.
+  ABANDONED.register(output, async () => {
+    await stop(new Error("the converted stream was dropped unread"));
+    await chunks?.return(undefined).catch(() => {});
+  });
+  return output;
 }
+
+/** Stops the conversions whose output streams were collected before their end. */
+const ABANDONED = new FinalizationRegistry<() => Promise<void>>((stopIt) => {
+  stopIt().catch(() => {});
+});
