@@ -31,6 +31,7 @@ import { readTensorRows } from "../kernels.ts";
 // The CLI's own renderings, so the page prints values exactly as `--dump` and `--plan` do.
 import { float32Text } from "../src/cli/float32_text.ts";
 import { GGUF_VALUE_TYPE_NAMES as TYPE_NAMES } from "../src/model/gguf_file.ts";
+import { escapeText } from "../src/model/escape_text.ts";
 
 const FLOAT32 = 6;
 const ARRAY = 9;
@@ -38,17 +39,23 @@ const ARRAY = 9;
 const MAX_VALUES = 512;
 /** Characters of a string value shown. */
 const MAX_STRING = 300;
+/** Rows shown at most (each of up to MAX_VALUES values). */
+const MAX_ROWS = 100;
 
 function $<T extends HTMLElement = HTMLElement>(selector: string): T {
   return document.querySelector<T>(selector)!;
 }
 
-/** A scalar as JSON (strings quoted, so every character shows); FLOAT32 as its shortest decimal. */
+/**
+ * A scalar as JSON (strings quoted, so every character shows, and escaped as the CLI
+ * prints them: no control character can make it display as another); FLOAT32 as its
+ * shortest decimal.
+ */
 function scalarText(type: number, value: unknown, limit: number): string {
   if (type === FLOAT32) return float32Text(value as number);
   if (typeof value === "bigint") return value.toString();
   if (typeof value === "number" && !Number.isFinite(value)) return String(value);
-  const text = JSON.stringify(value);
+  const text = escapeText(JSON.stringify(value));
   return text.length > limit ? text.slice(0, limit - 2) + '…"' : text;
 }
 
@@ -138,7 +145,7 @@ function showMetadata(header: GgufFile): void {
   for (const [key, entry] of header.metadata) {
     const row = body.insertRow();
     row.dataset.key = key;
-    cell(row, key, "mono");
+    cell(row, escapeText(key), "mono");
     const array = entry.type === ARRAY ? entry.value as GgufArray : undefined;
     cell(row, array ? `ARRAY of ${TYPE_NAMES[array.elementType]}` : TYPE_NAMES[entry.type]);
     let text = array
@@ -164,7 +171,7 @@ function showTensors(header: GgufFile): void {
     const t = entry.info;
     const row = body.insertRow();
     row.dataset.tensor = t.name;
-    cell(row, t.name, "mono");
+    cell(row, escapeText(t.name), "mono");
     cell(row, t.typeName);
     cell(row, t.shape.join(" × "), "num");
     cell(row, formatInteger(t.nbytes), "num");
@@ -175,7 +182,7 @@ function showTensors(header: GgufFile): void {
     outputBytes += entry.nbytes;
     const option = document.createElement("option");
     option.value = t.name;
-    option.textContent = `${t.name} (${t.typeName})`;
+    option.textContent = `${escapeText(t.name)} (${t.typeName})`;
     select.append(option);
   }
   $("#tensor-note").textContent = `(${plan.length} tensors, ${formatInteger(inputBytes)} bytes → ${
@@ -183,17 +190,32 @@ function showTensors(header: GgufFile): void {
   } bytes after conversion)`;
 }
 
+/** Counts the calls of showRows(): only the latest may show its rows. */
+let rowsShown = 0;
+
 async function showRows(): Promise<void> {
   const name = $<HTMLSelectElement>("#tensor-select").value;
   const view = $("#rows");
   if (model === undefined || !name) return;
+  const call = ++rowsShown;
   const info = model.tensors.find((t) => t.name === name)!;
-  const rows = info.elements / info.shape[0];
-  const asked = Number($<HTMLInputElement>("#row-count").value) || 1;
-  const rowCount = Math.max(1, Math.min(rows, asked));
+  const rows = info.shape[0] === 0 ? 0 : info.elements / info.shape[0];
+  const asked = Math.floor(Number($<HTMLInputElement>("#row-count").value)) || 1;
+  const rowCount = Math.max(1, Math.min(rows, asked, MAX_ROWS));
   view.dataset.state = "loading";
   try {
+    if (info.elements === 0) {
+      const note = document.createElement("p");
+      note.className = "note";
+      note.textContent = `${escapeText(name)} holds no values (shape ${info.shape.join(" × ")}).`;
+      view.replaceChildren(note);
+      view.dataset.state = "ready";
+      view.dataset.tensor = name;
+      return;
+    }
     const values = await readTensorRows(model, name, { rowCount });
+    // A later choice (another tensor, another count) has been shown, or is on its way.
+    if (call !== rowsShown) return;
     const parts: HTMLElement[] = [];
     for (let r = 0; r < rowCount; r++) {
       const title = document.createElement("div");
@@ -212,12 +234,19 @@ async function showRows(): Promise<void> {
       }
       parts.push(title, grid);
     }
+    if (asked > MAX_ROWS && rows > MAX_ROWS) {
+      const note = document.createElement("p");
+      note.className = "note";
+      note.textContent = `The first ${MAX_ROWS} rows are shown; gguf-stream --dump prints any.`;
+      parts.push(note);
+    }
     view.replaceChildren(...parts);
     view.dataset.state = "ready";
   } catch (error) {
+    if (call !== rowsShown) return;
     const note = document.createElement("p");
     note.className = "note";
-    note.textContent = `Cannot show ${name}: ${(error as Error).message}`;
+    note.textContent = `Cannot show ${escapeText(name)}: ${escapeText((error as Error).message)}`;
     view.replaceChildren(note);
     view.dataset.state = "error";
   }

@@ -11,7 +11,15 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -19,6 +27,7 @@ import { test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { chromium, type Page } from "playwright-core";
 import { formatInteger } from "../src/model/errors.ts";
+import { encodeGgufHeader } from "../pipeline.ts";
 import { conformance, type ExpectedEntry, type Fixture, fixture } from "./_fixtures.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -225,6 +234,39 @@ test("the inspector page shows a local file's header, metadata, plan and values"
       document.querySelector<HTMLElement>("#rows")!.dataset.tensor === "blk.0.attn_q.weight" &&
       document.querySelectorAll("#rows .values").length === 3
     );
+    // Names that would display as others are escaped as the CLI prints them; an empty
+    // tensor says so; a row count past the page's maximum shows the maximum.
+    const crafted = join(dir, "crafted.gguf");
+    const header = encodeGgufHeader({
+      alignment: 32,
+      metadata: [{ key: "evil\u202etxt.yek", type: 8, value: "a\u0085b" }],
+      tensors: [
+        { name: "tok\u202ethgiew.nekot", shape: [4, 200], type: 0, nbytes: 3200 },
+        { name: "empty", shape: [0, 4], type: 0, nbytes: 0 },
+      ],
+    });
+    const bytes = new Uint8Array(header.fileSize);
+    bytes.set(header.bytes);
+    writeFileSync(crafted, bytes);
+    await page.setInputFiles("#file", crafted);
+    await page.waitForSelector('#status[data-state="ready"]');
+    const cells = await page.$$eval(
+      "#tensors tbody tr td:first-child",
+      (tds) => tds.map((td) => td.textContent),
+    );
+    assert.deepEqual(cells, ["tok\\u202ethgiew.nekot", "empty"]);
+    assert.equal(await page.textContent("#metadata tbody tr td:first-child"), "evil\\u202etxt.yek");
+    assert.equal(await page.textContent("#metadata tbody tr td.value"), '"a\\u0085b"');
+    await page.fill("#row-count", "150");
+    await page.dispatchEvent("#row-count", "change");
+    await page.waitForFunction(() => document.querySelectorAll("#rows .values").length === 100);
+    assert.match(await page.textContent("#rows p.note") ?? "", /The first 100 rows are shown/);
+    await page.selectOption("#tensor-select", "empty");
+    await page.waitForFunction(() =>
+      document.querySelector<HTMLElement>("#rows")!.dataset.tensor === "empty"
+    );
+    assert.match(await page.textContent("#rows") ?? "", /empty holds no values \(shape 0 × 4\)/);
+
     if (process.env.INSPECT_SCREENSHOT) {
       await page.screenshot({ path: process.env.INSPECT_SCREENSHOT, fullPage: true });
     }
