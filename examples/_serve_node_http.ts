@@ -148,6 +148,9 @@ async function send(response: Response, res: ServerResponse): Promise<void> {
   }
 }
 
+/** A connection that moves no byte either way for this long is closed (a stalled upload). */
+const IDLE_MS = 120_000;
+
 /**
  * Serves `fetch` on `options.hostname:options.port` with `node:http`.
  *
@@ -160,7 +163,9 @@ export function serveNodeHttp(
   options: NodeHttpOptions,
 ): Server {
   const maxDiscard = options.maxDiscardBytes ?? DEFAULT_MAX_DISCARD;
-  const server = createServer((req, res) => {
+  // No cap on a request's whole time (node:http's default cuts every request at 300 s, a
+  // steady upload of a large model included); a connection idle for IDLE_MS is closed.
+  const server = createServer({ requestTimeout: 0 }, (req, res) => {
     const host = req.headers.host ?? `${options.hostname}:${options.port}`;
     const headers = new Headers();
     for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
@@ -186,6 +191,7 @@ export function serveNodeHttp(
       .catch(() => res.destroy())
       .finally(() => body?.abandon()); // an answer given before the body was read
   });
+  server.setTimeout(IDLE_MS);
   server.listen(options.port, options.hostname, () => {
     const address = server.address();
     options.onListen?.(typeof address === "object" && address !== null ? address.port : 0);

@@ -27,6 +27,7 @@
 import { type ConversionPolicy, convertStream, GgufError } from "../mod.ts";
 import { policyFromFlags } from "../src/cli/policy_from_flags.ts";
 import { POLICY_FLAG_NAMES } from "../src/cli/policy_flag_names.ts";
+import { messageLine } from "../src/cli/cli_message.ts";
 import { similarNames } from "../src/model/similar_names.ts";
 
 /** Input bytes per conversion step, and bytes per output read. */
@@ -39,7 +40,7 @@ const READ_BYTES = 64 * 1024;
  */
 const BODY_READ_BYTES = 1 << 20;
 const PIPE_WRITE_BYTES = 1 << 20;
-const OCTETS = { headers: { "content-type": "application/octet-stream" } };
+const OCTETS = { headers: { "content-type": "application/octet-stream", "connection": "close" } };
 
 /** The query parameters a request may give: the CLI's policy flags. */
 const PARAMETERS = POLICY_FLAG_NAMES;
@@ -52,6 +53,9 @@ const PARAMETERS = POLICY_FLAG_NAMES;
 function policyFrom(url: URL): ConversionPolicy {
   const seen = new Set<string>();
   for (const name of url.searchParams.keys()) {
+    if (name === "") {
+      throw new TypeError(`a query parameter has no name; known: ${PARAMETERS.join(", ")}`);
+    }
     if (!PARAMETERS.includes(name)) {
       const near = similarNames(name, PARAMETERS);
       throw new TypeError(
@@ -120,15 +124,40 @@ function textResponse(status: number, text: string, headers: Record<string, stri
   return new Response(text, { status, headers: { "content-type": "text/plain", ...headers } });
 }
 
-/** 413 for a limit, 400 for any other fault of the input; 500 only for our own bugs. */
+/** Options named in the library's messages, and what they are at this service. */
+const SERVER_TERMS: readonly [string, string][] = [
+  ["option maxHeaderMemory", "this server's GGUF_MAX_HEADER_MEMORY"],
+  ["raise maxHeaderBytes", "raise this server's GGUF_MAX_HEADER_BYTES"],
+  ["option lenient: true", "a lenient reader (gguf-stream --lenient; this service reads strictly)"],
+];
+
+/**
+ * The `LIMIT_EXCEEDED` messages that are the model's own fault, not a limit of ours: a
+ * count larger than the bytes that follow can hold (a cut-off or corrupt header), a number
+ * past 2^53 - 1.
+ */
+const MODEL_FAULT = /but only [\d_]+ bytes remain|is larger than 2\^53 - 1/;
+
+/**
+ * 413 for a limit of this server or of the library (the body's size, the header's bytes
+ * or memory, arrays longer or deeper than it reads), 400 for any other fault of the input
+ * (a count larger than the bytes that follow is one, though the library calls it a limit
+ * too); 500 only for our own bugs. The message is one line, its control characters
+ * escaped as the CLI prints them (a query's text comes back in it), with this server's
+ * settings for the library's options.
+ */
 function errorResponse(error: unknown): Response {
-  const status = error instanceof GgufError
-    ? (error.code === "LIMIT_EXCEEDED" ? 413 : 400)
-    : error instanceof TypeError
+  const message = error instanceof Error ? error.message : String(error);
+  const serverLimit = error instanceof GgufError && error.code === "LIMIT_EXCEEDED" &&
+    !MODEL_FAULT.test(message);
+  const status = serverLimit
+    ? 413
+    : error instanceof GgufError || error instanceof TypeError
     ? 400
     : 500;
-  const message = error instanceof Error ? error.message : String(error);
-  return textResponse(status, `error: ${message}\n`);
+  let text = message;
+  for (const [term, here] of SERVER_TERMS) text = text.replaceAll(term, here);
+  return textResponse(status, `error: ${messageLine(text)}\n`);
 }
 
 /**
@@ -264,6 +293,8 @@ function requestInput(body: ReadableStream<Uint8Array>, max: number): RequestInp
 
 /** workerd's pipe whose writes are taken by the response as they come (see pumpThrough). */
 type IdentityPipe = new () => TransformStream<Uint8Array, Uint8Array>;
+/** workerd's pipe of a known length: the response gets it as its Content-Length. */
+type FixedLengthPipe = new (length: number) => TransformStream<Uint8Array, Uint8Array>;
 
 /**
  * workerd: writes the converted bytes into an IdentityTransformStream from one reused
@@ -271,12 +302,11 @@ type IdentityPipe = new () => TransformStream<Uint8Array, Uint8Array>;
  * leaves no garbage behind for workerd's collector (which runs late).
  */
 function pumpThrough(
-  Pipe: IdentityPipe,
+  pipe: TransformStream<Uint8Array, Uint8Array>,
   reader: ReadableStreamBYOBReader,
   first: Uint8Array,
   input: RequestInput,
 ): ReadableStream<Uint8Array> {
-  const pipe = new Pipe();
   const writer = pipe.writable.getWriter();
   (async () => {
     let value = first;
@@ -321,7 +351,11 @@ export default edgeConvert();
 async function convertRequest(request: Request, limits: Required<EdgeLimits>): Promise<Response> {
   const refused = refuse(request, limits);
   if (refused !== undefined) return refused;
-  const Pipe = (globalThis as { IdentityTransformStream?: IdentityPipe }).IdentityTransformStream;
+  const { IdentityTransformStream: Pipe, FixedLengthStream: FixedLength } = globalThis as {
+    IdentityTransformStream?: IdentityPipe;
+    FixedLengthStream?: FixedLengthPipe;
+  };
+  let outputBytes: number | undefined;
   // Counted as it comes (a body without a Content-Length has not been checked yet).
   const input = requestInput(request.body!, limits.maxBodyBytes);
   let reader: ReadableStreamBYOBReader;
@@ -337,6 +371,7 @@ async function convertRequest(request: Request, limits: Required<EdgeLimits>): P
       threads: 1,
       maxHeaderMemory: limits.maxHeaderMemory,
       maxHeaderBytes: limits.maxHeaderBytes,
+      onOutputSize: (bytes) => outputBytes = bytes,
     });
     reader = converted.getReader({ mode: "byob" });
     // The first bytes are the output header: reading them validates the model and the plan.
@@ -350,7 +385,12 @@ async function convertRequest(request: Request, limits: Required<EdgeLimits>): P
     return new Response(new Uint8Array(0), OCTETS);
   }
   if (Pipe !== undefined) {
-    return new Response(pumpThrough(Pipe, reader, first.value, input), OCTETS);
+    // With its length known, an answer cut short by a failure cannot end as a whole one:
+    // workerd closes an IdentityTransformStream's chunked answer cleanly even when aborted.
+    const pipe = FixedLength !== undefined && outputBytes !== undefined
+      ? new FixedLength(outputBytes)
+      : new Pipe();
+    return new Response(pumpThrough(pipe, reader, first.value, input), OCTETS);
   }
   let pending: Uint8Array | undefined = first.value;
   const body = new ReadableStream<Uint8Array>({

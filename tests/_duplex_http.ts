@@ -14,6 +14,8 @@ export interface DuplexResponse {
   sha256: string;
   length: number;
   text: string;
+  /** Whether the answer ended as a whole one (its length, or the chunked end, reached). */
+  complete: boolean;
 }
 
 /** Decodes `Transfer-Encoding: chunked` incrementally. */
@@ -68,7 +70,7 @@ export async function duplexPost(
   body: AsyncIterable<Uint8Array>,
   length: number,
 ): Promise<DuplexResponse> {
-  const { hostname, port, pathname } = new URL(url);
+  const { hostname, port, pathname, search } = new URL(url);
   const socket = connect(Number(port), hostname);
   await once(socket, "connect");
   const hash = createHash("sha256");
@@ -124,7 +126,7 @@ export async function duplexPost(
     socket.on("error", (error) => (complete() ? resolve() : reject(error)));
   });
   socket.write(
-    `POST ${pathname} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Length: ${length}\r\n` +
+    `POST ${pathname}${search} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Length: ${length}\r\n` +
       "Content-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
   );
   for await (const chunk of body) {
@@ -134,5 +136,5 @@ export async function duplexPost(
   }
   await finished;
   socket.destroy();
-  return { status, sha256: hash.digest("hex"), length: received, text };
+  return { status, sha256: hash.digest("hex"), length: received, text, complete: complete() };
 }

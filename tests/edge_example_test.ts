@@ -161,6 +161,20 @@ for (const [name, launch] of SERVERS) {
       );
       assert.equal(refused.status, 400);
       assert.match(refused.text, /^error: Cannot read the header: expected the magic bytes "GGUF"/);
+      // A model cut off in a tensor: the answer has begun, and must not end as a whole one.
+      const cut = new Uint8Array(
+        readFileSync(join(ROOT, "samples/tiny-llama.gguf")).subarray(0, 700_000),
+      );
+      const truncated = await duplexPost(
+        url,
+        (async function* () {
+          yield cut;
+        })(),
+        cut.length,
+      ).catch((error: Error) => ({ status: 200, complete: false, length: error.message }));
+      assert.equal(truncated.status, 200);
+      // Cut (a reset, under Bun) or short of its length: not a whole answer.
+      assert.equal(truncated.complete, false, `${truncated.length} bytes ended as a whole answer`);
     } finally {
       await stop(child);
     }

@@ -572,6 +572,19 @@ for (const name of SERVERS) {
       const readme = new Uint8Array(readFileSync(join(ROOT, "README.md")));
       const bad = await duplexPost(server.url, chunksOf(readme), readme.length);
       assert.equal(bad.status, 400);
+      // A header cut off (its counts larger than the bytes that follow): the model's fault.
+      const cut = model.subarray(0, 100);
+      const short = await duplexPost(server.url, chunksOf(cut), cut.length);
+      assert.equal(short.status, 400, short.text);
+      assert.match(short.text, /bytes remain/);
+      // A query's text comes back escaped, on one line.
+      const query = new URL(server.url);
+      query.search = "?requantize=Q8%0Asecond%20line&%1B%5B2J=1";
+      const echoed = await duplexPost(query.href, chunksOf(readme), readme.length);
+      assert.equal(echoed.status, 400);
+      assert.ok(!echoed.text.includes("\x1b"), echoed.text);
+      assert.match(echoed.text, /^error: unknown query parameter "\\x1b\[2J"/);
+      assert.equal(echoed.text.trimEnd().split("\n").length, 1, echoed.text);
       if (name !== "workerd") {
         // A Content-Length past the limit: 413 before a byte is read.
         const big = await postAll(server.url, model.subarray(0, 1024), 80 * MiB);

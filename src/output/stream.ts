@@ -22,12 +22,20 @@ import { READ_OPTION_KEYS, type ReadOptions } from "../open/resolve_input.ts";
 import { encodeConverted } from "./encode_model.ts";
 
 /** Options for {@linkcode convertStream}. */
-export interface ConvertStreamOptions extends ConvertOptions, ReadOptions {}
+export interface ConvertStreamOptions extends ConvertOptions, ReadOptions {
+  /**
+   * Told the output's size in bytes once its header is made, before its first byte is
+   * read: a server can send it as the response's `Content-Length`, so that an answer cut
+   * short by a failure cannot pass for a whole one.
+   */
+  onOutputSize?: (bytes: number) => void;
+}
 
 /** Every key of {@linkcode ConvertStreamOptions}, for option checks. */
 const CONVERT_STREAM_OPTION_KEYS: OptionKeys<ConvertStreamOptions> = {
   ...CONVERT_OPTION_KEYS,
   ...READ_OPTION_KEYS,
+  onOutputSize: true,
 };
 
 /** Bytes per output read for readers that bring no buffer of their own. */
@@ -57,7 +65,10 @@ const OUTPUT_READ_BYTES = 64 * 1024;
  * import assert from "node:assert/strict";
  * import { readFile } from "node:fs/promises";
  * const input = await readFile(new URL("../../samples/tiny-llama.gguf", import.meta.url));
- * const output = await new Response(convertStream(new Blob([input]).stream())).bytes();
+ * let size = 0;
+ * const stream = convertStream(new Blob([input]).stream(), { onOutputSize: (n) => size = n });
+ * const output = await new Response(stream).bytes();
+ * assert.equal(output.length, size);
  * const converted = await readGguf(output);
  * assert.equal(converted.tensors[2].typeName, "F32"); // was Q4_K
  * ```
@@ -99,6 +110,7 @@ export function convertStream(
           opening = true;
           model = await openGgufModel(stream, inner);
           conversion = await prepareMeasuredConversion(model, inner, true);
+          options.onOutputSize?.(conversion.header!.fileSize);
           // The encoder reuses its buffers: every byte is copied out below before the next chunk.
           chunks = encodeConverted(model, conversion, { ...inner, sums });
         }
