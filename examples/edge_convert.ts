@@ -28,6 +28,7 @@ import { type ConversionPolicy, convertStream, GgufError } from "../mod.ts";
 import { policyFromFlags } from "../src/cli/policy_from_flags.ts";
 import { POLICY_FLAG_NAMES } from "../src/cli/policy_flag_names.ts";
 import { messageLine } from "../src/cli/cli_message.ts";
+import { parseByteCount } from "../src/cli/byte_count.ts";
 import { similarNames } from "../src/model/similar_names.ts";
 
 /** Input bytes per conversion step, and bytes per output read. */
@@ -101,15 +102,18 @@ const DEFAULT_LIMITS: Required<EdgeLimits> = {
 
 /**
  * Limits from environment variables `GGUF_MAX_BODY_BYTES`, `GGUF_MAX_HEADER_MEMORY` and
- * `GGUF_MAX_HEADER_BYTES` (whole bytes), for the serve_*.ts scripts.
+ * `GGUF_MAX_HEADER_BYTES`, for the serve_*.ts scripts: bytes as the CLI's
+ * `--max-header-memory` takes them (`268435456`, `256M`, `16GiB`).
  */
 export function limitsFromEnv(env: (name: string) => string | undefined): EdgeLimits {
   const read = (name: string) => {
     const text = env(name);
     if (text === undefined || text === "") return undefined;
-    const value = Number(text);
-    if (!Number.isSafeInteger(value) || value < 1) {
-      throw new TypeError(`${name} must be a positive whole number of bytes, not "${text}"`);
+    const value = parseByteCount(text);
+    if (Number.isNaN(value)) {
+      throw new TypeError(
+        `${name} must be a positive number of bytes, such as 268435456 or 256M, not "${text}"`,
+      );
     }
     return value;
   };

@@ -21,7 +21,13 @@ declare const Bun: {
   };
 };
 
-const limits = limitsFromEnv((name) => process.env[name]);
+let limits;
+try {
+  limits = limitsFromEnv((name) => process.env[name]);
+} catch (error) {
+  console.error(`error: ${(error as Error).message}`);
+  process.exit(1);
+}
 const server = Bun.serve({
   port: Number(process.argv[2] ?? 8787),
   hostname: "127.0.0.1",

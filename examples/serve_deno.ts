@@ -11,7 +11,14 @@
 import { edgeConvert, limitsFromEnv } from "./edge_convert.ts";
 import { serveNodeHttp } from "./_serve_node_http.ts";
 
-const handler = edgeConvert(limitsFromEnv((name) => Deno.env.get(name)));
+let limits;
+try {
+  limits = limitsFromEnv((name) => Deno.env.get(name));
+} catch (error) {
+  console.error(`error: ${(error as Error).message}`);
+  Deno.exit(1);
+}
+const handler = edgeConvert(limits);
 serveNodeHttp(handler.fetch, {
   port: Number(Deno.args[0] ?? 8787),
   hostname: "127.0.0.1",

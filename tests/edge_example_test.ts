@@ -243,3 +243,16 @@ test("the edge handler refuses a query parameter the CLI has no flag for, or one
   assert.equal(fine.status, 200);
   await fine.arrayBuffer();
 });
+
+test("the launchers' limits take bytes as the CLI does, and refuse others in one line", async () => {
+  const { limitsFromEnv } = await import("../examples/edge_convert.ts");
+  const env = (values: Record<string, string>) => (name: string) => values[name];
+  assert.deepEqual(
+    limitsFromEnv(env({ GGUF_MAX_HEADER_MEMORY: "256M", GGUF_MAX_BODY_BYTES: "1000" })),
+    { maxBodyBytes: 1000, maxHeaderMemory: 256 << 20, maxHeaderBytes: undefined },
+  );
+  assert.throws(
+    () => limitsFromEnv(env({ GGUF_MAX_HEADER_BYTES: "lots" })),
+    /^TypeError: GGUF_MAX_HEADER_BYTES must be a positive number of bytes, such as 268435456 or 256M, not "lots"$/,
+  );
+});
