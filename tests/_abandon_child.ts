@@ -12,6 +12,7 @@
 import { readFileSync } from "node:fs";
 import { convertStream } from "../mod.ts";
 import { encodeGgufHeader } from "../pipeline.ts";
+import { collect } from "./_collect.ts";
 
 // One Q4_K tensor of 4 Mi values, large enough to be split between two threads.
 const header = encodeGgufHeader({
@@ -41,19 +42,10 @@ async function readSomeAndDrop(): Promise<void> {
   reader.releaseLock(); // dropped, never cancelled
 }
 
-async function collect(): Promise<void> {
-  const g = globalThis as unknown as { gc?: () => void; Bun?: { gc(force: boolean): void } };
-  for (let i = 0; i < 10; i++) {
-    if (g.Bun !== undefined) g.Bun.gc(true);
-    else g.gc?.();
-    await new Promise((resolve) => setTimeout(resolve, 30));
-  }
-}
-
 // The first one may start threads of the runtime's own that stay.
 await readSomeAndDrop();
-await collect();
+await collect(10, 30);
 const before = threads();
 for (let i = 0; i < 4; i++) await readSomeAndDrop();
-await collect();
+await collect(10, 30);
 console.log(JSON.stringify({ before, after: threads() }));

@@ -9,18 +9,10 @@
 import { readFileSync } from "node:fs";
 import { convertGguf } from "../mod.ts";
 import { openByteSource } from "../sources.ts";
+import { collect } from "./_collect.ts";
 
 const sample = process.argv[2] ?? process.argv[process.argv.length - 1];
 const file = new Uint8Array(readFileSync(sample));
-
-async function collect(): Promise<void> {
-  const g = globalThis as unknown as { gc?: () => void; Bun?: { gc(force: boolean): void } };
-  for (let i = 0; i < 6; i++) {
-    if (g.Bun !== undefined) g.Bun.gc(true);
-    else g.gc?.();
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 /** Where a kept (zero-copy) tensor's bytes are in the file, and a view of them. */
 async function keptView(): Promise<{ view: Uint8Array; at: number }> {
@@ -39,13 +31,13 @@ const results: Record<string, unknown> = {};
 {
   const { view, at } = await keptView();
   const moved = new Uint8Array((view.buffer as ArrayBuffer).transfer());
-  await collect();
+  await collect(6, 5);
   results.transfer = same(moved.subarray(at), at);
 }
 {
   const { view, at } = await keptView();
   const cloned = structuredClone(view, { transfer: [view.buffer] });
-  await collect();
+  await collect(6, 5);
   results.structuredClone = same(cloned, at);
 }
 {
@@ -58,14 +50,14 @@ const results: Record<string, unknown> = {};
   const got = await received;
   channel.port1.close();
   channel.port2.close();
-  await collect();
+  await collect(6, 5);
   results.postMessage = same(got, at);
 }
 {
   const source = await openByteSource(sample, { access: "mmap" });
   const view = source.view(0, 64)!;
   await source.close();
-  await collect();
+  await collect(6, 5);
   // After close(): the file's bytes where memory is managed by the collector (Bun), zeros
   // where close() ends the mapping (Deno). Never a crash.
   results.afterClose = same(view, 0) ? "file" : view.every((b) => b === 0) ? "zeros" : "other";
@@ -75,10 +67,10 @@ const results: Record<string, unknown> = {};
   const tensor = model.tensors.get("token_embd.weight")!;
   const view = tensor.data as Uint8Array;
   const at = tensor.info.fileOffset;
-  await collect();
+  await collect(6, 5);
   const before = same(view, at);
   await model.close();
-  await collect();
+  await collect(6, 5);
   results.modelClose = [
     before,
     same(view, at) ? "file" : view.every((b) => b === 0) ? "zeros" : "other",
