@@ -196,10 +196,12 @@ function refuse(request: Request, limits: Required<EdgeLimits>): Response | unde
     );
   }
   if (request.body === null) {
-    return textResponse(400, "error: the request has no body: send a GGUF model\n");
+    return textResponse(400, NO_BODY);
   }
   return undefined;
 }
+
+const NO_BODY = "error: the request has no body: send a GGUF model\n";
 
 /** Trailing bytes read and dropped after the model before the answer ends (then cut off). */
 const MAX_DISCARD = 64 << 20;
@@ -216,6 +218,8 @@ interface RequestInput {
   finish(): Promise<void>;
   /** Cancels the body now (the answer is an error, or the client went away). */
   abort(reason?: unknown): Promise<void>;
+  /** Bytes read from the body so far. */
+  received(): number;
 }
 
 /**
@@ -287,6 +291,7 @@ function requestInput(body: ReadableStream<Uint8Array>, max: number): RequestInp
   return {
     stream,
     abort,
+    received: () => seen,
     async finish() {
       const stop = seen + MAX_DISCARD;
       while (!ended && seen <= stop) await next();
@@ -382,6 +387,11 @@ async function convertRequest(request: Request, limits: Required<EdgeLimits>): P
     first = await reader.read(new Uint8Array(Pipe !== undefined ? PIPE_WRITE_BYTES : READ_BYTES));
   } catch (error) {
     await input.abort(error);
+    // A body that turns out empty (no Content-Length said so) is answered as one refused
+    // from its headers is, on every server.
+    if (input.received() === 0 && error instanceof GgufError && error.code === "TRUNCATED") {
+      return textResponse(400, NO_BODY);
+    }
     return errorResponse(error);
   }
   if (first.done) {

@@ -256,3 +256,15 @@ test("the launchers' limits take bytes as the CLI does, and refuse others in one
     /^TypeError: GGUF_MAX_HEADER_BYTES must be a positive number of bytes, such as 268435456 or 256M, not "lots"$/,
   );
 });
+
+test("an empty body is refused alike, whether its length was said or not", async () => {
+  const { edgeConvert } = await import("../examples/edge_convert.ts");
+  const handler = edgeConvert();
+  const empty = new ReadableStream<Uint8Array>({ start: (controller) => controller.close() });
+  const answer = await handler.fetch(
+    // @ts-ignore: duplex is needed for a stream body where the fetch spec is followed
+    new Request("http://localhost/", { method: "POST", body: empty, duplex: "half" }),
+  );
+  assert.equal(answer.status, 400);
+  assert.equal(await answer.text(), "error: the request has no body: send a GGUF model\n");
+});
