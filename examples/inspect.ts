@@ -194,10 +194,10 @@ function showTensors(header: GgufFile): void {
 let rowsShown = 0;
 
 async function showRows(): Promise<void> {
+  const call = ++rowsShown;
   const name = $<HTMLSelectElement>("#tensor-select").value;
   const view = $("#rows");
   if (model === undefined || !name) return;
-  const call = ++rowsShown;
   const info = model.tensors.find((t) => t.name === name)!;
   const rows = info.shape[0] === 0 ? 0 : info.elements / info.shape[0];
   const asked = Math.floor(Number($<HTMLInputElement>("#row-count").value)) || 1;

@@ -94,7 +94,10 @@ export function convertStream(
   const sums: ConversionSums = { error: 0, reference: 0 };
   /** What is left of the encoder's current chunk (valid until `chunks.next()`). */
   let current: Uint8Array | undefined;
+  /** Unregisters the stream from ABANDONED once it has ended, however it ended. */
+  const ended = {};
   const stop = async (reason: unknown) => {
+    ABANDONED.unregister(ended);
     userSignal?.removeEventListener("abort", onUserAbort);
     stopping.abort(reason);
     if (model !== undefined) await model.close().catch(() => {});
@@ -117,6 +120,7 @@ export function convertStream(
         while (current === undefined || current.length === 0) {
           const { value, done } = await chunks.next();
           if (done) {
+            ABANDONED.unregister(ended);
             options.onSummary?.(conversionSummary(conversion!.plan, sums));
             controller.close();
             controller.byobRequest?.respond(0);
@@ -160,7 +164,7 @@ export function convertStream(
   ABANDONED.register(output, async () => {
     await stop(new Error("the converted stream was dropped unread"));
     await chunks?.return(undefined).catch(() => {});
-  });
+  }, ended);
   return output;
 }
 
