@@ -92,18 +92,27 @@ export interface EdgeLimits {
   maxHeaderMemory?: number;
   /** The most bytes the header may span (default 32 MiB; see `maxHeaderBytes`). */
   maxHeaderBytes?: number;
+  /**
+   * How long the body may send nothing while the conversion waits on it, in milliseconds
+   * (default 60 s): a client that stalls or leaves mid-upload, which some servers (workerd)
+   * never report, is answered 408 or cut off, and its memory freed. Under workerd, an
+   * answer the client takes nothing of for as long is cut off too.
+   */
+  bodyIdleMs?: number;
 }
 
 const DEFAULT_LIMITS: Required<EdgeLimits> = {
   maxBodyBytes: 16 * 1024 ** 3,
   maxHeaderMemory: 48 << 20,
   maxHeaderBytes: 32 << 20,
+  bodyIdleMs: 60_000,
 };
 
 /**
  * Limits from environment variables `GGUF_MAX_BODY_BYTES`, `GGUF_MAX_HEADER_MEMORY` and
  * `GGUF_MAX_HEADER_BYTES`, for the serve_*.ts scripts: bytes as the CLI's
- * `--max-header-memory` takes them (`268435456`, `256M`, `16GiB`).
+ * `--max-header-memory` takes them (`268435456`, `256M`, `16GiB`); and
+ * `GGUF_BODY_IDLE_SECONDS` (`bodyIdleMs`, in seconds).
  */
 export function limitsFromEnv(env: (name: string) => string | undefined): EdgeLimits {
   const read = (name: string) => {
@@ -117,10 +126,20 @@ export function limitsFromEnv(env: (name: string) => string | undefined): EdgeLi
     }
     return value;
   };
+  const seconds = (name: string) => {
+    const text = env(name);
+    if (text === undefined || text === "") return undefined;
+    const value = Number(text);
+    if (!(value > 0 && value <= 86_400)) {
+      throw new TypeError(`${name} must be a number of seconds from 0.001 to 86400, not "${text}"`);
+    }
+    return Math.ceil(value * 1000);
+  };
   return {
     maxBodyBytes: read("GGUF_MAX_BODY_BYTES"),
     maxHeaderMemory: read("GGUF_MAX_HEADER_MEMORY"),
     maxHeaderBytes: read("GGUF_MAX_HEADER_BYTES"),
+    bodyIdleMs: seconds("GGUF_BODY_IDLE_SECONDS"),
   };
 }
 
@@ -156,6 +175,8 @@ function errorResponse(error: unknown): Response {
     !MODEL_FAULT.test(message);
   const status = serverLimit
     ? 413
+    : error instanceof GgufError && error.code === "IO" && /the client sent nothing/.test(message)
+    ? 408
     : error instanceof GgufError || error instanceof TypeError
     ? 400
     : 500;
@@ -222,11 +243,28 @@ interface RequestInput {
   received(): number;
 }
 
+/** `promise`, or a `GgufError` `IO` saying `what` once `ms` milliseconds pass without it. */
+async function withinIdle<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const idle = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new GgufError("IO", `${what} for ${ms / 1000} s`)), ms);
+  });
+  try {
+    return await Promise.race([promise, idle]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Wraps the body: counted against `max` (`LIMIT_EXCEEDED` past it), and read with a BYOB
  * reader into one reused buffer where the body allows it, so it allocates nothing per chunk.
  */
-function requestInput(body: ReadableStream<Uint8Array>, max: number): RequestInput {
+function requestInput(
+  body: ReadableStream<Uint8Array>,
+  max: number,
+  idleMs: number,
+): RequestInput {
   let byob: ReadableStreamBYOBReader | undefined;
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   try {
@@ -239,9 +277,18 @@ function requestInput(body: ReadableStream<Uint8Array>, max: number): RequestInp
   let seen = 0;
   let ended = false;
   const next = async (): Promise<Uint8Array | undefined> => {
-    const result = byob !== undefined
-      ? await byob.read(new Uint8Array(scratch))
-      : await reader!.read();
+    const read = byob !== undefined ? byob.read(new Uint8Array(scratch)) : reader!.read();
+    let result: ReadableStreamReadResult<Uint8Array>;
+    try {
+      result = await withinIdle(
+        read,
+        idleMs,
+        "Cannot read the request body: the client sent nothing",
+      );
+    } catch (error) {
+      await abort(error);
+      throw error;
+    }
     if (byob !== undefined && result.value !== undefined) {
       scratch = result.value.buffer as ArrayBuffer; // the read took the buffer; it is back
     }
@@ -315,12 +362,15 @@ function pumpThrough(
   reader: ReadableStreamBYOBReader,
   first: Uint8Array,
   input: RequestInput,
+  idleMs: number,
 ): ReadableStream<Uint8Array> {
   const writer = pipe.writable.getWriter();
   (async () => {
     let value = first;
     for (;;) {
-      await writer.write(value);
+      // workerd does not fail the write of a client that has gone: a write that takes
+      // nothing for idleMs ends the answer, so that the request's memory is freed.
+      await withinIdle(writer.write(value), idleMs, "the client took nothing");
       const next = await reader.read(new Uint8Array(value.buffer, 0, PIPE_WRITE_BYTES));
       if (next.done) break;
       value = next.value;
@@ -329,7 +379,8 @@ function pumpThrough(
     await writer.close();
   })().catch((error) => {
     input.abort(error);
-    writer.abort(error);
+    writer.abort(error).catch(() => {});
+    reader.cancel(error).catch(() => {});
   });
   return pipe.readable;
 }
@@ -366,7 +417,7 @@ async function convertRequest(request: Request, limits: Required<EdgeLimits>): P
   };
   let outputBytes: number | undefined;
   // Counted as it comes (a body without a Content-Length has not been checked yet).
-  const input = requestInput(request.body!, limits.maxBodyBytes);
+  const input = requestInput(request.body!, limits.maxBodyBytes, limits.bodyIdleMs);
   let reader: ReadableStreamBYOBReader;
   let first: ReadableStreamReadResult<Uint8Array>;
   try {
@@ -404,7 +455,10 @@ async function convertRequest(request: Request, limits: Required<EdgeLimits>): P
     const pipe = FixedLength !== undefined && outputBytes !== undefined
       ? new FixedLength(outputBytes)
       : new Pipe();
-    return new Response(pumpThrough(pipe, reader, first.value, input), OCTETS);
+    return new Response(
+      pumpThrough(pipe, reader, first.value, input, limits.bodyIdleMs),
+      OCTETS,
+    );
   }
   let pending: Uint8Array | undefined = first.value;
   const body = new ReadableStream<Uint8Array>({

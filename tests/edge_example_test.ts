@@ -248,9 +248,16 @@ test("the launchers' limits take bytes as the CLI does, and refuse others in one
   const { limitsFromEnv } = await import("../examples/edge_convert.ts");
   const env = (values: Record<string, string>) => (name: string) => values[name];
   assert.deepEqual(
-    limitsFromEnv(env({ GGUF_MAX_HEADER_MEMORY: "256M", GGUF_MAX_BODY_BYTES: "1000" })),
-    { maxBodyBytes: 1000, maxHeaderMemory: 256 << 20, maxHeaderBytes: undefined },
+    limitsFromEnv(
+      env({
+        GGUF_MAX_HEADER_MEMORY: "256M",
+        GGUF_MAX_BODY_BYTES: "1000",
+        GGUF_BODY_IDLE_SECONDS: "2.5",
+      }),
+    ),
+    { maxBodyBytes: 1000, maxHeaderMemory: 256 << 20, maxHeaderBytes: undefined, bodyIdleMs: 2500 },
   );
+  assert.throws(() => limitsFromEnv(env({ GGUF_BODY_IDLE_SECONDS: "0" })), /from 0\.001 to 86400/);
   assert.throws(
     () => limitsFromEnv(env({ GGUF_MAX_HEADER_BYTES: "lots" })),
     /^TypeError: GGUF_MAX_HEADER_BYTES must be a positive number of bytes, such as 268435456 or 256M, not "lots"$/,
@@ -267,4 +274,33 @@ test("an empty body is refused alike, whether its length was said or not", async
   );
   assert.equal(answer.status, 400);
   assert.equal(await answer.text(), "error: the request has no body: send a GGUF model\n");
+});
+
+test("a body that sends nothing for bodyIdleMs is answered 408, or cut once the answer began", async () => {
+  const { edgeConvert } = await import("../examples/edge_convert.ts");
+  const handler = edgeConvert({ bodyIdleMs: 100 });
+  const sample = readFileSync(join(ROOT, "samples", "tiny-llama.gguf"));
+  let cancelled = 0;
+  const stalling = (bytes: Uint8Array) =>
+    new ReadableStream<Uint8Array>({
+      start: (controller) => controller.enqueue(bytes.slice()),
+      cancel: () => void cancelled++,
+    });
+  const post = (bytes: Uint8Array) =>
+    handler.fetch(
+      // @ts-ignore: duplex is needed for a stream body where the fetch spec is followed
+      new Request("http://localhost/", { method: "POST", body: stalling(bytes), duplex: "half" }),
+    );
+  // In the header: 408 with one error line.
+  const early = await post(sample.subarray(0, 100));
+  assert.equal(early.status, 408);
+  assert.equal(
+    await early.text(),
+    "error: Cannot read the request body: the client sent nothing for 0.1 s\n",
+  );
+  // In the tensors, after the answer began: the answer is cut.
+  const late = await post(sample.subarray(0, 700_000));
+  assert.equal(late.status, 200);
+  await assert.rejects(late.arrayBuffer(), /the client sent nothing/);
+  assert.equal(cancelled, 2, "the stalled bodies are cancelled");
 });
