@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { untilAborted } from "../model/until_aborted.ts";
 
 /** How long the remote sources wait for a server that sends nothing: 30 s. */
 export const DEFAULT_IDLE_TIMEOUT = 30_000;
@@ -51,30 +52,19 @@ const NULL_BODY = [101, 103, 204, 205, 304];
  * the latest after `timeout` ms (0: never), when it aborts with an
  * {@linkcode IdleTimeoutError}. A `fetch` that ignores its signal cannot hang the caller.
  */
-function within<T>(promise: Promise<T>, controller: AbortController, timeout: number): Promise<T> {
-  const signal = controller.signal;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
-      finish();
-      reject(signal.reason);
-    };
-    const timer = timeout > 0
-      ? setTimeout(() => controller.abort(new IdleTimeoutError(timeout)), timeout)
-      : undefined;
-    const finish = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-    };
-    promise.then((value) => {
-      finish();
-      resolve(value);
-    }, (error) => {
-      finish();
-      reject(error);
-    });
-    if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
-  });
+async function within<T>(
+  promise: Promise<T>,
+  controller: AbortController,
+  timeout: number,
+): Promise<T> {
+  const timer = timeout > 0
+    ? setTimeout(() => controller.abort(new IdleTimeoutError(timeout)), timeout)
+    : undefined;
+  try {
+    return (await untilAborted(promise, controller.signal)) as T;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
