@@ -112,6 +112,83 @@ export class TransientError extends Error {
 }
 
 /**
+ * A network failure that another attempt would only repeat: a certificate this runtime
+ * does not trust, a host name that does not exist, a port the runtime refuses to connect
+ * to. {@linkcode withRetries} reports it at once, with what the user can do about it.
+ */
+export class LastingNetworkError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "LastingNetworkError";
+  }
+}
+
+/** The failures {@linkcode lastingFailure} knows, and the advice it gives for each. */
+const LASTING_FAILURES: { code: RegExp; message: RegExp; advice: string }[] = [
+  {
+    // Node and Bun name the code; Deno says "invalid peer certificate: UnknownIssuer".
+    code:
+      /^(UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|(DEPTH_ZERO_)?SELF_SIGNED_CERT(_IN_CHAIN)?)$/,
+    message: /invalid peer certificate: (UnknownIssuer|Other\(OtherError\(CaUsedAsEndEntity\)\))/,
+    advice:
+      "the server's certificate is not signed by an authority this runtime trusts; for a private authority, name its certificate in NODE_EXTRA_CA_CERTS=ca.pem (Deno, Bun and Node all read it)",
+  },
+  {
+    code: /^(CERT_\w+|ERR_TLS_CERT_\w+)$/,
+    message:
+      /invalid peer certificate|certificate (has expired|is not yet valid)|does not match certificate/i,
+    advice: "the server's certificate is not valid for this address",
+  },
+  {
+    // getaddrinfo's EAI_NONAME: the name has no address (not EAI_AGAIN, which may pass).
+    code: /^ENOTFOUND$/,
+    message: /Name or service not known|No address associated with hostname/,
+    advice: "the host name does not resolve; check the URL",
+  },
+  {
+    // Runtimes refuse the ports the Fetch standard blocks (6000, 25, 1...).
+    code: /^$/,
+    message: /Requests to port \d+ are blocked|^bad port$/,
+    advice: "this runtime refuses to fetch from that port (a port the Fetch standard blocks)",
+  },
+];
+
+/**
+ * What to tell the user of a network failure that retrying would only repeat (see
+ * {@linkcode LastingNetworkError}); `undefined` for any other failure.
+ *
+ * @param error What `fetch` threw.
+ * @returns Advice in a few words, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { lastingFailure } from "./http_request.ts";
+ * import assert from "node:assert/strict";
+ * const cause = Object.assign(new Error("getaddrinfo ENOTFOUND models.invalid"), {
+ *   code: "ENOTFOUND",
+ * });
+ * assert.match(lastingFailure(new TypeError("fetch failed", { cause }))!, /does not resolve/);
+ * assert.equal(lastingFailure(new TypeError("fetch failed")), undefined);
+ * ```
+ */
+export function lastingFailure(error: unknown): string | undefined {
+  const seen = new Set<unknown>();
+  for (let value = error, depth = 0; value instanceof Error && depth < 8; depth++) {
+    if (seen.has(value)) break;
+    seen.add(value);
+    const code = (value as { code?: unknown }).code;
+    const text = typeof code === "string" ? code : "";
+    for (const failure of LASTING_FAILURES) {
+      if ((text !== "" && failure.code.test(text)) || failure.message.test(value.message)) {
+        return failure.advice;
+      }
+    }
+    value = value.cause;
+  }
+  return undefined;
+}
+
+/**
  * Whether a status says "try again later": `408`, `429`, and `5xx` but for `501` and `505`
  * (which no retry changes).
  *
@@ -155,6 +232,7 @@ export function retryAfterMs(header: string | null): number | undefined {
 const KNOWN_FAILURES: [RegExp, string][] = [
   [/connection refused|ECONNREFUSED/i, "ECONNREFUSED"],
   [/connection reset|ECONNRESET/i, "ECONNRESET"],
+  [/temporary failure in name resolution|EAI_AGAIN/i, "EAI_AGAIN"],
   [/dns error|failed to lookup|name or service not known|ENOTFOUND|getaddrinfo/i, "ENOTFOUND"],
   [/timed out|ETIMEDOUT/i, "ETIMEDOUT"],
   [/broken pipe|EPIPE/i, "EPIPE"],
@@ -278,7 +356,8 @@ function wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
 /**
  * Runs `attempt` until it succeeds, retrying a {@linkcode TransientError} (and any error
  * from the network, which `attempt` wraps as one) with exponential backoff, at most
- * `settings.attempts` times in all. Other errors end at once.
+ * `settings.attempts` times in all. A {@linkcode LastingNetworkError} is reported at once,
+ * as the last failure would be; other errors end at once as they are.
  *
  * @param what What was being done, for the final error: `Cannot fetch URL`.
  * @param settings The retry settings.
@@ -308,6 +387,9 @@ export async function withRetries<T>(
     try {
       return await attempt();
     } catch (error) {
+      if (error instanceof LastingNetworkError && !aborted(settings)) {
+        throw new GgufError("IO", `${what}: ${error.message}`, undefined, { cause: error.cause });
+      }
       if (!(error instanceof TransientError) || aborted(settings)) throw error;
       if (tries >= settings.attempts) {
         const after = tries > 1 ? ` (after ${tries} attempts)` : "";
@@ -355,6 +437,8 @@ async function fetchOnce(
     if (aborted(settings)) throw cause;
     // A runtime's message may quote the URL whole: its query may hold a token.
     const text = describeNetworkError(cause).replaceAll(url.href, describeUrl(url));
+    const advice = lastingFailure(cause);
+    if (advice !== undefined) throw new LastingNetworkError(`${text}: ${advice}`, { cause });
     throw new TransientError(text, { cause });
   }
   return settings.decode ? await decodedResponse(url, response) : response;
