@@ -13,7 +13,8 @@
  * header is sent).
  * A bad model is answered with status 400 and a one-line `error: …` body, before any byte
  * of output; a body or header past the limits (`EdgeLimits`) with 413, a compressed body or
- * a form upload with 415, a method other than POST or PUT with 405. A defect found once the
+ * a form upload with 415, a method other than POST or PUT with 405, a request past
+ * `maxConcurrent` conversions at once with 503 and `Retry-After`. A defect found once the
  * output has begun (a model cut off mid-tensor) cuts the connection: the client sees a
  * transfer error, never a short answer that looks whole. Once the last tensor is read the
  * request body is cancelled: whatever the client still sends is not converted.
@@ -99,6 +100,12 @@ export interface EdgeLimits {
    * answer the client takes nothing of for as long is cut off too.
    */
   bodyIdleMs?: number;
+  /**
+   * How many conversions may run at once (default 8): each holds its header (up to
+   * `maxHeaderMemory`) and a few chunks, so the cap bounds the server's memory as a
+   * whole. A request past it is answered 503 with `Retry-After`, its body unread.
+   */
+  maxConcurrent?: number;
 }
 
 const DEFAULT_LIMITS: Required<EdgeLimits> = {
@@ -106,13 +113,18 @@ const DEFAULT_LIMITS: Required<EdgeLimits> = {
   maxHeaderMemory: 48 << 20,
   maxHeaderBytes: 32 << 20,
   bodyIdleMs: 60_000,
+  maxConcurrent: 8,
 };
+
+/** Seconds a client turned away by `maxConcurrent` is asked to wait. */
+const BUSY_RETRY_SECONDS = 5;
 
 /**
  * Limits from environment variables `GGUF_MAX_BODY_BYTES`, `GGUF_MAX_HEADER_MEMORY` and
  * `GGUF_MAX_HEADER_BYTES`, for the serve_*.ts scripts: bytes as the CLI's
- * `--max-header-memory` takes them (`268435456`, `256M`, `16GiB`); and
- * `GGUF_BODY_IDLE_SECONDS` (`bodyIdleMs`, in seconds).
+ * `--max-header-memory` takes them (`268435456`, `256M`, `16GiB`);
+ * `GGUF_BODY_IDLE_SECONDS` (`bodyIdleMs`, in seconds); and `GGUF_MAX_CONCURRENT`
+ * (`maxConcurrent`, conversions at once).
  */
 export function limitsFromEnv(env: (name: string) => string | undefined): EdgeLimits {
   const read = (name: string) => {
@@ -135,11 +147,21 @@ export function limitsFromEnv(env: (name: string) => string | undefined): EdgeLi
     }
     return Math.ceil(value * 1000);
   };
+  const count = (name: string) => {
+    const text = env(name);
+    if (text === undefined || text === "") return undefined;
+    const value = Number(text);
+    if (!(Number.isInteger(value) && value >= 1 && value <= 100_000)) {
+      throw new TypeError(`${name} must be a whole number from 1 to 100000, not "${text}"`);
+    }
+    return value;
+  };
   return {
     maxBodyBytes: read("GGUF_MAX_BODY_BYTES"),
     maxHeaderMemory: read("GGUF_MAX_HEADER_MEMORY"),
     maxHeaderBytes: read("GGUF_MAX_HEADER_BYTES"),
     bodyIdleMs: seconds("GGUF_BODY_IDLE_SECONDS"),
+    maxConcurrent: count("GGUF_MAX_CONCURRENT"),
   };
 }
 
@@ -363,6 +385,7 @@ function pumpThrough(
   first: Uint8Array,
   input: RequestInput,
   idleMs: number,
+  release: () => void,
 ): ReadableStream<Uint8Array> {
   const writer = pipe.writable.getWriter();
   (async () => {
@@ -381,7 +404,7 @@ function pumpThrough(
     input.abort(error);
     writer.abort(error).catch(() => {});
     reader.cancel(error).catch(() => {});
-  });
+  }).finally(release);
   return pipe.readable;
 }
 
@@ -399,18 +422,50 @@ export function edgeConvert(options: EdgeLimits = {}): {
   for (const [key, value] of Object.entries(options)) {
     if (value !== undefined) limits[key as keyof EdgeLimits] = value;
   }
+  let running = 0;
   return {
     /** Converts the request body; see the module documentation. */
-    fetch: (request) => convertRequest(request, limits),
+    fetch: async (request) => {
+      const refused = refuse(request, limits);
+      if (refused !== undefined) return refused;
+      if (running >= limits.maxConcurrent) {
+        // Unread, the body is the server's to drop with the connection.
+        await request.body?.cancel().catch(() => {});
+        return textResponse(
+          503,
+          `error: this server is busy (${running} conversions at once, its limit); try again in a few seconds\n`,
+          { "retry-after": String(BUSY_RETRY_SECONDS) },
+        );
+      }
+      running++;
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        running--;
+      };
+      try {
+        return await convertRequest(request, limits, release);
+      } catch (error) {
+        release();
+        throw error;
+      }
+    },
   };
 }
 
 /** The handler with the default limits. */
 export default edgeConvert();
 
-async function convertRequest(request: Request, limits: Required<EdgeLimits>): Promise<Response> {
-  const refused = refuse(request, limits);
-  if (refused !== undefined) return refused;
+/**
+ * Converts one request's body into its answer; `release` is called once, when the
+ * conversion's work has ended (answered, failed, cut off or cancelled).
+ */
+async function convertRequest(
+  request: Request,
+  limits: Required<EdgeLimits>,
+  release: () => void,
+): Promise<Response> {
   const { IdentityTransformStream: Pipe, FixedLengthStream: FixedLength } = globalThis as {
     IdentityTransformStream?: IdentityPipe;
     FixedLengthStream?: FixedLengthPipe;
@@ -438,6 +493,7 @@ async function convertRequest(request: Request, limits: Required<EdgeLimits>): P
     first = await reader.read(new Uint8Array(Pipe !== undefined ? PIPE_WRITE_BYTES : READ_BYTES));
   } catch (error) {
     await input.abort(error);
+    release();
     // A body that turns out empty (no Content-Length said so) is answered as one refused
     // from its headers is, on every server.
     if (input.received() === 0 && error instanceof GgufError && error.code === "TRUNCATED") {
@@ -446,7 +502,11 @@ async function convertRequest(request: Request, limits: Required<EdgeLimits>): P
     return errorResponse(error);
   }
   if (first.done) {
-    await input.finish();
+    try {
+      await input.finish();
+    } finally {
+      release();
+    }
     return new Response(new Uint8Array(0), OCTETS);
   }
   if (Pipe !== undefined) {
@@ -456,7 +516,7 @@ async function convertRequest(request: Request, limits: Required<EdgeLimits>): P
       ? new FixedLength(outputBytes)
       : new Pipe();
     return new Response(
-      pumpThrough(pipe, reader, first.value, input, limits.bodyIdleMs),
+      pumpThrough(pipe, reader, first.value, input, limits.bodyIdleMs, release),
       OCTETS,
     );
   }
@@ -483,16 +543,22 @@ async function convertRequest(request: Request, limits: Required<EdgeLimits>): P
         }
       } catch (error) {
         await input.abort(error); // the answer is cut off: stop reading the body at once
+        release();
         throw error;
       }
       if (filled > 0) controller.enqueue(new Uint8Array(buffer, 0, filled));
       if (filled < READ_BYTES) {
-        await input.finish(); // the client has sent everything before the answer ends
+        try {
+          await input.finish(); // the client has sent everything before the answer ends
+        } finally {
+          release();
+        }
         controller.close();
       }
     },
     cancel: async (reason) => {
       await input.abort(reason);
+      release();
       await reader.cancel(reason);
     },
   }, { highWaterMark: 0 });

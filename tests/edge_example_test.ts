@@ -253,9 +253,20 @@ test("the launchers' limits take bytes as the CLI does, and refuse others in one
         GGUF_MAX_HEADER_MEMORY: "256M",
         GGUF_MAX_BODY_BYTES: "1000",
         GGUF_BODY_IDLE_SECONDS: "2.5",
+        GGUF_MAX_CONCURRENT: "3",
       }),
     ),
-    { maxBodyBytes: 1000, maxHeaderMemory: 256 << 20, maxHeaderBytes: undefined, bodyIdleMs: 2500 },
+    {
+      maxBodyBytes: 1000,
+      maxHeaderMemory: 256 << 20,
+      maxHeaderBytes: undefined,
+      bodyIdleMs: 2500,
+      maxConcurrent: 3,
+    },
+  );
+  assert.throws(
+    () => limitsFromEnv(env({ GGUF_MAX_CONCURRENT: "2.5" })),
+    /^TypeError: GGUF_MAX_CONCURRENT must be a whole number from 1 to 100000, not "2\.5"$/,
   );
   assert.throws(() => limitsFromEnv(env({ GGUF_BODY_IDLE_SECONDS: "0" })), /from 0\.001 to 86400/);
   assert.throws(
@@ -303,4 +314,58 @@ test("a body that sends nothing for bodyIdleMs is answered 408, or cut once the 
   assert.equal(late.status, 200);
   await assert.rejects(late.arrayBuffer(), /the client sent nothing/);
   assert.equal(cancelled, 2, "the stalled bodies are cancelled");
+});
+
+test("past maxConcurrent a request is answered 503; every ending frees its place", async () => {
+  const { edgeConvert } = await import("../examples/edge_convert.ts");
+  const handler = edgeConvert({ maxConcurrent: 1 });
+  const sample = new Uint8Array(readFileSync(join(ROOT, "samples", "tiny-llama.gguf")));
+  const post = (body: ReadableStream<Uint8Array> | Uint8Array) =>
+    handler.fetch(
+      // @ts-ignore: duplex is needed for a stream body where the fetch spec is followed
+      new Request("http://localhost/", { method: "POST", body, duplex: "half" }),
+    );
+  const whole = async () => {
+    const answer = await post(sample.slice());
+    assert.equal(answer.status, 200);
+    return new Uint8Array(await answer.arrayBuffer());
+  };
+  const expected = await whole();
+
+  // One conversion waits on its body: the next request is turned away, its body unread.
+  let send!: ReadableStreamDefaultController<Uint8Array>;
+  const slow = post(
+    new ReadableStream({ start: (c) => void (send = c, c.enqueue(sample.slice(0, 100))) }),
+  );
+  let turnedAwayCancelled = false;
+  const busy = await post(
+    new ReadableStream({
+      start: (c) => c.enqueue(sample.slice()),
+      cancel: () => void (turnedAwayCancelled = true),
+    }),
+  );
+  assert.equal(busy.status, 503);
+  assert.equal(busy.headers.get("retry-after"), "5");
+  assert.equal(
+    await busy.text(),
+    "error: this server is busy (1 conversions at once, its limit); try again in a few seconds\n",
+  );
+  assert.ok(turnedAwayCancelled, "the turned-away body is cancelled");
+  // The first one ends: its place is free again.
+  send.enqueue(sample.slice(100));
+  send.close();
+  const first = await slow;
+  assert.deepEqual(new Uint8Array(await first.arrayBuffer()), expected);
+  assert.deepEqual(await whole(), expected);
+
+  // A refused model, and an answer its client cancels, free their places too.
+  for (let i = 0; i < 3; i++) {
+    const bad = await post(new TextEncoder().encode("not a model at all, just text"));
+    assert.equal(bad.status, 400);
+    await bad.text();
+  }
+  const dropped = await post(sample.slice());
+  assert.equal(dropped.status, 200);
+  await dropped.body!.cancel();
+  assert.deepEqual(await whole(), expected);
 });
