@@ -26,7 +26,10 @@ import {
   planConversion,
 } from "../mod.ts";
 import { formatInteger } from "../src/model/errors.ts";
-import { type GgufModel, openGgufModel } from "../sources.ts";
+import type { GgufModel } from "../sources.ts";
+// One file as it is: a part of a split model is shown alone (its split keys kept), since a
+// chosen file's siblings cannot be found by name here.
+import { openModel } from "../src/open/open_model.ts";
 import { readTensorRows } from "../kernels.ts";
 // The CLI's own renderings, so the page prints values exactly as `--dump` and `--plan` do.
 import { float32Text } from "../src/cli/float32_text.ts";
@@ -253,13 +256,30 @@ async function showRows(): Promise<void> {
   view.dataset.tensor = name;
 }
 
+/**
+ * For one part of a split model, what the page shows of it: that part's own tensors, the
+ * first part's metadata only in the first part. Empty for a whole model.
+ */
+function splitNote(model: GgufModel): string {
+  const count = model.metadata.get("split.count")?.value;
+  const no = model.metadata.get("split.no")?.value;
+  if (typeof count !== "number" || count <= 1 || typeof no !== "number") return "";
+  return ` It is part ${no + 1} of a ${count}-part split model, shown alone: its own ${
+    formatInteger(model.tensors.length)
+  } tensors${
+    no === 0 ? " and the model's metadata" : ""
+  }. The CLI reads the parts together (gguf-stream NAME-00001-of-${
+    String(count).padStart(5, "0")
+  }.gguf).`;
+}
+
 async function open(file: File): Promise<void> {
   await model?.close();
   model = undefined;
   $("#report").hidden = true;
   setStatus(`Reading ${file.name}…`, "loading");
   try {
-    model = await openGgufModel(file); // a File is a Blob: read by slices, in place
+    model = await openModel(file, { oneFile: true }); // a File is a Blob: read by slices
     const header = { ...model.parts[0].header, metadata: model.metadata, tensors: model.tensors };
     showSummary(file, header, modelInfo(header));
     showMetadata(header);
@@ -270,7 +290,9 @@ async function open(file: File): Promise<void> {
     if (first) $<HTMLSelectElement>("#tensor-select").value = first.name;
     await showRows();
     setStatus(
-      `${file.name}: ${formatInteger(file.size)} bytes, read in place (nothing uploaded).`,
+      `${file.name}: ${formatInteger(file.size)} bytes, read in place (nothing uploaded).${
+        splitNote(model)
+      }`,
       "ready",
     );
   } catch (error) {
