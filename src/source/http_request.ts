@@ -124,7 +124,7 @@ export class LastingNetworkError extends Error {
 }
 
 /** The failures {@linkcode lastingFailure} knows, and the advice it gives for each. */
-const LASTING_FAILURES: { code: RegExp; message: RegExp; advice: string }[] = [
+const LASTING_FAILURES: { code?: RegExp; message: RegExp; advice: string }[] = [
   {
     // Node and Bun name the code; Deno says "invalid peer certificate: UnknownIssuer".
     code:
@@ -147,7 +147,6 @@ const LASTING_FAILURES: { code: RegExp; message: RegExp; advice: string }[] = [
   },
   {
     // Runtimes refuse the ports the Fetch standard blocks (6000, 25, 1...).
-    code: /^$/,
     message: /Requests to port \d+ are blocked|^bad port$/,
     advice: "this runtime refuses to fetch from that port (a port the Fetch standard blocks)",
   },
@@ -172,20 +171,37 @@ const LASTING_FAILURES: { code: RegExp; message: RegExp; advice: string }[] = [
  * ```
  */
 export function lastingFailure(error: unknown): string | undefined {
-  const seen = new Set<unknown>();
-  for (let value = error, depth = 0; value instanceof Error && depth < 8; depth++) {
-    if (seen.has(value)) break;
-    seen.add(value);
+  for (const value of errorChain(error)) {
+    if (!(value instanceof Error)) continue;
     const code = (value as { code?: unknown }).code;
-    const text = typeof code === "string" ? code : "";
     for (const failure of LASTING_FAILURES) {
-      if ((text !== "" && failure.code.test(text)) || failure.message.test(value.message)) {
-        return failure.advice;
-      }
+      if (
+        (typeof code === "string" && failure.code?.test(code)) ||
+        failure.message.test(value.message)
+      ) return failure.advice;
     }
-    value = value.cause;
   }
   return undefined;
+}
+
+/**
+ * An error, then its causes and, for Node's happy-eyeballs `AggregateError`, its first
+ * few inner errors, depth first, each once, at most 8 deep.
+ */
+function* errorChain(error: unknown): Generator<unknown> {
+  const seen = new Set<unknown>();
+  function* visit(value: unknown, depth: number): Generator<unknown> {
+    if (value === undefined || value === null || seen.has(value) || depth > 8) return;
+    seen.add(value);
+    yield value;
+    if (!(value instanceof Error)) return;
+    const errors = (value as { errors?: unknown }).errors;
+    if (Array.isArray(errors)) {
+      for (const inner of errors.slice(0, 4)) yield* visit(inner, depth + 1);
+    }
+    yield* visit(value.cause, depth + 1);
+  }
+  yield* visit(error, 0);
 }
 
 /**
@@ -263,24 +279,17 @@ const KNOWN_FAILURES: [RegExp, string][] = [
 export function describeNetworkError(error: unknown): string {
   const messages: string[] = [];
   let code: string | undefined;
-  const seen = new Set<unknown>();
-  const visit = (value: unknown, depth: number): void => {
-    if (value === undefined || value === null || seen.has(value) || depth > 8) return;
-    seen.add(value);
+  // Node's happy-eyeballs connect failures are an AggregateError of one per address.
+  for (const value of errorChain(error)) {
     if (!(value instanceof Error)) {
       messages.push(String(value));
-      return;
+      continue;
     }
     const own = (value as { code?: unknown }).code;
     if (code === undefined && typeof own === "string" && /^E[A-Z0-9_]+$/.test(own)) code = own;
     const text = value.message.trim();
     if (text !== "" && !messages.some((m) => m.includes(text))) messages.push(text);
-    // Node's happy-eyeballs connect failures are an AggregateError of one per address.
-    const errors = (value as { errors?: unknown }).errors;
-    if (Array.isArray(errors)) { for (const inner of errors.slice(0, 4)) visit(inner, depth + 1); }
-    visit(value.cause, depth + 1);
-  };
-  visit(error, 0);
+  }
   const text = messages.join(": ") || "unknown network failure";
   code ??= KNOWN_FAILURES.find(([pattern]) => pattern.test(text))?.[1];
   return code === undefined ? text : `${code} (${text})`;
