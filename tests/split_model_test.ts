@@ -358,3 +358,81 @@ test("a part after the first with a bad header is named in the error", conforman
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test(
+  "a split model's parts given as the option parts, in any order, join as by name",
+  conformance,
+  async () => {
+    for (const name of ["kquants", "legacy"]) {
+      const path = (k: number) => fixture(`split/${name}-0000${k}-of-00003.gguf`).path;
+      const file = (k: number) =>
+        new File([readFileSync(path(k))], `${name}-0000${k}-of-00003.gguf`);
+      const policy = { target: ["F32" as const] };
+      const byName = await convertGguf(path(1), { policy });
+      // Bytes for the first part, picked Files for the others, in reverse order.
+      const given = await convertGguf(new Uint8Array(readFileSync(path(1))), {
+        policy,
+        parts: [file(3), file(2)],
+      });
+      // One-pass streams, each read once: its header at open, its data in its turn.
+      const stream = (k: number) => file(k).stream();
+      const streamed = await convertGguf(stream(1), { policy, parts: [stream(2), stream(3)] });
+      try {
+        for (const model of [given, streamed]) {
+          assert.deepEqual([...model.metadata.keys()], [...byName.metadata.keys()]);
+          assert.ok(![...model.metadata.keys()].some((key) => key.startsWith("split.")));
+          assert.deepEqual([...model.tensors.keys()], [...byName.tensors.keys()]);
+          for (const [tensorName, tensor] of byName.tensors) {
+            assert.deepEqual(model.tensors.get(tensorName)!.data, tensor.data, tensorName);
+          }
+        }
+      } finally {
+        await streamed.close();
+        await given.close();
+        await byName.close();
+      }
+    }
+
+    const bytes = (k: number) => new Uint8Array(readFileSync(part(k).path));
+    const named = (k: number) => new File([bytes(k)], `m-0000${k}-of-00003.gguf`);
+    const refused = (pattern: RegExp) => (e: unknown) => {
+      assert.ok(e instanceof GgufError, String(e));
+      assert.equal(e.code, "BAD_METADATA", e.message);
+      assert.match(e.message, pattern);
+      return true;
+    };
+    await assert.rejects(
+      openGgufModel(bytes(1), { parts: [bytes(2)] }),
+      refused(/split\.count 3, so 2 more parts are needed, but 1 was given/),
+    );
+    await assert.rejects(
+      openGgufModel(bytes(1), { parts: [named(2), named(2)] }),
+      refused(
+        /^Cannot use "m-00002-of-00003\.gguf" \(parts\[1\]\) as one of the 3 parts: it says split\.no 1 of split\.count 3, as another part given does$/,
+      ),
+    );
+    await assert.rejects(
+      openGgufModel(bytes(1), { parts: [bytes(1), bytes(2)] }),
+      refused(
+        /^Cannot use parts\[0\] as one of the 3 parts: it says split\.no 0 of split\.count 3$/,
+      ),
+    );
+    const whole = new Uint8Array(readFileSync(fixture("gen/kquants.gguf").path));
+    await assert.rejects(
+      openGgufModel(bytes(1), { parts: [bytes(2), whole] }),
+      refused(/parts\[1\] as one of the 3 parts: it says nothing of split parts/),
+    );
+    await assert.rejects(
+      openGgufModel(bytes(2), { parts: [bytes(1), bytes(3)] }),
+      refused(/it is part 2 of 3; give the first part as the input and the others as parts/),
+    );
+    await assert.rejects(
+      openGgufModel(whole, { parts: [bytes(2)] }),
+      refused(
+        /^Cannot join 1 more parts to a Uint8Array: it is not the first part of a split model/,
+      ),
+    );
+    // Without them, a part given as bytes is still refused, now naming the option.
+    await assert.rejects(openGgufModel(bytes(1)), refused(/the other parts as the option parts/));
+  },
+);

@@ -12,11 +12,14 @@ import type { GgufFile, TensorInfo } from "../model/gguf_file.ts";
 import type { GgufModel, GgufPart } from "../model/gguf_model.ts";
 import { describeUrl } from "../source/http_range.ts";
 import { readSplitKeys } from "./split_keys.ts";
+import { escapeText } from "../model/escape_text.ts";
+import type { OptionKeys } from "../model/option_keys.ts";
 import { streamEndedError } from "../source/stream_buffer.ts";
 import type { StreamSource } from "../source/stream_source.ts";
 import {
   type GgufInput,
   isStreamSource,
+  READ_OPTION_KEYS,
   type ReadOptions,
   readSourceHeader,
   remoteUrl,
@@ -24,7 +27,21 @@ import {
 } from "./resolve_input.ts";
 
 /** Options for {@linkcode openGgufModel}. */
-export type OpenModelOptions = ReadOptions;
+export interface OpenModelOptions extends ReadOptions {
+  /**
+   * The other parts of a split model, in any order, for a first part that has no name to
+   * find them by (a `Blob` such as a picked `File`, bytes, a `ByteSource`, a stream), or to
+   * take them from elsewhere than beside it. Each is placed by its own `split.no`; all
+   * `split.count - 1` must be there, each once.
+   */
+  parts?: readonly GgufInput[];
+}
+
+/** Every key of {@linkcode OpenModelOptions}, for option checks. */
+export const OPEN_MODEL_OPTION_KEYS: OptionKeys<OpenModelOptions> = {
+  ...READ_OPTION_KEYS,
+  parts: true,
+};
 
 /** Closes the sources of models that were garbage-collected without `close()`. */
 const UNCLOSED = new FinalizationRegistry<ByteSource[]>((sources) => {
@@ -70,8 +87,9 @@ function describeInput(input: GgufInput, location: string | undefined): string {
  * Opens a model for conversion: one GGUF file, or every part of a split model when
  * `input` is the path or URL of its first part. Parts are found by their names, so one
  * part of a split model (`split.count` above 1) given as bytes, a `Blob`, a
- * {@linkcode ByteSource} or a stream is refused: converting it alone would lose the
- * others ({@linkcode readGguf} still reads its header). The split keys are checked as
+ * {@linkcode ByteSource} or a stream needs the others as `options.parts`, and is refused
+ * without them: converting it alone would lose the others ({@linkcode readGguf} still
+ * reads its header). The split keys are checked as
  * llama.cpp writes them (`split.no` below `split.count`, `split.tensors.count` the number
  * of tensors) and left out of the model's metadata. A `ReadableStream` is read once,
  * forward only (`NOT_SEQUENTIAL` if its tensor data is not in index order); an HTTP(S)
@@ -79,7 +97,7 @@ function describeInput(input: GgufInput, location: string | undefined): string {
  * ranges instead.
  *
  * @param input A path, `file:` or `http(s):` URL, `ByteSource`, bytes, a `Blob` or a stream.
- * @param options Parse and access options.
+ * @param options Parse and access options; `parts`, the other parts of a split model.
  * @returns The model; call `close()` when done.
  * @throws {GgufError} `BAD_METADATA` for missing, mismatched or out-of-order parts, split
  *   keys that contradict each other, or one part of a split model given without its name;
@@ -204,7 +222,58 @@ export async function openModel(
       );
     }
     const keys = [split];
-    if (split !== undefined && count > 1) {
+    const given = options.parts;
+    if (given !== undefined && !oneFile) {
+      if (split === undefined || count <= 1) {
+        throw new GgufError(
+          "BAD_METADATA",
+          `Cannot join ${given.length} more parts to ${
+            describeInput(input, path)
+          }: it is not the first part of a split model (it has no split.count above 1)`,
+        );
+      }
+      if (split.no !== 0) {
+        throw new GgufError(
+          "BAD_METADATA",
+          `Cannot open ${describeInput(input, path)} with parts: it is part ${
+            split.no + 1
+          } of ${count}; give the first part as the input and the others as parts`,
+        );
+      }
+      if (given.length !== count - 1) {
+        throw new GgufError(
+          "BAD_METADATA",
+          `Cannot join the parts: the first part says split.count ${count}, so ${
+            count - 1
+          } more parts are needed, but ${given.length} ${
+            given.length === 1 ? "was" : "were"
+          } given`,
+        );
+      }
+      const placed: (OpenedPart | undefined)[] = [];
+      for (const [index, partInput] of given.entries()) {
+        const label = givenPartLabel(partInput, index);
+        const part = await openPart(partInput, label, count, options, owned);
+        const no = part.keys?.no;
+        if (part.keys?.count !== count || no === undefined || no === 0 || placed[no]) {
+          throw new GgufError(
+            "BAD_METADATA",
+            `Cannot use ${label} as one of the ${count} parts: it says ${
+              part.keys === undefined
+                ? "nothing of split parts (no split.* keys)"
+                : `split.no ${part.keys.no} of split.count ${part.keys.count}${
+                  placed[part.keys.no] ? ", as another part given does" : ""
+                }`
+            }`,
+          );
+        }
+        placed[no] = part;
+      }
+      for (let no = 1; no < count; no++) {
+        opened.push(placed[no]!.part);
+        keys.push(placed[no]!.keys);
+      }
+    } else if (split !== undefined && count > 1) {
       if (path === undefined) {
         // Only a name leads to the other parts: converting this one alone would
         // silently lose them.
@@ -215,7 +284,7 @@ export async function openModel(
             split.no + 1
           } of a ${count}-part split model from ${kind}: the other parts are found by file name, and ${kind} has none; give the first part's path or URL (NAME-00001-of-${
             String(count).padStart(5, "0")
-          }.gguf) instead, or join the parts first (llama-gguf-split --merge)`,
+          }.gguf) instead (in the library, or the other parts as the option parts), or join the parts first (llama-gguf-split --merge)`,
         );
       }
       const match = splitName(path);
@@ -240,26 +309,14 @@ export async function openModel(
       for (let no = 1; no < count; no++) {
         const partPath = partLocation(path, match, no);
         // Read its header now, its data when the conversion reaches it.
-        const opening = await resolveInput(partPath, { ...options, deferBody: true });
-        owned.push(opening.source);
-        let partHeader: GgufFile;
-        try {
-          partHeader = await readSourceHeader(opening.source, options);
-        } catch (error) {
-          // The user named the first part: say which of the others is at fault.
-          if (error instanceof GgufError) {
-            error.message = `In part ${no + 1} of ${count}, ${shown(partPath)}: ${error.message}`;
-          }
-          throw error;
-        }
-        if (isStreamSource(opening.source)) checkSequential(partHeader.tensors);
-        const part = {
-          path: opening.path,
-          url: opening.url,
-          source: shortfallTold(opening.source, partHeader),
-          header: partHeader,
-        };
-        const partKeys = readSplitKeys(part.header, { lenient, name: shown(partPath) });
+        const { part, keys: partKeys } = await openPart(
+          partPath,
+          shown(partPath),
+          count,
+          options,
+          owned,
+          no,
+        );
         if (partKeys?.no !== no || partKeys.count !== count) {
           throw new GgufError(
             "BAD_METADATA",
@@ -338,6 +395,58 @@ export async function openModel(
     }
     throw abortedError(error, options.signal);
   }
+}
+
+/** A part of a split model opened for {@linkcode openModel}, with its split keys. */
+interface OpenedPart {
+  part: GgufPart;
+  keys: ReturnType<typeof readSplitKeys>;
+}
+
+/**
+ * Opens one part other than the first: its header now, its data when the conversion
+ * reaches it. `label` names it in messages; `no` (0-based), where known before its header
+ * is read, too.
+ */
+async function openPart(
+  input: GgufInput,
+  label: string,
+  count: number,
+  options: OpenModelMode,
+  owned: ByteSource[],
+  no?: number,
+): Promise<OpenedPart> {
+  const opening = await resolveInput(input, { ...options, deferBody: true });
+  if (opening.owned) owned.push(opening.source);
+  let header: GgufFile;
+  try {
+    header = await readSourceHeader(opening.source, options);
+  } catch (error) {
+    // The user named the first part: say which of the others is at fault.
+    if (error instanceof GgufError) {
+      error.message = `In ${
+        no === undefined ? "" : `part ${no + 1} of ${count}, `
+      }${label}: ${error.message}`;
+    }
+    throw error;
+  }
+  if (isStreamSource(opening.source)) checkSequential(header.tensors);
+  const part = {
+    path: opening.path,
+    url: opening.url,
+    source: shortfallTold(opening.source, header),
+    header,
+  };
+  return { part, keys: readSplitKeys(header, { lenient: options.lenient, name: label }) };
+}
+
+/** How messages name `parts[index]`: its path or URL, a `File`'s name, or its place. */
+function givenPartLabel(input: GgufInput, index: number): string {
+  if (typeof input === "string" || input instanceof URL) return shown(String(input));
+  const name = input instanceof Blob ? (input as { name?: unknown }).name : undefined;
+  return typeof name === "string" && name !== ""
+    ? `"${escapeText(name)}" (parts[${index}])`
+    : `parts[${index}]`;
 }
 
 /**

@@ -17,8 +17,12 @@ import {
   prepareMeasuredConversion,
 } from "../convert/prepare.ts";
 import type { ConversionSums } from "../convert/convert_range.ts";
-import { openGgufModel, type OpenModelOptions } from "../open/open_model.ts";
-import { READ_OPTION_KEYS, remoteUrl } from "../open/resolve_input.ts";
+import {
+  OPEN_MODEL_OPTION_KEYS,
+  openGgufModel,
+  type OpenModelOptions,
+} from "../open/open_model.ts";
+import { remoteUrl } from "../open/resolve_input.ts";
 import { checkOutputPath, openFileSink } from "../source/file_sink.ts";
 import { printWarning } from "../convert/print_warning.ts";
 import { encodeConverted } from "./encode_model.ts";
@@ -46,7 +50,7 @@ export interface ConvertFileOptions extends WriteOptions, OpenModelOptions {
 /** Every key of {@linkcode ConvertFileOptions}, for option checks. */
 const CONVERT_FILE_OPTION_KEYS: OptionKeys<ConvertFileOptions> = {
   ...CONVERT_OPTION_KEYS,
-  ...READ_OPTION_KEYS,
+  ...OPEN_MODEL_OPTION_KEYS,
   onProgress: true,
   force: true,
 };

@@ -23,8 +23,12 @@ import { ConvertThreads } from "../convert/convert_threads.ts";
 import { WorkerTensors } from "./worker_tensors.ts";
 import { abortedError } from "../model/errors.ts";
 import { checkOptionKeys, type OptionKeys } from "../model/option_keys.ts";
-import { openGgufModel, type OpenModelOptions } from "../open/open_model.ts";
-import { type GgufInput, READ_OPTION_KEYS } from "../open/resolve_input.ts";
+import {
+  OPEN_MODEL_OPTION_KEYS,
+  openGgufModel,
+  type OpenModelOptions,
+} from "../open/open_model.ts";
+import type { GgufInput } from "../open/resolve_input.ts";
 import { nextTurn, PLATFORM } from "../runtime/current.ts";
 
 /** Options for {@linkcode convertGguf} and {@linkcode convertTensors}. */
@@ -33,7 +37,7 @@ export interface ConvertInputOptions extends ConvertOptions, OpenModelOptions {}
 /** Every key of {@linkcode ConvertInputOptions}, for option checks. */
 const CONVERT_INPUT_OPTION_KEYS: OptionKeys<ConvertInputOptions> = {
   ...CONVERT_OPTION_KEYS,
-  ...READ_OPTION_KEYS,
+  ...OPEN_MODEL_OPTION_KEYS,
 };
 
 /** A converted model held in memory. */
