@@ -26,9 +26,9 @@ import {
   planConversion,
 } from "../mod.ts";
 import { formatInteger } from "../src/model/errors.ts";
-import type { GgufModel } from "../sources.ts";
-// One file as it is: a part of a split model is shown alone (its split keys kept), since a
-// chosen file's siblings cannot be found by name here.
+import { type GgufModel, openGgufModel } from "../sources.ts";
+// One file as it is: a part of a split model picked alone is shown alone (its split keys
+// kept), since a picked file's siblings cannot be found by name here.
 import { openModel } from "../src/open/open_model.ts";
 import { readTensorRows } from "../kernels.ts";
 // The CLI's own renderings, so the page prints values exactly as `--dump` and `--plan` do.
@@ -105,10 +105,10 @@ function setStatus(text: string, state: string): void {
 
 let model: GgufModel | undefined;
 
-function showSummary(file: File, header: GgufFile, info: ModelInfo): void {
+function showSummary(name: string, size: number, header: GgufFile, info: ModelInfo): void {
   const fields: [string, string, string][] = [
-    ["file", "File", file.name],
-    ["size", "Size", `${formatInteger(file.size)} bytes`],
+    ["file", "File", name],
+    ["size", "Size", `${formatInteger(size)} bytes`],
     ["version", "GGUF version", String(header.version)],
     ["byte-order", "Byte order", header.littleEndian ? "little-endian" : "big-endian"],
     ["alignment", "Alignment", String(header.alignment)],
@@ -268,20 +268,32 @@ function splitNote(model: GgufModel): string {
     formatInteger(model.tensors.length)
   } tensors${
     no === 0 ? " and the model's metadata" : ""
-  }. The CLI reads the parts together (gguf-stream NAME-00001-of-${
-    String(count).padStart(5, "0")
-  }.gguf).`;
+  }. Pick all ${count} parts together to see the model whole.`;
 }
 
-async function open(file: File): Promise<void> {
+/**
+ * Opens the picked files: one file as it is, or several as the parts of one split model
+ * (the first by name is the first part; the others are placed by their split keys).
+ */
+async function open(files: File[]): Promise<void> {
   await model?.close();
   model = undefined;
   $("#report").hidden = true;
-  setStatus(`Reading ${file.name}…`, "loading");
+  const [file, ...others] = [...files].sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+  );
+  const name = others.length === 0
+    ? file.name
+    : `${file.name} and ${others.length} more part${others.length === 1 ? "" : "s"}`;
+  const size = files.reduce((sum, f) => sum + f.size, 0);
+  setStatus(`Reading ${name}…`, "loading");
   try {
-    model = await openModel(file, { oneFile: true }); // a File is a Blob: read by slices
+    // A File is a Blob: read by slices, in place.
+    model = others.length === 0
+      ? await openModel(file, { oneFile: true })
+      : await openGgufModel(file, { parts: others });
     const header = { ...model.parts[0].header, metadata: model.metadata, tensors: model.tensors };
-    showSummary(file, header, modelInfo(header));
+    showSummary(name, size, header, modelInfo(header));
     showMetadata(header);
     showTensors(header);
     $("#report").hidden = false;
@@ -289,21 +301,22 @@ async function open(file: File): Promise<void> {
     const first = model.tensors.find((t) => !/^(I8|I16|I32|I64|F64)$/.test(t.typeName));
     if (first) $<HTMLSelectElement>("#tensor-select").value = first.name;
     await showRows();
+    const joined = model.parts.length > 1
+      ? ` The ${model.parts.length} parts of a split model, shown as one.`
+      : splitNote(model);
     setStatus(
-      `${file.name}: ${formatInteger(file.size)} bytes, read in place (nothing uploaded).${
-        splitNote(model)
-      }`,
+      `${name}: ${formatInteger(size)} bytes, read in place (nothing uploaded).${joined}`,
       "ready",
     );
   } catch (error) {
-    setStatus(`Cannot read ${file.name}: ${(error as Error).message}`, "error");
+    setStatus(`Cannot read ${name}: ${(error as Error).message}`, "error");
   }
 }
 
 setStatus("No file chosen.", "idle");
 $<HTMLInputElement>("#file").addEventListener("change", (event) => {
-  const file = (event.target as HTMLInputElement).files?.[0];
-  if (file) open(file);
+  const files = [...(event.target as HTMLInputElement).files ?? []];
+  if (files.length > 0) open(files);
 });
 $("#tensor-select").addEventListener("change", showRows);
 $("#row-count").addEventListener("change", showRows);

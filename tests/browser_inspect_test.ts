@@ -245,13 +245,45 @@ test("the inspector page shows a local file's header, metadata, plan and values"
     await openAndCheck(page, fixture("split/kquants-00002-of-00003.gguf"));
     assert.match(
       await page.textContent("#status") ?? "",
-      /It is part 2 of a 3-part split model, shown alone: its own 7 tensors\. The CLI reads the parts together \(gguf-stream NAME-00001-of-00003\.gguf\)\.$/,
+      /It is part 2 of a 3-part split model, shown alone: its own 7 tensors\. Pick all 3 parts together to see the model whole\.$/,
     );
     await openAndCheck(page, fixture("split/kquants-00001-of-00003.gguf"));
     assert.match(
       await page.textContent("#status") ?? "",
       /part 1 of a 3-part .* and the model's metadata\./,
     );
+    // All three picked together, in any order: the model whole, as the merged file's oracle says.
+    const part = (k: number) => fixture(`split/kquants-0000${k}-of-00003.gguf`).path;
+    await page.setInputFiles("#file", [part(3), part(1), part(2)]);
+    await page.waitForSelector('#status:is([data-state="ready"], [data-state="error"])');
+    assert.match(
+      await page.textContent("#status") ?? "",
+      /^kquants-00001-of-00003\.gguf and 2 more parts: [\d_]+ bytes, read in place \(nothing uploaded\)\. The 3 parts of a split model, shown as one\.$/,
+    );
+    const merged = JSON.parse(
+      readFileSync(join(dirname(part(1)), "kquants.merged.expected.json"), "utf8"),
+    ) as { metadata: Record<string, unknown>; tensors: { name: string; type: string }[] };
+    assert.deepEqual(
+      await page.$$eval(
+        "#metadata tbody tr",
+        (trs) => trs.map((tr) => (tr as HTMLElement).dataset.key),
+      ),
+      Object.keys(merged.metadata),
+    );
+    assert.deepEqual(
+      await page.$$eval(
+        "#tensors tbody tr",
+        (trs) => trs.map((tr) => [tr.children[0].textContent, tr.children[1].textContent]),
+      ),
+      merged.tensors.map((t) => [t.name, t.type]),
+    );
+    // A tensor of the last part shows its values.
+    const last = merged.tensors.at(-1)!.name;
+    await page.selectOption("#tensor-select", last);
+    await page.waitForFunction((name) => {
+      const view = document.querySelector<HTMLElement>("#rows")!;
+      return view.dataset.tensor === name && view.dataset.state === "ready";
+    }, last);
 
     // Names that would display as others are escaped as the CLI prints them; an empty
     // tensor says so; a row count past the page's maximum shows the maximum.
