@@ -29,7 +29,7 @@
  */
 import { formatInteger, GgufError } from "../model/errors.ts";
 import { type ByteSource, checkRange } from "../model/byte_source.ts";
-import { EAGAIN_DELAY_MS, nodeLikePlatform, pause } from "./node.ts";
+import { eagainBackoff, nodeLikePlatform } from "./node.ts";
 import type { FileInfo, FileKind, OutputFile, Platform } from "./platform.ts";
 import { FADV_DONTNEED, libcAdvice, type LibcCalls } from "./_fadvise.ts";
 import { O_WRONLY_CLOEXEC, SYNC_FILE_RANGE_WAIT_ALL, withWriteBack } from "./_write_back.ts";
@@ -248,6 +248,7 @@ const EAGAIN = 11;
  */
 function writeStdoutSync(bytes: Uint8Array): void {
   const f = writeCalls();
+  const wait = eagainBackoff();
   for (let done = 0; done < bytes.length;) {
     const rest = bytes.subarray(done);
     if (f === null) {
@@ -262,7 +263,7 @@ function writeStdoutSync(bytes: Uint8Array): void {
     const errno = new Deno.UnsafePointerView(f.__errno_location()!).getInt32();
     if (errno === EINTR) continue;
     if (errno === EAGAIN) {
-      pause(EAGAIN_DELAY_MS);
+      wait();
       continue;
     }
     const text = Deno.UnsafePointerView.getCString(f.strerror(errno)!);

@@ -145,7 +145,8 @@ export interface ProcessControl {
    * Where exiting would wait for ever, ends the process at once as signal `name`'s default
    * action does (its handlers removed); else returns, and the caller exits as usual. Only
    * Node has it: its `exit()` first joins its thread pool, where a write to standard output
-   * into a pipe no one reads blocks until the reader goes.
+   * into a pipe no one reads blocks until the reader goes, and its worker threads, where a
+   * blocking write into such a pipe does.
    */
   endBySignal?(name: string): void;
 }
