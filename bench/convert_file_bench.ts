@@ -22,7 +22,7 @@
  * writes, the final flush, rename) show where a gap comes from. Output files are removed
  * at the end; the synthetic model stays in out/ for the next run.
  *
- *   deno run -A bench/convert_file_bench.ts [--size-mb 330] [--pairs 5] [--runtimes deno,bun]
+ *   deno run -A bench/convert_file_bench.ts [--size-mb 330] [--pairs 5] [--runtimes deno,bun,node]
  *     [--ways new,replace,pipe,write] [--markdown docs/performance.md] [--readme README.md]
  *
  * `--markdown` writes both tables into the file (a size other than 330 into a section of
@@ -41,7 +41,7 @@ const { values } = parseArgs({
   options: {
     "size-mb": { type: "string", default: "330" },
     pairs: { type: "string", default: "5" },
-    runtimes: { type: "string", default: "deno,bun" },
+    runtimes: { type: "string", default: "deno,bun,node" },
     ways: { type: "string", default: "new,replace,pipe,write" },
     markdown: { type: "string" },
     readme: { type: "string" },
@@ -95,7 +95,14 @@ function phases(stderr: string): Record<string, number> {
 
 // The output's size, and the existing files the `replace` and `pipe` ways need.
 const script = (runtime: string, path: string) => [...runners[runtime], path].map(quote).join(" ");
-const convert = (runtime: string) => script(runtime, "convert.ts");
+/**
+ * Node runs the CLI as its users do, the npm package's command over the built dist/
+ * (`npm run build`; the test command builds it), where it is built: from the .ts sources
+ * it spends a third of a second more stripping types at every start.
+ */
+const nodeBuilt = existsSync("dist/convert.js");
+const convert = (runtime: string) =>
+  script(runtime, runtime === "node" && nodeBuilt ? "bin/gguf-stream.js" : "convert.ts");
 rmSync(output, { force: true });
 timed(`${convert(runtimes[0])} ${quote(model)} -o ${quote(output)} -q`);
 const outputBytes = statSync(output).size;
@@ -225,7 +232,13 @@ for (const file of [output, floorFile, floorFile + ".tmp", sized]) rmSync(file, 
 const cores = availableParallelism();
 const intro = `${(statSync(model).size / 2 ** 20).toFixed(0)} MiB synthetic Q4_K_M-like model → ${
   (outputBytes / 2 ** 20).toFixed(0)
-} MiB F32; ${pairs} interleaved pairs per row, \`sync\` before every run; seconds as median (min–max); "× floor" is the median of the pairs' ratios; CPU is the user and system time of every process of a run (median): on ${cores} cores no run takes less than its CPU ÷ ${cores}.`;
+} MiB F32; ${pairs} interleaved pairs per row, \`sync\` before every run; seconds as median (min–max); "× floor" is the median of the pairs' ratios; CPU is the user and system time of every process of a run (median): on ${cores} cores no run takes less than its CPU ÷ ${cores}.${
+  runtimes.includes("node")
+    ? nodeBuilt
+      ? " Node runs the npm package's `gguf-stream` command (dist/, built by `npm run build`)."
+      : " Node runs convert.ts from source (no dist/ built): its start strips types."
+    : ""
+}`;
 const table = (lines: string[]) =>
   [
     intro,
