@@ -141,7 +141,9 @@ export function runtimeVersions(): string {
     const run = spawnSync(binary(name), args, { encoding: "utf8" });
     return run.status === 0 ? run.stdout.trim().split("\n")[0] : `${name} (not found)`;
   };
-  return `${version("deno", ["--version"])}, bun ${version("bun", ["--version"])}`;
+  return `${version("deno", ["--version"])}, bun ${version("bun", ["--version"])}, node ${
+    version("node", ["--version"])
+  }`;
 }
 
 /**
