@@ -432,6 +432,11 @@ test(
         /^Cannot join 1 more parts to a Uint8Array: it is not the first part of a split model/,
       ),
     );
+    await assert.rejects(
+      // @ts-expect-error: one part, not an array of them
+      openGgufModel(bytes(1), { parts: bytes(2) }),
+      /^TypeError: parts must be an array of the other parts' inputs, not object$/,
+    );
     // Without them, a part given as bytes is still refused, now naming the option.
     await assert.rejects(openGgufModel(bytes(1)), refused(/the other parts as the option parts/));
   },

@@ -223,6 +223,9 @@ export async function openModel(
     }
     const keys = [split];
     const given = options.parts;
+    if (given !== undefined && !Array.isArray(given)) {
+      throw new TypeError(`parts must be an array of the other parts' inputs, not ${typeof given}`);
+    }
     if (given !== undefined && !oneFile) {
       if (split === undefined || count <= 1) {
         throw new GgufError(
