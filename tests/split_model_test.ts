@@ -437,6 +437,36 @@ test(
       openGgufModel(bytes(1), { parts: bytes(2) }),
       /^TypeError: parts must be an array of the other parts' inputs, not object$/,
     );
+    // Streams given as parts are cancelled when the model cannot be opened, reached or not.
+    const states: string[] = [];
+    const tracked = (k: number) => {
+      const index = states.push("untouched") - 1;
+      return new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (states[index] === "read") return new Promise<void>(() => {}); // then silent
+          states[index] = "read";
+          controller.enqueue(bytes(k));
+          return Promise.resolve();
+        },
+        cancel() {
+          states[index] = "cancelled";
+        },
+      }, { highWaterMark: 0 });
+    };
+    await assert.rejects(
+      openGgufModel(bytes(1), { parts: [join(ROOT, "no-such-part.gguf"), tracked(3)] }),
+      (e: unknown) => e instanceof GgufError && e.code === "IO",
+    );
+    await assert.rejects(openGgufModel(bytes(1), { parts: [tracked(2)] }), refused(/1 was given/));
+    await assert.rejects(
+      openGgufModel(tracked(1), { parts: [tracked(2), whole] }),
+      refused(/says nothing of split parts/),
+    );
+    assert.deepEqual(states, ["cancelled", "cancelled", "cancelled", "cancelled"]);
+    // No other parts is what a whole model has.
+    const alone = await openGgufModel(whole, { parts: [] });
+    assert.equal(alone.parts.length, 1);
+    await alone.close();
     // Without them, a part given as bytes is still refused, now naming the option.
     await assert.rejects(openGgufModel(bytes(1)), refused(/the other parts as the option parts/));
   },

@@ -32,7 +32,8 @@ export interface OpenModelOptions extends ReadOptions {
    * The other parts of a split model, in any order, for a first part that has no name to
    * find them by (a `Blob` such as a picked `File`, bytes, a `ByteSource`, a stream), or to
    * take them from elsewhere than beside it. Each is placed by its own `split.no`; all
-   * `split.count - 1` must be there, each once.
+   * `split.count - 1` must be there, each once (none for a whole model). Streams among them
+   * are the model's, as a stream input is: cancelled if it cannot be opened.
    */
   parts?: readonly GgufInput[];
 }
@@ -222,7 +223,8 @@ export async function openModel(
       );
     }
     const keys = [split];
-    const given = options.parts;
+    // No other parts is what a whole model has: parts: [] opens it as without them.
+    const given = options.parts?.length === 0 ? undefined : options.parts;
     if (given !== undefined && !Array.isArray(given)) {
       throw new TypeError(`parts must be an array of the other parts' inputs, not ${typeof given}`);
     }
@@ -395,6 +397,11 @@ export async function openModel(
     ) {
       // One pass cannot read this file's data out of order: read it by ranges instead.
       return await openModel(input, { ...options, remote: "range" });
+    }
+    // Streams given as parts are ours as the input is: those never reached (still
+    // unlocked) are cancelled too, as the opened ones were by close().
+    for (const part of Array.isArray(options.parts) ? options.parts : []) {
+      if (part instanceof ReadableStream && !part.locked) await part.cancel(error).catch(() => {});
     }
     throw abortedError(error, options.signal);
   }
