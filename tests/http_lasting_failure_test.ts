@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { convertFile, GgufError, readGguf } from "../mod.ts";
-import { lastingFailure } from "../src/source/http_request.ts";
+import { networkAdvice } from "../src/source/http_request.ts";
 
 // A self-signed certificate for 127.0.0.1 and localhost (P-256, CA:FALSE, valid until
 // 2126), made for this test with `openssl req -x509`; its key protects nothing.
@@ -94,29 +94,36 @@ test("each runtime's words for a lasting failure are recognised", () => {
         `error sending request for url (https://h/m.gguf): client error (Connect): ${detail}`,
       ),
     });
-  const cases: [unknown, RegExp | undefined][] = [
-    [node("self-signed certificate", "DEPTH_ZERO_SELF_SIGNED_CERT"), /not signed by/],
+  // Each runtime's error, the advice expected (none: unknown, retried as before), lasting.
+  const cases: [unknown, RegExp | undefined, boolean?][] = [
+    [node("self-signed certificate", "DEPTH_ZERO_SELF_SIGNED_CERT"), /not signed by/, true],
     [
       node("unable to verify the first certificate", "UNABLE_TO_VERIFY_LEAF_SIGNATURE"),
       /not signed by/,
+      true,
     ],
-    [node("certificate has expired", "CERT_HAS_EXPIRED"), /not valid for this address/],
+    [node("certificate has expired", "CERT_HAS_EXPIRED"), /not valid for this address/, true],
     [
       node("Hostname/IP does not match certificate's altnames", "ERR_TLS_CERT_ALTNAME_INVALID"),
       /not valid for this address/,
+      true,
     ],
-    [bun("self signed certificate", "DEPTH_ZERO_SELF_SIGNED_CERT"), /not signed by/],
-    [deno("invalid peer certificate: UnknownIssuer"), /not signed by/],
-    [deno("invalid peer certificate: Expired"), /not valid for this address/],
-    [deno("invalid peer certificate: NotValidForName"), /not valid for this address/],
-    [node("getaddrinfo ENOTFOUND models.invalid", "ENOTFOUND"), /does not resolve/],
-    [bun("getaddrinfo ENOTFOUND models.invalid", "ENOTFOUND"), /does not resolve/],
+    [bun("self signed certificate", "DEPTH_ZERO_SELF_SIGNED_CERT"), /not signed by/, true],
+    [deno("invalid peer certificate: UnknownIssuer"), /not signed by/, true],
+    [deno("invalid peer certificate: Expired"), /not valid for this address/, true],
+    [deno("invalid peer certificate: NotValidForName"), /not valid for this address/, true],
+    [node("getaddrinfo ENOTFOUND models.invalid", "ENOTFOUND"), /does not resolve/, false],
+    [bun("getaddrinfo ENOTFOUND models.invalid", "ENOTFOUND"), /does not resolve/, false],
     [
       deno("dns error: failed to lookup address information: Name or service not known"),
       /does not resolve/,
+      false,
     ],
-    [new TypeError("Fetch failed: Requests to port 6000 are blocked"), /port/],
-    [node("bad port", "ERR_INVALID_ARG_VALUE"), /port/],
+    [new TypeError("Fetch failed: Requests to port 6000 are blocked"), /port/, true],
+    [node("bad port", "ERR_INVALID_ARG_VALUE"), /port/, true],
+    // Offline on macOS and Windows (Deno's words): may pass, so retried, with the advice.
+    [deno("dns error: nodename nor servname provided, or not known"), /does not resolve/, false],
+    [deno("dns error: No such host is known. (os error 11001)"), /does not resolve/, false],
     // These may pass: retried as before.
     [node("getaddrinfo EAI_AGAIN models.example", "EAI_AGAIN"), undefined],
     [
@@ -134,9 +141,31 @@ test("each runtime's words for a lasting failure are recognised", () => {
     [new Error("socket hang up"), undefined],
     ["not an error", undefined],
   ];
-  for (const [error, expected] of cases) {
-    const advice = lastingFailure(error);
-    if (expected === undefined) assert.equal(advice, undefined, String(error));
-    else assert.match(advice ?? "(none)", expected, String((error as Error).cause ?? error));
+  for (const [error, expected, lasting] of cases) {
+    const known = networkAdvice(error);
+    const what = String((error as Error).cause ?? error);
+    if (expected === undefined) assert.equal(known, undefined, what);
+    else {
+      assert.match(known?.advice ?? "(none)", expected, what);
+      assert.equal(known?.lasting, lasting, what);
+    }
   }
+});
+
+test("a host name that does not resolve is retried, then named with advice", async () => {
+  let attempts = 0;
+  const offline = () => {
+    attempts++;
+    const cause = Object.assign(new Error("getaddrinfo ENOTFOUND models.example"), {
+      code: "ENOTFOUND",
+    });
+    return Promise.reject(new TypeError("fetch failed", { cause }));
+  };
+  await assert.rejects(
+    readGguf("https://models.example/m.gguf", { ...FAST, fetch: offline }),
+    ioError(
+      /^Cannot fetch https:\/\/models\.example\/m\.gguf: ENOTFOUND .*: the host name does not resolve; check the URL and the network \(after 4 attempts\)$/,
+    ),
+  );
+  assert.equal(attempts, 4);
 });

@@ -113,7 +113,7 @@ export class TransientError extends Error {
 
 /**
  * A network failure that another attempt would only repeat: a certificate this runtime
- * does not trust, a host name that does not exist, a port the runtime refuses to connect
+ * does not trust or that is not valid for the host, a port the runtime refuses to connect
  * to. {@linkcode withRetries} reports it at once, with what the user can do about it.
  */
 export class LastingNetworkError extends Error {
@@ -123,8 +123,11 @@ export class LastingNetworkError extends Error {
   }
 }
 
-/** The failures {@linkcode lastingFailure} knows, and the advice it gives for each. */
-const LASTING_FAILURES: { code?: RegExp; message: RegExp; advice: string }[] = [
+/**
+ * The failures {@linkcode networkAdvice} knows, the advice it gives for each, and whether
+ * another attempt would only repeat it.
+ */
+const KNOWN_ADVICE: { code?: RegExp; message: RegExp; advice: string; lasting: boolean }[] = [
   {
     // Node and Bun name the code; Deno says "invalid peer certificate: UnknownIssuer".
     code:
@@ -132,53 +135,62 @@ const LASTING_FAILURES: { code?: RegExp; message: RegExp; advice: string }[] = [
     message: /invalid peer certificate: (UnknownIssuer|Other\(OtherError\(CaUsedAsEndEntity\)\))/,
     advice:
       "the server's certificate is not signed by an authority this runtime trusts; for a private authority, name its certificate in NODE_EXTRA_CA_CERTS=ca.pem (Deno, Bun and Node all read it)",
+    lasting: true,
   },
   {
     code: /^(CERT_\w+|ERR_TLS_CERT_\w+)$/,
     message:
       /invalid peer certificate|certificate (has expired|is not yet valid)|does not match certificate/i,
     advice: "the server's certificate is not valid for this address",
+    lasting: true,
   },
   {
-    // getaddrinfo's EAI_NONAME: the name has no address (not EAI_AGAIN, which may pass).
+    // getaddrinfo's EAI_NONAME. Still retried: an offline machine (macOS, Windows) or a
+    // network coming back reports the same, and it may pass.
     code: /^ENOTFOUND$/,
-    message: /Name or service not known|No address associated with hostname/,
-    advice: "the host name does not resolve; check the URL",
+    message:
+      /Name or service not known|No address associated with hostname|nodename nor servname provided|No such host is known/,
+    advice: "the host name does not resolve; check the URL and the network",
+    lasting: false,
   },
   {
     // Runtimes refuse the ports the Fetch standard blocks (6000, 25, 1...).
     message: /Requests to port \d+ are blocked|^bad port$/,
     advice: "this runtime refuses to fetch from that port (a port the Fetch standard blocks)",
+    lasting: true,
   },
 ];
 
 /**
- * What to tell the user of a network failure that retrying would only repeat (see
- * {@linkcode LastingNetworkError}); `undefined` for any other failure.
+ * What to tell the user of a network failure the project knows, on every runtime alike,
+ * and whether another attempt would only repeat it (see {@linkcode LastingNetworkError});
+ * `undefined` for any other failure.
  *
  * @param error What `fetch` threw.
- * @returns Advice in a few words, or `undefined`.
+ * @returns The advice in a few words and whether the failure is lasting, or `undefined`.
  *
  * @example
  * ```ts
- * import { lastingFailure } from "./http_request.ts";
+ * import { networkAdvice } from "./http_request.ts";
  * import assert from "node:assert/strict";
  * const cause = Object.assign(new Error("getaddrinfo ENOTFOUND models.invalid"), {
  *   code: "ENOTFOUND",
  * });
- * assert.match(lastingFailure(new TypeError("fetch failed", { cause }))!, /does not resolve/);
- * assert.equal(lastingFailure(new TypeError("fetch failed")), undefined);
+ * const known = networkAdvice(new TypeError("fetch failed", { cause }));
+ * assert.match(known!.advice, /does not resolve/);
+ * assert.equal(known!.lasting, false); // retried: it may pass
+ * assert.equal(networkAdvice(new TypeError("fetch failed")), undefined);
  * ```
  */
-export function lastingFailure(error: unknown): string | undefined {
+export function networkAdvice(error: unknown): { advice: string; lasting: boolean } | undefined {
   for (const value of errorChain(error)) {
     if (!(value instanceof Error)) continue;
     const code = (value as { code?: unknown }).code;
-    for (const failure of LASTING_FAILURES) {
+    for (const known of KNOWN_ADVICE) {
       if (
-        (typeof code === "string" && failure.code?.test(code)) ||
-        failure.message.test(value.message)
-      ) return failure.advice;
+        (typeof code === "string" && known.code?.test(code)) ||
+        known.message.test(value.message)
+      ) return { advice: known.advice, lasting: known.lasting };
     }
   }
   return undefined;
@@ -446,9 +458,10 @@ async function fetchOnce(
     if (aborted(settings)) throw cause;
     // A runtime's message may quote the URL whole: its query may hold a token.
     const text = describeNetworkError(cause).replaceAll(url.href, describeUrl(url));
-    const advice = lastingFailure(cause);
-    if (advice !== undefined) throw new LastingNetworkError(`${text}: ${advice}`, { cause });
-    throw new TransientError(text, { cause });
+    const known = networkAdvice(cause);
+    const message = known === undefined ? text : `${text}: ${known.advice}`;
+    if (known?.lasting) throw new LastingNetworkError(message, { cause });
+    throw new TransientError(message, { cause });
   }
   return settings.decode ? await decodedResponse(url, response) : response;
 }
