@@ -246,14 +246,17 @@ const nodeStdio: StandardStreams = {
     const length = Math.min(into.length, MAX_IO_BYTES);
     return retrying(() => fs.readSync(0, into, 0, length, null));
   },
-  writeStdoutSync(bytes) {
-    const fs = nodeBuiltin("node:fs");
-    for (let done = 0; done < bytes.length;) {
-      const length = Math.min(bytes.length - done, MAX_IO_BYTES);
-      done += retrying(() => fs.writeSync(1, bytes, done, length));
-    }
-  },
+  writeStdoutSync: (bytes) => writeAllSync(1, bytes),
 };
+
+/** Writes all of `bytes` to descriptor `fd` with blocking writes, through short writes and `EAGAIN`. */
+function writeAllSync(fd: number, bytes: Uint8Array): void {
+  const fs = nodeBuiltin("node:fs");
+  for (let done = 0; done < bytes.length;) {
+    const length = Math.min(bytes.length - done, MAX_IO_BYTES);
+    done += retrying(() => fs.writeSync(fd, bytes, done, length));
+  }
+}
 
 interface WebWorker {
   onmessage: ((event: { data: unknown }) => void) | null;
@@ -411,7 +414,7 @@ import(${JSON.stringify(url.href)}).then(() => {
   worker.stdout.on("data", () => {});
   worker.stderr.on("data", (chunk) => {
     try {
-      nodeBuiltin("node:fs").writeSync(2, chunk);
+      writeAllSync(2, chunk);
     } catch {
       // Standard error closed or full: nowhere to say it.
     }
