@@ -11,7 +11,8 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { convertFile, GgufError, readGguf } from "../mod.ts";
+import { convertFile, readGguf } from "../mod.ts";
+import { ioError } from "./_http_servers.ts";
 import { networkAdvice } from "../src/source/http_request.ts";
 
 // A self-signed certificate for 127.0.0.1 and localhost (P-256, CA:FALSE, valid until
@@ -37,16 +38,6 @@ fwAAATAKBggqhkjOPQQDAgNIADBFAiEA993GdbfN4YBAPoamIJxxNxx3pRe9Haeg
 
 /** Short retries, so that a failure retried by mistake still ends the test quickly. */
 const FAST = { retry: { baseDelay: 1, maxDelay: 20 } };
-
-/** An IO error whose message matches every pattern. */
-function ioError(...patterns: RegExp[]): (error: unknown) => boolean {
-  return (error) => {
-    assert.ok(error instanceof GgufError, String(error));
-    assert.equal(error.code, "IO", error.message);
-    for (const pattern of patterns) assert.match(error.message, pattern);
-    return true;
-  };
-}
 
 test("an untrusted certificate is reported after one attempt, with advice", async () => {
   const server: Server = createServer({ key: KEY, cert: CERTIFICATE }, (_, response) => {
